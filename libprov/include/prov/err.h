@@ -1,0 +1,52 @@
+/*
+ * prov/err.h - error reporting for libprov.
+ *
+ * Every fallible libprov function takes a `prov_err *` as its last argument and
+ * returns a prov_status.  On failure it fills the error with a status and a
+ * message of the form "<what went wrong>: <why>"; the tools print it as
+ * "prov: <command>: <message>" and exit with the status as exit code, so the
+ * numeric values below are the documented exit codes of `prov` (docs/cli.md).
+ * A NULL error pointer is allowed and discards the message.
+ */
+#ifndef PROV_ERR_H
+#define PROV_ERR_H
+
+#include <stddef.h>
+
+typedef enum prov_status {
+	PROV_OK = 0,
+	PROV_E_INTERNAL = 1,  /* a bug or an unexpected library failure */
+	PROV_E_USAGE = 2,     /* bad command line */
+	PROV_E_INPUT = 3,     /* invalid input file: template, CSR, key, bundle syntax */
+	PROV_E_NOTFOUND = 4,  /* unknown device, missing file or factory home */
+	PROV_E_EXISTS = 5,    /* device already minted (without --rotate), home exists */
+	PROV_E_DB = 6,        /* database corrupt, not a database, wrong schema */
+	PROV_E_VERIFY = 7,    /* signature or authentication failure: tampered, foreign */
+	PROV_E_IO = 8,        /* cannot write output, cannot read a file */
+	PROV_E_AUTH = 9,      /* wrong passphrase or key-encryption key */
+	PROV_E_BUSY = 10,     /* database locked beyond the busy timeout */
+	PROV_E_CRYPTO = 11,   /* a cryptographic operation failed (not a verification) */
+} prov_status;
+
+typedef struct prov_err {
+	prov_status code;
+	char msg[768];
+} prov_err;
+
+/* Set the error and return `code`.  printf-style. */
+prov_status prov_err_set(prov_err *e, prov_status code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Like prov_err_set, appending ": " and the newest OpenSSL error reason (if any),
+ * then clearing OpenSSL's error queue. */
+prov_status prov_err_ssl(prov_err *e, prov_status code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prefix the existing message with "<prefix>: " (keeps the code). Returns code. */
+prov_status prov_err_wrap(prov_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Short stable name of a status ("input", "not-found", ...), used in --json. */
+const char *prov_status_name(prov_status s);
+
+#endif

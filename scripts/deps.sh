@@ -1,0 +1,21 @@
+#!/bin/sh
+# deps.sh - install the Debian packages provkit builds and tests with, if missing.
+# Non-interactive; does nothing when everything is present (so it is cheap to run
+# before every demo and check).
+set -eu
+pkgs="build-essential pkg-config libssl-dev openssl libcbor-dev libjansson-dev
+libsqlite3-dev sqlite3 bats python3 python3-cbor2 python3-cryptography
+python3-jsonschema"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages and not root; run as root or install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing
