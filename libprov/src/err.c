@@ -53,7 +53,23 @@ prov_status prov_err_wrap(prov_err *e, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	old[sizeof(old) - 1] = 0;
+	{
+		/* prefix ": " old, truncated to fit */
+		size_t pl = strlen(prefix), ol = strlen(old), cap = sizeof(e->msg) - 1;
+
+		if (pl > cap)
+			pl = cap;
+		memcpy(e->msg, prefix, pl);
+		if (pl + 2 <= cap) {
+			memcpy(e->msg + pl, ": ", 2);
+			pl += 2;
+		}
+		if (ol > cap - pl)
+			ol = cap - pl;
+		memcpy(e->msg + pl, old, ol);
+		e->msg[pl + ol] = 0;
+	}
 	return e->code;
 }
 

@@ -1,0 +1,81 @@
+/*
+ * prov/home.h - the factory home: one directory holding a factory's state.
+ *
+ *   DIR/prov.db          the database (prov/db.h)
+ *   DIR/ca.pem           the device-issuing CA certificate, then its chain
+ *   DIR/ca.key           the CA's private key            (0600)
+ *   DIR/signer.key       the bundle-signing key, P-256   (0600)
+ *   DIR/signer.pub.pem   its public key
+ *   DIR/kek              the key-encryption key          (0600; absent when the
+ *                        KEK is derived from PROV_PASSPHRASE)
+ *
+ * The directory is created with mode 0700.  prov_home_init builds the whole home
+ * in a temporary sibling directory and renames it into place, so a failed init
+ * leaves nothing behind and an existing home is never touched.
+ * A prov_home is used by one thread at a time.
+ */
+#ifndef PROV_HOME_H
+#define PROV_HOME_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
+
+#include "prov/db.h"
+#include "prov/err.h"
+#include "prov/keys.h"
+#include "prov/secret.h"
+#include "prov/template.h"
+
+#define PROV_HOME_DEFAULT "factory"
+#define PROV_CA_SUBJECT_DEFAULT "CN=provkit Device CA,O=provkit factory"
+#define PROV_CA_DAYS_DEFAULT 9125 /* 25 years */
+
+typedef struct prov_init_opts {
+	const char *dir;
+	const char *ca_subject;   /* new CA; NULL for the default */
+	const char *ca_cert;      /* import: certificate (+ chain) file ... */
+	const char *ca_key;       /* ... and its private key file */
+	prov_key_type key_type;   /* new CA's key type (default p256) */
+	const char *passphrase;   /* PROV_PASSPHRASE or NULL */
+} prov_init_opts;
+
+/* What an open needs beyond the database. */
+enum {
+	PROV_NEED_CA = 1,       /* CA certificate, chain and private key */
+	PROV_NEED_SIGNER = 2,   /* bundle-signing private key */
+	PROV_NEED_KEK = 4,      /* key-encryption key (secrets) */
+	PROV_NEED_CA_CERT = 8,  /* CA certificate and chain only */
+};
+
+typedef struct prov_home {
+	char *dir;
+	sqlite3 *db;
+	X509 *ca;                 /* PROV_NEED_CA / _CA_CERT */
+	STACK_OF(X509) *ca_chain; /* the CA first, then its issuers */
+	EVP_PKEY *ca_key;         /* PROV_NEED_CA */
+	EVP_PKEY *signer;         /* PROV_NEED_SIGNER: private; otherwise public */
+	uint8_t signer_kid[8];
+	prov_kek kek;             /* PROV_NEED_KEK */
+	int have_kek;
+	char *passphrase;         /* copy of PROV_PASSPHRASE, wiped on close */
+	prov_stmt_cache stmts;    /* prepared statements of db */
+	prov_template *tpl;       /* the last template read from the database */
+	char tpl_digest[65];
+} prov_home;
+
+/* The home directory to use: `opt` if given, else $PROV_HOME, else ./factory. */
+const char *prov_home_dir(const char *opt);
+
+prov_status prov_home_init(const prov_init_opts *o, prov_err *e);
+
+/* Open an existing home.  A missing home is PROV_E_NOTFOUND; a wrong passphrase
+ * PROV_E_AUTH.  busy_ms: the database busy timeout. */
+prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_home **out,
+                           prov_err *e);
+void prov_home_close(prov_home *h);
+
+/* Path of a file in the home, malloc'd. */
+char *prov_home_path(const prov_home *h, const char *name);
+
+#endif

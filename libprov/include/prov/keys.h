@@ -1,0 +1,64 @@
+/*
+ * prov/keys.h - key pairs and public keys: generate, load, save, describe.
+ *
+ * Keys are OpenSSL EVP_PKEYs; the caller frees what these functions return with
+ * EVP_PKEY_free.  Private keys are written only as PEM files of mode 0600
+ * (PKCS#8; encrypted with AES-256-CBC under PROV_PASSPHRASE when one is set).
+ */
+#ifndef PROV_KEYS_H
+#define PROV_KEYS_H
+
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prov/err.h"
+
+typedef enum prov_key_type {
+	PROV_KEY_NONE = 0,
+	PROV_KEY_P256,
+	PROV_KEY_P384,
+	PROV_KEY_ED25519,
+} prov_key_type;
+
+/* "p256" | "p384" | "ed25519" <-> enum.  Parse returns PROV_KEY_NONE if unknown. */
+prov_key_type prov_key_type_parse(const char *s);
+const char *prov_key_type_name(prov_key_type t);
+/* The type of a key, PROV_KEY_NONE if it is none of the supported ones. */
+prov_key_type prov_key_type_of(EVP_PKEY *k);
+
+prov_status prov_key_generate(prov_key_type t, EVP_PKEY **out, prov_err *e);
+
+/* Load a private key from a PEM file; `pass` may be NULL.  A wrong passphrase is
+ * PROV_E_AUTH. */
+prov_status prov_key_load_private(const char *path, const char *pass, EVP_PKEY **out,
+                                  prov_err *e);
+/* Load a public key from a PEM ("PUBLIC KEY") or DER SubjectPublicKeyInfo file. */
+prov_status prov_key_load_public(const char *path, EVP_PKEY **out, prov_err *e);
+/* Save a private key as PEM PKCS#8, mode 0600, atomically, refusing to overwrite. */
+prov_status prov_key_save_private(const char *path, EVP_PKEY *k, const char *pass,
+                                  prov_err *e);
+
+/* DER SubjectPublicKeyInfo of a key (malloc'd, caller frees). */
+prov_status prov_key_spki(EVP_PKEY *k, uint8_t **der, size_t *len, prov_err *e);
+/* Public key from DER SubjectPublicKeyInfo. */
+prov_status prov_key_from_spki(const uint8_t *der, size_t len, EVP_PKEY **out, prov_err *e);
+/* PEM of the public key ("-----BEGIN PUBLIC KEY-----"), malloc'd NUL-terminated. */
+prov_status prov_key_public_pem(EVP_PKEY *k, char **pem, prov_err *e);
+
+/* The raw private key as a device imports it into PSA: the big-endian scalar d
+ * padded to the curve size for ECC, the 32-byte seed for Ed25519.  Wipe after use. */
+prov_status prov_key_raw_private(EVP_PKEY *k, uint8_t *out, size_t cap, size_t *len,
+                                 prov_err *e);
+/* Key pair from a raw private key of the given type (inverse of the above). */
+prov_status prov_key_from_raw_private(prov_key_type t, const uint8_t *raw, size_t len,
+                                      EVP_PKEY **out, prov_err *e);
+/* The public key as PSA exports it: SEC1 uncompressed point for ECC, 32 bytes for
+ * Ed25519. */
+prov_status prov_key_raw_public(EVP_PKEY *k, uint8_t *out, size_t cap, size_t *len,
+                                prov_err *e);
+
+/* Key identifier: the first 8 bytes of SHA-256 over the DER SubjectPublicKeyInfo. */
+prov_status prov_key_kid(EVP_PKEY *k, uint8_t kid[8], prov_err *e);
+
+#endif

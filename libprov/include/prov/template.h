@@ -1,0 +1,97 @@
+/*
+ * prov/template.h - device templates: what a device gets, in which slots.
+ *
+ * A template is JSON validated against schemas/template.schema.json (compiled into
+ * libprov) and then against the rules JSON Schema cannot say (listed in
+ * docs/template-format.md: one device key for certificate and rpk, unique
+ * (slot, kind), a parseable subject, identities that fit 128 bytes, ...).  Every
+ * error names the JSON path of the problem.  A parsed template owns all its
+ * memory; free it with prov_template_free.
+ *
+ * When a device is minted, the template's canonical JSON and its trust anchors are
+ * stored in the database (templates table), so later bundles are built from
+ * exactly what was minted even if the file changes.
+ */
+#ifndef PROV_TEMPLATE_H
+#define PROV_TEMPLATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prov/err.h"
+#include "prov/keys.h"
+
+#define PROV_TPL_MAX_CREDS 16
+#define PROV_TPL_MAX_EKU 8
+#define PROV_PSK_IDENTITY_MAX 128
+
+typedef enum prov_key_source {
+	PROV_KEYSRC_NONE = 0,
+	PROV_KEYSRC_DEVICE,
+	PROV_KEYSRC_HOST,
+	PROV_KEYSRC_EITHER,
+} prov_key_source;
+
+typedef enum prov_cred_kind {
+	PROV_CRED_CERT = 1,
+	PROV_CRED_PSK,
+	PROV_CRED_RPK,
+	PROV_CRED_TRUST,
+} prov_cred_kind;
+
+typedef struct prov_tpl_cred {
+	prov_cred_kind kind;
+	uint32_t slot;
+	/* certificate */
+	const char *subject;          /* pattern with {id} */
+	int validity_days;
+	int no_expiry;
+	const char *eku[PROV_TPL_MAX_EKU];
+	size_t n_eku;
+	int include_chain;
+	/* psk */
+	int bits;
+	const char *identity;         /* pattern with {id} */
+	/* rpk */
+	uint8_t *server_spki;         /* DER, NULL if none */
+	size_t server_spki_len;
+	/* trust: the anchors, DER certificates concatenated */
+	int n_anchors;
+} prov_tpl_cred;
+
+typedef struct prov_template {
+	json_t *root;
+	const char *name;
+	const char *protocol;
+	prov_key_type key_type;       /* PROV_KEY_NONE when no device key */
+	prov_key_source key_source;
+	prov_tpl_cred creds[PROV_TPL_MAX_CREDS];
+	size_t n_creds;
+	const json_t *tls;            /* borrowed from root, NULL if absent */
+	char *canonical;              /* compact JSON, keys sorted */
+	uint8_t *trust_der;           /* anchors of the trust credential, or NULL */
+	size_t trust_der_len;
+	uint8_t digest[32];           /* SHA-256(canonical || trust_der) */
+} prov_template;
+
+/* Load and check a template file.  Trust files are read relative to its directory. */
+prov_status prov_template_load(const char *path, prov_template **out, prov_err *e);
+
+/* Rebuild a template stored in the database (canonical JSON and trust anchors). */
+prov_status prov_template_from_db(const char *json, const uint8_t *trust_der,
+                                  size_t trust_len, prov_template **out, prov_err *e);
+
+void prov_template_free(prov_template *t);
+
+/* Substitute the device ID for every "{id}" in pattern; malloc'd. */
+char *prov_template_expand(const char *pattern, const char *device_id);
+
+/* The credential of a kind, or NULL. */
+const prov_tpl_cred *prov_template_find(const prov_template *t, prov_cred_kind kind);
+
+/* TLS cipher suite name -> IANA code point, 0 if unknown. */
+unsigned prov_tls_suite_code(const char *name);
+const char *prov_tls_suite_name(unsigned code);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * prov/x509.h - the certificates provkit issues, and the CSRs it accepts.
+ *
+ * All X.509 and ASN.1 work is OpenSSL's; this module only fixes the profile:
+ * - device certificates (RFC 5280): v3, random positive 16-octet serial, the
+ *   template's subject and validity ("no expiry" is GeneralizedTime
+ *   99991231235959Z, RFC 5280 4.1.2.5), basicConstraints CA:FALSE,
+ *   keyUsage digitalSignature (critical), extendedKeyUsage from the template,
+ *   subject key identifier (SHA-1 of the public key, RFC 5280 4.2.1.2 method 1)
+ *   and authority key identifier (the CA's subject key identifier);
+ * - the factory's self-signed device CA: CA:TRUE pathlen 0, keyCertSign+cRLSign.
+ * Returned objects belong to the caller (X509_free, X509_NAME_free, ...).
+ */
+#ifndef PROV_X509_H
+#define PROV_X509_H
+
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prov/err.h"
+
+#define PROV_SERIAL_LEN 16
+#define PROV_NO_EXPIRY "99991231235959Z"
+
+/* Parse an RFC 4514-style DN ("CN=dev-1,O=Acme"; "\," escapes a comma; attribute
+ * names OpenSSL knows, e.g. CN, O, OU, C, L, ST, serialNumber). */
+prov_status prov_x509_name_parse(const char *dn, X509_NAME **out, prov_err *e);
+/* The RFC 2253 text of a name, malloc'd. */
+char *prov_x509_name_text(const X509_NAME *n);
+
+typedef struct prov_cert_profile {
+	const char *subject;        /* DN text, device ID already substituted */
+	int64_t not_before;         /* UNIX time */
+	int64_t not_after;          /* UNIX time; ignored when no_expiry */
+	int no_expiry;
+	const char *const *eku;     /* "clientAuth", "serverAuth", or dotted OIDs */
+	size_t n_eku;
+} prov_cert_profile;
+
+/* Issue a device certificate for `subject_key`, signed by the CA.  `serial` is
+ * PROV_SERIAL_LEN bytes with the top bit clear (see prov_x509_serial_new). */
+prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
+                            const prov_cert_profile *p, const uint8_t *serial,
+                            X509 **out, prov_err *e);
+
+/* A fresh random positive serial of PROV_SERIAL_LEN octets. */
+prov_status prov_x509_serial_new(uint8_t serial[PROV_SERIAL_LEN], prov_err *e);
+
+/* A self-signed CA certificate valid for `days` from `now`. */
+prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now, int days,
+                                X509 **out, prov_err *e);
+
+/* Check that an imported certificate can act as the device-issuing CA with this
+ * key: key matches, basicConstraints CA:TRUE, keyCertSign allowed. */
+prov_status prov_x509_ca_check(X509 *ca, EVP_PKEY *key, prov_err *e);
+
+/* Load every certificate of a PEM or DER file (PEM may hold several). */
+prov_status prov_x509_load_certs(const char *path, STACK_OF(X509) **out, prov_err *e);
+
+/* Load a CSR (PEM or DER) and check its self-signature. Bad signature ->
+ * PROV_E_VERIFY; unparseable -> PROV_E_INPUT. */
+prov_status prov_x509_csr_load(const char *path, X509_REQ **out, prov_err *e);
+
+/* DER of a certificate, malloc'd with OPENSSL_malloc (free with OPENSSL_free). */
+prov_status prov_x509_der(X509 *c, uint8_t **der, size_t *len, prov_err *e);
+
+#endif

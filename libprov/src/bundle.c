@@ -1,0 +1,643 @@
+/* bundle.c - building the signed credential bundle (see prov/bundle.h). */
+#include "prov/bundle.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prov/cbor.h"
+#include "prov/db.h"
+#include "prov/keys.h"
+#include "prov/secret.h"
+#include "prov/template.h"
+#include "prov/util.h"
+
+#define MAX_SECRET 64
+
+const char *prov_entry_type_name(int type)
+{
+	switch (type) {
+	case PROV_ENT_CA_CERTS: return "ca-certs";
+	case PROV_ENT_DEVICE_CERT: return "device-cert";
+	case PROV_ENT_PRIVATE_KEY: return "private-key";
+	case PROV_ENT_PSK: return "psk";
+	case PROV_ENT_OWN_RPK: return "own-rpk";
+	case PROV_ENT_PEER_RPK: return "peer-rpk";
+	case PROV_ENT_TRUST_STORE: return "trust-store";
+	}
+	return NULL;
+}
+
+/* Everything a device's current generation holds, read from the database. */
+typedef struct dev_data {
+	char tpl_digest[65];
+	int generation;
+	unsigned long long counter;
+	EVP_PKEY *recipient;
+	uint8_t *cert_der;           /* leaf DER */
+	size_t cert_len;
+	char *key_type;
+	char *key_origin;
+	uint8_t *key_spki;
+	size_t key_spki_len;
+	uint8_t *key_sealed;
+	size_t key_sealed_len;
+	uint8_t *psk_ident;
+	size_t psk_ident_len;
+	uint8_t *psk_sealed;
+	size_t psk_sealed_len;
+	uint8_t *own_spki, *peer_spki;
+	size_t own_spki_len, peer_spki_len;
+} dev_data;
+
+static void dev_data_free(dev_data *d)
+{
+	EVP_PKEY_free(d->recipient);
+	free(d->cert_der);
+	free(d->key_type);
+	free(d->key_origin);
+	free(d->key_spki);
+	free(d->key_sealed);
+	free(d->psk_ident);
+	free(d->psk_sealed);
+	free(d->own_spki);
+	free(d->peer_spki);
+}
+
+static int col_copy(sqlite3_stmt *s, int i, uint8_t **p, size_t *n)
+{
+	int len = sqlite3_column_bytes(s, i);
+	const void *v = sqlite3_column_blob(s, i);
+
+	*p = NULL;
+	*n = 0;
+	if (v == NULL)
+		return 0;
+	*p = malloc((size_t)len + 1);
+	if (*p == NULL)
+		return -1;
+	memcpy(*p, v, (size_t)len);
+	(*p)[len] = 0;
+	*n = (size_t)len;
+	return 0;
+}
+
+/* Run a cached query for (device, generation[, slot]); 1 if a row, 0 if none. */
+static int query_row(prov_home *h, const char *sql, const char *id, int gen, long long slot,
+                     sqlite3_stmt **s, prov_err *e, prov_status *st)
+{
+	int rc;
+
+	*st = prov_db_cached(h->db, &h->stmts, sql, s, e);
+	if (*st != PROV_OK)
+		return -1;
+	sqlite3_bind_text(*s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(*s, 2, gen);
+	if (slot >= 0)
+		sqlite3_bind_int64(*s, 3, slot);
+	rc = sqlite3_step(*s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		*st = prov_db_fail(h->db, rc, "reading the device's credentials", e);
+		return -1;
+	}
+	return 0;
+}
+
+static prov_status load_device(prov_home *h, const char *id, dev_data *d, prov_err *e)
+{
+	static const char q_dev[] =
+		"SELECT template, generation, bundle_counter, recipient_spki FROM devices WHERE id = ?";
+	static const char q_key[] =
+		"SELECT key_type, origin, spki, private_sealed FROM device_keys WHERE device_id = ? AND generation = ?";
+	sqlite3_stmt *s;
+	prov_status st;
+	int rc;
+
+	st = prov_db_cached(h->db, &h->stmts, q_dev, &s, e);
+	if (st != PROV_OK)
+		return st;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return prov_err_set(e, PROV_E_NOTFOUND, "unknown device %s", id);
+	if (rc != SQLITE_ROW)
+		return prov_db_fail(h->db, rc, "reading the device", e);
+	snprintf(d->tpl_digest, sizeof(d->tpl_digest), "%s", (const char *)sqlite3_column_text(s, 0));
+	d->generation = sqlite3_column_int(s, 1);
+	d->counter = (unsigned long long)sqlite3_column_int64(s, 2);
+	if (sqlite3_column_type(s, 3) == SQLITE_BLOB) {
+		st = prov_key_from_spki(sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
+		                        &d->recipient, e);
+		if (st != PROV_OK)
+			return prov_err_wrap(e, "stored recipient key of %s", id);
+	}
+	sqlite3_reset(s);
+	rc = query_row(h, q_key, id, d->generation, -1, &s, e, &st);
+	if (rc < 0)
+		return st;
+	if (rc == 1) {
+		d->key_type = strdup((const char *)sqlite3_column_text(s, 0));
+		d->key_origin = strdup((const char *)sqlite3_column_text(s, 1));
+		if (d->key_type == NULL || d->key_origin == NULL ||
+		    col_copy(s, 2, &d->key_spki, &d->key_spki_len) != 0 ||
+		    col_copy(s, 3, &d->key_sealed, &d->key_sealed_len) != 0)
+			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	}
+	sqlite3_reset(s);
+	return st;
+}
+
+static prov_status load_slot_data(prov_home *h, const char *id, const prov_tpl_cred *c,
+                                  dev_data *d, prov_err *e)
+{
+	static const char q_cert[] =
+		"SELECT der FROM certificates WHERE device_id = ? AND generation = ? AND slot = ?";
+	static const char q_psk[] =
+		"SELECT identity, key_sealed FROM psks WHERE device_id = ? AND generation = ? AND slot = ?";
+	static const char q_rpk[] =
+		"SELECT own_spki, peer_spki FROM raw_keys WHERE device_id = ? AND generation = ? AND slot = ?";
+	const char *sql = c->kind == PROV_CRED_CERT ? q_cert : c->kind == PROV_CRED_PSK ? q_psk : q_rpk;
+	sqlite3_stmt *s;
+	prov_status st = PROV_OK;
+	int rc, bad = 0;
+
+	rc = query_row(h, sql, id, d->generation, c->slot, &s, e, &st);
+	if (rc < 0)
+		return st;
+	if (rc == 0)
+		return prov_err_set(e, PROV_E_DB, "device %s generation %d lacks its slot %u credential",
+		                    id, d->generation, (unsigned)c->slot);
+	if (c->kind == PROV_CRED_CERT)
+		bad = col_copy(s, 0, &d->cert_der, &d->cert_len);
+	else if (c->kind == PROV_CRED_PSK)
+		bad = col_copy(s, 0, &d->psk_ident, &d->psk_ident_len) ||
+		      col_copy(s, 1, &d->psk_sealed, &d->psk_sealed_len);
+	else
+		bad = col_copy(s, 0, &d->own_spki, &d->own_spki_len) ||
+		      col_copy(s, 1, &d->peer_spki, &d->peer_spki_len);
+	sqlite3_reset(s);
+	return bad ? prov_err_set(e, PROV_E_INTERNAL, "out of memory") : PROV_OK;
+}
+
+/* The template a device was minted with, from the database (cached per home). */
+static prov_status device_template(prov_home *h, const char *digest, prov_template **t,
+                                   prov_err *e)
+{
+	static const char q[] = "SELECT json, trust_der FROM templates WHERE digest = ?";
+	sqlite3_stmt *s;
+	prov_status st;
+	int rc;
+
+	if (h->tpl != NULL && strcmp(h->tpl_digest, digest) == 0) {
+		*t = h->tpl;
+		return PROV_OK;
+	}
+	st = prov_db_cached(h->db, &h->stmts, q, &s, e);
+	if (st != PROV_OK)
+		return st;
+	sqlite3_bind_text(s, 1, digest, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return rc == SQLITE_DONE ? prov_err_set(e, PROV_E_DB, "template %s missing", digest)
+		                         : prov_db_fail(h->db, rc, "reading the template", e);
+	}
+	prov_template_free(h->tpl);
+	h->tpl = NULL;
+	st = prov_template_from_db((const char *)sqlite3_column_text(s, 0), sqlite3_column_blob(s, 1),
+	                           (size_t)sqlite3_column_bytes(s, 1), &h->tpl, e);
+	sqlite3_reset(s);
+	if (st != PROV_OK)
+		return st;
+	snprintf(h->tpl_digest, sizeof(h->tpl_digest), "%s", digest);
+	*t = h->tpl;
+	return PROV_OK;
+}
+
+typedef struct entry {
+	uint32_t slot;
+	int type;
+	cbor_item_t *map;
+} entry;
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const entry *x = a, *y = b;
+
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return (x->type > y->type) - (x->type < y->type);
+}
+
+/* A secret as an entry value: COSE_Encrypt to the recipient, or (lab only) bstr. */
+static prov_status secret_value(EVP_PKEY *recipient, int plaintext, const uint8_t *pt, size_t n,
+                                cbor_item_t **out, prov_err *e)
+{
+	uint8_t kid[8];
+	prov_status st;
+
+	if (plaintext) {
+		*out = prov_cbor_bytes(pt, n);
+		return *out != NULL ? PROV_OK : prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	}
+	st = prov_key_kid(recipient, kid, e);
+	if (st != PROV_OK)
+		return st;
+	return prov_cose_encrypt_ecdh_es(recipient, PROV_COSE_ALG_AES_CCM_16_64_128, kid, sizeof(kid),
+	                                 pt, n, NULL, 0, NULL, out, e);
+}
+
+static prov_status add_entry(entry *ents, size_t *n, uint32_t slot, int type, int alg,
+                             unsigned usage, cbor_item_t *value, const uint8_t *ident,
+                             size_t ident_len, prov_err *e)
+{
+	cbor_item_t *m;
+	int bad = 0;
+
+	if (value == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	if (*n == PROV_BUNDLE_MAX_ENTRIES) {
+		cbor_decref(&value);
+		return prov_err_set(e, PROV_E_INPUT, "more than %d bundle entries", PROV_BUNDLE_MAX_ENTRIES);
+	}
+	m = cbor_new_definite_map(6);
+	if (m == NULL) {
+		cbor_decref(&value);
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	}
+	bad |= prov_cbor_map_put_int(m, PROV_EK_SLOT, prov_cbor_uint(slot));
+	bad |= prov_cbor_map_put_int(m, PROV_EK_TYPE, prov_cbor_uint((uint64_t)type));
+	if (alg != 0)
+		bad |= prov_cbor_map_put_int(m, PROV_EK_ALG, prov_cbor_int(alg));
+	bad |= prov_cbor_map_put_int(m, PROV_EK_USAGE, prov_cbor_uint(usage));
+	bad |= prov_cbor_map_put_int(m, PROV_EK_VALUE, value);
+	if (ident != NULL)
+		bad |= prov_cbor_map_put_int(m, PROV_EK_IDENTITY, prov_cbor_bytes(ident, ident_len));
+	if (bad) {
+		cbor_decref(&m);
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	}
+	ents[*n].slot = slot;
+	ents[*n].type = type;
+	ents[*n].map = m;
+	(*n)++;
+	return PROV_OK;
+}
+
+static int key_alg(const char *key_type)
+{
+	prov_key_type t = prov_key_type_parse(key_type);
+
+	return t == PROV_KEY_P256 ? PROV_COSE_ALG_ES256
+	       : t == PROV_KEY_P384 ? PROV_COSE_ALG_ES384
+	       : t == PROV_KEY_ED25519 ? PROV_COSE_ALG_EDDSA : 0;
+}
+
+/* The device certificate followed by the CA chain (when the template asks). */
+static cbor_item_t *cert_value(prov_home *h, const prov_tpl_cred *c, const dev_data *d)
+{
+	size_t total = d->cert_len;
+	uint8_t *buf, *p;
+	cbor_item_t *v;
+
+	if (c->include_chain && h->ca_chain != NULL)
+		for (int i = 0; i < sk_X509_num(h->ca_chain); i++)
+			total += (size_t)i2d_X509(sk_X509_value(h->ca_chain, i), NULL);
+	buf = malloc(total);
+	if (buf == NULL)
+		return NULL;
+	memcpy(buf, d->cert_der, d->cert_len);
+	p = buf + d->cert_len;
+	if (c->include_chain && h->ca_chain != NULL)
+		for (int i = 0; i < sk_X509_num(h->ca_chain); i++)
+			i2d_X509(sk_X509_value(h->ca_chain, i), &p);
+	v = prov_cbor_bytes(buf, total);
+	free(buf);
+	return v;
+}
+
+static prov_status build_entries(prov_home *h, const char *id, const prov_template *t, dev_data *d,
+                                 EVP_PKEY *recipient, int plaintext, entry *ents, size_t *n,
+                                 int *n_secrets, prov_err *e)
+{
+	uint8_t secret[MAX_SECRET];
+	size_t slen = 0;
+	char aad[128];
+	uint32_t key_slots[2];
+	size_t n_key_slots = 0;
+	prov_status st = PROV_OK;
+	cbor_item_t *v;
+
+	*n_secrets = 0;
+	for (size_t i = 0; i < t->n_creds && st == PROV_OK; i++) {
+		const prov_tpl_cred *c = &t->creds[i];
+
+		switch (c->kind) {
+		case PROV_CRED_CERT:
+			st = load_slot_data(h, id, c, d, e);
+			if (st == PROV_OK)
+				st = add_entry(ents, n, c->slot, PROV_ENT_DEVICE_CERT, key_alg(d->key_type),
+				               PROV_USE_PRESENT, cert_value(h, c, d), NULL, 0, e);
+			key_slots[n_key_slots++] = c->slot;
+			break;
+		case PROV_CRED_RPK:
+			st = load_slot_data(h, id, c, d, e);
+			if (st == PROV_OK)
+				st = add_entry(ents, n, c->slot, PROV_ENT_OWN_RPK, key_alg(d->key_type),
+				               PROV_USE_PRESENT, prov_cbor_bytes(d->own_spki, d->own_spki_len),
+				               NULL, 0, e);
+			if (st == PROV_OK && d->peer_spki != NULL)
+				st = add_entry(ents, n, c->slot, PROV_ENT_PEER_RPK, 0, PROV_USE_TRUST,
+				               prov_cbor_bytes(d->peer_spki, d->peer_spki_len), NULL, 0, e);
+			if (n_key_slots == 0 || key_slots[0] != c->slot)
+				key_slots[n_key_slots++] = c->slot;
+			break;
+		case PROV_CRED_PSK:
+			st = load_slot_data(h, id, c, d, e);
+			if (st != PROV_OK)
+				break;
+			snprintf(aad, sizeof(aad), "psk|%s|%d|%u", id, d->generation, (unsigned)c->slot);
+			if (d->psk_sealed_len > sizeof(secret) + PROV_SEAL_OVERHEAD) {
+				st = prov_err_set(e, PROV_E_DB, "stored PSK of %s is malformed", id);
+				break;
+			}
+			st = prov_open(&h->kek, aad, d->psk_sealed, d->psk_sealed_len, secret, &slen, e);
+			if (st == PROV_OK)
+				st = secret_value(recipient, plaintext, secret, slen, &v, e);
+			prov_wipe(secret, sizeof(secret));
+			if (st == PROV_OK)
+				st = add_entry(ents, n, c->slot, PROV_ENT_PSK, 0, PROV_USE_DERIVE, v,
+				               d->psk_ident, d->psk_ident_len, e);
+			(*n_secrets)++;
+			break;
+		case PROV_CRED_TRUST:
+			st = add_entry(ents, n, c->slot, PROV_ENT_CA_CERTS, 0, PROV_USE_TRUST,
+			               prov_cbor_bytes(t->trust_der, t->trust_der_len), NULL, 0, e);
+			break;
+		}
+	}
+	/* A host-made device key travels (encrypted) to each slot that uses it. */
+	if (st == PROV_OK && d->key_origin != NULL && strcmp(d->key_origin, "host") == 0) {
+		snprintf(aad, sizeof(aad), "key|%s|%d", id, d->generation);
+		if (d->key_sealed == NULL || d->key_sealed_len > sizeof(secret) + PROV_SEAL_OVERHEAD)
+			return prov_err_set(e, PROV_E_DB, "stored private key of %s is malformed", id);
+		st = prov_open(&h->kek, aad, d->key_sealed, d->key_sealed_len, secret, &slen, e);
+		for (size_t k = 0; k < n_key_slots && st == PROV_OK; k++) {
+			st = secret_value(recipient, plaintext, secret, slen, &v, e);
+			if (st == PROV_OK)
+				st = add_entry(ents, n, key_slots[k], PROV_ENT_PRIVATE_KEY, key_alg(d->key_type),
+				               PROV_USE_SIGN, v, NULL, 0, e);
+			(*n_secrets)++;
+		}
+		prov_wipe(secret, sizeof(secret));
+	}
+	return st;
+}
+
+static cbor_item_t *tls_profile(const prov_template *t)
+{
+	const json_t *tls = t->tls;
+	cbor_item_t *m = cbor_new_definite_map(11), *a;
+	json_t *v;
+	int bad = 0;
+
+	if (m == NULL)
+		return NULL;
+	bad |= prov_cbor_map_put_int(m, PROV_T_PROTOCOL, prov_cbor_text(t->protocol));
+	if ((v = json_object_get(tls, "transport")) != NULL)
+		bad |= prov_cbor_map_put_int(m, PROV_T_TRANSPORT,
+		                             prov_cbor_uint(strcmp(json_string_value(v), "dtls") == 0));
+	if ((v = json_object_get(tls, "versions")) != NULL) {
+		/* Wire codes (RFC 8446 4.2.1): 0x0303 is TLS 1.2, 0x0304 TLS 1.3; sorted. */
+		int has12 = 0, has13 = 0;
+
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			const char *s = json_string_value(json_array_get(v, i));
+
+			has12 |= strcmp(s, "1.2") == 0;
+			has13 |= strcmp(s, "1.3") == 0;
+		}
+		a = cbor_new_definite_array((size_t)(has12 + has13));
+		if (a != NULL && has12)
+			bad |= prov_cbor_array_push(a, prov_cbor_uint(0x0303));
+		if (a != NULL && has13)
+			bad |= prov_cbor_array_push(a, prov_cbor_uint(0x0304));
+		bad |= prov_cbor_map_put_int(m, PROV_T_VERSIONS, a);
+	}
+	if ((v = json_object_get(tls, "cipher_suites")) != NULL) {
+		/* In the template's order: it is the preference order. */
+		a = cbor_new_definite_array(json_array_size(v));
+		for (size_t i = 0; a != NULL && i < json_array_size(v); i++)
+			bad |= prov_cbor_array_push(
+				a, prov_cbor_uint(prov_tls_suite_code(json_string_value(json_array_get(v, i)))));
+		bad |= prov_cbor_map_put_int(m, PROV_T_SUITES, a);
+	}
+	if ((v = json_object_get(tls, "record_size_limit")) != NULL)
+		bad |= prov_cbor_map_put_int(m, PROV_T_RECORD_LIMIT, prov_cbor_uint((uint64_t)json_integer_value(v)));
+	if ((v = json_object_get(tls, "max_fragment_length")) != NULL)
+		bad |= prov_cbor_map_put_int(m, PROV_T_MAX_FRAG, prov_cbor_uint((uint64_t)json_integer_value(v)));
+	if ((v = json_object_get(tls, "resumption")) != NULL) {
+		json_t *lt = json_object_get(v, "ticket_lifetime");
+
+		bad |= prov_cbor_map_put_int(m, PROV_T_RESUMPTION,
+		                             cbor_build_bool(json_is_true(json_object_get(v, "allowed"))));
+		if (lt != NULL)
+			bad |= prov_cbor_map_put_int(m, PROV_T_TICKET_LIFETIME,
+			                             prov_cbor_uint((uint64_t)json_integer_value(lt)));
+	}
+	if ((v = json_object_get(tls, "time_check")) != NULL) {
+		const char *s = json_string_value(v);
+
+		bad |= prov_cbor_map_put_int(m, PROV_T_TIME_CHECK,
+		                             prov_cbor_uint(strcmp(s, "skip") == 0 ? 1 : strcmp(s, "floor") == 0 ? 2 : 0));
+	}
+	if ((v = json_object_get(tls, "time_floor")) != NULL) {
+		struct tm tm;
+		const char *s = json_string_value(v);
+
+		/* The schema fixes the form YYYY-MM-DDTHH:MM:SSZ. */
+		memset(&tm, 0, sizeof(tm));
+		if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		           &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+			bad = 1;
+		} else {
+			tm.tm_year -= 1900;
+			tm.tm_mon -= 1;
+		}
+		if (!bad)
+			bad |= prov_cbor_map_put_int(m, PROV_T_TIME_FLOOR, prov_cbor_uint((uint64_t)timegm(&tm)));
+	}
+	if ((v = json_object_get(tls, "server_name")) != NULL)
+		bad |= prov_cbor_map_put_int(m, PROV_T_SERVER_NAME, prov_cbor_text(json_string_value(v)));
+	if (bad) {
+		cbor_decref(&m);
+		return NULL;
+	}
+	return m;
+}
+
+static prov_status record_bundle(prov_home *h, const char *id, const dev_data *d,
+                                 const prov_bundle_opts *o, const prov_bundle_info *info,
+                                 size_t len, prov_err *e)
+{
+	static const char q_upd[] =
+		"UPDATE devices SET bundle_counter = ?, updated_at = ?, "
+		"status = CASE status WHEN 'installed' THEN 'installed' ELSE 'bundled' END WHERE id = ?";
+	static const char q_ins[] =
+		"INSERT INTO bundles (device_id, counter, generation, nonce, sha256, size, created_at) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?)";
+	char hex[65], detail[256];
+	sqlite3_stmt *s;
+	prov_status st;
+	int rc;
+
+	prov_hex(info->sha256, sizeof(info->sha256), hex);
+	st = prov_db_cached(h->db, &h->stmts, q_upd, &s, e);
+	if (st != PROV_OK)
+		return st;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)info->counter);
+	sqlite3_bind_int64(s, 2, prov_now());
+	sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return prov_db_fail(h->db, rc, "advancing the bundle counter", e);
+	st = prov_db_cached(h->db, &h->stmts, q_ins, &s, e);
+	if (st != PROV_OK)
+		return st;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)info->counter);
+	sqlite3_bind_int(s, 3, d->generation);
+	if (o->nonce != NULL)
+		sqlite3_bind_blob(s, 4, o->nonce, (int)o->nonce_len, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)len);
+	sqlite3_bind_int64(s, 7, prov_now());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return prov_db_fail(h->db, rc, "recording the bundle", e);
+	snprintf(detail, sizeof(detail),
+	         "{\"counter\":%llu,\"plaintext_secrets\":%s,\"secrets\":%d,\"sha256\":\"%s\"}",
+	         info->counter, info->plaintext_secrets ? "true" : "false", info->n_secrets, hex);
+	return prov_db_audit(h->db, "bundle", id, detail, e);
+}
+
+prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bundle_opts *o,
+                              uint8_t **out, size_t *out_len, prov_bundle_info *info,
+                              prov_err *e)
+{
+	dev_data d;
+	prov_template *t = NULL;
+	entry ents[PROV_BUNDLE_MAX_ENTRIES];
+	size_t n = 0;
+	cbor_item_t *payload = NULL, *arr = NULL, *tls = NULL;
+	uint8_t *pbuf = NULL;
+	size_t plen = 0;
+	EVP_PKEY *recipient;
+	int plaintext, bad = 0;
+	prov_status st;
+
+	*out = NULL;
+	*out_len = 0;
+	memset(&d, 0, sizeof(d));
+	memset(info, 0, sizeof(*info));
+	if (o->nonce != NULL && (o->nonce_len < PROV_NONCE_MIN || o->nonce_len > PROV_NONCE_MAX))
+		return prov_err_set(e, PROV_E_USAGE, "nonce must be %d to %d bytes", PROV_NONCE_MIN,
+		                    PROV_NONCE_MAX);
+	st = load_device(h, device_id, &d, e);
+	if (st == PROV_OK)
+		st = device_template(h, d.tpl_digest, &t, e);
+	if (st != PROV_OK)
+		goto out;
+	recipient = o->recipient != NULL ? o->recipient : d.recipient;
+	plaintext = o->insecure_plaintext && o->recipient == NULL;
+	{
+		int secrets = prov_template_find(t, PROV_CRED_PSK) != NULL ||
+		              (d.key_origin != NULL && strcmp(d.key_origin, "host") == 0);
+
+		if (secrets && recipient == NULL && !plaintext) {
+			st = prov_err_set(e, PROV_E_USAGE,
+			                  "device %s has secrets and no recipient key to encrypt them to: "
+			                  "give --recipient-key (or --insecure-plaintext-secrets, lab only)",
+			                  device_id);
+			goto out;
+		}
+		if (!secrets)
+			plaintext = 0;
+		if (recipient != NULL && !plaintext && prov_key_type_of(recipient) != PROV_KEY_P256) {
+			st = prov_err_set(e, PROV_E_INPUT, "recipient key must be P-256 (ECDH-ES)");
+			goto out;
+		}
+	}
+	st = build_entries(h, device_id, t, &d, recipient, plaintext, ents, &n, &info->n_secrets, e);
+	if (st != PROV_OK)
+		goto out;
+	qsort(ents, n, sizeof(ents[0]), entry_cmp);
+	info->counter = d.counter + 1;
+	info->n_entries = n;
+	info->plaintext_secrets = plaintext && info->n_secrets > 0;
+	payload = cbor_new_definite_map(7);
+	arr = cbor_new_definite_array(n);
+	if (payload == NULL || arr == NULL) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bad |= prov_cbor_array_push(arr, ents[i].map);
+		ents[i].map = NULL;
+	}
+	bad |= prov_cbor_map_put_int(payload, PROV_B_VERSION, prov_cbor_uint(PROV_BUNDLE_VERSION));
+	bad |= prov_cbor_map_put_int(payload, PROV_B_DEVICE, prov_cbor_text(device_id));
+	bad |= prov_cbor_map_put_int(payload, PROV_B_COUNTER, prov_cbor_uint(info->counter));
+	if (o->nonce != NULL)
+		bad |= prov_cbor_map_put_int(payload, PROV_B_NONCE, prov_cbor_bytes(o->nonce, o->nonce_len));
+	bad |= prov_cbor_map_put_int(payload, PROV_B_ISSUED_AT, prov_cbor_uint((uint64_t)prov_now()));
+	bad |= prov_cbor_map_put_int(payload, PROV_B_ENTRIES, arr);
+	arr = NULL;
+	if (t->tls != NULL) {
+		tls = tls_profile(t);
+		bad |= tls == NULL || prov_cbor_map_put_int(payload, PROV_B_TLS, tls);
+		tls = NULL;
+	}
+	if (bad) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "cannot build the bundle payload");
+		goto out;
+	}
+	st = prov_cbor_encode(payload, &pbuf, &plen, e);
+	if (st == PROV_OK)
+		st = prov_cose_sign1_create(h->signer, h->signer_kid, sizeof(h->signer_kid), pbuf, plen,
+		                            out, out_len, e);
+	if (st != PROV_OK)
+		goto out;
+	if (*out_len > PROV_BUNDLE_MAX) {
+		st = prov_err_set(e, PROV_E_INPUT, "bundle of %zu bytes exceeds the %d-byte limit", *out_len,
+		                  PROV_BUNDLE_MAX);
+		goto out;
+	}
+	EVP_Digest(*out, *out_len, info->sha256, NULL, EVP_sha256(), NULL);
+	st = record_bundle(h, device_id, &d, o, info, *out_len, e);
+out:
+	if (st != PROV_OK) {
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ents[i].map != NULL)
+			cbor_decref(&ents[i].map);
+	if (payload != NULL)
+		cbor_decref(&payload);
+	if (arr != NULL)
+		cbor_decref(&arr);
+	if (pbuf != NULL) {
+		prov_wipe(pbuf, plen); /* may hold plaintext secrets in lab mode */
+		free(pbuf);
+	}
+	dev_data_free(&d);
+	return st;
+}

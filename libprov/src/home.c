@@ -1,0 +1,405 @@
+/* home.c - creating and opening a factory home (see prov/home.h). */
+#include "prov/home.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "prov/db.h"
+#include "prov/util.h"
+#include "prov/x509.h"
+
+#define KEK_CHECK_AAD "provkit-kek-check"
+#define KEK_CHECK_TEXT "provkit key-encryption key v1"
+#define SALT_LEN 16
+
+/* The files a home may hold; init cleans exactly these up on failure. */
+static const char *const home_files[] = {
+	"prov.db", "prov.db-wal", "prov.db-shm", "prov.db-journal",
+	"ca.pem", "ca.key", "signer.key", "signer.pub.pem", "kek",
+};
+
+const char *prov_home_dir(const char *opt)
+{
+	const char *env = getenv("PROV_HOME");
+
+	if (opt != NULL && *opt != 0)
+		return opt;
+	if (env != NULL && *env != 0)
+		return env;
+	return PROV_HOME_DEFAULT;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+char *prov_home_path(const prov_home *h, const char *name)
+{
+	return path_join(h->dir, name);
+}
+
+/* 1 if `dir` exists and is not an empty directory. */
+static int home_exists(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *ent;
+	int busy = 0;
+
+	if (d == NULL)
+		return errno != ENOENT;
+	while ((ent = readdir(d)) != NULL)
+		if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0) {
+			busy = 1;
+			break;
+		}
+	closedir(d);
+	return busy;
+}
+
+static prov_status write_pem_certs(const char *path, STACK_OF(X509) *chain, prov_err *e)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	prov_status st;
+
+	if (b == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		if (!PEM_write_bio_X509(b, sk_X509_value(chain, i))) {
+			BIO_free(b);
+			return prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode certificate");
+		}
+	BIO_get_mem_ptr(b, &m);
+	st = prov_file_write(path, m->data, m->length, 0644, 1, e);
+	BIO_free(b);
+	return st;
+}
+
+static prov_status init_kek(sqlite3 *db, const char *tmp, const char *pass, prov_err *e)
+{
+	prov_kek kek;
+	uint8_t salt[SALT_LEN];
+	uint8_t check[sizeof(KEK_CHECK_TEXT) - 1 + PROV_SEAL_OVERHEAD];
+	char *path = NULL;
+	prov_status st;
+
+	if (pass != NULL) {
+		st = prov_random(salt, sizeof(salt), 0, e);
+		if (st == PROV_OK)
+			st = prov_kek_derive(pass, salt, sizeof(salt), &kek, e);
+		if (st == PROV_OK)
+			st = prov_db_meta_set(db, "kek_mode", "passphrase", 10, e);
+		if (st == PROV_OK)
+			st = prov_db_meta_set(db, "kek_salt", salt, sizeof(salt), e);
+	} else {
+		st = prov_random(kek.key, sizeof(kek.key), 1, e);
+		path = path_join(tmp, "kek");
+		if (st == PROV_OK && path == NULL)
+			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		if (st == PROV_OK)
+			st = prov_file_write(path, kek.key, sizeof(kek.key), 0600, 1, e);
+		if (st == PROV_OK)
+			st = prov_db_meta_set(db, "kek_mode", "file", 4, e);
+	}
+	if (st == PROV_OK)
+		st = prov_seal(&kek, KEK_CHECK_AAD, (const uint8_t *)KEK_CHECK_TEXT,
+		               sizeof(KEK_CHECK_TEXT) - 1, check, e);
+	if (st == PROV_OK)
+		st = prov_db_meta_set(db, "kek_check", check, sizeof(check), e);
+	prov_kek_wipe(&kek);
+	free(path);
+	return st;
+}
+
+static prov_status init_ca(const prov_init_opts *o, const char *tmp, STACK_OF(X509) **chain,
+                           EVP_PKEY **key, prov_err *e)
+{
+	X509 *ca = NULL;
+	prov_status st;
+
+	*chain = NULL;
+	*key = NULL;
+	if (o->ca_cert != NULL || o->ca_key != NULL) {
+		if (o->ca_cert == NULL || o->ca_key == NULL)
+			return prov_err_set(e, PROV_E_USAGE, "--ca-cert and --ca-key go together");
+		st = prov_x509_load_certs(o->ca_cert, chain, e);
+		if (st == PROV_OK)
+			st = prov_key_load_private(o->ca_key, o->passphrase, key, e);
+		if (st == PROV_OK)
+			st = prov_x509_ca_check(sk_X509_value(*chain, 0), *key, e);
+		if (st != PROV_OK)
+			return prov_err_wrap(e, "cannot import CA %s", o->ca_cert);
+		if (prov_key_type_of(*key) == PROV_KEY_NONE)
+			return prov_err_set(e, PROV_E_INPUT,
+			                    "cannot import CA %s: key type not supported (p256, p384, ed25519)",
+			                    o->ca_cert);
+	} else {
+		st = prov_key_generate(o->key_type != PROV_KEY_NONE ? o->key_type : PROV_KEY_P256, key, e);
+		if (st == PROV_OK)
+			st = prov_x509_ca_create(*key, o->ca_subject != NULL ? o->ca_subject
+			                                                     : PROV_CA_SUBJECT_DEFAULT,
+			                         prov_now(), PROV_CA_DAYS_DEFAULT, &ca, e);
+		if (st != PROV_OK)
+			return st;
+		*chain = sk_X509_new_null();
+		if (*chain == NULL || !sk_X509_push(*chain, ca)) {
+			X509_free(ca);
+			return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		}
+	}
+	(void)tmp;
+	return PROV_OK;
+}
+
+prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
+{
+	char tmp[PATH_MAX], *p = NULL;
+	STACK_OF(X509) *chain = NULL;
+	EVP_PKEY *ca_key = NULL, *signer = NULL;
+	sqlite3 *db = NULL;
+	char *pem = NULL;
+	uint8_t kid[8];
+	char kidhex[17];
+	int made = 0;
+	prov_status st;
+
+	if (home_exists(o->dir))
+		return prov_err_set(e, PROV_E_EXISTS,
+		                    "%s already exists and is not empty; init never touches an existing home",
+		                    o->dir);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.init.XXXXXX", o->dir) >= sizeof(tmp))
+		return prov_err_set(e, PROV_E_USAGE, "home path too long");
+	if (mkdtemp(tmp) == NULL)
+		return prov_err_set(e, PROV_E_IO, "cannot create %s: %s", o->dir, strerror(errno));
+	made = 1;
+	st = init_ca(o, tmp, &chain, &ca_key, e);
+	if (st != PROV_OK)
+		goto out;
+#define JOIN(name) (free(p), p = path_join(tmp, name))
+	if (JOIN("ca.pem") == NULL) goto oom;
+	st = write_pem_certs(p, chain, e);
+	if (st != PROV_OK) goto out;
+	if (JOIN("ca.key") == NULL) goto oom;
+	st = prov_key_save_private(p, ca_key, o->passphrase, e);
+	if (st != PROV_OK) goto out;
+	/* The bundle signer is always P-256: devices verify ES256 (docs/bundle-format.md). */
+	st = prov_key_generate(PROV_KEY_P256, &signer, e);
+	if (st != PROV_OK) goto out;
+	if (JOIN("signer.key") == NULL) goto oom;
+	st = prov_key_save_private(p, signer, o->passphrase, e);
+	if (st != PROV_OK) goto out;
+	st = prov_key_public_pem(signer, &pem, e);
+	if (st != PROV_OK) goto out;
+	if (JOIN("signer.pub.pem") == NULL) goto oom;
+	st = prov_file_write(p, pem, strlen(pem), 0644, 1, e);
+	if (st != PROV_OK) goto out;
+	if (JOIN("prov.db") == NULL) goto oom;
+	st = prov_db_open(p, 1, PROV_DB_BUSY_MS_DEFAULT, &db, e);
+	if (st != PROV_OK) goto out;
+	st = init_kek(db, tmp, o->passphrase, e);
+	if (st != PROV_OK) goto out;
+	st = prov_key_kid(signer, kid, e);
+	if (st != PROV_OK) goto out;
+	prov_hex(kid, sizeof(kid), kidhex);
+	{
+		char detail[256];
+		char *subj = prov_x509_name_text(X509_get_subject_name(sk_X509_value(chain, 0)));
+
+		snprintf(detail, sizeof(detail), "{\"ca_imported\":%s,\"signer_kid\":\"%s\"}",
+		         o->ca_cert != NULL ? "true" : "false", kidhex);
+		st = prov_db_meta_set(db, "ca_subject", subj != NULL ? subj : "", subj ? strlen(subj) : 0, e);
+		free(subj);
+		if (st == PROV_OK)
+			st = prov_db_audit(db, "init", NULL, detail, e);
+	}
+	if (st != PROV_OK) goto out;
+	sqlite3_close(db);
+	db = NULL;
+	if (rename(tmp, o->dir) != 0) {
+		st = prov_err_set(e, errno == ENOTEMPTY || errno == EEXIST ? PROV_E_EXISTS : PROV_E_IO,
+		                  "cannot create %s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	made = 0;
+	st = PROV_OK;
+	goto out;
+#undef JOIN
+oom:
+	st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+out:
+	sqlite3_close(db);
+	if (made) {
+		for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++) {
+			char *f = path_join(tmp, home_files[i]);
+
+			if (f != NULL)
+				unlink(f);
+			free(f);
+		}
+		rmdir(tmp);
+	}
+	free(p);
+	free(pem);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(signer);
+	return st;
+}
+
+static prov_status open_kek(prov_home *h, prov_err *e)
+{
+	uint8_t *mode = NULL, *salt = NULL, *check = NULL, *file = NULL;
+	size_t mode_len, salt_len, check_len, file_len = 0;
+	uint8_t text[sizeof(KEK_CHECK_TEXT) + 64];
+	size_t text_len;
+	char *path = NULL;
+	prov_status st;
+
+	st = prov_db_meta_get(h->db, "kek_mode", &mode, &mode_len, e);
+	if (st == PROV_OK)
+		st = prov_db_meta_get(h->db, "kek_check", &check, &check_len, e);
+	if (st != PROV_OK)
+		goto out;
+	if (strcmp((char *)mode, "passphrase") == 0) {
+		if (h->passphrase == NULL) {
+			st = prov_err_set(e, PROV_E_AUTH,
+			                  "this factory's secrets are protected by a passphrase: set PROV_PASSPHRASE");
+			goto out;
+		}
+		st = prov_db_meta_get(h->db, "kek_salt", &salt, &salt_len, e);
+		if (st == PROV_OK)
+			st = prov_kek_derive(h->passphrase, salt, salt_len, &h->kek, e);
+	} else {
+		path = prov_home_path(h, "kek");
+		st = prov_file_read(path, 64, &file, &file_len, e);
+		if (st == PROV_OK && file_len != PROV_KEK_LEN)
+			st = prov_err_set(e, PROV_E_AUTH, "%s: not a key-encryption key (%zu bytes)", path,
+			                  file_len);
+		if (st == PROV_OK)
+			memcpy(h->kek.key, file, PROV_KEK_LEN);
+	}
+	if (st != PROV_OK)
+		goto out;
+	if (check_len > sizeof(text) + PROV_SEAL_OVERHEAD ||
+	    prov_open(&h->kek, KEK_CHECK_AAD, check, check_len, text, &text_len, e) != PROV_OK) {
+		st = prov_err_set(e, PROV_E_AUTH, "wrong %s: it does not open this factory's secrets",
+		                  h->passphrase != NULL && salt != NULL ? "passphrase (PROV_PASSPHRASE)"
+		                                                        : "key-encryption key (kek file)");
+		prov_kek_wipe(&h->kek);
+		goto out;
+	}
+	h->have_kek = 1;
+out:
+	free(mode);
+	free(salt);
+	free(check);
+	if (file != NULL)
+		prov_wipe(file, file_len);
+	free(file);
+	free(path);
+	return st;
+}
+
+prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_home **out,
+                           prov_err *e)
+{
+	prov_home *h = calloc(1, sizeof(*h));
+	const char *pass = getenv("PROV_PASSPHRASE");
+	char *p = NULL;
+	prov_status st;
+
+	*out = NULL;
+	if (h == NULL || (h->dir = strdup(dir)) == NULL) {
+		free(h);
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	}
+	if (pass != NULL && *pass != 0 && (h->passphrase = strdup(pass)) == NULL) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	p = prov_home_path(h, "prov.db");
+	if (p == NULL || access(p, F_OK) != 0) {
+		st = prov_err_set(e, PROV_E_NOTFOUND, "no factory home at %s (create one with prov init)", dir);
+		goto out;
+	}
+	st = prov_db_open(p, 0, busy_ms, &h->db, e);
+	if (st != PROV_OK)
+		goto out;
+	free(p);
+	p = prov_home_path(h, "signer.pub.pem");
+	st = prov_key_load_public(p, &h->signer, e);
+	if (st == PROV_OK)
+		st = prov_key_kid(h->signer, h->signer_kid, e);
+	if (st != PROV_OK)
+		goto out;
+	if (need & (PROV_NEED_CA | PROV_NEED_CA_CERT)) {
+		free(p);
+		p = prov_home_path(h, "ca.pem");
+		st = prov_x509_load_certs(p, &h->ca_chain, e);
+		if (st != PROV_OK)
+			goto out;
+		h->ca = sk_X509_value(h->ca_chain, 0);
+	}
+	if (need & PROV_NEED_CA) {
+		free(p);
+		p = prov_home_path(h, "ca.key");
+		st = prov_key_load_private(p, h->passphrase, &h->ca_key, e);
+		if (st != PROV_OK)
+			goto out;
+	}
+	if (need & PROV_NEED_SIGNER) {
+		EVP_PKEY *k = NULL;
+
+		free(p);
+		p = prov_home_path(h, "signer.key");
+		st = prov_key_load_private(p, h->passphrase, &k, e);
+		if (st != PROV_OK)
+			goto out;
+		EVP_PKEY_free(h->signer);
+		h->signer = k;
+	}
+	if (need & PROV_NEED_KEK) {
+		st = open_kek(h, e);
+		if (st != PROV_OK)
+			goto out;
+	}
+	*out = h;
+	h = NULL;
+out:
+	free(p);
+	prov_home_close(h);
+	return st;
+}
+
+void prov_home_close(prov_home *h)
+{
+	if (h == NULL)
+		return;
+	prov_db_cache_clear(&h->stmts);
+	prov_template_free(h->tpl);
+	sqlite3_close(h->db);
+	sk_X509_pop_free(h->ca_chain, X509_free);
+	EVP_PKEY_free(h->ca_key);
+	EVP_PKEY_free(h->signer);
+	prov_kek_wipe(&h->kek);
+	if (h->passphrase != NULL) {
+		prov_wipe(h->passphrase, strlen(h->passphrase));
+		free(h->passphrase);
+	}
+	free(h->dir);
+	free(h);
+}

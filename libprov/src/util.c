@@ -1,0 +1,251 @@
+/* util.c - file, hex and memory helpers (see prov/util.h). */
+#include "prov/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+prov_status prov_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
+                           prov_err *e)
+{
+	FILE *f = NULL;
+	uint8_t *b = NULL;
+	size_t n = 0, cap = 4096;
+	prov_status st = PROV_E_INTERNAL;
+
+	*buf = NULL;
+	*len = 0;
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		st = prov_err_set(e, errno == ENOENT ? PROV_E_NOTFOUND : PROV_E_IO,
+		                  "cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	b = malloc(cap + 1);
+	if (b == NULL)
+		goto oom;
+	for (;;) {
+		size_t r;
+
+		if (n == cap) {
+			uint8_t *nb;
+
+			if (cap >= max) {
+				st = prov_err_set(e, PROV_E_INPUT, "%s: larger than %zu bytes", path, max);
+				goto out;
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			nb = realloc(b, cap + 1);
+			if (nb == NULL)
+				goto oom;
+			b = nb;
+		}
+		r = fread(b + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		st = prov_err_set(e, PROV_E_IO, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (n > max) {
+		st = prov_err_set(e, PROV_E_INPUT, "%s: larger than %zu bytes", path, max);
+		goto out;
+	}
+	b[n] = 0;
+	*buf = b;
+	*len = n;
+	b = NULL;
+	st = PROV_OK;
+	goto out;
+oom:
+	st = prov_err_set(e, PROV_E_INTERNAL, "out of memory reading %s", path);
+out:
+	free(b);
+	if (f != NULL)
+		fclose(f);
+	return st;
+}
+
+prov_status prov_file_write(const char *path, const void *data, size_t len, mode_t mode,
+                            int exclusive, prov_err *e)
+{
+	char *tmp = NULL;
+	int fd = -1;
+	prov_status st = PROV_E_INTERNAL;
+	const uint8_t *p = data;
+	size_t left = len;
+	size_t n = strlen(path) + 32;
+
+	tmp = malloc(n);
+	if (tmp == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	snprintf(tmp, n, "%s.tmp.XXXXXX", path);
+	if (exclusive && access(path, F_OK) == 0) {
+		st = prov_err_set(e, PROV_E_EXISTS, "cannot write %s: file exists", path);
+		goto out;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		st = prov_err_set(e, PROV_E_IO, "cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, mode) != 0)
+		goto io;
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto io;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto io;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto io;
+	}
+	fd = -1;
+	if (exclusive) {
+		/* link() fails if the target appeared meanwhile: no overwrite race. */
+		if (link(tmp, path) != 0) {
+			st = prov_err_set(e, errno == EEXIST ? PROV_E_EXISTS : PROV_E_IO,
+			                  "cannot write %s: %s", path, strerror(errno));
+			goto out;
+		}
+		unlink(tmp);
+	} else if (rename(tmp, path) != 0) {
+		goto io;
+	}
+	free(tmp);
+	return PROV_OK;
+io:
+	st = prov_err_set(e, PROV_E_IO, "cannot write %s: %s", path, strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	return st;
+}
+
+prov_status prov_stream_write(void *fp, const void *data, size_t len, const char *what,
+                              prov_err *e)
+{
+	FILE *f = fp;
+
+	if ((len > 0 && fwrite(data, 1, len, f) != len) || fflush(f) != 0 || ferror(f))
+		return prov_err_set(e, PROV_E_IO, "cannot write %s: %s", what,
+		                    errno != 0 ? strerror(errno) : "short write");
+	return PROV_OK;
+}
+
+char *prov_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[p[i] >> 4];
+		out[2 * i + 1] = d[p[i] & 15];
+	}
+	out[2 * n] = 0;
+	return out;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int prov_unhex(const char *s, uint8_t *out, size_t cap, size_t *n)
+{
+	size_t l = strlen(s);
+
+	if (l % 2 != 0 || l / 2 > cap)
+		return -1;
+	for (size_t i = 0; i < l / 2; i++) {
+		int h = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+
+		if (h < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(h << 4 | lo);
+	}
+	*n = l / 2;
+	return 0;
+}
+
+prov_status prov_random(uint8_t *p, size_t n, int secret, prov_err *e)
+{
+	int ok = secret ? RAND_priv_bytes(p, (int)n) : RAND_bytes(p, (int)n);
+
+	if (ok != 1)
+		return prov_err_ssl(e, PROV_E_CRYPTO, "random generator failed");
+	return PROV_OK;
+}
+
+void prov_wipe(void *p, size_t n)
+{
+	if (p != NULL)
+		OPENSSL_cleanse(p, n);
+}
+
+char *prov_time_iso(int64_t t, char *out)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return out;
+}
+
+int64_t prov_now(void)
+{
+	const char *s = getenv("PROV_NOW");
+
+	if (s != NULL && *s != 0) {
+		char *end;
+		long long v = strtoll(s, &end, 10);
+
+		if (*end == 0 && v > 0)
+			return v;
+	}
+	return (int64_t)time(NULL);
+}
+
+int prov_device_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != ':' && c != '-')))
+			return 0;
+	}
+	return 1;
+}

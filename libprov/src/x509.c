@@ -1,0 +1,354 @@
+/* x509.c - certificate profile and CSR handling (see prov/x509.h). */
+#include "prov/x509.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prov/util.h"
+
+#define CERT_FILE_MAX (4 * 1024 * 1024)
+
+prov_status prov_x509_name_parse(const char *dn, X509_NAME **out, prov_err *e)
+{
+	X509_NAME *n = X509_NAME_new();
+	size_t len = strlen(dn);
+	char *buf = malloc(len + 1);
+	prov_status st = PROV_E_INPUT;
+	const char *p = dn;
+
+	*out = NULL;
+	if (n == NULL || buf == NULL) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (len == 0) {
+		st = prov_err_set(e, PROV_E_INPUT, "empty distinguished name");
+		goto out;
+	}
+	while (*p != 0) {
+		size_t bl = 0;
+		char *eq, *val;
+
+		/* One RDN: up to an unescaped comma. */
+		while (*p != 0 && *p != ',') {
+			if (*p == '\\' && p[1] != 0)
+				p++;
+			buf[bl++] = *p++;
+		}
+		buf[bl] = 0;
+		if (*p == ',')
+			p++;
+		eq = strchr(buf, '=');
+		if (eq == NULL || eq == buf || eq[1] == 0) {
+			st = prov_err_set(e, PROV_E_INPUT, "bad distinguished name \"%s\": \"%s\" is not TYPE=value",
+			                  dn, buf);
+			goto out;
+		}
+		*eq = 0;
+		val = eq + 1;
+		while (*buf == ' ')
+			memmove(buf, buf + 1, strlen(buf));
+		/* RFC 4514 lists the most specific RDN first: prepend (loc 0). */
+		if (!X509_NAME_add_entry_by_txt(n, buf, MBSTRING_UTF8, (const unsigned char *)val, -1, 0, 0) /* loc 0: prepend */) {
+			st = prov_err_ssl(e, PROV_E_INPUT, "bad distinguished name \"%s\": attribute \"%s\"",
+			                  dn, buf);
+			goto out;
+		}
+	}
+	*out = n;
+	n = NULL;
+	st = PROV_OK;
+out:
+	X509_NAME_free(n);
+	free(buf);
+	return st;
+}
+
+char *prov_x509_name_text(const X509_NAME *n)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *m;
+	char *s = NULL;
+
+	if (b == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+		BIO_get_mem_ptr(b, &m);
+		s = malloc(m->length + 1);
+		if (s != NULL) {
+			memcpy(s, m->data, m->length);
+			s[m->length] = 0;
+		}
+	}
+	BIO_free(b);
+	return s;
+}
+
+prov_status prov_x509_serial_new(uint8_t serial[PROV_SERIAL_LEN], prov_err *e)
+{
+	prov_status st = prov_random(serial, PROV_SERIAL_LEN, 0, e);
+
+	/* Positive (top bit clear) and of fixed length (second bit set), RFC 5280
+	 * 4.1.2.2: at most 20 octets. */
+	serial[0] = (uint8_t)((serial[0] & 0x3f) | 0x40);
+	return st;
+}
+
+static int add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+	int ok = ex != NULL && X509_add_ext(cert, ex, -1);
+
+	X509_EXTENSION_free(ex);
+	return ok;
+}
+
+static const EVP_MD *sig_md(EVP_PKEY *k)
+{
+	if (EVP_PKEY_is_a(k, "ED25519"))
+		return NULL; /* pure EdDSA */
+	return EVP_PKEY_get_bits(k) > 256 ? EVP_sha384() : EVP_sha256();
+}
+
+static int set_validity(X509 *c, int64_t nb, int64_t na, int no_expiry)
+{
+	if (ASN1_TIME_set(X509_getm_notBefore(c), (time_t)nb) == NULL)
+		return 0;
+	if (no_expiry) {
+		ASN1_GENERALIZEDTIME *g = ASN1_GENERALIZEDTIME_new();
+		int ok = g != NULL && ASN1_GENERALIZEDTIME_set_string(g, PROV_NO_EXPIRY) &&
+		         X509_set1_notAfter(c, g);
+
+		ASN1_GENERALIZEDTIME_free(g);
+		return ok;
+	}
+	return ASN1_TIME_set(X509_getm_notAfter(c), (time_t)na) != NULL;
+}
+
+prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
+                            const prov_cert_profile *p, const uint8_t *serial,
+                            X509 **out, prov_err *e)
+{
+	X509 *c = X509_new();
+	X509_NAME *name = NULL;
+	ASN1_INTEGER *sn = NULL;
+	BIGNUM *bn = NULL;
+	X509V3_CTX ctx;
+	char eku[512];
+	size_t el = 0;
+	prov_status st;
+
+	*out = NULL;
+	if (c == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = prov_x509_name_parse(p->subject, &name, e);
+	if (st != PROV_OK)
+		goto out;
+	bn = BN_bin2bn(serial, PROV_SERIAL_LEN, NULL);
+	sn = bn != NULL ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+	if (sn == NULL || !X509_set_version(c, X509_VERSION_3) || !X509_set_serialNumber(c, sn) ||
+	    !X509_set_subject_name(c, name) || !X509_set_issuer_name(c, X509_get_subject_name(ca)) ||
+	    !X509_set_pubkey(c, subject_key) ||
+	    !set_validity(c, p->not_before, p->not_after, p->no_expiry))
+		goto fail;
+	eku[0] = 0;
+	for (size_t i = 0; i < p->n_eku; i++) {
+		int n = snprintf(eku + el, sizeof(eku) - el, "%s%s", i ? "," : "", p->eku[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(eku) - el) {
+			st = prov_err_set(e, PROV_E_INPUT, "extendedKeyUsage list too long");
+			goto out;
+		}
+		el += (size_t)n;
+	}
+	X509V3_set_ctx(&ctx, ca, c, NULL, NULL, 0);
+	if (!add_ext(c, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !add_ext(c, &ctx, NID_key_usage, "critical,digitalSignature") ||
+	    !add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
+	    !add_ext(c, &ctx, NID_authority_key_identifier, "keyid:always"))
+		goto fail;
+	if (p->n_eku > 0 && !add_ext(c, &ctx, NID_ext_key_usage, eku)) {
+		st = prov_err_ssl(e, PROV_E_INPUT, "bad extendedKeyUsage \"%s\"", eku);
+		goto out;
+	}
+	if (X509_sign(c, ca_key, sig_md(ca_key)) <= 0)
+		goto fail;
+	*out = c;
+	c = NULL;
+	st = PROV_OK;
+	goto out;
+fail:
+	st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot issue certificate for \"%s\"", p->subject);
+out:
+	X509_free(c);
+	X509_NAME_free(name);
+	ASN1_INTEGER_free(sn);
+	BN_free(bn);
+	return st;
+}
+
+prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now, int days,
+                                X509 **out, prov_err *e)
+{
+	X509 *c = X509_new();
+	X509_NAME *name = NULL;
+	uint8_t serial[PROV_SERIAL_LEN];
+	ASN1_INTEGER *sn = NULL;
+	BIGNUM *bn = NULL;
+	X509V3_CTX ctx;
+	prov_status st;
+
+	*out = NULL;
+	if (c == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = prov_x509_name_parse(subject, &name, e);
+	if (st != PROV_OK)
+		goto out;
+	st = prov_x509_serial_new(serial, e);
+	if (st != PROV_OK)
+		goto out;
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	sn = bn != NULL ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+	if (sn == NULL || !X509_set_version(c, X509_VERSION_3) || !X509_set_serialNumber(c, sn) ||
+	    !X509_set_subject_name(c, name) || !X509_set_issuer_name(c, name) ||
+	    !X509_set_pubkey(c, key) ||
+	    !set_validity(c, now, now + (int64_t)days * 86400, 0))
+		goto fail;
+	X509V3_set_ctx(&ctx, c, c, NULL, NULL, 0);
+	if (!add_ext(c, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+	    !add_ext(c, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+	    !add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
+	    !add_ext(c, &ctx, NID_authority_key_identifier, "keyid:always"))
+		goto fail;
+	if (X509_sign(c, key, sig_md(key)) <= 0)
+		goto fail;
+	*out = c;
+	c = NULL;
+	st = PROV_OK;
+	goto out;
+fail:
+	st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot create CA certificate \"%s\"", subject);
+out:
+	X509_free(c);
+	X509_NAME_free(name);
+	ASN1_INTEGER_free(sn);
+	BN_free(bn);
+	return st;
+}
+
+prov_status prov_x509_ca_check(X509 *ca, EVP_PKEY *key, prov_err *e)
+{
+	if (!X509_check_private_key(ca, key))
+		return prov_err_ssl(e, PROV_E_INPUT, "CA key does not match the CA certificate");
+	/* X509_check_ca: 1 = CA:TRUE with keyCertSign (if keyUsage present). */
+	if (X509_check_ca(ca) != 1)
+		return prov_err_set(e, PROV_E_INPUT,
+		                    "certificate cannot issue certificates: it needs basicConstraints CA:TRUE and keyUsage keyCertSign");
+	return PROV_OK;
+}
+
+prov_status prov_x509_load_certs(const char *path, STACK_OF(X509) **out, prov_err *e)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	BIO *b = NULL;
+	prov_status st;
+
+	*out = NULL;
+	if (sk == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = prov_file_read(path, CERT_FILE_MAX, &buf, &len, e);
+	if (st != PROV_OK)
+		goto out;
+	b = BIO_new_mem_buf(buf, (int)len);
+	if (b == NULL) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (strstr((char *)buf, "-----BEGIN CERTIFICATE-----") != NULL) {
+		X509 *c;
+
+		while ((c = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+			if (!sk_X509_push(sk, c)) {
+				X509_free(c);
+				st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+				goto out;
+			}
+		ERR_clear_error(); /* end of input */
+	} else {
+		const unsigned char *p = buf;
+		X509 *c = d2i_X509(NULL, &p, (long)len);
+
+		if (c != NULL && !sk_X509_push(sk, c))
+			X509_free(c);
+	}
+	if (sk_X509_num(sk) == 0) {
+		st = prov_err_ssl(e, PROV_E_INPUT, "%s holds no certificate (PEM or DER)", path);
+		goto out;
+	}
+	*out = sk;
+	sk = NULL;
+	st = PROV_OK;
+out:
+	sk_X509_pop_free(sk, X509_free);
+	BIO_free(b);
+	free(buf);
+	return st;
+}
+
+prov_status prov_x509_csr_load(const char *path, X509_REQ **out, prov_err *e)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	X509_REQ *r = NULL;
+	EVP_PKEY *k;
+	prov_status st;
+
+	*out = NULL;
+	st = prov_file_read(path, CERT_FILE_MAX, &buf, &len, e);
+	if (st != PROV_OK)
+		return st;
+	if (strstr((char *)buf, "-----BEGIN") != NULL) {
+		BIO *b = BIO_new_mem_buf(buf, (int)len);
+
+		if (b != NULL)
+			r = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+		BIO_free(b);
+	} else {
+		const unsigned char *p = buf;
+
+		r = d2i_X509_REQ(NULL, &p, (long)len);
+	}
+	if (r == NULL) {
+		st = prov_err_ssl(e, PROV_E_INPUT, "%s is not a certificate signing request (PEM or DER)", path);
+		goto out;
+	}
+	k = X509_REQ_get0_pubkey(r);
+	if (k == NULL || X509_REQ_verify(r, k) != 1) {
+		st = prov_err_ssl(e, PROV_E_VERIFY, "CSR %s: self-signature does not verify", path);
+		goto out;
+	}
+	*out = r;
+	r = NULL;
+	st = PROV_OK;
+out:
+	X509_REQ_free(r);
+	free(buf);
+	return st;
+}
+
+prov_status prov_x509_der(X509 *c, uint8_t **der, size_t *len, prov_err *e)
+{
+	unsigned char *p = NULL;
+	int n = i2d_X509(c, &p);
+
+	if (n <= 0)
+		return prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode certificate");
+	*der = p;
+	*len = (size_t)n;
+	return PROV_OK;
+}

@@ -1,0 +1,62 @@
+/*
+ * cli.h - what every prov subcommand shares: the common options, error printing,
+ * and checked output.  A subcommand is `int cmd_x(int argc, char **argv, cli *c)`
+ * returning the exit status; tools/prov.c holds the table.
+ *
+ * Errors go to stderr as "prov: <command>: <what went wrong>: <why>" and the exit
+ * status is the prov_status (docs/cli.md lists them).  Output is flushed and
+ * checked before exit: a short write is an error, never a silent success.
+ */
+#ifndef PROV_CLI_H
+#define PROV_CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+
+#include "prov/err.h"
+#include "prov/home.h"
+
+typedef struct cli {
+	const char *cmd;       /* "mint", "ca export", ... */
+	const char *usage;     /* the command's usage text */
+	const char *home;      /* --home, NULL for the default */
+	int json;              /* --json */
+	int busy_ms;           /* --busy-timeout */
+} cli;
+
+/* Options every command takes; put CLI_COMMON_OPTIONS first in each table. */
+#define CLI_OPT_HOME 0x100
+#define CLI_OPT_JSON 0x101
+#define CLI_OPT_BUSY 0x102
+#define CLI_COMMON_OPTIONS \
+	{"home", required_argument, NULL, CLI_OPT_HOME}, \
+	{"json", no_argument, NULL, CLI_OPT_JSON}, \
+	{"busy-timeout", required_argument, NULL, CLI_OPT_BUSY}, \
+	{"help", no_argument, NULL, 'h'}
+
+/* getopt_long over argv with the command's options.  Returns the option, -1 at
+ * the end; handles the common options itself (returns 0 for them) and turns
+ * --help into printing usage and 'h'. Unknown options -> '?'. */
+int cli_getopt(cli *c, int argc, char **argv, const struct option *opts);
+
+/* Print an error and return its status. */
+int cli_fail(cli *c, const prov_err *e);
+/* A usage error: message, then the usage text; returns PROV_E_USAGE. */
+int cli_usage(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print usage to stdout and return 0 (for --help). */
+int cli_help(cli *c);
+
+/* Open the factory home (prov_home_dir(c->home)). */
+int cli_open(cli *c, unsigned need, prov_home **h);
+
+/* Write JSON (indented, sorted keys, newline) to stdout; takes the reference. */
+int cli_json(cli *c, json_t *j);
+/* printf to stdout; output errors are caught by cli_finish. */
+void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Flush stdout; a write error turns status into PROV_E_IO with a message. */
+int cli_finish(cli *c, int status);
+
+/* Write bytes to --out FILE (atomic, mode) or stdout when path is NULL. */
+int cli_write_out(cli *c, const char *path, const void *data, size_t len, unsigned mode);
+
+#endif

@@ -1,0 +1,410 @@
+/* cmd_export.c - prov export: a device's credentials, and PSK tables for servers. */
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "prov/db.h"
+#include "prov/keys.h"
+#include "prov/secret.h"
+#include "prov/util.h"
+
+const char usage_export[] =
+	"usage: prov export --device ID --what cert|chain|pubkey|psk|key [--reveal] [--der]\n"
+	"                   [--out FILE]\n"
+	"       prov export psk-table --format gnutls|json|csv --reveal [--out FILE]\n"
+	"\n"
+	"Print a device's current credentials (stdout unless --out):\n"
+	"  cert     its certificate (PEM, or DER with --der)\n"
+	"  chain    its certificate followed by the CA chain (PEM)\n"
+	"  pubkey   its public key (PEM, or DER with --der)\n"
+	"  psk      IDENTITY:HEXKEY (secret: needs --reveal)\n"
+	"  key      a host-made private key, PKCS#8 (secret: needs --reveal; a key\n"
+	"           made on the device never left it and cannot be exported)\n"
+	"psk-table prints every device's current PSK for a server: gnutls\n"
+	"(identity:hexkey lines, as gnutls-serv --pskpasswd reads), json or csv\n"
+	"(identity,key_hex,device).  Secrets need --reveal, are written with mode\n"
+	"0600 under --out, and every export of one is recorded in the audit log.\n";
+
+enum what { W_CERT, W_CHAIN, W_PUBKEY, W_PSK, W_KEY };
+
+static int emit(cli *c, const char *out, const void *p, size_t n, int secret)
+{
+	return cli_write_out(c, out, p, n, secret ? 0600 : 0644);
+}
+
+static int audit(cli *c, prov_home *h, const char *dev, const char *what)
+{
+	char detail[128];
+	prov_err e;
+
+	snprintf(detail, sizeof(detail), "{\"what\":\"%s\"}", what);
+	if (prov_db_audit(h->db, "export", dev, detail, &e) != PROV_OK)
+		return cli_fail(c, &e);
+	return 0;
+}
+
+/* Current generation's row for the device; 0 and a NOTFOUND error if none. */
+static int fetch(cli *c, prov_home *h, const char *sql, const char *dev, sqlite3_stmt **s,
+                 const char *missing)
+{
+	prov_err e;
+	int rc;
+
+	if (prov_db_prepare(h->db, sql, s, &e) != PROV_OK)
+		return -cli_fail(c, &e);
+	sqlite3_bind_text(*s, 1, dev, -1, SQLITE_STATIC);
+	rc = sqlite3_step(*s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		prov_err_set(&e, PROV_E_NOTFOUND, "%s", missing);
+	else
+		prov_db_fail(h->db, rc, "reading the device", &e);
+	return -cli_fail(c, &e);
+}
+
+static int device_exists(cli *c, prov_home *h, const char *dev)
+{
+	sqlite3_stmt *s = NULL;
+	char msg[128];
+	int rc;
+
+	snprintf(msg, sizeof(msg), "unknown device %s", dev);
+	rc = fetch(c, h, "SELECT 1 FROM devices WHERE id = ?1", dev, &s, msg);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int export_cert(cli *c, prov_home *h, const char *dev, enum what w, int der, const char *out)
+{
+	sqlite3_stmt *s = NULL;
+	X509 *x = NULL;
+	BIO *b = NULL;
+	BUF_MEM *m;
+	const unsigned char *p;
+	int rc;
+
+	rc = fetch(c, h,
+	           "SELECT c.der FROM certificates c JOIN devices d ON d.id = c.device_id "
+	           "WHERE c.device_id = ?1 AND c.generation = d.generation ORDER BY c.slot LIMIT 1",
+	           dev, &s, "the device has no certificate");
+	if (rc < 0)
+		goto out;
+	if (der && w == W_CERT) {
+		rc = emit(c, out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), 0);
+		goto out;
+	}
+	p = sqlite3_column_blob(s, 0);
+	x = d2i_X509(NULL, &p, sqlite3_column_bytes(s, 0));
+	b = BIO_new(BIO_s_mem());
+	if (x == NULL || b == NULL || !PEM_write_bio_X509(b, x)) {
+		rc = PROV_E_DB;
+		goto out;
+	}
+	for (int i = 0; w == W_CHAIN && i < sk_X509_num(h->ca_chain); i++)
+		PEM_write_bio_X509(b, sk_X509_value(h->ca_chain, i));
+	BIO_get_mem_ptr(b, &m);
+	rc = emit(c, out, m->data, m->length, 0);
+out:
+	BIO_free(b);
+	X509_free(x);
+	sqlite3_finalize(s);
+	return rc < 0 ? -rc : rc;
+}
+
+static int export_pubkey(cli *c, prov_home *h, const char *dev, int der, const char *out)
+{
+	sqlite3_stmt *s = NULL;
+	EVP_PKEY *k = NULL;
+	char *pem = NULL;
+	prov_err e;
+	int rc = fetch(c, h,
+	               "SELECT k.spki FROM device_keys k JOIN devices d ON d.id = k.device_id "
+	               "WHERE k.device_id = ?1 AND k.generation = d.generation",
+	               dev, &s, "the device has no key pair (its template issues none)");
+
+	if (rc < 0)
+		goto out;
+	if (der) {
+		rc = emit(c, out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), 0);
+		goto out;
+	}
+	if (prov_key_from_spki(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &k, &e) != PROV_OK ||
+	    prov_key_public_pem(k, &pem, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	rc = emit(c, out, pem, strlen(pem), 0);
+out:
+	free(pem);
+	EVP_PKEY_free(k);
+	sqlite3_finalize(s);
+	return rc < 0 ? -rc : rc;
+}
+
+/* Open the PSK of the row (identity, key_sealed, generation, slot, device). */
+static prov_status open_psk(prov_home *h, sqlite3_stmt *s, int col, const char *dev, uint8_t *key,
+                            size_t *n, prov_err *e)
+{
+	char aad[128];
+
+	snprintf(aad, sizeof(aad), "psk|%s|%d|%d", dev, sqlite3_column_int(s, col + 1),
+	         sqlite3_column_int(s, col + 2));
+	if ((size_t)sqlite3_column_bytes(s, col) > 64 + PROV_SEAL_OVERHEAD)
+		return prov_err_set(e, PROV_E_DB, "stored PSK of %s is malformed", dev);
+	return prov_open(&h->kek, aad, sqlite3_column_blob(s, col), (size_t)sqlite3_column_bytes(s, col),
+	                 key, n, e);
+}
+
+static int export_psk(cli *c, prov_home *h, const char *dev, const char *out)
+{
+	sqlite3_stmt *s = NULL;
+	uint8_t key[64];
+	char line[128 + 1 + 128 + 2], hex[129];
+	size_t n = 0;
+	prov_err e;
+	int rc = fetch(c, h,
+	               "SELECT p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
+	               "JOIN devices d ON d.id = p.device_id WHERE p.device_id = ?1 AND p.generation = d.generation",
+	               dev, &s, "the device has no PSK");
+
+	if (rc < 0)
+		goto out;
+	if (open_psk(h, s, 1, dev, key, &n, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	snprintf(line, sizeof(line), "%.*s:%s\n", sqlite3_column_bytes(s, 0),
+	         (const char *)sqlite3_column_blob(s, 0), prov_hex(key, n, hex));
+	rc = audit(c, h, dev, "psk");
+	if (rc == 0)
+		rc = emit(c, out, line, strlen(line), 1);
+out:
+	prov_wipe(key, sizeof(key));
+	prov_wipe(hex, sizeof(hex));
+	prov_wipe(line, sizeof(line));
+	sqlite3_finalize(s);
+	return rc < 0 ? -rc : rc;
+}
+
+static int export_key(cli *c, prov_home *h, const char *dev, int der, const char *out)
+{
+	sqlite3_stmt *s = NULL;
+	EVP_PKEY *k = NULL;
+	BIO *b = NULL;
+	BUF_MEM *m;
+	uint8_t raw[64];
+	size_t n = 0;
+	char aad[128];
+	prov_err e;
+	int rc = fetch(c, h,
+	               "SELECT k.origin, k.private_sealed, k.generation, k.key_type FROM device_keys k "
+	               "JOIN devices d ON d.id = k.device_id WHERE k.device_id = ?1 AND k.generation = d.generation",
+	               dev, &s, "the device has no key pair (its template issues none)");
+
+	if (rc < 0)
+		goto out;
+	if (sqlite3_column_type(s, 1) != SQLITE_BLOB) {
+		prov_err_set(&e, PROV_E_NOTFOUND,
+		             "the private key of %s was made on the device (from its %s) and never left it",
+		             dev, (const char *)sqlite3_column_text(s, 0));
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	snprintf(aad, sizeof(aad), "key|%s|%d", dev, sqlite3_column_int(s, 2));
+	if ((size_t)sqlite3_column_bytes(s, 1) > sizeof(raw) + PROV_SEAL_OVERHEAD) {
+		prov_err_set(&e, PROV_E_DB, "stored private key of %s is malformed", dev);
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	if (prov_open(&h->kek, aad, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), raw, &n, &e) != PROV_OK ||
+	    prov_key_from_raw_private(prov_key_type_parse((const char *)sqlite3_column_text(s, 3)), raw, n, &k, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	b = BIO_new(BIO_s_secmem());
+	if (b == NULL || !(der ? i2d_PKCS8PrivateKey_bio(b, k, NULL, NULL, 0, NULL, NULL)
+	                       : PEM_write_bio_PKCS8PrivateKey(b, k, NULL, NULL, 0, NULL, NULL))) {
+		rc = PROV_E_CRYPTO;
+		goto out;
+	}
+	BIO_get_mem_ptr(b, &m);
+	rc = audit(c, h, dev, "key");
+	if (rc == 0)
+		rc = emit(c, out, m->data, m->length, 1);
+out:
+	prov_wipe(raw, sizeof(raw));
+	BIO_free(b);
+	EVP_PKEY_free(k);
+	sqlite3_finalize(s);
+	return rc < 0 ? -rc : rc;
+}
+
+static int export_psk_table(cli *c, prov_home *h, const char *format, const char *out)
+{
+	static const char sql[] =
+		"SELECT d.id, p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
+		"JOIN devices d ON d.id = p.device_id AND p.generation = d.generation ORDER BY p.identity";
+	sqlite3_stmt *s = NULL;
+	BIO *b = BIO_new(BIO_s_secmem());
+	json_t *arr = json_array();
+	BUF_MEM *m;
+	uint8_t key[64];
+	char hex[129], detail[96];
+	size_t count = 0, n = 0;
+	prov_err e;
+	int rc = 0, sr;
+
+	if (b == NULL || arr == NULL || prov_db_prepare(h->db, sql, &s, &e) != PROV_OK) {
+		rc = PROV_E_INTERNAL;
+		goto out;
+	}
+	if (strcmp(format, "csv") == 0)
+		BIO_printf(b, "identity,key_hex,device\n");
+	while ((sr = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *dev = (const char *)sqlite3_column_text(s, 0);
+		int il = sqlite3_column_bytes(s, 1);
+		const char *ident = sqlite3_column_blob(s, 1);
+
+		if (open_psk(h, s, 2, dev, key, &n, &e) != PROV_OK) {
+			rc = cli_fail(c, &e);
+			goto out;
+		}
+		prov_hex(key, n, hex);
+		if (strcmp(format, "gnutls") == 0) {
+			BIO_printf(b, "%.*s:%s\n", il, ident, hex);
+		} else if (strcmp(format, "csv") == 0) {
+			/* Identities come from a template pattern; quote them as CSV requires. */
+			BIO_printf(b, "\"");
+			for (int i = 0; i < il; i++)
+				BIO_printf(b, ident[i] == '"' ? "\"\"" : "%c", ident[i]);
+			BIO_printf(b, "\",%s,%s\n", hex, dev);
+		} else {
+			char *id = strndup(ident, (size_t)il);
+
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "identity", id, "key_hex", hex,
+			                                     "device", dev));
+			free(id);
+		}
+		prov_wipe(hex, sizeof(hex));
+		count++;
+	}
+	if (sr != SQLITE_DONE) {
+		prov_db_fail(h->db, sr, "reading PSKs", &e);
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	if (strcmp(format, "json") == 0) {
+		char *t = json_dumps(arr, JSON_INDENT(2));
+
+		BIO_printf(b, "%s\n", t != NULL ? t : "[]");
+		if (t != NULL) {
+			prov_wipe(t, strlen(t));
+			free(t);
+		}
+	}
+	snprintf(detail, sizeof(detail), "{\"count\":%zu,\"format\":\"%s\",\"what\":\"psk-table\"}", count, format);
+	if (prov_db_audit(h->db, "export", NULL, detail, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	BIO_get_mem_ptr(b, &m);
+	rc = emit(c, out, m->data, m->length, 1);
+out:
+	prov_wipe(key, sizeof(key));
+	/* The JSON tree held hex keys: clear them before freeing. */
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *k = json_object_get(json_array_get(arr, i), "key_hex");
+
+		if (k != NULL)
+			prov_wipe((char *)json_string_value(k), json_string_length(k));
+	}
+	json_decref(arr);
+	BIO_free(b);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int cmd_export(int argc, char **argv, cli *c)
+{
+	static const struct option opts[] = {
+		CLI_COMMON_OPTIONS,
+		{"device", required_argument, NULL, 'd'},
+		{"what", required_argument, NULL, 'w'},
+		{"reveal", no_argument, NULL, 'r'},
+		{"der", no_argument, NULL, 'D'},
+		{"out", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const names[] = {"cert", "chain", "pubkey", "psk", "key"};
+	const char *dev = NULL, *what = NULL, *out = NULL, *format = NULL;
+	int reveal = 0, der = 0, ch, rc, table = 0;
+	enum what w = W_CERT;
+	prov_home *h = NULL;
+
+	while ((ch = cli_getopt(c, argc, argv, opts)) != -1) {
+		switch (ch) {
+		case 0: break;
+		case 'd': dev = optarg; break;
+		case 'w': what = optarg; break;
+		case 'r': reveal = 1; break;
+		case 'D': der = 1; break;
+		case 'o': out = optarg; break;
+		case 'f': format = optarg; break;
+		case 'h': return cli_help(c);
+		default: return cli_usage(c, "bad option");
+		}
+	}
+	if (argc - optind == 1 && strcmp(argv[optind], "psk-table") == 0)
+		table = 1;
+	else if (optind != argc)
+		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
+	if (table) {
+		if (dev != NULL || what != NULL || der)
+			return cli_usage(c, "psk-table takes --format, --reveal and --out");
+		if (format == NULL || (strcmp(format, "gnutls") != 0 && strcmp(format, "json") != 0 &&
+		                       strcmp(format, "csv") != 0))
+			return cli_usage(c, "psk-table needs --format gnutls, json or csv");
+		if (!reveal)
+			return cli_usage(c, "a PSK table holds secrets: add --reveal (the export is audited)");
+		rc = cli_open(c, PROV_NEED_KEK, &h);
+		if (rc == 0)
+			rc = export_psk_table(c, h, format, out);
+		prov_home_close(h);
+		return cli_finish(c, rc);
+	}
+	if (dev == NULL || what == NULL)
+		return cli_usage(c, "--device and --what are required");
+	if (format != NULL)
+		return cli_usage(c, "--format applies to psk-table");
+	for (w = W_CERT; w <= W_KEY; w++)
+		if (strcmp(what, names[w]) == 0)
+			break;
+	if (w > W_KEY)
+		return cli_usage(c, "--what: \"%s\" is not cert, chain, pubkey, psk or key", what);
+	if ((w == W_PSK || w == W_KEY) && !reveal)
+		return cli_usage(c, "the %s is a secret: add --reveal (the export is audited)", what);
+	if (der && (w == W_CHAIN || w == W_PSK))
+		return cli_usage(c, "--der applies to cert, pubkey and key");
+	rc = cli_open(c, w == W_CHAIN ? PROV_NEED_CA_CERT : (w == W_PSK || w == W_KEY) ? PROV_NEED_KEK : 0, &h);
+	if (rc != 0)
+		return rc;
+	rc = device_exists(c, h, dev);
+	if (rc < 0) {
+		rc = -rc;
+		goto out;
+	}
+	switch (w) {
+	case W_CERT:
+	case W_CHAIN: rc = export_cert(c, h, dev, w, der, out); break;
+	case W_PUBKEY: rc = export_pubkey(c, h, dev, der, out); break;
+	case W_PSK: rc = export_psk(c, h, dev, out); break;
+	case W_KEY: rc = export_key(c, h, dev, der, out); break;
+	}
+out:
+	prov_home_close(h);
+	return cli_finish(c, rc);
+}

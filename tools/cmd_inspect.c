@@ -1,0 +1,127 @@
+/* cmd_inspect.c - prov inspect: verify and decode a bundle. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "prov/bundle.h"
+#include "prov/keys.h"
+#include "prov/util.h"
+
+const char usage_inspect[] =
+	"usage: prov inspect FILE [--signer PEM] [--json]\n"
+	"\n"
+	"Verify a bundle's signature (against this factory's signer, or --signer)\n"
+	"and its payload against schemas/bundle.cddl, then print its contents.\n"
+	"Secrets are shown as encrypted (recipient key ID and algorithm), never in\n"
+	"the clear.  Exit 0 when valid, 7 when the signature does not verify\n"
+	"(tampered, or from another factory), 3 when it is not a well-formed bundle.\n";
+
+static void print_human(json_t *j)
+{
+	json_t *sig = json_object_get(j, "signature"), *ents = json_object_get(j, "entries"), *en;
+	json_t *tls = json_object_get(j, "tls");
+	size_t i;
+
+	cli_out("signature: %s", json_string_value(json_object_get(sig, "status")));
+	if (json_object_get(sig, "kid") != NULL)
+		cli_out(" (%s, kid %s)", json_string_value(json_object_get(sig, "alg")),
+		        json_string_value(json_object_get(sig, "kid")));
+	cli_out("\ndevice:    %s\ncounter:   %lld\nissued at: %s\nnonce:     %s\nsize:      %lld bytes\n",
+	        json_string_value(json_object_get(j, "device")),
+	        (long long)json_integer_value(json_object_get(j, "counter")),
+	        json_string_value(json_object_get(j, "issued_at")),
+	        json_is_string(json_object_get(j, "nonce")) ? json_string_value(json_object_get(j, "nonce")) : "-",
+	        (long long)json_integer_value(json_object_get(j, "size")));
+	json_array_foreach(ents, i, en) {
+		json_t *certs = json_object_get(en, "certificates"), *ce;
+		size_t k;
+
+		cli_out("entry:     slot %lld %s", (long long)json_integer_value(json_object_get(en, "slot")),
+		        json_string_value(json_object_get(en, "type")));
+		if (json_object_get(en, "alg") != NULL)
+			cli_out(" %s", json_string_value(json_object_get(en, "alg")));
+		if (json_object_get(en, "identity") != NULL)
+			cli_out(" identity \"%s\"", json_string_value(json_object_get(en, "identity")));
+		if (json_is_true(json_object_get(en, "encrypted")))
+			cli_out(" [encrypted %s to kid %s]", json_string_value(json_object_get(en, "content_alg")),
+			        json_string_value(json_object_get(en, "recipient_kid")));
+		else if (json_is_true(json_object_get(en, "plaintext_secret")))
+			cli_out(" [PLAINTEXT secret, %lld bytes]", (long long)json_integer_value(json_object_get(en, "size")));
+		else
+			cli_out(" (%lld bytes)", (long long)json_integer_value(json_object_get(en, "size")));
+		cli_out("\n");
+		json_array_foreach(certs, k, ce)
+			cli_out("             %s, serial %s, until %s\n",
+			        json_string_value(json_object_get(ce, "subject")),
+			        json_string_value(json_object_get(ce, "serial")),
+			        json_string_value(json_object_get(ce, "not_after")));
+	}
+	if (json_is_object(tls)) {
+		char *t = json_dumps(tls, JSON_COMPACT | JSON_SORT_KEYS);
+
+		cli_out("tls:       %s\n", t != NULL ? t : "?");
+		free(t);
+	}
+}
+
+int cmd_inspect(int argc, char **argv, cli *c)
+{
+	static const struct option opts[] = {
+		CLI_COMMON_OPTIONS,
+		{"signer", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *signer_path = NULL, *file;
+	EVP_PKEY *signer = NULL;
+	prov_home *h = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *j = NULL;
+	prov_err e;
+	prov_status st;
+	int ch, rc = 0;
+
+	while ((ch = cli_getopt(c, argc, argv, opts)) != -1) {
+		switch (ch) {
+		case 0: break;
+		case 's': signer_path = optarg; break;
+		case 'h': return cli_help(c);
+		default: return cli_usage(c, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage(c, "give one bundle file");
+	file = argv[optind];
+	if (signer_path != NULL) {
+		if (prov_key_load_public(signer_path, &signer, &e) != PROV_OK)
+			return cli_fail(c, &e);
+	} else {
+		rc = cli_open(c, 0, &h);
+		if (rc != 0)
+			return rc;
+		signer = h->signer;
+		EVP_PKEY_up_ref(signer);
+	}
+	if (prov_file_read(file, PROV_BUNDLE_MAX + 1, &buf, &len, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	st = prov_bundle_inspect(buf, len, &signer, 1, &j, &e);
+	if (j != NULL) {
+		json_object_set_new(j, "file", json_string(file));
+		if (c->json) {
+			rc = cli_json(c, j);
+			j = NULL;
+		} else {
+			print_human(j);
+		}
+	}
+	if (st != PROV_OK)
+		rc = cli_fail(c, &e);
+out:
+	json_decref(j);
+	free(buf);
+	EVP_PKEY_free(signer);
+	prov_home_close(h);
+	return cli_finish(c, rc);
+}

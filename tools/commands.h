@@ -1,0 +1,24 @@
+/* commands.h - the prov subcommands: one file each under tools/. */
+#ifndef PROV_COMMANDS_H
+#define PROV_COMMANDS_H
+
+#include "cli.h"
+
+#define COMMAND(name) \
+	int cmd_##name(int argc, char **argv, cli *c); \
+	extern const char usage_##name[]
+
+COMMAND(init);
+COMMAND(ca_export);
+COMMAND(signer_export);
+COMMAND(template_check);
+COMMAND(mint);
+COMMAND(list);
+COMMAND(show);
+COMMAND(export);
+COMMAND(bundle);
+COMMAND(inspect);
+
+#undef COMMAND
+
+#endif

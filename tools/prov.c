@@ -1,0 +1,123 @@
+/*
+ * prov.c - the prov command: a table of subcommands, like git's commands[].
+ *
+ * A subcommand may be two words ("ca export"); argv is shifted so each command
+ * sees its own name as argv[0].  `prov help [COMMAND]` prints usage.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "prov/err.h"
+
+struct command {
+	const char *name;      /* "mint", or "ca" for two-word commands */
+	const char *sub;       /* "export", or NULL */
+	int (*fn)(int argc, char **argv, cli *c);
+	const char *usage;
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"init", NULL, cmd_init, usage_init, "create a factory home: database, CA, bundle signer"},
+	{"ca", "export", cmd_ca_export, usage_ca_export, "print the device CA chain (PEM)"},
+	{"signer", "export", cmd_signer_export, usage_signer_export, "print the bundle signer's public key (PEM or C header)"},
+	{"template", "check", cmd_template_check, usage_template_check, "validate a device template"},
+	{"mint", NULL, cmd_mint, usage_mint, "register devices and issue their credentials"},
+	{"list", NULL, cmd_list, usage_list, "list devices"},
+	{"show", NULL, cmd_show, usage_show, "show one device: credentials, bundles, history"},
+	{"export", NULL, cmd_export, usage_export, "export a device's certificate, keys or PSK; PSK tables"},
+	{"bundle", NULL, cmd_bundle, usage_bundle, "build a device's signed credential bundle"},
+	{"inspect", NULL, cmd_inspect, usage_inspect, "verify and decode a bundle"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void overview(FILE *f)
+{
+	fprintf(f, "usage: prov [--version] <command> [<args>]\n\n"
+	           "Credential provisioning for IoT devices (provkit %s).\n\ncommands:\n",
+	        PROV_VERSION);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "%s%s%s", commands[i].name, commands[i].sub ? " " : "",
+		         commands[i].sub ? commands[i].sub : "");
+		fprintf(f, "  %-16s %s\n", name, commands[i].summary);
+	}
+	fprintf(f, "\nEvery command takes --home DIR (default $PROV_HOME, else ./factory),\n"
+	           "--json where it reports, and --busy-timeout MS for the database lock.\n"
+	           "`prov help COMMAND` or `prov COMMAND --help` shows a command's usage;\n"
+	           "`prov help --all` shows every command's.  Exit status: 0 ok, 1 internal,\n"
+	           "2 usage, 3 bad input, 4 not found, 5 exists, 6 database, 7 verification\n"
+	           "failed, 8 I/O, 9 wrong passphrase/key, 10 database busy, 11 crypto.\n");
+}
+
+static const struct command *find(int argc, char **argv, int *used)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(argv[0], commands[i].name) != 0)
+			continue;
+		if (commands[i].sub == NULL) {
+			*used = 1;
+			return &commands[i];
+		}
+		if (argc > 1 && strcmp(argv[1], commands[i].sub) == 0) {
+			*used = 2;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+static int help(int argc, char **argv)
+{
+	const struct command *cmd;
+	int used;
+
+	if (argc < 1) {
+		overview(stdout);
+	} else if (strcmp(argv[0], "--all") == 0) {
+		overview(stdout);
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			printf("\n%s", commands[i].usage);
+	} else if ((cmd = find(argc, argv, &used)) != NULL) {
+		fputs(cmd->usage, stdout);
+	} else {
+		fprintf(stderr, "prov: help: no such command: %s\n", argv[0]);
+		return PROV_E_USAGE;
+	}
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : PROV_E_IO;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd;
+	char name[64];
+	cli c;
+	int used = 0;
+
+	if (argc < 2) {
+		overview(stderr);
+		return PROV_E_USAGE;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return help(argc - 2, argv + 2);
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("prov %s\n", PROV_VERSION);
+		return fflush(stdout) == 0 ? 0 : PROV_E_IO;
+	}
+	cmd = find(argc - 1, argv + 1, &used);
+	if (cmd == NULL) {
+		fprintf(stderr, "prov: '%s%s%s' is not a prov command; see 'prov help'\n", argv[1],
+		        argc > 2 && argv[2][0] != '-' ? " " : "", argc > 2 && argv[2][0] != '-' ? argv[2] : "");
+		return PROV_E_USAGE;
+	}
+	snprintf(name, sizeof(name), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ? cmd->sub : "");
+	memset(&c, 0, sizeof(c));
+	c.cmd = name;
+	c.usage = cmd->usage;
+	c.busy_ms = 30000;
+	/* The command sees its (last) name word as argv[0]. */
+	return cmd->fn(argc - used, argv + used, &c);
+}
