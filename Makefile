@@ -43,7 +43,7 @@ PROV     := $(BUILD)/prov
 
 .PHONY: all deps demo check check-plain check-asan unit bats bench install clean
 
-all: $(LIBPROV) $(PROV) $(UNIT_BIN)
+all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1
 
 $(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
@@ -63,6 +63,9 @@ $(LIBPROV): $(LIB_OBJ)
 
 $(PROV): $(TOOL_OBJ) $(LIBPROV)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TOOL_OBJ) $(LIBPROV) $(LIBS)
+
+$(BUILD)/prov.1: $(PROV) scripts/manpage.sh
+	sh scripts/manpage.sh $(PROV) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPROV)
 	@mkdir -p $(dir $@)
@@ -99,14 +102,14 @@ bench: deps
 	$(MAKE) all
 	sh bench/run.sh $(BUILD)
 
-install: $(LIBPROV) $(PROV)
+install: $(LIBPROV) $(PROV) $(BUILD)/prov.1
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include/prov $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/provkit/schemas $(DESTDIR)$(PREFIX)/share/provkit/templates
 	install -m 0755 $(PROV) $(DESTDIR)$(PREFIX)/bin/prov
 	install -m 0644 $(LIBPROV) $(DESTDIR)$(PREFIX)/lib/libprov.a
 	install -m 0644 libprov/include/prov/*.h $(DESTDIR)$(PREFIX)/include/prov/
-	install -m 0644 docs/prov.1 $(DESTDIR)$(PREFIX)/share/man/man1/prov.1
+	install -m 0644 $(BUILD)/prov.1 $(DESTDIR)$(PREFIX)/share/man/man1/prov.1
 	install -m 0644 schemas/* $(DESTDIR)$(PREFIX)/share/provkit/schemas/
 	install -m 0644 templates/*.json $(DESTDIR)$(PREFIX)/share/provkit/templates/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \

@@ -107,7 +107,8 @@ static int query_row(prov_home *h, const char *sql, const char *id, int gen, lon
 	return 0;
 }
 
-static prov_status load_device(prov_home *h, const char *id, dev_data *d, prov_err *e)
+static prov_status load_device(prov_home *h, const char *id, int want_recipient, dev_data *d,
+                               prov_err *e)
 {
 	static const char q_dev[] =
 		"SELECT template, generation, bundle_counter, recipient_spki FROM devices WHERE id = ?";
@@ -129,7 +130,7 @@ static prov_status load_device(prov_home *h, const char *id, dev_data *d, prov_e
 	snprintf(d->tpl_digest, sizeof(d->tpl_digest), "%s", (const char *)sqlite3_column_text(s, 0));
 	d->generation = sqlite3_column_int(s, 1);
 	d->counter = (unsigned long long)sqlite3_column_int64(s, 2);
-	if (sqlite3_column_type(s, 3) == SQLITE_BLOB) {
+	if (want_recipient && sqlite3_column_type(s, 3) == SQLITE_BLOB) {
 		st = prov_key_from_spki(sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
 		                        &d->recipient, e);
 		if (st != PROV_OK)
@@ -234,21 +235,15 @@ static int entry_cmp(const void *a, const void *b)
 }
 
 /* A secret as an entry value: COSE_Encrypt to the recipient, or (lab only) bstr. */
-static prov_status secret_value(EVP_PKEY *recipient, int plaintext, const uint8_t *pt, size_t n,
-                                cbor_item_t **out, prov_err *e)
+static prov_status secret_value(EVP_PKEY *recipient, const uint8_t *kid, int plaintext,
+                                const uint8_t *pt, size_t n, cbor_item_t **out, prov_err *e)
 {
-	uint8_t kid[8];
-	prov_status st;
-
 	if (plaintext) {
 		*out = prov_cbor_bytes(pt, n);
 		return *out != NULL ? PROV_OK : prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	}
-	st = prov_key_kid(recipient, kid, e);
-	if (st != PROV_OK)
-		return st;
-	return prov_cose_encrypt_ecdh_es(recipient, PROV_COSE_ALG_AES_CCM_16_64_128, kid, sizeof(kid),
-	                                 pt, n, NULL, 0, NULL, out, e);
+	return prov_cose_encrypt_ecdh_es(recipient, PROV_COSE_ALG_AES_CCM_16_64_128, kid, 8, pt, n,
+	                                 NULL, 0, NULL, out, e);
 }
 
 static prov_status add_entry(entry *ents, size_t *n, uint32_t slot, int type, int alg,
@@ -321,8 +316,8 @@ static cbor_item_t *cert_value(prov_home *h, const prov_tpl_cred *c, const dev_d
 }
 
 static prov_status build_entries(prov_home *h, const char *id, const prov_template *t, dev_data *d,
-                                 EVP_PKEY *recipient, int plaintext, entry *ents, size_t *n,
-                                 int *n_secrets, prov_err *e)
+                                 EVP_PKEY *recipient, const uint8_t *kid, int plaintext,
+                                 entry *ents, size_t *n, int *n_secrets, prov_err *e)
 {
 	uint8_t secret[MAX_SECRET];
 	size_t slen = 0;
@@ -367,7 +362,7 @@ static prov_status build_entries(prov_home *h, const char *id, const prov_templa
 			}
 			st = prov_open(&h->kek, aad, d->psk_sealed, d->psk_sealed_len, secret, &slen, e);
 			if (st == PROV_OK)
-				st = secret_value(recipient, plaintext, secret, slen, &v, e);
+				st = secret_value(recipient, kid, plaintext, secret, slen, &v, e);
 			prov_wipe(secret, sizeof(secret));
 			if (st == PROV_OK)
 				st = add_entry(ents, n, c->slot, PROV_ENT_PSK, 0, PROV_USE_DERIVE, v,
@@ -387,7 +382,7 @@ static prov_status build_entries(prov_home *h, const char *id, const prov_templa
 			return prov_err_set(e, PROV_E_DB, "stored private key of %s is malformed", id);
 		st = prov_open(&h->kek, aad, d->key_sealed, d->key_sealed_len, secret, &slen, e);
 		for (size_t k = 0; k < n_key_slots && st == PROV_OK; k++) {
-			st = secret_value(recipient, plaintext, secret, slen, &v, e);
+			st = secret_value(recipient, kid, plaintext, secret, slen, &v, e);
 			if (st == PROV_OK)
 				st = add_entry(ents, n, key_slots[k], PROV_ENT_PRIVATE_KEY, key_alg(d->key_type),
 				               PROV_USE_SIGN, v, NULL, 0, e);
@@ -539,6 +534,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	uint8_t *pbuf = NULL;
 	size_t plen = 0;
 	EVP_PKEY *recipient;
+	uint8_t kid[8] = {0};
 	int plaintext, bad = 0;
 	prov_status st;
 
@@ -549,7 +545,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	if (o->nonce != NULL && (o->nonce_len < PROV_NONCE_MIN || o->nonce_len > PROV_NONCE_MAX))
 		return prov_err_set(e, PROV_E_USAGE, "nonce must be %d to %d bytes", PROV_NONCE_MIN,
 		                    PROV_NONCE_MAX);
-	st = load_device(h, device_id, &d, e);
+	st = load_device(h, device_id, o->recipient == NULL, &d, e);
 	if (st == PROV_OK)
 		st = device_template(h, d.tpl_digest, &t, e);
 	if (st != PROV_OK)
@@ -574,7 +570,13 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 			goto out;
 		}
 	}
-	st = build_entries(h, device_id, t, &d, recipient, plaintext, ents, &n, &info->n_secrets, e);
+	if (recipient != NULL && !plaintext) {
+		if (o->recipient_kid != NULL && recipient == o->recipient)
+			memcpy(kid, o->recipient_kid, sizeof(kid));
+		else if ((st = prov_key_kid(recipient, kid, e)) != PROV_OK)
+			goto out;
+	}
+	st = build_entries(h, device_id, t, &d, recipient, kid, plaintext, ents, &n, &info->n_secrets, e);
 	if (st != PROV_OK)
 		goto out;
 	qsort(ents, n, sizeof(ents[0]), entry_cmp);

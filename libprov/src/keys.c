@@ -193,16 +193,60 @@ out:
 	return st;
 }
 
+prov_status prov_key_set_x509_pubkey(EVP_PKEY *k, X509_PUBKEY *pk, prov_err *e)
+{
+	prov_key_type t = prov_key_type_of(k);
+	unsigned char pub[133], *copy;
+	size_t n = 0;
+	prov_status st;
+	int ok;
+
+	/* The SubjectPublicKeyInfo from its parts (RFC 5480 section 2, RFC 8410
+	 * section 4) through OpenSSL's own ASN.1 types: OpenSSL 3.0's generic path
+	 * (i2d_PUBKEY, X509_set_pubkey) runs an encoder and a decoder per key and
+	 * dominated batch minting. */
+	if (t == PROV_KEY_NONE)
+		return prov_err_set(e, PROV_E_INPUT, "unsupported key type");
+	st = prov_key_raw_public(k, pub, sizeof(pub), &n, e);
+	if (st != PROV_OK)
+		return st;
+	copy = OPENSSL_memdup(pub, n);
+	if (copy == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	if (t == PROV_KEY_ED25519)
+		ok = X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL, copy, (int)n);
+	else
+		ok = X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+		                            OBJ_nid2obj(t == PROV_KEY_P384 ? NID_secp384r1 : NID_X9_62_prime256v1),
+		                            copy, (int)n);
+	if (!ok) {
+		OPENSSL_free(copy);
+		return prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode public key");
+	}
+	return PROV_OK;
+}
+
 prov_status prov_key_spki(EVP_PKEY *k, uint8_t **der, size_t *len, prov_err *e)
 {
+	X509_PUBKEY *pk = X509_PUBKEY_new();
 	unsigned char *p = NULL;
-	int n = i2d_PUBKEY(k, &p);
+	prov_status st;
+	int n;
 
-	if (n <= 0)
-		return prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode public key");
-	*der = p;
-	*len = (size_t)n;
-	return PROV_OK;
+	if (pk == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = prov_key_set_x509_pubkey(k, pk, e);
+	if (st == PROV_OK) {
+		n = i2d_X509_PUBKEY(pk, &p);
+		if (n <= 0) {
+			st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode public key");
+		} else {
+			*der = p;
+			*len = (size_t)n;
+		}
+	}
+	X509_PUBKEY_free(pk);
+	return st;
 }
 
 prov_status prov_key_public_pem(EVP_PKEY *k, char **pem, prov_err *e)

@@ -322,7 +322,12 @@ static prov_status register_device(prov_home *h, const prov_template *t, const p
 		return prov_err_set(e, PROV_E_EXISTS,
 		                    "device %s is already minted (use --rotate to issue new credentials)",
 		                    r->device_id);
-	if (recipient != NULL) {
+	if (recipient != NULL && recipient == r->recipient && r->recipient_spki != NULL) {
+		spki = OPENSSL_memdup(r->recipient_spki, r->recipient_spki_len);
+		spki_len = r->recipient_spki_len;
+		if (spki == NULL)
+			return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	} else if (recipient != NULL) {
 		st = prov_key_spki(recipient, &spki, &spki_len, e);
 		if (st != PROV_OK)
 			return st;
@@ -448,6 +453,8 @@ static prov_status mint_chunk(prov_home *h, const prov_template *t, char *const 
 		r.device_id = ids[i];
 		r.rotate = o->rotate;
 		r.recipient = o->recipient;
+		r.recipient_spki = o->recipient_spki;
+		r.recipient_spki_len = o->recipient_spki_len;
 		st = prov_mint_one(h, t, &r, &res[i], e);
 		if (st == PROV_E_EXISTS && res[i].existed && o->skip_existing) {
 			memset(&res[i], 0, sizeof(res[i]));
@@ -468,12 +475,13 @@ static prov_status mint_chunk(prov_home *h, const prov_template *t, char *const 
 
 			memset(&bo, 0, sizeof(bo));
 			bo.recipient = o->recipient;
+			bo.recipient_kid = o->recipient != NULL ? o->recipient_kid : NULL;
 			bo.insecure_plaintext = o->insecure_plaintext;
 			snprintf(res[i].bundle_path, sizeof(res[i].bundle_path), "%s/%s.cbor", o->bundle_dir,
 			         ids[i]);
 			st = prov_bundle_build(h, ids[i], &bo, &buf, &len, &bi, e);
 			if (st == PROV_OK)
-				st = prov_file_write(res[i].bundle_path, buf, len, 0600, 0, e);
+				st = prov_file_write_nosync(res[i].bundle_path, buf, len, 0600, e);
 			free(buf);
 			if (st != PROV_OK) {
 				sum->failed_id = ids[i];
@@ -484,6 +492,9 @@ static prov_status mint_chunk(prov_home *h, const prov_template *t, char *const 
 		}
 		*done = i + 1;
 	}
+	/* The chunk's bundle files reach the disk before the database says so. */
+	if (o->bundle_dir != NULL && (st = prov_dir_sync(o->bundle_dir, e)) != PROV_OK)
+		goto fail;
 	st = prov_db_commit(h->db, e);
 	if (st == PROV_OK)
 		return PROV_OK;
@@ -505,12 +516,28 @@ prov_status prov_mint_batch(prov_home *h, const prov_template *t, char *const *i
 	char **written = calloc(chunk, sizeof(*written));
 	prov_status st = PROV_OK;
 
+	prov_batch_opts oo = *o;
+	uint8_t *spki = NULL, kid[8];
+	size_t spki_len = 0;
+
 	memset(sum, 0, sizeof(*sum));
 	sum->requested = n;
 	if (res == NULL || written == NULL) {
 		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 		goto out;
 	}
+	/* One recipient for the whole batch: encode it once, not per device. */
+	if (o->recipient != NULL) {
+		st = prov_key_spki(o->recipient, &spki, &spki_len, e);
+		if (st == PROV_OK)
+			st = prov_key_kid(o->recipient, kid, e);
+		if (st != PROV_OK)
+			goto out;
+		oo.recipient_spki = spki;
+		oo.recipient_spki_len = spki_len;
+		oo.recipient_kid = kid;
+	}
+	o = &oo;
 	st = prov_db_begin(h->db, e);
 	if (st == PROV_OK)
 		st = prov_template_store(h, t, e);
@@ -540,6 +567,7 @@ prov_status prov_mint_batch(prov_home *h, const prov_template *t, char *const *i
 			o->on_progress(o->ctx, base + m, n);
 	}
 out:
+	OPENSSL_free(spki);
 	free(res);
 	free(written);
 	return st;

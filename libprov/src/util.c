@@ -1,4 +1,5 @@
 /* util.c - file, hex and memory helpers (see prov/util.h). */
+#define _GNU_SOURCE /* syncfs */
 #include "prov/util.h"
 
 #include <errno.h>
@@ -76,8 +77,8 @@ out:
 	return st;
 }
 
-prov_status prov_file_write(const char *path, const void *data, size_t len, mode_t mode,
-                            int exclusive, prov_err *e)
+static prov_status file_write(const char *path, const void *data, size_t len, mode_t mode,
+                              int exclusive, int sync, prov_err *e)
 {
 	char *tmp = NULL;
 	int fd = -1;
@@ -112,7 +113,7 @@ prov_status prov_file_write(const char *path, const void *data, size_t len, mode
 		p += w;
 		left -= (size_t)w;
 	}
-	if (fsync(fd) != 0)
+	if (sync && fsync(fd) != 0)
 		goto io;
 	if (close(fd) != 0) {
 		fd = -1;
@@ -153,6 +154,30 @@ prov_status prov_stream_write(void *fp, const void *data, size_t len, const char
 		return prov_err_set(e, PROV_E_IO, "cannot write %s: %s", what,
 		                    errno != 0 ? strerror(errno) : "short write");
 	return PROV_OK;
+}
+
+prov_status prov_file_write(const char *path, const void *data, size_t len, mode_t mode,
+                            int exclusive, prov_err *e)
+{
+	return file_write(path, data, len, mode, exclusive, 1, e);
+}
+
+prov_status prov_file_write_nosync(const char *path, const void *data, size_t len, mode_t mode,
+                                   prov_err *e)
+{
+	return file_write(path, data, len, mode, 0, 0, e);
+}
+
+prov_status prov_dir_sync(const char *dir, prov_err *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int ok = fd >= 0 && syncfs(fd) == 0 && fsync(fd) == 0;
+	prov_status st = ok ? PROV_OK
+	                    : prov_err_set(e, PROV_E_IO, "cannot flush %s: %s", dir, strerror(errno));
+
+	if (fd >= 0)
+		close(fd);
+	return st;
 }
 
 char *prov_hex(const uint8_t *p, size_t n, char *out)

@@ -87,6 +87,7 @@ const char *prov_entry_type_name(int type);
 
 typedef struct prov_bundle_opts {
 	EVP_PKEY *recipient;            /* overrides the device's registered key */
+	const uint8_t *recipient_kid;   /* its kid (8 bytes) when the caller has it */
 	const uint8_t *nonce;           /* PROV_NONCE_MIN..MAX bytes, or NULL */
 	size_t nonce_len;
 	int insecure_plaintext;         /* carry secrets unencrypted (lab only) */

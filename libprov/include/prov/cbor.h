@@ -43,6 +43,12 @@ prov_status prov_cbor_encode(cbor_item_t *item, uint8_t **out, size_t *out_len,
 prov_status prov_cbor_decode(const uint8_t *buf, size_t len, cbor_item_t **out,
                              prov_err *e);
 
+/* Length of the one well-formed item that starts buf; bytes after it are allowed
+ * and not examined (to walk a sequence, or to find an item inside a larger
+ * encoding).  Errors as for prov_cbor_decode (PROV_E_INPUT). */
+prov_status prov_cbor_item_len(const uint8_t *buf, size_t len, size_t *item_len,
+                               prov_err *e);
+
 /* True if buf holds one item encoded exactly as prov_cbor_encode would encode it
  * (shortest forms, definite lengths, sorted unique map keys, no trailing bytes). */
 int prov_cbor_is_deterministic(const uint8_t *buf, size_t len);

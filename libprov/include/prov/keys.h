@@ -9,6 +9,7 @@
 #define PROV_KEYS_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,7 +40,9 @@ prov_status prov_key_load_public(const char *path, EVP_PKEY **out, prov_err *e);
 prov_status prov_key_save_private(const char *path, EVP_PKEY *k, const char *pass,
                                   prov_err *e);
 
-/* DER SubjectPublicKeyInfo of a key (malloc'd, caller frees). */
+/* Set an X509_PUBKEY (e.g. a certificate's) to the key's public key. */
+prov_status prov_key_set_x509_pubkey(EVP_PKEY *k, X509_PUBKEY *pk, prov_err *e);
+/* DER SubjectPublicKeyInfo of a key (OPENSSL_malloc'd, free with OPENSSL_free). */
 prov_status prov_key_spki(EVP_PKEY *k, uint8_t **der, size_t *len, prov_err *e);
 /* Public key from DER SubjectPublicKeyInfo. */
 prov_status prov_key_from_spki(const uint8_t *der, size_t len, EVP_PKEY **out, prov_err *e);

@@ -25,6 +25,8 @@ typedef struct prov_mint_req {
 	const char *csr_path;      /* the device's CSR, or NULL */
 	const char *pubkey_path;   /* the device's public key, or NULL */
 	EVP_PKEY *recipient;       /* key secrets are encrypted to (else the device key) */
+	const uint8_t *recipient_spki; /* its DER SPKI when the caller has it (batches) */
+	size_t recipient_spki_len;
 	int rotate;                /* re-issue for an existing device */
 } prov_mint_req;
 
@@ -56,6 +58,9 @@ typedef struct prov_batch_opts {
 	int skip_existing;
 	const char *bundle_dir;     /* also write DIR/<id>.cbor per device */
 	EVP_PKEY *recipient;        /* for the bundles' secrets */
+	const uint8_t *recipient_spki; /* filled by prov_mint_batch */
+	size_t recipient_spki_len;
+	const uint8_t *recipient_kid;
 	int insecure_plaintext;
 	/* Called after each committed chunk, per device, in order. */
 	void (*on_result)(void *ctx, const prov_mint_result *r);

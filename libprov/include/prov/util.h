@@ -24,6 +24,13 @@ prov_status prov_file_read(const char *path, size_t max, uint8_t **buf, size_t *
 prov_status prov_file_write(const char *path, const void *data, size_t len, mode_t mode,
                             int exclusive, prov_err *e);
 
+/* The same, without the per-file fsync: for many files in one directory, made
+ * durable together by prov_dir_sync before the caller commits. */
+prov_status prov_file_write_nosync(const char *path, const void *data, size_t len, mode_t mode,
+                                   prov_err *e);
+/* Flush every file written in dir's file system, and the directory itself. */
+prov_status prov_dir_sync(const char *dir, prov_err *e);
+
 /* Write all bytes to a stdio stream and flush; a short write -> PROV_E_IO. */
 prov_status prov_stream_write(void *fp, const void *data, size_t len, const char *what,
                               prov_err *e);

@@ -1,0 +1,93 @@
+#!/bin/sh
+# run.sh BUILD - make bench.
+#
+# Batch minting: 1,000 devices (host-made P-256 key, certificate, PSK, and a
+# signed bundle with the secrets encrypted to a device key, written to a file
+# each) with `prov mint`, against the equivalent openssl-CLI loop (genpkey, req,
+# x509 -req per device) run in the same invocation.  Both are pinned to one core
+# (taskset -c 0).  The loop runs on BENCH_BASE devices (default 100) and is
+# scaled per device: it is ~100x slower and its rate does not depend on the
+# count.  prov runs 3 times; the median is reported.  Results are printed and
+# written into docs/benchmarks.md between the bench:mint markers.
+set -eu
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+prov="$top/$build/prov"
+n=${BENCH_N:-1000}
+nbase=${BENCH_BASE:-100}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pin="taskset -c 0"
+command -v taskset >/dev/null 2>&1 || pin=""
+
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", n / (b - a) }'; }
+
+# A device key to encrypt secrets to (the agent's identity key in the real flow).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/device.key" 2>/dev/null
+openssl pkey -in "$work/device.key" -pubout -out "$work/device.pub.pem"
+
+# --- baseline: the openssl CLI loop -------------------------------------------
+mkdir -p "$work/base"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/base/ca.key" 2>/dev/null
+openssl req -x509 -new -key "$work/base/ca.key" -subj "/CN=bench CA" -days 3650 -out "$work/base/ca.pem" 2>/dev/null
+cat > "$work/base/ext.cnf" <<'CNF'
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+CNF
+t0=$(now)
+$pin sh -c '
+cd "$1"; i=0
+while [ $i -lt "$2" ]; do
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out d$i.key 2>/dev/null
+	openssl req -new -key d$i.key -subj "/CN=dev-$i/O=bench" -out d$i.csr 2>/dev/null
+	openssl x509 -req -in d$i.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+		-extfile ext.cnf -out d$i.pem 2>/dev/null
+	i=$((i + 1))
+done' sh "$work/base" "$nbase"
+t1=$(now)
+base_rate=$(rate "$nbase" "$t0" "$t1")
+
+# --- prov mint, 3 runs ----------------------------------------------------------
+runs=""
+for r in 1 2 3; do
+	home="$work/factory$r"
+	"$prov" init --home "$home" >/dev/null
+	mkdir -p "$work/bundles$r"
+	t0=$(now)
+	$pin "$prov" mint --home "$home" --template "$top/bench/mint-bench.json" --count "$n" \
+		--id-format 'dev-%06d' --chunk 1000 --recipient-key "$work/device.pub.pem" \
+		--bundle-dir "$work/bundles$r" >/dev/null
+	t1=$(now)
+	got=$(ls "$work/bundles$r" | grep -c '\.cbor$')
+	[ "$got" = "$n" ] || { echo "bench: expected $n bundles, got $got" >&2; exit 1; }
+	runs="$runs $(rate "$n" "$t0" "$t1")"
+done
+prov_rate=$(echo $runs | tr ' ' '\n' | sort -n | sed -n 2p)
+ratio=$(awk -v a="$prov_rate" -v b="$base_rate" 'BEGIN { printf "%.0f", a / b }')
+bundle_size=$(wc -c < "$work/bundles1/dev-000001.cbor")
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+result=$(cat <<MD
+Command: \`make bench\` ($(date -u +%Y-%m-%d), $cpu, pinned to one core with taskset)
+
+| what | devices | devices/s |
+|---|---|---|
+| openssl CLI loop (genpkey, req, x509 -req) | $nbase | $base_rate |
+| prov mint (P-256 key, certificate, PSK, bundle file) | $n | $prov_rate (runs:$runs) |
+
+Ratio: **${ratio}x** the openssl CLI loop.  Bundle size: $bundle_size bytes (leaf
+certificate, PSK and private key encrypted, TLS profile).
+MD
+)
+echo "$result"
+doc="$top/docs/benchmarks.md"
+if [ -f "$doc" ] && grep -q '<!-- bench:mint -->' "$doc"; then
+	awk -v r="$result" '
+		/<!-- bench:mint -->/ { print; print r; skip = 1; next }
+		/<!-- \/bench:mint -->/ { skip = 0 }
+		!skip { print }' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+fi
