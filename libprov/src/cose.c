@@ -206,6 +206,13 @@ static int is_bstr(const cbor_item_t *it)
 	return it != NULL && cbor_isa_bytestring(it) && cbor_bytestring_is_definite(it);
 }
 
+/* libcbor's cbor_is_null / cbor_is_bool assert (abort) when given a float. */
+static int is_simple(const cbor_item_t *it, int value)
+{
+	return it != NULL && cbor_isa_float_ctrl(it) && cbor_float_ctrl_is_ctrl(it) &&
+	       cbor_ctrl_value(it) == value;
+}
+
 static int is_map(const cbor_item_t *it)
 {
 	return it != NULL && cbor_isa_map(it) && cbor_map_is_definite(it);
@@ -695,7 +702,7 @@ prov_status prov_cose_sign1_verify(EVP_PKEY *const *keys, size_t nkeys,
 		prov_err_set(e, st, "COSE_Sign1: the unprotected header is not a map");
 		goto out;
 	}
-	if (cbor_is_null(f[2])) {
+	if (is_simple(f[2], CBOR_CTRL_NULL)) {
 		prov_err_set(e, st, "COSE_Sign1: detached payload (nil): not supported");
 		goto out;
 	}
@@ -781,12 +788,14 @@ prov_status prov_cose_sign1_verify(EVP_PKEY *const *keys, size_t nkeys,
 		st = prov_err_set(e, PROV_E_INPUT, "COSE_Sign1: kid is not a byte string");
 		goto out;
 	}
-	info->alg = a->alg;
-	info->kid = kid;
-	info->kid_len = kid_len;
-	info->payload = v.payload;
-	info->payload_len = v.payload_len;
-	info->key_index = i;
+	if (info != NULL) {
+		info->alg = a->alg;
+		info->kid = kid;
+		info->kid_len = kid_len;
+		info->payload = v.payload;
+		info->payload_len = v.payload_len;
+		info->key_index = i;
+	}
 	st = PROV_OK;
 out:
 	free(tbs);
@@ -1303,8 +1312,9 @@ static prov_status epk_from_cose_key(const cbor_item_t *k, EVP_PKEY **out, prov_
 	if (is_bstr(y) && cbor_bytestring_length(y) == P256_COORD)
 		st = p256_pub_from_coords(cbor_bytestring_handle(x), cbor_bytestring_handle(y), 0,
 		                          out, e);
-	else if (y != NULL && cbor_is_bool(y))
-		st = p256_pub_from_coords(cbor_bytestring_handle(x), NULL, cbor_get_bool(y), out, e);
+	else if (is_simple(y, CBOR_CTRL_TRUE) || is_simple(y, CBOR_CTRL_FALSE))
+		st = p256_pub_from_coords(cbor_bytestring_handle(x), NULL,
+		                          is_simple(y, CBOR_CTRL_TRUE), out, e);
 	else
 		prov_err_set(e, st, "COSE_Encrypt: ephemeral key: y is neither a %d-byte string "
 		             "nor a sign bit", P256_COORD);
@@ -1352,7 +1362,7 @@ prov_status prov_cose_decrypt_ecdh_es(EVP_PKEY *recipient_priv, const cbor_item_
 	if (!is_bstr(f[0]) || !is_map(f[1]) || !is_bstr(f[2])) {
 		prov_err_set(e, st, "COSE_Encrypt: expected [protected bstr, unprotected map, "
 		             "ciphertext bstr, recipients]%s",
-		             cbor_is_null(f[2]) ? ": detached ciphertext is not supported" : "");
+		             is_simple(f[2], CBOR_CTRL_NULL) ? ": detached ciphertext is not supported" : "");
 		goto out;
 	}
 	if (!cbor_isa_array(f[3]) || !cbor_array_is_definite(f[3]) ||
