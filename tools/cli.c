@@ -11,6 +11,10 @@
 #include "prov/db.h"
 #include "prov/util.h"
 
+/* Set once an error has been printed, so a failing flush at the end does not
+ * report the same failure a second time. */
+static int reported;
+
 int cli_getopt(cli *c, int argc, char **argv, const struct option *opts)
 {
 	char shortopts[] = "h";
@@ -47,6 +51,7 @@ int cli_fail(cli *c, const prov_err *e)
 {
 	fflush(stdout);
 	fprintf(stderr, "prov: %s: %s\n", c->cmd, e->msg);
+	reported = 1;
 	return e->code != PROV_OK ? (int)e->code : PROV_E_INTERNAL;
 }
 
@@ -60,6 +65,7 @@ int cli_usage(cli *c, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n\n%s", c->usage);
+	reported = 1;
 	return PROV_E_USAGE;
 }
 
@@ -106,7 +112,8 @@ void cli_out(const char *fmt, ...)
 int cli_finish(cli *c, int status)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "prov: %s: cannot write output: %s\n", c->cmd, strerror(errno));
+		if (!reported)
+			fprintf(stderr, "prov: %s: cannot write output: %s\n", c->cmd, strerror(errno));
 		return status != 0 ? status : PROV_E_IO;
 	}
 	return status;

@@ -8,6 +8,7 @@
 #include "prov/db.h"
 #include "prov/keys.h"
 #include "prov/secret.h"
+#include "prov/template.h"
 #include "prov/util.h"
 
 const char usage_export[] =
@@ -23,7 +24,8 @@ const char usage_export[] =
 	"  key      a host-made private key, PKCS#8 (secret: needs --reveal; a key\n"
 	"           made on the device never left it and cannot be exported)\n"
 	"psk-table prints every device's current PSK for a server: gnutls\n"
-	"(identity:hexkey lines, as gnutls-serv --pskpasswd reads), json or csv\n"
+	"(identity:hexkey lines, as gnutls-serv --pskpasswd reads; #HEX for an\n"
+	"identity with ':'), json or csv\n"
 	"(identity,key_hex,device).  Secrets need --reveal, are written with mode\n"
 	"0600 under --out, and every export of one is recorded in the audit log.\n";
 
@@ -43,6 +45,22 @@ static int audit(cli *c, prov_home *h, const char *dev, const char *what)
 	if (prov_db_audit(h->db, "export", dev, detail, &e) != PROV_OK)
 		return cli_fail(c, &e);
 	return 0;
+}
+
+/* Whether gnutls reads the identity as written in a PSK password file: it takes
+ * everything up to the first ':' as the name and a leading '#' as hex
+ * (gnutls_psk_set_server_credentials_file(3)).  Device IDs may hold ':'. */
+static int gnutls_plain_identity(const char *id, int n)
+{
+	if (n > 0 && id[0] == '#')
+		return 0;
+	for (int i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)id[i];
+
+		if (ch == ':' || ch < 0x20 || ch == 0x7f)
+			return 0;
+	}
+	return 1;
 }
 
 /* Current generation's row for the device; 0 and a NOTFOUND error if none. */
@@ -83,8 +101,9 @@ static int export_cert(cli *c, prov_home *h, const char *dev, enum what w, int d
 	X509 *x = NULL;
 	BIO *b = NULL;
 	BUF_MEM *m;
-	const unsigned char *p;
-	int rc;
+	const unsigned char *p, *der_start;
+	prov_err e;
+	int rc, n;
 
 	rc = fetch(c, h,
 	           "SELECT c.der FROM certificates c JOIN devices d ON d.id = c.device_id "
@@ -92,15 +111,23 @@ static int export_cert(cli *c, prov_home *h, const char *dev, enum what w, int d
 	           dev, &s, "the device has no certificate");
 	if (rc < 0)
 		goto out;
-	if (der && w == W_CERT) {
-		rc = emit(c, out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), 0);
+	/* Never hand out a damaged certificate, in DER or PEM: parse it first. */
+	der_start = p = sqlite3_column_blob(s, 0);
+	n = sqlite3_column_bytes(s, 0);
+	x = d2i_X509(NULL, &p, n);
+	if (x == NULL || p != der_start + n) {
+		prov_err_set(&e, PROV_E_DB, "stored certificate of %s is corrupt", dev);
+		rc = cli_fail(c, &e);
 		goto out;
 	}
-	p = sqlite3_column_blob(s, 0);
-	x = d2i_X509(NULL, &p, sqlite3_column_bytes(s, 0));
+	if (der && w == W_CERT) {
+		rc = emit(c, out, der_start, (size_t)n, 0);
+		goto out;
+	}
 	b = BIO_new(BIO_s_mem());
-	if (x == NULL || b == NULL || !PEM_write_bio_X509(b, x)) {
-		rc = PROV_E_DB;
+	if (b == NULL || !PEM_write_bio_X509(b, x)) {
+		prov_err_ssl(&e, PROV_E_INTERNAL, "cannot encode the certificate of %s", dev);
+		rc = cli_fail(c, &e);
 		goto out;
 	}
 	for (int i = 0; w == W_CHAIN && i < sk_X509_num(h->ca_chain); i++)
@@ -127,12 +154,16 @@ static int export_pubkey(cli *c, prov_home *h, const char *dev, int der, const c
 
 	if (rc < 0)
 		goto out;
+	if (prov_key_from_spki(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &k, &e) != PROV_OK) {
+		prov_err_set(&e, PROV_E_DB, "stored public key of %s is corrupt", dev);
+		rc = cli_fail(c, &e);
+		goto out;
+	}
 	if (der) {
 		rc = emit(c, out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), 0);
 		goto out;
 	}
-	if (prov_key_from_spki(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &k, &e) != PROV_OK ||
-	    prov_key_public_pem(k, &pem, &e) != PROV_OK) {
+	if (prov_key_public_pem(k, &pem, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
 		goto out;
 	}
@@ -227,7 +258,8 @@ static int export_key(cli *c, prov_home *h, const char *dev, int der, const char
 	b = BIO_new(BIO_s_secmem());
 	if (b == NULL || !(der ? i2d_PKCS8PrivateKey_bio(b, k, NULL, NULL, 0, NULL, NULL)
 	                       : PEM_write_bio_PKCS8PrivateKey(b, k, NULL, NULL, 0, NULL, NULL))) {
-		rc = PROV_E_CRYPTO;
+		prov_err_ssl(&e, PROV_E_CRYPTO, "cannot encode the private key of %s", dev);
+		rc = cli_fail(c, &e);
 		goto out;
 	}
 	BIO_get_mem_ptr(b, &m);
@@ -257,8 +289,13 @@ static int export_psk_table(cli *c, prov_home *h, const char *format, const char
 	prov_err e;
 	int rc = 0, sr;
 
-	if (b == NULL || arr == NULL || prov_db_prepare(h->db, sql, &s, &e) != PROV_OK) {
-		rc = PROV_E_INTERNAL;
+	if (b == NULL || arr == NULL) {
+		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	if (prov_db_prepare(h->db, sql, &s, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
 		goto out;
 	}
 	if (strcmp(format, "csv") == 0)
@@ -274,7 +311,18 @@ static int export_psk_table(cli *c, prov_home *h, const char *format, const char
 		}
 		prov_hex(key, n, hex);
 		if (strcmp(format, "gnutls") == 0) {
-			BIO_printf(b, "%.*s:%s\n", il, ident, hex);
+			char idhex[2 * PROV_PSK_IDENTITY_MAX + 1];
+
+			if (gnutls_plain_identity(ident, il)) {
+				BIO_printf(b, "%.*s:%s\n", il, ident, hex);
+			} else if (il <= PROV_PSK_IDENTITY_MAX) {
+				BIO_printf(b, "#%s:%s\n", prov_hex((const uint8_t *)ident, (size_t)il, idhex), hex);
+			} else {
+				prov_wipe(hex, sizeof(hex));
+				prov_err_set(&e, PROV_E_DB, "stored PSK identity of %s is malformed", dev);
+				rc = cli_fail(c, &e);
+				goto out;
+			}
 		} else if (strcmp(format, "csv") == 0) {
 			/* Identities come from a template pattern; quote them as CSV requires. */
 			BIO_printf(b, "\"");

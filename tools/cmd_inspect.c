@@ -19,7 +19,7 @@ const char usage_inspect[] =
 static void print_human(json_t *j)
 {
 	json_t *sig = json_object_get(j, "signature"), *ents = json_object_get(j, "entries"), *en;
-	json_t *tls = json_object_get(j, "tls");
+	json_t *tls = json_object_get(j, "tls"), *sec = json_object_get(j, "secrets");
 	size_t i;
 
 	cli_out("signature: %s", json_string_value(json_object_get(sig, "status")));
@@ -43,10 +43,9 @@ static void print_human(json_t *j)
 		if (json_object_get(en, "identity") != NULL)
 			cli_out(" identity \"%s\"", json_string_value(json_object_get(en, "identity")));
 		if (json_is_true(json_object_get(en, "encrypted")))
-			cli_out(" [encrypted %s to kid %s]", json_string_value(json_object_get(en, "content_alg")),
-			        json_string_value(json_object_get(en, "recipient_kid")));
+			cli_out(" [secret %lld, encrypted]", (long long)json_integer_value(json_object_get(en, "secret_index")));
 		else if (json_is_true(json_object_get(en, "plaintext_secret")))
-			cli_out(" [PLAINTEXT secret, %lld bytes]", (long long)json_integer_value(json_object_get(en, "size")));
+			cli_out(" [secret %lld, PLAINTEXT]", (long long)json_integer_value(json_object_get(en, "secret_index")));
 		else
 			cli_out(" (%lld bytes)", (long long)json_integer_value(json_object_get(en, "size")));
 		cli_out("\n");
@@ -56,6 +55,15 @@ static void print_human(json_t *j)
 			        json_string_value(json_object_get(ce, "serial")),
 			        json_string_value(json_object_get(ce, "not_after")));
 	}
+	if (json_is_object(sec) && json_is_true(json_object_get(sec, "encrypted")))
+		cli_out("secrets:   %lld, encrypted %s (%s) to kid %s\n",
+		        (long long)json_integer_value(json_object_get(sec, "count")),
+		        json_string_value(json_object_get(sec, "content_alg")),
+		        json_string_value(json_object_get(sec, "key_agreement")),
+		        json_string_value(json_object_get(sec, "recipient_kid")));
+	else if (json_is_object(sec))
+		cli_out("secrets:   %lld, NOT ENCRYPTED (lab bundle)\n",
+		        (long long)json_integer_value(json_object_get(sec, "count")));
 	if (json_is_object(tls)) {
 		char *t = json_dumps(tls, JSON_COMPACT | JSON_SORT_KEYS);
 

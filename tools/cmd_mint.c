@@ -120,16 +120,24 @@ static prov_status read_ids(const char *path, char ***out, size_t *n, prov_err *
 {
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0, line = 0;
-	char **ids = NULL, *save = NULL, *tok, **sorted = NULL;
+	char **ids = NULL, *next, **sorted = NULL;
 	prov_status st = prov_file_read(path, 64u << 20, &buf, &len, e);
 
 	*out = NULL;
 	*n = 0;
 	if (st != PROV_OK)
 		return st;
-	for (tok = strtok_r((char *)buf, "\n", &save); tok != NULL; tok = strtok_r(NULL, "\n", &save)) {
-		char *s = tok, *end;
+	/* Split by hand, not with strtok: it swallows empty lines, and the error
+	 * messages must give the real line number. */
+	for (next = (char *)buf; next != NULL;) {
+		char *s = next, *end, *nl = strchr(next, '\n');
 
+		if (nl != NULL) {
+			*nl = 0;
+			next = nl + 1;
+		} else {
+			next = NULL;
+		}
 		line++;
 		while (isspace((unsigned char)*s))
 			s++;

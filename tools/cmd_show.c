@@ -64,7 +64,7 @@ static prov_status rows(sqlite3 *db, const char *sql, const char *id, json_t **o
 				json_t *d = json_loads((const char *)sqlite3_column_text(s, i), 0, NULL);
 
 				json_object_set_new(o, name, d != NULL ? d : col_json(s, i));
-			} else if (strcmp(name, "current") == 0) {
+			} else if (strcmp(name, "current") == 0 || strcmp(name, "has_recipient_key") == 0) {
 				json_object_set_new(o, name, json_boolean(sqlite3_column_int(s, i)));
 			} else if (strstr(name, "_at") != NULL && sqlite3_column_type(s, i) == SQLITE_INTEGER) {
 				char iso[21];

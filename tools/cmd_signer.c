@@ -22,6 +22,8 @@ const char usage_signer_export[] =
 	"                 several signers under different names to let devices trust\n"
 	"                 an old and a new signer during a rotation\n";
 
+#define NAME_MAX_LEN 63
+
 static void c_bytes(char **p, size_t *left, const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -62,6 +64,13 @@ int cmd_signer_export(int argc, char **argv, cli *c)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
 	if (strcmp(format, "pem") != 0 && strcmp(format, "c") != 0)
 		return cli_usage(c, "--format: \"%s\" is neither pem nor c", format);
+	/* An empty name would make macros _KID, _PUBKEY: reserved identifiers.  A
+	 * longer one than C guarantees significant (C11 5.2.4.1: 63 initial
+	 * characters of a macro name) would also overrun the header buffer below,
+	 * sized for NAME_MAX_LEN (6 uses of the name, < 4096 bytes in all). */
+	if (*name == 0 || strlen(name) > NAME_MAX_LEN)
+		return cli_usage(c, "--name: \"%s\" is not an upper-case C identifier of at most %d characters",
+		                 name, NAME_MAX_LEN);
 	for (const char *p = name; *p; p++)
 		if (!(isupper((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_') || isdigit((unsigned char)name[0]))
 			return cli_usage(c, "--name: \"%s\" is not an upper-case C identifier", name);

@@ -2,8 +2,9 @@
  * prov.c - the prov command: a table of subcommands, like git's commands[].
  *
  * A subcommand may be two words ("ca export"); argv is shifted so each command
- * sees its own name as argv[0].  `prov help [COMMAND]` prints usage.
+ * sees "prov <name>" as argv[0].  `prov help [COMMAND]` prints usage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,6 +71,16 @@ static const struct command *find(int argc, char **argv, int *used)
 	return NULL;
 }
 
+/* Flush stdout; a write error is reported like every command's (tools/cli.c). */
+static int finish(const char *what)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "prov: %s: cannot write output: %s\n", what, strerror(errno));
+		return PROV_E_IO;
+	}
+	return 0;
+}
+
 static int help(int argc, char **argv)
 {
 	const struct command *cmd;
@@ -87,13 +98,13 @@ static int help(int argc, char **argv)
 		fprintf(stderr, "prov: help: no such command: %s\n", argv[0]);
 		return PROV_E_USAGE;
 	}
-	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : PROV_E_IO;
+	return finish("help");
 }
 
 int main(int argc, char **argv)
 {
 	const struct command *cmd;
-	char name[64];
+	char name[64], label[80];
 	cli c;
 	int used = 0;
 
@@ -105,7 +116,7 @@ int main(int argc, char **argv)
 		return help(argc - 2, argv + 2);
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("prov %s\n", PROV_VERSION);
-		return fflush(stdout) == 0 ? 0 : PROV_E_IO;
+		return finish("version");
 	}
 	cmd = find(argc - 1, argv + 1, &used);
 	if (cmd == NULL) {
@@ -114,10 +125,14 @@ int main(int argc, char **argv)
 		return PROV_E_USAGE;
 	}
 	snprintf(name, sizeof(name), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ? cmd->sub : "");
+	/* getopt prefixes its own messages ("unrecognized option") with argv[0]:
+	 * make that the documented "prov: <command>" rather than the bare name word. */
+	snprintf(label, sizeof(label), "prov: %s", name);
+	argv[used] = label;
 	memset(&c, 0, sizeof(c));
 	c.cmd = name;
 	c.usage = cmd->usage;
 	c.busy_ms = 30000;
-	/* The command sees its (last) name word as argv[0]. */
+	/* The command sees "prov <name>" as argv[0]. */
 	return cmd->fn(argc - used, argv + used, &c);
 }

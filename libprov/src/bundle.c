@@ -219,10 +219,18 @@ static prov_status device_template(prov_home *h, const char *digest, prov_templa
 	return PROV_OK;
 }
 
+/* One credential entry before encoding.  A secret entry holds its secret here
+ * (wiped after use) and becomes an index into the bundle's secrets. */
 typedef struct entry {
 	uint32_t slot;
 	int type;
-	cbor_item_t *map;
+	int alg;
+	unsigned usage;
+	cbor_item_t *value;            /* public value (bstr), or NULL for a secret */
+	uint8_t secret[MAX_SECRET];
+	size_t secret_len;
+	const uint8_t *ident;          /* PSK identity, borrowed */
+	size_t ident_len;
 } entry;
 
 static int entry_cmp(const void *a, const void *b)
@@ -234,53 +242,62 @@ static int entry_cmp(const void *a, const void *b)
 	return (x->type > y->type) - (x->type < y->type);
 }
 
-/* A secret as an entry value: COSE_Encrypt to the recipient, or (lab only) bstr. */
-static prov_status secret_value(EVP_PKEY *recipient, const uint8_t *kid, int plaintext,
-                                const uint8_t *pt, size_t n, cbor_item_t **out, prov_err *e)
+static void entries_free(entry *ents, size_t n)
 {
-	if (plaintext) {
-		*out = prov_cbor_bytes(pt, n);
-		return *out != NULL ? PROV_OK : prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (ents[i].value != NULL)
+			cbor_decref(&ents[i].value);
+		prov_wipe(ents[i].secret, sizeof(ents[i].secret));
 	}
-	return prov_cose_encrypt_ecdh_es(recipient, PROV_COSE_ALG_AES_CCM_16_64_128, kid, 8, pt, n,
-	                                 NULL, 0, NULL, out, e);
 }
 
-static prov_status add_entry(entry *ents, size_t *n, uint32_t slot, int type, int alg,
-                             unsigned usage, cbor_item_t *value, const uint8_t *ident,
-                             size_t ident_len, prov_err *e)
+static entry *new_entry(entry *ents, size_t *n, uint32_t slot, int type, int alg, unsigned usage,
+                        prov_err *e)
 {
-	cbor_item_t *m;
-	int bad = 0;
+	entry *x;
+
+	if (*n == PROV_BUNDLE_MAX_ENTRIES) {
+		prov_err_set(e, PROV_E_INPUT, "more than %d bundle entries", PROV_BUNDLE_MAX_ENTRIES);
+		return NULL;
+	}
+	x = &ents[(*n)++];
+	memset(x, 0, sizeof(*x));
+	x->slot = slot;
+	x->type = type;
+	x->alg = alg;
+	x->usage = usage;
+	return x;
+}
+
+static prov_status add_public(entry *ents, size_t *n, uint32_t slot, int type, int alg,
+                              unsigned usage, cbor_item_t *value, prov_err *e)
+{
+	entry *x;
 
 	if (value == NULL)
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-	if (*n == PROV_BUNDLE_MAX_ENTRIES) {
+	x = new_entry(ents, n, slot, type, alg, usage, e);
+	if (x == NULL) {
 		cbor_decref(&value);
-		return prov_err_set(e, PROV_E_INPUT, "more than %d bundle entries", PROV_BUNDLE_MAX_ENTRIES);
+		return e != NULL ? e->code : PROV_E_INPUT;
 	}
-	m = cbor_new_definite_map(6);
-	if (m == NULL) {
-		cbor_decref(&value);
-		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-	}
-	bad |= prov_cbor_map_put_int(m, PROV_EK_SLOT, prov_cbor_uint(slot));
-	bad |= prov_cbor_map_put_int(m, PROV_EK_TYPE, prov_cbor_uint((uint64_t)type));
-	if (alg != 0)
-		bad |= prov_cbor_map_put_int(m, PROV_EK_ALG, prov_cbor_int(alg));
-	bad |= prov_cbor_map_put_int(m, PROV_EK_USAGE, prov_cbor_uint(usage));
-	bad |= prov_cbor_map_put_int(m, PROV_EK_VALUE, value);
-	if (ident != NULL)
-		bad |= prov_cbor_map_put_int(m, PROV_EK_IDENTITY, prov_cbor_bytes(ident, ident_len));
-	if (bad) {
-		cbor_decref(&m);
-		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-	}
-	ents[*n].slot = slot;
-	ents[*n].type = type;
-	ents[*n].map = m;
-	(*n)++;
+	x->value = value;
 	return PROV_OK;
+}
+
+/* Open a sealed secret from the database straight into a new entry. */
+static prov_status add_secret(prov_home *h, entry *ents, size_t *n, uint32_t slot, int type,
+                              int alg, unsigned usage, const char *aad, const uint8_t *sealed,
+                              size_t sealed_len, prov_err *e)
+{
+	entry *x;
+
+	if (sealed == NULL || sealed_len > MAX_SECRET + PROV_SEAL_OVERHEAD)
+		return prov_err_set(e, PROV_E_DB, "stored secret (%s) is malformed", aad);
+	x = new_entry(ents, n, slot, type, alg, usage, e);
+	if (x == NULL)
+		return e != NULL ? e->code : PROV_E_INPUT;
+	return prov_open(&h->kek, aad, sealed, sealed_len, x->secret, &x->secret_len, e);
 }
 
 static int key_alg(const char *key_type)
@@ -315,19 +332,14 @@ static cbor_item_t *cert_value(prov_home *h, const prov_tpl_cred *c, const dev_d
 	return v;
 }
 
-static prov_status build_entries(prov_home *h, const char *id, const prov_template *t, dev_data *d,
-                                 EVP_PKEY *recipient, const uint8_t *kid, int plaintext,
-                                 entry *ents, size_t *n, int *n_secrets, prov_err *e)
+static prov_status collect_entries(prov_home *h, const char *id, const prov_template *t,
+                                   dev_data *d, entry *ents, size_t *n, prov_err *e)
 {
-	uint8_t secret[MAX_SECRET];
-	size_t slen = 0;
 	char aad[128];
 	uint32_t key_slots[2];
 	size_t n_key_slots = 0;
 	prov_status st = PROV_OK;
-	cbor_item_t *v;
 
-	*n_secrets = 0;
 	for (size_t i = 0; i < t->n_creds && st == PROV_OK; i++) {
 		const prov_tpl_cred *c = &t->creds[i];
 
@@ -335,19 +347,18 @@ static prov_status build_entries(prov_home *h, const char *id, const prov_templa
 		case PROV_CRED_CERT:
 			st = load_slot_data(h, id, c, d, e);
 			if (st == PROV_OK)
-				st = add_entry(ents, n, c->slot, PROV_ENT_DEVICE_CERT, key_alg(d->key_type),
-				               PROV_USE_PRESENT, cert_value(h, c, d), NULL, 0, e);
+				st = add_public(ents, n, c->slot, PROV_ENT_DEVICE_CERT, key_alg(d->key_type),
+				                PROV_USE_PRESENT, cert_value(h, c, d), e);
 			key_slots[n_key_slots++] = c->slot;
 			break;
 		case PROV_CRED_RPK:
 			st = load_slot_data(h, id, c, d, e);
 			if (st == PROV_OK)
-				st = add_entry(ents, n, c->slot, PROV_ENT_OWN_RPK, key_alg(d->key_type),
-				               PROV_USE_PRESENT, prov_cbor_bytes(d->own_spki, d->own_spki_len),
-				               NULL, 0, e);
+				st = add_public(ents, n, c->slot, PROV_ENT_OWN_RPK, key_alg(d->key_type),
+				                PROV_USE_PRESENT, prov_cbor_bytes(d->own_spki, d->own_spki_len), e);
 			if (st == PROV_OK && d->peer_spki != NULL)
-				st = add_entry(ents, n, c->slot, PROV_ENT_PEER_RPK, 0, PROV_USE_TRUST,
-				               prov_cbor_bytes(d->peer_spki, d->peer_spki_len), NULL, 0, e);
+				st = add_public(ents, n, c->slot, PROV_ENT_PEER_RPK, 0, PROV_USE_TRUST,
+				                prov_cbor_bytes(d->peer_spki, d->peer_spki_len), e);
 			if (n_key_slots == 0 || key_slots[0] != c->slot)
 				key_slots[n_key_slots++] = c->slot;
 			break;
@@ -356,39 +367,109 @@ static prov_status build_entries(prov_home *h, const char *id, const prov_templa
 			if (st != PROV_OK)
 				break;
 			snprintf(aad, sizeof(aad), "psk|%s|%d|%u", id, d->generation, (unsigned)c->slot);
-			if (d->psk_sealed_len > sizeof(secret) + PROV_SEAL_OVERHEAD) {
-				st = prov_err_set(e, PROV_E_DB, "stored PSK of %s is malformed", id);
-				break;
+			st = add_secret(h, ents, n, c->slot, PROV_ENT_PSK, 0, PROV_USE_DERIVE, aad,
+			                d->psk_sealed, d->psk_sealed_len, e);
+			if (st == PROV_OK) {
+				ents[*n - 1].ident = d->psk_ident;
+				ents[*n - 1].ident_len = d->psk_ident_len;
 			}
-			st = prov_open(&h->kek, aad, d->psk_sealed, d->psk_sealed_len, secret, &slen, e);
-			if (st == PROV_OK)
-				st = secret_value(recipient, kid, plaintext, secret, slen, &v, e);
-			prov_wipe(secret, sizeof(secret));
-			if (st == PROV_OK)
-				st = add_entry(ents, n, c->slot, PROV_ENT_PSK, 0, PROV_USE_DERIVE, v,
-				               d->psk_ident, d->psk_ident_len, e);
-			(*n_secrets)++;
 			break;
 		case PROV_CRED_TRUST:
-			st = add_entry(ents, n, c->slot, PROV_ENT_CA_CERTS, 0, PROV_USE_TRUST,
-			               prov_cbor_bytes(t->trust_der, t->trust_der_len), NULL, 0, e);
+			st = add_public(ents, n, c->slot, PROV_ENT_CA_CERTS, 0, PROV_USE_TRUST,
+			                prov_cbor_bytes(t->trust_der, t->trust_der_len), e);
 			break;
 		}
 	}
 	/* A host-made device key travels (encrypted) to each slot that uses it. */
-	if (st == PROV_OK && d->key_origin != NULL && strcmp(d->key_origin, "host") == 0) {
+	if (d->key_origin != NULL && strcmp(d->key_origin, "host") == 0) {
 		snprintf(aad, sizeof(aad), "key|%s|%d", id, d->generation);
-		if (d->key_sealed == NULL || d->key_sealed_len > sizeof(secret) + PROV_SEAL_OVERHEAD)
-			return prov_err_set(e, PROV_E_DB, "stored private key of %s is malformed", id);
-		st = prov_open(&h->kek, aad, d->key_sealed, d->key_sealed_len, secret, &slen, e);
-		for (size_t k = 0; k < n_key_slots && st == PROV_OK; k++) {
-			st = secret_value(recipient, kid, plaintext, secret, slen, &v, e);
-			if (st == PROV_OK)
-				st = add_entry(ents, n, key_slots[k], PROV_ENT_PRIVATE_KEY, key_alg(d->key_type),
-				               PROV_USE_SIGN, v, NULL, 0, e);
-			(*n_secrets)++;
+		for (size_t k = 0; k < n_key_slots && st == PROV_OK; k++)
+			st = add_secret(h, ents, n, key_slots[k], PROV_ENT_PRIVATE_KEY, key_alg(d->key_type),
+			                PROV_USE_SIGN, aad, d->key_sealed, d->key_sealed_len, e);
+	}
+	return st;
+}
+
+/* The entries array, in (slot, type) order; secret entries become the index of
+ * their secret in `secrets` (a CBOR array of byte strings, in the same order). */
+static prov_status encode_entries(entry *ents, size_t n, cbor_item_t **arr, cbor_item_t **secrets,
+                                  int *n_secrets, prov_err *e)
+{
+	int bad = 0, k = 0;
+
+	qsort(ents, n, sizeof(ents[0]), entry_cmp);
+	*arr = cbor_new_definite_array(n);
+	*secrets = NULL;
+	for (size_t i = 0; i < n; i++)
+		k += ents[i].value == NULL;
+	*n_secrets = k;
+	if (k > 0)
+		*secrets = cbor_new_definite_array((size_t)k);
+	if (*arr == NULL || (k > 0 && *secrets == NULL))
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	k = 0;
+	for (size_t i = 0; i < n && !bad; i++) {
+		entry *x = &ents[i];
+		cbor_item_t *m = cbor_new_definite_map(6), *v;
+
+		if (m == NULL)
+			return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		if (x->value != NULL) {
+			v = x->value;
+			x->value = NULL;
+		} else {
+			v = prov_cbor_uint((uint64_t)k++);
+			bad |= prov_cbor_array_push(*secrets, prov_cbor_bytes(x->secret, x->secret_len));
 		}
-		prov_wipe(secret, sizeof(secret));
+		bad |= prov_cbor_map_put_int(m, PROV_EK_SLOT, prov_cbor_uint(x->slot));
+		bad |= prov_cbor_map_put_int(m, PROV_EK_TYPE, prov_cbor_uint((uint64_t)x->type));
+		if (x->alg != 0)
+			bad |= prov_cbor_map_put_int(m, PROV_EK_ALG, prov_cbor_int(x->alg));
+		bad |= prov_cbor_map_put_int(m, PROV_EK_USAGE, prov_cbor_uint(x->usage));
+		bad |= prov_cbor_map_put_int(m, PROV_EK_VALUE, v);
+		if (x->ident != NULL)
+			bad |= prov_cbor_map_put_int(m, PROV_EK_IDENTITY, prov_cbor_bytes(x->ident, x->ident_len));
+		bad |= prov_cbor_array_push(*arr, m);
+	}
+	return bad ? prov_err_set(e, PROV_E_INTERNAL, "out of memory") : PROV_OK;
+}
+
+/* Wipe the secret bytes held by an array of byte strings, then release it. */
+static void secrets_release(cbor_item_t **secrets)
+{
+	if (*secrets == NULL)
+		return;
+	for (size_t i = 0; i < cbor_array_size(*secrets); i++) {
+		cbor_item_t *b = cbor_array_get(*secrets, i);
+
+		if (b != NULL && cbor_isa_bytestring(b))
+			prov_wipe(cbor_bytestring_handle(b), cbor_bytestring_length(b));
+		if (b != NULL)
+			cbor_decref(&b);
+	}
+	cbor_decref(secrets);
+}
+
+/* The bundle's secrets, one COSE_Encrypt to the recipient: one ECDH-ES per
+ * bundle, on the host and on the device. */
+static prov_status seal_secrets(prov_home *h, EVP_PKEY *recipient, const uint8_t *kid,
+                                cbor_item_t *secrets, cbor_item_t **out, prov_err *e)
+{
+	prov_cose_enc_fixed opts;
+	uint8_t *pt = NULL;
+	size_t pt_len = 0;
+	prov_status st;
+
+	memset(&opts, 0, sizeof(opts));
+	st = prov_keygen_ctx(&h->keygen, PROV_KEY_P256, &opts.keygen, e);
+	if (st == PROV_OK)
+		st = prov_cbor_encode(secrets, &pt, &pt_len, e);
+	if (st == PROV_OK)
+		st = prov_cose_encrypt_ecdh_es(recipient, PROV_COSE_ALG_AES_CCM_16_64_128, kid, 8, pt,
+		                               pt_len, NULL, 0, &opts, out, e);
+	if (pt != NULL) {
+		prov_wipe(pt, pt_len);
+		free(pt);
 	}
 	return st;
 }
@@ -519,7 +600,7 @@ static prov_status record_bundle(prov_home *h, const char *id, const dev_data *d
 	snprintf(detail, sizeof(detail),
 	         "{\"counter\":%llu,\"plaintext_secrets\":%s,\"secrets\":%d,\"sha256\":\"%s\"}",
 	         info->counter, info->plaintext_secrets ? "true" : "false", info->n_secrets, hex);
-	return prov_db_audit(h->db, "bundle", id, detail, e);
+	return prov_db_audit_cached(h->db, &h->stmts, "bundle", id, detail, e);
 }
 
 prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bundle_opts *o,
@@ -530,7 +611,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	prov_template *t = NULL;
 	entry ents[PROV_BUNDLE_MAX_ENTRIES];
 	size_t n = 0;
-	cbor_item_t *payload = NULL, *arr = NULL, *tls = NULL;
+	cbor_item_t *payload = NULL, *arr = NULL, *tls = NULL, *secrets = NULL, *sealed = NULL;
 	uint8_t *pbuf = NULL;
 	size_t plen = 0;
 	EVP_PKEY *recipient;
@@ -553,45 +634,43 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	recipient = o->recipient != NULL ? o->recipient : d.recipient;
 	plaintext = o->insecure_plaintext && o->recipient == NULL;
 	{
-		int secrets = prov_template_find(t, PROV_CRED_PSK) != NULL ||
-		              (d.key_origin != NULL && strcmp(d.key_origin, "host") == 0);
+		int has_secrets = prov_template_find(t, PROV_CRED_PSK) != NULL ||
+		                  (d.key_origin != NULL && strcmp(d.key_origin, "host") == 0);
 
-		if (secrets && recipient == NULL && !plaintext) {
+		if (has_secrets && recipient == NULL && !plaintext) {
 			st = prov_err_set(e, PROV_E_USAGE,
 			                  "device %s has secrets and no recipient key to encrypt them to: "
 			                  "give --recipient-key (or --insecure-plaintext-secrets, lab only)",
 			                  device_id);
 			goto out;
 		}
-		if (!secrets)
+		if (!has_secrets)
 			plaintext = 0;
-		if (recipient != NULL && !plaintext && prov_key_type_of(recipient) != PROV_KEY_P256) {
+		if (has_secrets && !plaintext && prov_key_type_of(recipient) != PROV_KEY_P256) {
 			st = prov_err_set(e, PROV_E_INPUT, "recipient key must be P-256 (ECDH-ES)");
 			goto out;
 		}
+		if (has_secrets && !plaintext) {
+			if (o->recipient_kid != NULL && recipient == o->recipient)
+				memcpy(kid, o->recipient_kid, sizeof(kid));
+			else if ((st = prov_key_kid(recipient, kid, e)) != PROV_OK)
+				goto out;
+		}
 	}
-	if (recipient != NULL && !plaintext) {
-		if (o->recipient_kid != NULL && recipient == o->recipient)
-			memcpy(kid, o->recipient_kid, sizeof(kid));
-		else if ((st = prov_key_kid(recipient, kid, e)) != PROV_OK)
-			goto out;
-	}
-	st = build_entries(h, device_id, t, &d, recipient, kid, plaintext, ents, &n, &info->n_secrets, e);
+	st = collect_entries(h, device_id, t, &d, ents, &n, e);
+	if (st == PROV_OK)
+		st = encode_entries(ents, n, &arr, &secrets, &info->n_secrets, e);
+	if (st == PROV_OK && secrets != NULL && !plaintext)
+		st = seal_secrets(h, recipient, kid, secrets, &sealed, e);
 	if (st != PROV_OK)
 		goto out;
-	qsort(ents, n, sizeof(ents[0]), entry_cmp);
 	info->counter = d.counter + 1;
 	info->n_entries = n;
 	info->plaintext_secrets = plaintext && info->n_secrets > 0;
-	payload = cbor_new_definite_map(7);
-	arr = cbor_new_definite_array(n);
-	if (payload == NULL || arr == NULL) {
+	payload = cbor_new_definite_map(8);
+	if (payload == NULL) {
 		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		bad |= prov_cbor_array_push(arr, ents[i].map);
-		ents[i].map = NULL;
 	}
 	bad |= prov_cbor_map_put_int(payload, PROV_B_VERSION, prov_cbor_uint(PROV_BUNDLE_VERSION));
 	bad |= prov_cbor_map_put_int(payload, PROV_B_DEVICE, prov_cbor_text(device_id));
@@ -605,6 +684,13 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 		tls = tls_profile(t);
 		bad |= tls == NULL || prov_cbor_map_put_int(payload, PROV_B_TLS, tls);
 		tls = NULL;
+	}
+	if (sealed != NULL) {
+		bad |= prov_cbor_map_put_int(payload, PROV_B_SECRETS, sealed);
+		sealed = NULL;
+	} else if (secrets != NULL) {
+		/* Lab mode: the bare array.  The reference stays ours, to wipe it. */
+		bad |= prov_cbor_map_put_int(payload, PROV_B_SECRETS, cbor_incref(secrets));
 	}
 	if (bad) {
 		st = prov_err_set(e, PROV_E_INTERNAL, "cannot build the bundle payload");
@@ -625,13 +711,16 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	st = record_bundle(h, device_id, &d, o, info, *out_len, e);
 out:
 	if (st != PROV_OK) {
+		if (*out != NULL)
+			prov_wipe(*out, *out_len);
 		free(*out);
 		*out = NULL;
 		*out_len = 0;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (ents[i].map != NULL)
-			cbor_decref(&ents[i].map);
+	entries_free(ents, n);
+	secrets_release(&secrets);
+	if (sealed != NULL)
+		cbor_decref(&sealed);
 	if (payload != NULL)
 		cbor_decref(&payload);
 	if (arr != NULL)

@@ -88,8 +88,10 @@ static prov_status check_entry(const cbor_item_t *m, size_t i, uint64_t *slot, u
 	if (v == NULL)
 		return prov_err_set(e, PROV_E_INPUT, "entries[%zu].value: missing", i);
 	if (*type == PROV_ENT_PRIVATE_KEY || *type == PROV_ENT_PSK) {
-		if (!is_cose_encrypt(v) && !is_bytes(v, 16, 64))
-			return prov_err_set(e, PROV_E_INPUT, "entries[%zu].value: a secret must be COSE_Encrypt (or 16..64 bytes)", i);
+		if (!is_uint(v, PROV_BUNDLE_MAX_ENTRIES - 1))
+			return prov_err_set(e, PROV_E_INPUT,
+			                    "entries[%zu].value: a secret entry holds the index of its secret (0..%d)",
+			                    i, PROV_BUNDLE_MAX_ENTRIES - 1);
 	} else if (!is_bytes(v, 1, PROV_BUNDLE_MAX)) {
 		return prov_err_set(e, PROV_E_INPUT, "entries[%zu].value: must be a byte string", i);
 	}
@@ -155,9 +157,10 @@ prov_status prov_bundle_check_payload(const cbor_item_t *p, prov_err *e)
 {
 	cbor_item_t *v, *ents;
 	uint64_t bad = 0, prev_slot = 0, prev_type = 0;
+	unsigned n_secrets = 0;
 	prov_status st;
 
-	if (!cbor_isa_map(p) || !keys_within(p, PROV_B_VERSION, PROV_B_TLS, &bad))
+	if (!cbor_isa_map(p) || !keys_within(p, PROV_B_VERSION, PROV_B_SECRETS, &bad))
 		return prov_err_set(e, PROV_E_INPUT, "payload: not a bundle map (unknown key %llu)",
 		                    (unsigned long long)bad);
 	v = prov_cbor_map_get_int(p, PROV_B_VERSION);
@@ -188,14 +191,42 @@ prov_status prov_bundle_check_payload(const cbor_item_t *p, prov_err *e)
 		uint64_t slot = 0, type = 0;
 
 		st = check_entry(m, i, &slot, &type, e);
+		if (st == PROV_OK && i > 0 && (slot < prev_slot || (slot == prev_slot && type <= prev_type)))
+			st = prov_err_set(e, PROV_E_INPUT,
+			                  "entries[%zu]: not in strictly increasing (slot, type) order", i);
+		if (st == PROV_OK && (type == PROV_ENT_PRIVATE_KEY || type == PROV_ENT_PSK)) {
+			/* Secret i of the bundle is used by exactly one entry: the
+			 * indices are 0, 1, ... in entry order. */
+			if (cbor_get_int(prov_cbor_map_get_int(m, PROV_EK_VALUE)) != n_secrets)
+				st = prov_err_set(e, PROV_E_INPUT,
+				                  "entries[%zu].value: secret index %llu out of order (expected %u)", i,
+				                  (unsigned long long)cbor_get_int(prov_cbor_map_get_int(m, PROV_EK_VALUE)),
+				                  n_secrets);
+			n_secrets++;
+		}
 		cbor_decref(&m);
 		if (st != PROV_OK)
 			return st;
-		if (i > 0 && (slot < prev_slot || (slot == prev_slot && type <= prev_type)))
-			return prov_err_set(e, PROV_E_INPUT,
-			                    "entries[%zu]: not in strictly increasing (slot, type) order", i);
 		prev_slot = slot;
 		prev_type = type;
+	}
+	v = prov_cbor_map_get_int(p, PROV_B_SECRETS);
+	if ((v != NULL) != (n_secrets > 0))
+		return prov_err_set(e, PROV_E_INPUT, "payload.secrets: %s",
+		                    v != NULL ? "present but no entry uses a secret" : "missing for the secret entries");
+	if (v != NULL && !is_cose_encrypt(v)) {
+		/* Lab bundles only: the bare array of the secrets. */
+		if (!cbor_isa_array(v) || !cbor_array_is_definite(v) || cbor_array_size(v) != n_secrets)
+			return prov_err_set(e, PROV_E_INPUT,
+			                    "payload.secrets: not a COSE_Encrypt, nor an array of %u secrets", n_secrets);
+		for (size_t i = 0; i < cbor_array_size(v); i++) {
+			cbor_item_t *x = cbor_array_get(v, i);
+			int ok = is_bytes(x, 16, 64);
+
+			cbor_decref(&x);
+			if (!ok)
+				return prov_err_set(e, PROV_E_INPUT, "payload.secrets[%zu]: 16 to 64 bytes", i);
+		}
 	}
 	v = prov_cbor_map_get_int(p, PROV_B_TLS);
 	if (v != NULL)
@@ -318,7 +349,7 @@ static json_t *usage_names(uint64_t u)
 	return a;
 }
 
-static json_t *describe_entry(const cbor_item_t *m)
+static json_t *describe_entry(const cbor_item_t *m, int secrets_encrypted)
 {
 	uint64_t type = cbor_get_int(prov_cbor_map_get_int(m, PROV_EK_TYPE));
 	cbor_item_t *v = prov_cbor_map_get_int(m, PROV_EK_VALUE), *x;
@@ -336,16 +367,16 @@ static json_t *describe_entry(const cbor_item_t *m)
 		json_object_set_new(j, "identity", json_string(s));
 		free(s);
 	}
-	if (cbor_isa_tag(v)) {
-		json_object_update(j, describe_encrypted(v));
+	if (type == PROV_ENT_PRIVATE_KEY || type == PROV_ENT_PSK) {
+		/* Never the value: where it is, and whether it is encrypted. */
+		json_object_set_new(j, "secret_index", json_integer((json_int_t)cbor_get_int(v)));
+		json_object_set_new(j, "encrypted", json_boolean(secrets_encrypted));
+		if (!secrets_encrypted)
+			json_object_set_new(j, "plaintext_secret", json_true());
 		return j;
 	}
 	json_object_set_new(j, "size", json_integer((json_int_t)cbor_bytestring_length(v)));
-	if (type == PROV_ENT_PRIVATE_KEY || type == PROV_ENT_PSK) {
-		/* Lab bundles only: say so loudly, never print the value. */
-		json_object_set_new(j, "encrypted", json_false());
-		json_object_set_new(j, "plaintext_secret", json_true());
-	} else if (type == PROV_ENT_DEVICE_CERT || type == PROV_ENT_CA_CERTS) {
+	if (type == PROV_ENT_DEVICE_CERT || type == PROV_ENT_CA_CERTS) {
 		json_object_set_new(j, "certificates",
 		                    describe_certs(cbor_bytestring_handle(v), cbor_bytestring_length(v)));
 	} else if (type == PROV_ENT_OWN_RPK || type == PROV_ENT_PEER_RPK) {
@@ -424,9 +455,23 @@ static json_t *describe_tls(const cbor_item_t *m)
 	return j;
 }
 
+static json_int_t count_secrets(const cbor_item_t *ents)
+{
+	json_int_t k = 0;
+
+	for (size_t i = 0; i < cbor_array_size(ents); i++) {
+		cbor_item_t *m = cbor_array_get(ents, i);
+		uint64_t t = cbor_get_int(prov_cbor_map_get_int(m, PROV_EK_TYPE));
+
+		k += t == PROV_ENT_PRIVATE_KEY || t == PROV_ENT_PSK;
+		cbor_decref(&m);
+	}
+	return k;
+}
+
 static json_t *describe(const cbor_item_t *p)
 {
-	cbor_item_t *v = prov_cbor_map_get_int(p, PROV_B_DEVICE);
+	cbor_item_t *sec, *v = prov_cbor_map_get_int(p, PROV_B_DEVICE);
 	char *dev = strndup((const char *)cbor_string_handle(v), cbor_string_length(v));
 	char iso[21];
 	json_t *j, *ents = json_array();
@@ -439,14 +484,26 @@ static json_t *describe(const cbor_item_t *p)
 	free(dev);
 	v = prov_cbor_map_get_int(p, PROV_B_NONCE);
 	json_object_set_new(j, "nonce", v != NULL ? bytes_hex(v) : json_null());
+	sec = prov_cbor_map_get_int(p, PROV_B_SECRETS);
 	v = prov_cbor_map_get_int(p, PROV_B_ENTRIES);
 	for (size_t i = 0; i < cbor_array_size(v); i++) {
 		cbor_item_t *m = cbor_array_get(v, i);
 
-		json_array_append_new(ents, describe_entry(m));
+		json_array_append_new(ents, describe_entry(m, sec != NULL && cbor_isa_tag(sec)));
 		cbor_decref(&m);
 	}
 	json_object_set_new(j, "entries", ents);
+	if (sec == NULL) {
+		json_object_set_new(j, "secrets", json_null());
+	} else if (cbor_isa_tag(sec)) {
+		json_t *s = describe_encrypted(sec);
+
+		json_object_set_new(s, "count", json_integer(count_secrets(v)));
+		json_object_set_new(j, "secrets", s);
+	} else {
+		json_object_set_new(j, "secrets", json_pack("{s:b, s:I}", "encrypted", 0, "count",
+		                                            (json_int_t)cbor_array_size(sec)));
+	}
 	v = prov_cbor_map_get_int(p, PROV_B_TLS);
 	json_object_set_new(j, "tls", v != NULL ? describe_tls(v) : json_null());
 	return j;

@@ -159,9 +159,10 @@ static prov_status normalize(const cbor_item_t *in, cbor_item_t **out, int depth
 
 /* One map pair with its key's deterministic encoding, for sorting. */
 struct sort_pair {
-	unsigned char *key_enc;
+	unsigned char *key_enc;     /* malloc'd, or NULL when the key fits `small` */
 	size_t key_len;
 	struct cbor_pair pair;
+	unsigned char small[24];    /* integer and short text keys: no allocation */
 };
 
 /* Bytewise lexicographic order of the encoded keys; a proper prefix sorts first. */
@@ -169,7 +170,9 @@ static int sort_pair_cmp(const void *a, const void *b)
 {
 	const struct sort_pair *x = a, *y = b;
 	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-	int c = memcmp(x->key_enc, y->key_enc, n);
+	/* qsort moves the structs: never keep a pointer into `small` */
+	int c = memcmp(x->key_enc != NULL ? x->key_enc : x->small,
+	               y->key_enc != NULL ? y->key_enc : y->small, n);
 
 	if (c != 0)
 		return c;
@@ -196,6 +199,9 @@ static prov_status sort_map(cbor_item_t *map, prov_err *e)
 		size_t cap;
 
 		sp[i].pair = pairs[i];
+		sp[i].key_len = cbor_serialize(pairs[i].key, sp[i].small, sizeof(sp[i].small));
+		if (sp[i].key_len > 0)
+			continue;
 		sp[i].key_len = cbor_serialize_alloc(pairs[i].key, &sp[i].key_enc, &cap);
 		if (sp[i].key_len == 0) {
 			prov_err_set(e, PROV_E_INTERNAL,

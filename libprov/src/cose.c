@@ -906,21 +906,17 @@ out:
 
 static prov_status p256_coords(EVP_PKEY *key, uint8_t *x, uint8_t *y, prov_err *e)
 {
-	prov_status st = PROV_E_CRYPTO;
-	BIGNUM *bx = NULL, *by = NULL;
+	uint8_t pt[P256_POINT];
+	size_t n = 0;
 
-	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &bx) != 1 ||
-	    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &by) != 1 ||
-	    BN_bn2binpad(bx, x, P256_COORD) != P256_COORD ||
-	    BN_bn2binpad(by, y, P256_COORD) != P256_COORD) {
-		prov_err_ssl(e, st, "COSE_Encrypt: ephemeral key: cannot read the public point");
-		goto out;
-	}
-	st = PROV_OK;
-out:
-	BN_free(bx);
-	BN_free(by);
-	return st;
+	/* One parameter read: the uncompressed point 04 || x || y (SEC 1, 2.3.3). */
+	if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
+	                                    &n) != 1 ||
+	    n != P256_POINT || pt[0] != 0x04)
+		return prov_err_ssl(e, PROV_E_CRYPTO, "COSE_Encrypt: ephemeral key: cannot read the public point");
+	memcpy(x, pt + 1, P256_COORD);
+	memcpy(y, pt + 1 + P256_COORD, P256_COORD);
+	return PROV_OK;
 }
 
 /* The ECDH shared secret: the x coordinate of d * Q (RFC 9053 section 6.3.1). */
@@ -931,8 +927,11 @@ static prov_status ecdh_secret(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t *secret,
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
 	size_t n = P256_COORD;
 
+	/* No second public-key check here (validate_peer 0): every key reaching
+	 * this point was decoded by OpenSSL (d2i, oct2point), which refuses points
+	 * off the curve, and the full check doubled the cost of an ECDH. */
 	if (ctx == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(ctx, peer) != 1 ||
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1 ||
 	    EVP_PKEY_derive(ctx, secret, &n) != 1 || n != P256_COORD) {
 		OPENSSL_cleanse(secret, P256_COORD);
 		prov_err_ssl(e, st, "COSE_Encrypt: ECDH key agreement failed");
@@ -1232,7 +1231,8 @@ prov_status prov_cose_encrypt_ecdh_es(EVP_PKEY *recipient, int content_alg,
 		st = p256_key_from_scalar(fixed->eph_priv, &eph, e);
 		if (st != PROV_OK)
 			goto out;
-	} else if ((eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL) {
+	} else if (fixed != NULL && fixed->keygen != NULL ? EVP_PKEY_generate(fixed->keygen, &eph) != 1
+	           : (eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL) {
 		st = prov_err_ssl(e, PROV_E_CRYPTO, "COSE_Encrypt: cannot generate the ephemeral key");
 		goto out;
 	}

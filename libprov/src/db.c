@@ -291,6 +291,20 @@ prov_status prov_db_open(const char *path, int create, int busy_ms, sqlite3 **ou
 	}
 	sqlite3_busy_timeout(db, busy_ms);
 	sqlite3_extended_result_codes(db, 0);
+	if (!create) {
+		/* Before anything writes: an existing file must already carry our schema.
+		 * Version 0 is an empty file or another application's database, which
+		 * must neither become an empty factory nor gain our tables. */
+		int version = 0;
+
+		st = schema_version(db, &version, e);
+		if (st == PROV_OK && version == 0)
+			st = prov_err_set(e, PROV_E_DB, "not a provkit database (no provkit schema)");
+		if (st != PROV_OK) {
+			prov_err_wrap(e, "%s", path);
+			goto out;
+		}
+	}
 	st = prov_db_exec(db, "PRAGMA journal_mode = WAL", e);
 	if (st == PROV_OK)
 		st = prov_db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", e);
@@ -307,12 +321,31 @@ out:
 	return st;
 }
 
+static const char audit_sql[] = "INSERT INTO audit (at, action, device_id, detail) VALUES (?, ?, ?, ?)";
+
+prov_status prov_db_audit_cached(sqlite3 *db, prov_stmt_cache *c, const char *action,
+                                 const char *device, const char *detail, prov_err *e)
+{
+	sqlite3_stmt *s = NULL;
+	prov_status st = prov_db_cached(db, c, audit_sql, &s, e);
+	int rc;
+
+	if (st != PROV_OK)
+		return st;
+	sqlite3_bind_int64(s, 1, prov_now());
+	sqlite3_bind_text(s, 2, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, device, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, detail, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? PROV_OK : prov_db_fail(db, rc, "writing the audit log", e);
+}
+
 prov_status prov_db_audit(sqlite3 *db, const char *action, const char *device,
                           const char *detail, prov_err *e)
 {
 	sqlite3_stmt *s = NULL;
-	prov_status st = prov_db_prepare(db,
-		"INSERT INTO audit (at, action, device_id, detail) VALUES (?, ?, ?, ?)", &s, e);
+	prov_status st = prov_db_prepare(db, audit_sql, &s, e);
 	int rc;
 
 	if (st != PROV_OK)

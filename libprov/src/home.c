@@ -167,7 +167,7 @@ static prov_status init_ca(const prov_init_opts *o, const char *tmp, STACK_OF(X5
 
 prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 {
-	char tmp[PATH_MAX], *p = NULL;
+	char tmp[PATH_MAX], dir[PATH_MAX], *p = NULL;
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *ca_key = NULL, *signer = NULL;
 	sqlite3 *db = NULL;
@@ -177,11 +177,17 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	int made = 0;
 	prov_status st;
 
-	if (home_exists(o->dir))
+	/* "factory/" names the same home as "factory"; without the slashes the
+	 * temporary sibling is "factory.init.XXXXXX", not a file inside it. */
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", o->dir) >= sizeof(dir))
+		return prov_err_set(e, PROV_E_USAGE, "home path too long");
+	for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+		dir[n - 1] = 0;
+	if (home_exists(dir))
 		return prov_err_set(e, PROV_E_EXISTS,
 		                    "%s already exists and is not empty; init never touches an existing home",
 		                    o->dir);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.init.XXXXXX", o->dir) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.init.XXXXXX", dir) >= sizeof(tmp))
 		return prov_err_set(e, PROV_E_USAGE, "home path too long");
 	if (mkdtemp(tmp) == NULL)
 		return prov_err_set(e, PROV_E_IO, "cannot create %s: %s", o->dir, strerror(errno));
@@ -229,7 +235,7 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	if (st != PROV_OK) goto out;
 	sqlite3_close(db);
 	db = NULL;
-	if (rename(tmp, o->dir) != 0) {
+	if (rename(tmp, dir) != 0) {
 		st = prov_err_set(e, errno == ENOTEMPTY || errno == EEXIST ? PROV_E_EXISTS : PROV_E_IO,
 		                  "cannot create %s: %s", o->dir, strerror(errno));
 		goto out;
@@ -391,6 +397,7 @@ void prov_home_close(prov_home *h)
 		return;
 	prov_db_cache_clear(&h->stmts);
 	prov_template_free(h->tpl);
+	prov_keygen_free(&h->keygen);
 	sqlite3_close(h->db);
 	sk_X509_pop_free(h->ca_chain, X509_free);
 	EVP_PKEY_free(h->ca_key);

@@ -75,6 +75,51 @@ prov_status prov_key_generate(prov_key_type t, EVP_PKEY **out, prov_err *e)
 	return PROV_OK;
 }
 
+prov_status prov_keygen_ctx(prov_keygen *g, prov_key_type t, EVP_PKEY_CTX **ctx, prov_err *e)
+{
+	EVP_PKEY_CTX *c;
+
+	*ctx = NULL;
+	if (t <= PROV_KEY_NONE || t > PROV_KEY_ED25519)
+		return prov_err_set(e, PROV_E_INTERNAL, "no key type");
+	if (g->ctx[t] != NULL) {
+		*ctx = g->ctx[t];
+		return PROV_OK;
+	}
+	c = EVP_PKEY_CTX_new_from_name(NULL, t == PROV_KEY_ED25519 ? "ED25519" : "EC", NULL);
+	if (c == NULL || EVP_PKEY_keygen_init(c) <= 0 ||
+	    (t != PROV_KEY_ED25519 &&
+	     EVP_PKEY_CTX_set_group_name(c, t == PROV_KEY_P384 ? "P-384" : "P-256") <= 0)) {
+		EVP_PKEY_CTX_free(c);
+		return prov_err_ssl(e, PROV_E_CRYPTO, "cannot set up %s key generation",
+		                    prov_key_type_name(t));
+	}
+	g->ctx[t] = c;
+	*ctx = c;
+	return PROV_OK;
+}
+
+prov_status prov_keygen_run(prov_keygen *g, prov_key_type t, EVP_PKEY **out, prov_err *e)
+{
+	EVP_PKEY_CTX *c;
+	prov_status st = prov_keygen_ctx(g, t, &c, e);
+
+	*out = NULL;
+	if (st != PROV_OK)
+		return st;
+	if (EVP_PKEY_generate(c, out) <= 0)
+		return prov_err_ssl(e, PROV_E_CRYPTO, "cannot generate %s key", prov_key_type_name(t));
+	return PROV_OK;
+}
+
+void prov_keygen_free(prov_keygen *g)
+{
+	for (size_t i = 0; i < sizeof(g->ctx) / sizeof(g->ctx[0]); i++) {
+		EVP_PKEY_CTX_free(g->ctx[i]);
+		g->ctx[i] = NULL;
+	}
+}
+
 static int pem_pass_cb(char *buf, int size, int rwflag, void *u)
 {
 	const char *p = u;

@@ -46,8 +46,8 @@ prov_status prov_template_store(prov_home *h, const prov_template *t, prov_err *
 }
 
 /* The device's key: from its CSR or public key file, or made here. */
-static prov_status device_key(const prov_template *t, const prov_mint_req *r, EVP_PKEY **key,
-                              const char **origin, prov_err *e)
+static prov_status device_key(prov_keygen *g, const prov_template *t, const prov_mint_req *r,
+                              EVP_PKEY **key, const char **origin, prov_err *e)
 {
 	X509_REQ *req = NULL;
 	prov_key_type kt;
@@ -98,7 +98,7 @@ static prov_status device_key(const prov_template *t, const prov_mint_req *r, EV
 		                    "template %s takes the key from the device: give --csr or --pubkey",
 		                    t->name);
 	*origin = "host";
-	return prov_key_generate(t->key_type, key, e);
+	return prov_keygen_run(g, t->key_type, key, e);
 }
 
 static prov_status store_key(prov_home *h, const char *id, int gen, prov_key_type kt,
@@ -382,7 +382,7 @@ prov_status prov_mint_one(prov_home *h, const prov_template *t, const prov_mint_
 	snprintf(res->device_id, sizeof(res->device_id), "%s", r->device_id);
 	if (recipient != NULL && prov_key_type_of(recipient) != PROV_KEY_P256)
 		return prov_err_set(e, PROV_E_INPUT, "recipient key must be P-256 (secrets use ECDH-ES on P-256)");
-	st = device_key(t, r, &key, &origin, e);
+	st = device_key(&h->keygen, t, r, &key, &origin, e);
 	if (st != PROV_OK)
 		goto out;
 	/* Secrets are encrypted to the device's own key when it made that key. */
@@ -424,7 +424,7 @@ prov_status prov_mint_one(prov_home *h, const prov_template *t, const prov_mint_
 		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	st = prov_db_audit(h->db, rotated ? "rotate" : "mint", r->device_id, dtext, e);
+	st = prov_db_audit_cached(h->db, &h->stmts, rotated ? "rotate" : "mint", r->device_id, dtext, e);
 out:
 	if (st != PROV_OK)
 		prov_err_wrap(e, "device %s", r->device_id);

@@ -231,6 +231,9 @@ static prov_status check_cred(prov_template *t, size_t i, json_t *c, const char 
 				cr->server_spki_len = (size_t)n;
 			}
 			if (n <= 0 || prov_key_from_spki(cr->server_spki, cr->server_spki_len, &k, e) != PROV_OK) {
+				/* Not counted in t->n_creds yet: prov_template_free would miss it. */
+				free(cr->server_spki);
+				cr->server_spki = NULL;
 				st = prov_err_set(e, PROV_E_INPUT,
 				                  "$.credentials[%zu].server_spki: not a base64 DER SubjectPublicKeyInfo", i);
 				goto out;

@@ -30,7 +30,7 @@ setup_psk_device() {
 	[ "$(json_get 'd["device"]' < "$T/r.json")" = psk-1 ]
 	[ "$(json_get 'd["counter"]' < "$T/r.json")" = 1 ]
 	[ "$(json_get 'd["entries"][0]["type"]' < "$T/r.json")" = 4 ]
-	[ "$(json_get 'd["entries"][0]["recipient_kid_ok"]' < "$T/r.json")" = True ]
+	[ "$(json_get '(d["recipient_kid_ok"], d["secrets_encrypted"])' < "$T/r.json")" = "(True, True)" ]
 	secret=$(json_get 'd["entries"][0]["secret_hex"]' < "$T/r.json")
 	ident=$(json_get 'd["entries"][0]["identity"]' < "$T/r.json")
 	[ "$("$PROV" export --device psk-1 --what psk --reveal)" = "$ident:$secret" ]
@@ -69,7 +69,7 @@ setup_psk_device() {
 	[ "$(json_get 'd["entries"][0]["value_sha256"]' < "$T/r.json")" = "$want" ]
 }
 
-@test "bundle: host-made key and PSK both decrypt; the key matches the certificate" {
+@test "bundle: host-made key and PSK travel in one COSE_Encrypt; the key matches the certificate" {
 	make_factory
 	make_device_key rcpt
 	"$PROV" mint --template "$REPO/bench/mint-bench.json" --device h1 --recipient-key "$T/rcpt.pub.pem" >/dev/null
@@ -79,6 +79,9 @@ setup_psk_device() {
 	echo "$output" > "$T/r.json"
 	# entries sorted by (slot, type): slot 1 device-cert (2), private-key (3); slot 2 psk (4)
 	[ "$(json_get '[(e["slot"], e["type"]) for e in d["entries"]]' < "$T/r.json")" = "[(1, 2), (1, 3), (2, 4)]" ]
+	# secret indices follow entry order; one encrypted container for both
+	[ "$(json_get '[e.get("secret_index") for e in d["entries"]]' < "$T/r.json")" = "[None, 0, 1]" ]
+	[ "$("$PY" -c "import cbor2,sys; p=cbor2.loads(cbor2.loads(open(sys.argv[1],'rb').read()).value[2]); print(p[8].tag, len(p[8].value[3]))" "$T/b.cbor")" = "96 1" ]
 	scalar=$(json_get 'd["entries"][1]["secret_hex"]' < "$T/r.json")
 	"$PROV" export --device h1 --what key --reveal --out "$T/h1.key"
 	want=$("$PY" -c "
@@ -245,13 +248,15 @@ print('%064x' % k.private_numbers().private_value)")
 	echo "$output" > "$T/i.json"
 	[ "$(json_get '(d["signature"]["status"], d["signature"]["alg"])' < "$T/i.json")" = "('valid', 'ES256')" ]
 	[ "$(json_get 'd["signature"]["kid"]' < "$T/i.json")" = "$(openssl pkey -pubin -in "$PROV_HOME/signer.pub.pem" -outform DER | sha256sum | cut -c1-16)" ]
-	[ "$(json_get '(d["entries"][0]["encrypted"], d["entries"][0]["content_alg"])' < "$T/i.json")" = "(True, 'AES-CCM-16-64-128')" ]
-	[ "$(json_get 'd["entries"][0]["recipient_kid"]' < "$T/i.json")" = "$(openssl pkey -pubin -in "$T/dev.pub.pem" -outform DER | sha256sum | cut -c1-16)" ]
+	[ "$(json_get '(d["entries"][0]["encrypted"], d["entries"][0]["secret_index"])' < "$T/i.json")" = "(True, 0)" ]
+	[ "$(json_get '(d["secrets"]["content_alg"], d["secrets"]["count"])' < "$T/i.json")" = "('AES-CCM-16-64-128', 1)" ]
+	[ "$(json_get 'd["secrets"]["recipient_kid"]' < "$T/i.json")" = "$(openssl pkey -pubin -in "$T/dev.pub.pem" -outform DER | sha256sum | cut -c1-16)" ]
 	[ "$(json_get 'd["tls"]["cipher_suites"]' < "$T/i.json")" = "['TLS_PSK_WITH_AES_128_CCM_8']" ]
 	[ "$(json_get '(d["nonce"], d["counter"], d["device"])' < "$T/i.json")" = "('0011223344556677', 1, 'psk-1')" ]
 	run "$PROV" inspect "$T/b.cbor"
 	assert_status 0
 	assert_output_has "signature: valid"
+	assert_output_has "secret 0, encrypted"
 	assert_output_has "encrypted AES-CCM-16-64-128"
 }
 
@@ -303,7 +308,8 @@ print('%064x' % k.private_numbers().private_value)")
 	setup_psk_device
 	"$PROV" bundle --device psk-1 --out "$T/b.cbor" >/dev/null
 	# Re-sign with the factory's own signer key payloads that violate bundle.cddl.
-	for defect in unknown-key version-2 no-entries entries-unsorted psk-without-identity counter-zero; do
+	for defect in unknown-key version-2 no-entries entries-unsorted psk-without-identity counter-zero \
+		secret-index-wrong secrets-missing secret-as-bytes; do
 		"$PY" - "$T/b.cbor" "$PROV_HOME/signer.key" "$defect" "$T/bad.cbor" <<-'PY'
 		import sys, cbor2
 		from cryptography.hazmat.primitives import hashes, serialization
@@ -319,6 +325,9 @@ print('%064x' % k.private_numbers().private_value)")
 		if defect == "entries-unsorted": p[6] = [{**p[6][0], 1: 9}, p[6][0]]
 		if defect == "psk-without-identity": del p[6][0][6]
 		if defect == "counter-zero": p[3] = 0
+		if defect == "secret-index-wrong": p[6][0][5] = 1
+		if defect == "secrets-missing": del p[8]
+		if defect == "secret-as-bytes": p[6][0][5] = b"0123456789abcdef"
 		payload = cbor2.dumps(p, canonical=True)
 		key = serialization.load_pem_private_key(open(keyf, "rb").read(), None)
 		der = key.sign(cbor2.dumps(["Signature1", prot, b"", payload]), ec.ECDSA(hashes.SHA256()))

@@ -7,6 +7,7 @@
 
 REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 PROV_BUILD="${PROV_BUILD:-$REPO/build}"
+case $PROV_BUILD in /*) ;; *) PROV_BUILD="$REPO/$PROV_BUILD" ;; esac
 PROV="$PROV_BUILD/prov"
 PY=/usr/bin/python3
 TPL="$REPO/templates"

@@ -5,8 +5,9 @@ Usage: bundle_reader.py BUNDLE SIGNER_PUB_PEM [DEVICE_KEY_PEM]
 
 Decodes with cbor2, rebuilds the COSE Sig_structure itself and verifies the ES256
 signature with python-cryptography; checks the kid, that the payload is
-deterministic CBOR, and with the device's private key decrypts every COSE_Encrypt
-secret (ECDH-ES + HKDF-256, AES-CCM-16-64-128 or A128GCM) by RFC 9053.  Prints a
+deterministic CBOR, and with the device's private key decrypts the bundle's
+secrets (one COSE_Encrypt: ECDH-ES + HKDF-256, AES-CCM-16-64-128 or A128GCM) by
+RFC 9053 and resolves each secret entry's index into them.  Prints a
 JSON summary; exits 1 with a reason on any failure.
 """
 import hashlib
@@ -102,6 +103,18 @@ def main():
         fail("payload is not deterministically encoded")
     out = {"ok": True, "device": payload[2], "counter": payload[3], "version": payload[1],
            "nonce": payload[4].hex() if 4 in payload else None, "entries": []}
+    # Secrets: one COSE_Encrypt of [+ bstr] under key 8 (a bare array in lab bundles).
+    secrets = None
+    if 8 in payload:
+        if isinstance(payload[8], cbor2.CBORTag):
+            out["secrets_encrypted"] = True
+            if device_key is not None:
+                pt, kid = decrypt(payload[8], device_key)
+                secrets = cbor2.loads(pt)
+                out["recipient_kid_ok"] = kid == spki_kid(device_key.public_key())
+        else:
+            out["secrets_encrypted"] = False
+            secrets = payload[8]
     for e in payload[6]:
         ent = {"slot": e[1], "type": e[2], "usage": e[4]}
         if 3 in e:
@@ -109,12 +122,12 @@ def main():
         if 6 in e:
             ent["identity"] = e[6].decode()
         v = e[5]
-        if isinstance(v, cbor2.CBORTag):
-            ent["encrypted"] = True
-            if device_key is not None:
-                pt, kid = decrypt(v, device_key)
-                ent["secret_hex"] = pt.hex()
-                ent["recipient_kid_ok"] = kid == spki_kid(device_key.public_key())
+        if e[2] in (3, 4):
+            if not isinstance(v, int):
+                fail("secret entry value is not an index")
+            ent["secret_index"] = v
+            if secrets is not None:
+                ent["secret_hex"] = secrets[v].hex()
         else:
             ent["encrypted"] = False
             ent["value_sha256"] = hashlib.sha256(v).hexdigest()

@@ -6,8 +6,10 @@
  * deterministic-CBOR payload: format version, device ID, a per-device counter that
  * only grows (anti-rollback), an optional device nonce (freshness), issued-at,
  * the credential entries sorted by (slot, type), and the template's TLS profile.
- * Secrets travel as COSE_Encrypt (ECDH-ES + HKDF-256, AES-CCM-16-64-128) to the
- * device's key; never in the clear unless the caller insists (lab use).
+ * Secrets travel together in one COSE_Encrypt (ECDH-ES + HKDF-256,
+ * AES-CCM-16-64-128) to the device's key, so host and device each do one ECDH per
+ * bundle; a secret entry's value is the index of its secret in that array.  Never
+ * in the clear unless the caller insists (lab use).
  */
 #ifndef PROV_BUNDLE_H
 #define PROV_BUNDLE_H
@@ -37,6 +39,7 @@ enum {
 	PROV_B_ISSUED_AT = 5,
 	PROV_B_ENTRIES = 6,
 	PROV_B_TLS = 7,
+	PROV_B_SECRETS = 8,      /* COSE_Encrypt of [+ bstr]: the secret entries' values */
 };
 
 /* Entry map keys. */
@@ -53,8 +56,8 @@ enum {
 typedef enum prov_entry_type {
 	PROV_ENT_CA_CERTS = 1,     /* trust anchors: DER certificates concatenated */
 	PROV_ENT_DEVICE_CERT = 2,  /* the device certificate, then its chain: DER concatenated */
-	PROV_ENT_PRIVATE_KEY = 3,  /* host-made key: raw private key, encrypted */
-	PROV_ENT_PSK = 4,          /* pre-shared key, encrypted; identity in key 6 */
+	PROV_ENT_PRIVATE_KEY = 3,  /* host-made key: raw private key (a secret) */
+	PROV_ENT_PSK = 4,          /* pre-shared key (a secret); identity in key 6 */
 	PROV_ENT_OWN_RPK = 5,      /* the device's SubjectPublicKeyInfo (RFC 7250) */
 	PROV_ENT_PEER_RPK = 6,     /* the server's pinned SubjectPublicKeyInfo */
 	PROV_ENT_TRUST_STORE = 7,  /* compact trust store (docs/truststore-format.md) */

@@ -60,12 +60,16 @@ prov_status prov_cose_sign1_verify(EVP_PKEY *const *keys, size_t nkeys,
                                    int allow_untagged, prov_cose_sign1_info *info,
                                    prov_err *e);
 
-/* Test hook: fixed ephemeral private key (P-256 scalar, 32 bytes) and IV, so the
- * output can be compared with published vectors.  Pass NULL in production (then
- * both come from the CSPRNG). */
+/* Options, all optional (NULL fields, or a NULL pointer for none):
+ * - test hooks: a fixed ephemeral private key (P-256 scalar, 32 bytes) and IV, so
+ *   the output can be compared with published vectors; in production both come
+ *   from the CSPRNG;
+ * - keygen: a P-256 key generation context (EVP_PKEY_keygen_init done, group set)
+ *   to reuse across many messages: setting one up costs as much as the key. */
 typedef struct prov_cose_enc_fixed {
 	const uint8_t *eph_priv;   /* 32 bytes */
 	const uint8_t *iv;         /* 13 bytes for CCM, 12 for GCM */
+	EVP_PKEY_CTX *keygen;
 } prov_cose_enc_fixed;
 
 /* Encrypt `pt` to `recipient` (P-256 public key) as a tagged COSE_Encrypt item,

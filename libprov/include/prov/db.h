@@ -51,9 +51,12 @@ prov_status prov_db_cached(sqlite3 *db, prov_stmt_cache *c, const char *sql,
                            sqlite3_stmt **st, prov_err *e);
 void prov_db_cache_clear(prov_stmt_cache *c);
 
-/* Append to the audit log. `detail` is a JSON text or NULL. */
+/* Append to the audit log. `detail` is a JSON text or NULL.  The _cached form
+ * keeps its statement in `c` (for loops). */
 prov_status prov_db_audit(sqlite3 *db, const char *action, const char *device,
                           const char *detail, prov_err *e);
+prov_status prov_db_audit_cached(sqlite3 *db, prov_stmt_cache *c, const char *action,
+                                 const char *device, const char *detail, prov_err *e);
 
 /* Key/value settings in the meta table.  get: PROV_E_NOTFOUND if absent; *val is
  * malloc'd (caller frees). */

@@ -60,6 +60,7 @@ typedef struct prov_home {
 	int have_kek;
 	char *passphrase;         /* copy of PROV_PASSPHRASE, wiped on close */
 	prov_stmt_cache stmts;    /* prepared statements of db */
+	prov_keygen keygen;       /* reused key generation contexts */
 	prov_template *tpl;       /* the last template read from the database */
 	char tpl_digest[65];
 } prov_home;

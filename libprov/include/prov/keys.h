@@ -30,6 +30,16 @@ prov_key_type prov_key_type_of(EVP_PKEY *k);
 
 prov_status prov_key_generate(prov_key_type t, EVP_PKEY **out, prov_err *e);
 
+/* Key generation contexts kept for reuse: many keys of one type (a batch) pay
+ * the provider lookup and setup once.  Zero-initialise; free with
+ * prov_keygen_free.  prov_keygen_ctx returns the context for a type (owned by g). */
+typedef struct prov_keygen {
+	EVP_PKEY_CTX *ctx[PROV_KEY_ED25519 + 1];
+} prov_keygen;
+prov_status prov_keygen_ctx(prov_keygen *g, prov_key_type t, EVP_PKEY_CTX **ctx, prov_err *e);
+prov_status prov_keygen_run(prov_keygen *g, prov_key_type t, EVP_PKEY **out, prov_err *e);
+void prov_keygen_free(prov_keygen *g);
+
 /* Load a private key from a PEM file; `pass` may be NULL.  A wrong passphrase is
  * PROV_E_AUTH. */
 prov_status prov_key_load_private(const char *path, const char *pass, EVP_PKEY **out,
