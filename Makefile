@@ -50,7 +50,7 @@ $(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h) $(wildcard tools/*.h) $(w
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Files compiled into libprov (the template schema), so prov works from any directory.
-$(BUILD)/gen/embedded.c $(BUILD)/gen/embedded.h: $(EMBED) scripts/embed.sh
+$(BUILD)/gen/embedded.c $(BUILD)/gen/embedded.h &: $(EMBED) scripts/embed.sh
 	@mkdir -p $(BUILD)/gen
 	sh scripts/embed.sh $(BUILD)/gen/embedded $(EMBED)
 

@@ -31,8 +31,9 @@ const char usage_mint[] =
 	"skipped) or --count N --id-format 'dev-%06d' [--start 1].  Committed in\n"
 	"chunks of --chunk devices (default 256); a progress bar on a terminal; a\n"
 	"summary at the end.  --skip-existing skips devices already minted, so a\n"
-	"re-run finishes an interrupted batch.  --bundle-dir DIR also writes each\n"
-	"device's bundle to DIR/ID.cbor.\n"
+	"re-run finishes an interrupted batch.  --bundle-dir DIR (an existing\n"
+	"directory) also writes each device's bundle to DIR/ID.cbor; a chunk's\n"
+	"files are flushed to disk before the chunk commits.\n"
 	"\n"
 	"Exit: 0 ok, 5 device already minted (without --rotate), 3 bad template, CSR\n"
 	"or key, 2 usage; see prov help.\n";

@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "prov/util.h"
@@ -265,6 +267,20 @@ out:
 	return st;
 }
 
+/* SQLite's own busy handler sleeps up to 100 ms between tries, so a waiter
+ * almost never sees the short gap between two chunks of a long batch and times
+ * out while the batch commits hundreds of times.  Poll every millisecond
+ * instead, up to the timeout (busy_ms is passed as the handler's argument). */
+static int busy_poll(void *arg, int tries)
+{
+	const struct timespec ms = {0, 1000000};
+
+	if ((long)tries >= (long)(intptr_t)arg)
+		return 0;
+	nanosleep(&ms, NULL);
+	return 1;
+}
+
 prov_status prov_db_open(const char *path, int create, int busy_ms, sqlite3 **out,
                          prov_err *e)
 {
@@ -289,7 +305,7 @@ prov_status prov_db_open(const char *path, int create, int busy_ms, sqlite3 **ou
 		st = prov_db_fail(db, rc, path, e);
 		goto out;
 	}
-	sqlite3_busy_timeout(db, busy_ms);
+	sqlite3_busy_handler(db, busy_poll, (void *)(intptr_t)busy_ms);
 	sqlite3_extended_result_codes(db, 0);
 	if (!create) {
 		/* Before anything writes: an existing file must already carry our schema.

@@ -141,6 +141,8 @@ static prov_status init_ca(const prov_init_opts *o, const char *tmp, STACK_OF(X5
 			st = prov_key_load_private(o->ca_key, o->passphrase, key, e);
 		if (st == PROV_OK)
 			st = prov_x509_ca_check(sk_X509_value(*chain, 0), *key, e);
+		if (st == PROV_OK)
+			st = prov_x509_chain_check(*chain, e);
 		if (st != PROV_OK)
 			return prov_err_wrap(e, "cannot import CA %s", o->ca_cert);
 		if (prov_key_type_of(*key) == PROV_KEY_NONE)

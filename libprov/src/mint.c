@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "prov/bundle.h"
 #include "prov/db.h"
@@ -565,6 +566,13 @@ prov_status prov_mint_batch(prov_home *h, const prov_template *t, char *const *i
 		}
 		if (o->on_progress != NULL)
 			o->on_progress(o->ctx, base + m, n);
+		/* Leave the write lock free for a moment between chunks, so other prov
+		 * processes (polling every millisecond) get their turn. */
+		if (base + m < n) {
+			const struct timespec pause = {0, 2000000};
+
+			nanosleep(&pause, NULL);
+		}
 	}
 out:
 	OPENSSL_free(spki);

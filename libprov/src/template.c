@@ -204,6 +204,13 @@ static prov_status check_cred(prov_template *t, size_t i, json_t *c, const char 
 		cr->identity = json_string_value(json_object_get(c, "identity"));
 		memset(id64, 'x', 64);
 		id64[64] = 0;
+		for (const char *p = cr->identity; *p != 0; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+				/* Identities end up in server PSK files and logs, line-based. */
+				st = prov_err_set(e, PROV_E_INPUT,
+				                  "$.credentials[%zu].identity: only printable ASCII characters", i);
+				goto out;
+			}
 		x = prov_template_expand(cr->identity, id64);
 		if (x == NULL || strlen(x) > PROV_PSK_IDENTITY_MAX) {
 			st = prov_err_set(e, PROV_E_INPUT,

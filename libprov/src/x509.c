@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "prov/keys.h"
 #include "prov/util.h"
@@ -248,6 +249,30 @@ prov_status prov_x509_ca_check(X509 *ca, EVP_PKEY *key, prov_err *e)
 	if (X509_check_ca(ca) != 1)
 		return prov_err_set(e, PROV_E_INPUT,
 		                    "certificate cannot issue certificates: it needs basicConstraints CA:TRUE and keyUsage keyCertSign");
+	{
+		time_t now = (time_t)prov_now();
+
+		if (X509_cmp_time(X509_get0_notAfter(ca), &now) <= 0)
+			return prov_err_set(e, PROV_E_INPUT, "CA certificate has expired");
+		if (X509_cmp_time(X509_get0_notBefore(ca), &now) > 0)
+			return prov_err_set(e, PROV_E_INPUT, "CA certificate is not valid yet");
+	}
+	return PROV_OK;
+}
+
+prov_status prov_x509_chain_check(STACK_OF(X509) *chain, prov_err *e)
+{
+	/* Each certificate is issued by the next: names link and signatures verify. */
+	for (int i = 0; i + 1 < sk_X509_num(chain); i++) {
+		X509 *c = sk_X509_value(chain, i), *up = sk_X509_value(chain, i + 1);
+		EVP_PKEY *k = X509_get0_pubkey(up);
+
+		if (X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(up)) != 0 ||
+		    k == NULL || X509_verify(c, k) != 1)
+			return prov_err_ssl(e, PROV_E_INPUT,
+			                    "CA chain broken: certificate %d is not issued by certificate %d",
+			                    i + 1, i + 2);
+	}
 	return PROV_OK;
 }
 

@@ -130,3 +130,28 @@ json_sum() { # FIELD FILE...: sum a field of the batch summaries
 	[ "$(db "SELECT count(*) FROM audit WHERE device_id = 'hot' AND action = 'rotate'")" -eq 20 ]
 	[ "$(db 'PRAGMA integrity_check')" = ok ]
 }
+
+@test "a long batch does not lock out other processes: single mints get their turn between chunks" {
+	make_factory
+	"$PROV" mint --template "$TPL/coaps-psk.json" --count 6000 --id-format 'long-%05d' --chunk 20 \
+		--json > "$T/batch.out" &
+	batch=$!
+	# wait until the batch is committing chunks
+	for i in $(seq 1 200); do
+		[ "$(db 'SELECT count(*) FROM devices' 2>/dev/null || echo 0)" -gt 40 ] && break
+		sleep 0.05
+	done
+	ok=0
+	for i in 1 2 3 4 5; do
+		"$PROV" mint --template "$TPL/coaps-psk.json" --device "short-$i" --busy-timeout 1500 >/dev/null && ok=$((ok + 1))
+	done
+	# the batch was still running when the singles went through
+	running=0
+	kill -0 "$batch" 2>/dev/null && running=1
+	wait "$batch"
+	echo "# 5 single mints during the batch: $ok succeeded (batch still running: $running)" >&3
+	[ "$ok" -eq 5 ]
+	[ "$running" -eq 1 ]
+	[ "$(db "SELECT count(*) FROM devices WHERE id LIKE 'long-%'")" -eq 6000 ]
+	[ "$(db "SELECT count(*) FROM devices WHERE id LIKE 'short-%'")" -eq 5 ]
+}

@@ -552,3 +552,26 @@ assert j["ca_subject"] == "O=Test,CN=Test Intermediate CA", j
 	run "$PROV" init --home "$T/fac/"
 	assert_status 5
 }
+
+@test "init --ca-cert: an expired CA, and a chain whose links do not verify, are refused (3), nothing created" {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/r.key" \
+		-subj /CN=root -days 30 -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign -out "$T/r.pem" 2>/dev/null
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/o.key" \
+		-subj /CN=stranger -days 30 -out "$T/o.pem" 2>/dev/null
+	# 40 days on, the 30-day CA has expired
+	PROV_NOW=$(( $(date +%s) + 40 * 86400 )) run "$PROV" init --ca-cert "$T/r.pem" --ca-key "$T/r.key"
+	assert_status 3
+	assert_output_has "CA certificate has expired"
+	[ ! -e "$PROV_HOME" ]
+	# the "chain" after the CA is a certificate that did not issue it
+	cat "$T/r.pem" "$T/o.pem" > "$T/chain.pem"
+	run "$PROV" init --ca-cert "$T/chain.pem" --ca-key "$T/r.key"
+	assert_status 3
+	assert_output_has "CA chain broken: certificate 1 is not issued by certificate 2"
+	[ ! -e "$PROV_HOME" ]
+	[ -z "$(ls -d "$T"/*.init.* 2>/dev/null)" ]
+	# the CA alone is fine
+	run "$PROV" init --ca-cert "$T/r.pem" --ca-key "$T/r.key"
+	assert_status 0
+}

@@ -55,6 +55,9 @@ prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now,
  * key: key matches, basicConstraints CA:TRUE, keyCertSign allowed. */
 prov_status prov_x509_ca_check(X509 *ca, EVP_PKEY *key, prov_err *e);
 
+/* The chain as given (the CA first, then its issuers): each is issued by the next. */
+prov_status prov_x509_chain_check(STACK_OF(X509) *chain, prov_err *e);
+
 /* Load every certificate of a PEM or DER file (PEM may hold several). */
 prov_status prov_x509_load_certs(const char *path, STACK_OF(X509) **out, prov_err *e);
 
