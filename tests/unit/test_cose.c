@@ -883,6 +883,7 @@ static void test_ecdh_vector(void)
 	OPENSSL_cleanse(cek, sizeof(cek));
 
 	/* 2. ours, with the example's ephemeral key, IV and kid */
+	memset(&fixed, 0, sizeof(fixed));
 	fixed.eph_priv = eph_d;
 	fixed.iv = iv;
 	st = prov_cose_encrypt_ecdh_es(rkey, PROV_COSE_ALG_A128GCM, (const uint8_t *)kid,
