@@ -12,7 +12,7 @@
 #include "prov/util.h"
 
 const char usage_export[] =
-	"usage: prov export --device ID --what cert|chain|pubkey|psk|key [--reveal] [--der]\n"
+	"usage: prov export --device ID --what cert|chain|pubkey|psk|key|bundle [--reveal] [--der]\n"
 	"                   [--out FILE]\n"
 	"       prov export psk-table --format gnutls|json|csv --reveal [--out FILE]\n"
 	"\n"
@@ -23,13 +23,14 @@ const char usage_export[] =
 	"  psk      IDENTITY:HEXKEY (secret: needs --reveal)\n"
 	"  key      a host-made private key, PKCS#8 (secret: needs --reveal; a key\n"
 	"           made on the device never left it and cannot be exported)\n"
+	"  bundle   its latest bundle (prov bundle, prov mint --bundles), as written\n"
 	"psk-table prints every device's current PSK for a server: gnutls\n"
 	"(identity:hexkey lines, as gnutls-serv --pskpasswd reads; #HEX for an\n"
 	"identity with ':'), json or csv\n"
 	"(identity,key_hex,device).  Secrets need --reveal, are written with mode\n"
 	"0600 under --out, and every export of one is recorded in the audit log.\n";
 
-enum what { W_CERT, W_CHAIN, W_PUBKEY, W_PSK, W_KEY };
+enum what { W_CERT, W_CHAIN, W_PUBKEY, W_PSK, W_KEY, W_BUNDLE };
 
 static int emit(cli *c, const char *out, const void *p, size_t n, int secret)
 {
@@ -274,6 +275,30 @@ out:
 	return rc < 0 ? -rc : rc;
 }
 
+/* The device's latest recorded bundle, as `prov bundle` wrote it. */
+static int export_bundle(cli *c, prov_home *h, const char *dev, const char *out)
+{
+	sqlite3_stmt *s = NULL;
+	prov_err e;
+	int rc = fetch(c, h,
+	               "SELECT data, counter FROM bundles WHERE device_id = ?1 ORDER BY counter DESC LIMIT 1",
+	               dev, &s, "the device has no bundle yet (prov bundle, or prov mint --bundles)");
+
+	if (rc < 0)
+		goto out;
+	if (sqlite3_column_bytes(s, 0) == 0) {
+		prov_err_set(&e, PROV_E_NOTFOUND,
+		             "bundle %lld of %s carried plaintext secrets (lab) and was not recorded; build a new one",
+		             (long long)sqlite3_column_int64(s, 1), dev);
+		rc = -cli_fail(c, &e);
+		goto out;
+	}
+	rc = emit(c, out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), 1);
+out:
+	sqlite3_finalize(s);
+	return rc < 0 ? -rc : rc;
+}
+
 static int export_psk_table(cli *c, prov_home *h, const char *format, const char *out)
 {
 	static const char sql[] =
@@ -387,7 +412,7 @@ int cmd_export(int argc, char **argv, cli *c)
 		{"format", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
-	static const char *const names[] = {"cert", "chain", "pubkey", "psk", "key"};
+	static const char *const names[] = {"cert", "chain", "pubkey", "psk", "key", "bundle"};
 	const char *dev = NULL, *what = NULL, *out = NULL, *format = NULL;
 	int reveal = 0, der = 0, ch, rc, table = 0;
 	enum what w = W_CERT;
@@ -428,14 +453,14 @@ int cmd_export(int argc, char **argv, cli *c)
 		return cli_usage(c, "--device and --what are required");
 	if (format != NULL)
 		return cli_usage(c, "--format applies to psk-table");
-	for (w = W_CERT; w <= W_KEY; w++)
+	for (w = W_CERT; w <= W_BUNDLE; w++)
 		if (strcmp(what, names[w]) == 0)
 			break;
-	if (w > W_KEY)
-		return cli_usage(c, "--what: \"%s\" is not cert, chain, pubkey, psk or key", what);
+	if (w > W_BUNDLE)
+		return cli_usage(c, "--what: \"%s\" is not cert, chain, pubkey, psk, key or bundle", what);
 	if ((w == W_PSK || w == W_KEY) && !reveal)
 		return cli_usage(c, "the %s is a secret: add --reveal (the export is audited)", what);
-	if (der && (w == W_CHAIN || w == W_PSK))
+	if (der && (w == W_CHAIN || w == W_PSK || w == W_BUNDLE))
 		return cli_usage(c, "--der applies to cert, pubkey and key");
 	rc = cli_open(c, w == W_CHAIN ? PROV_NEED_CA_CERT : (w == W_PSK || w == W_KEY) ? PROV_NEED_KEK : 0, &h);
 	if (rc != 0)
@@ -451,6 +476,7 @@ int cmd_export(int argc, char **argv, cli *c)
 	case W_PUBKEY: rc = export_pubkey(c, h, dev, der, out); break;
 	case W_PSK: rc = export_psk(c, h, dev, out); break;
 	case W_KEY: rc = export_key(c, h, dev, der, out); break;
+	case W_BUNDLE: rc = export_bundle(c, h, dev, out); break;
 	}
 out:
 	prov_home_close(h);

@@ -15,8 +15,8 @@ const char usage_mint[] =
 	"usage: prov mint --template FILE --device ID [--csr FILE | --pubkey FILE]\n"
 	"                 [--recipient-key FILE] [--rotate] [--json]\n"
 	"       prov mint --template FILE (--devices FILE | --count N --id-format FMT [--start N])\n"
-	"                 [--chunk N] [--rotate | --skip-existing] [--bundle-dir DIR\n"
-	"                 [--recipient-key FILE | --insecure-plaintext-secrets]] [--json]\n"
+	"                 [--chunk N] [--rotate | --skip-existing] [--bundles | --bundle-dir DIR]\n"
+	"                 [--recipient-key FILE | --insecure-plaintext-secrets] [--json]\n"
 	"\n"
 	"Register a device and issue what its template asks for: a certificate from\n"
 	"the factory CA, a PSK, raw public keys.  The device key comes from the device\n"
@@ -31,7 +31,9 @@ const char usage_mint[] =
 	"skipped) or --count N --id-format 'dev-%06d' [--start 1].  Committed in\n"
 	"chunks of --chunk devices (default 256); a progress bar on a terminal; a\n"
 	"summary at the end.  --skip-existing skips devices already minted, so a\n"
-	"re-run finishes an interrupted batch.  --bundle-dir DIR (an existing\n"
+	"re-run finishes an interrupted batch.  --bundles also builds each device's\n"
+	"signed bundle and records it in the database (prov export --what bundle\n"
+	"fetches it); --bundle-dir DIR (an existing\n"
 	"directory) also writes each device's bundle to DIR/ID.cbor; a chunk's\n"
 	"files are flushed to disk before the chunk commits.\n"
 	"\n"
@@ -56,10 +58,10 @@ static json_t *result_json(const prov_mint_result *r)
 		json_object_set_new(j, "key_origin", json_string(r->key_origin));
 	if (r->psk_identity[0] != 0)
 		json_object_set_new(j, "psk_identity", json_string(r->psk_identity));
-	if (r->bundle_path[0] != 0) {
+	if (r->bundle_path[0] != 0)
 		json_object_set_new(j, "bundle", json_string(r->bundle_path));
+	if (r->bundle_counter != 0)
 		json_object_set_new(j, "bundle_counter", json_integer((json_int_t)r->bundle_counter));
-	}
 	return j;
 }
 
@@ -238,6 +240,7 @@ int cmd_mint(int argc, char **argv, cli *c)
 		{"skip-existing", no_argument, NULL, 'S'},
 		{"chunk", required_argument, NULL, 'C'},
 		{"bundle-dir", required_argument, NULL, 'b'},
+		{"bundles", no_argument, NULL, 'B'},
 		{"insecure-plaintext-secrets", no_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
@@ -284,6 +287,7 @@ int cmd_mint(int argc, char **argv, cli *c)
 				return cli_usage(c, "--chunk: not a number from 1 to 100000: %s", optarg);
 			break;
 		case 'b': bo.bundle_dir = optarg; break;
+		case 'B': bo.bundles = 1; break;
 		case 'I': bo.insecure_plaintext = 1; break;
 		case 'h': return cli_help(c);
 		default: return cli_usage(c, "bad option");
@@ -301,12 +305,14 @@ int cmd_mint(int argc, char **argv, cli *c)
 		return cli_usage(c, "--id-format: needs exactly one %%d conversion (e.g. 'dev-%%06d'): %s", idfmt);
 	if (req.device_id == NULL && (req.csr_path != NULL || req.pubkey_path != NULL))
 		return cli_usage(c, "--csr and --pubkey apply to a single --device");
-	if (req.device_id != NULL && (bo.bundle_dir != NULL || bo.skip_existing))
-		return cli_usage(c, "--bundle-dir and --skip-existing apply to batches; use prov bundle");
+	if (req.device_id != NULL && (bo.bundle_dir != NULL || bo.bundles || bo.skip_existing))
+		return cli_usage(c, "--bundles, --bundle-dir and --skip-existing apply to batches; use prov bundle");
+	if (bo.bundle_dir != NULL)
+		bo.bundles = 1;
 	if (bo.rotate && bo.skip_existing)
 		return cli_usage(c, "--rotate and --skip-existing exclude each other");
-	if (bo.insecure_plaintext && (bo.bundle_dir == NULL || recip != NULL))
-		return cli_usage(c, "--insecure-plaintext-secrets applies to --bundle-dir without --recipient-key");
+	if (bo.insecure_plaintext && (!bo.bundles || recip != NULL))
+		return cli_usage(c, "--insecure-plaintext-secrets applies to --bundles/--bundle-dir without --recipient-key");
 
 	if (prov_template_load(tpl, &t, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
@@ -345,7 +351,7 @@ int cmd_mint(int argc, char **argv, cli *c)
 			}
 		}
 	}
-	rc = cli_open(c, PROV_NEED_CA | PROV_NEED_KEK | (bo.bundle_dir != NULL ? PROV_NEED_SIGNER : 0), &h);
+	rc = cli_open(c, PROV_NEED_CA | PROV_NEED_KEK | (bo.bundles ? PROV_NEED_SIGNER : 0), &h);
 	if (rc != 0)
 		goto out;
 	if (req.device_id != NULL) {

@@ -558,14 +558,14 @@ static cbor_item_t *tls_profile(const prov_template *t)
 
 static prov_status record_bundle(prov_home *h, const char *id, const dev_data *d,
                                  const prov_bundle_opts *o, const prov_bundle_info *info,
-                                 size_t len, prov_err *e)
+                                 const uint8_t *data, size_t len, prov_err *e)
 {
 	static const char q_upd[] =
 		"UPDATE devices SET bundle_counter = ?, updated_at = ?, "
 		"status = CASE status WHEN 'installed' THEN 'installed' ELSE 'bundled' END WHERE id = ?";
 	static const char q_ins[] =
-		"INSERT INTO bundles (device_id, counter, generation, nonce, sha256, size, created_at) "
-		"VALUES (?, ?, ?, ?, ?, ?, ?)";
+		"INSERT INTO bundles (device_id, counter, generation, nonce, sha256, size, created_at, data) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 	char hex[65], detail[256];
 	sqlite3_stmt *s;
 	prov_status st;
@@ -593,6 +593,11 @@ static prov_status record_bundle(prov_home *h, const char *id, const dev_data *d
 	sqlite3_bind_text(s, 5, hex, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, (sqlite3_int64)len);
 	sqlite3_bind_int64(s, 7, prov_now());
+	/* A lab bundle holds secrets in the clear: the database never does. */
+	if (info->plaintext_secrets)
+		sqlite3_bind_zeroblob(s, 8, 0);
+	else
+		sqlite3_bind_blob(s, 8, data, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
@@ -708,7 +713,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 		goto out;
 	}
 	EVP_Digest(*out, *out_len, info->sha256, NULL, EVP_sha256(), NULL);
-	st = record_bundle(h, device_id, &d, o, info, *out_len, e);
+	st = record_bundle(h, device_id, &d, o, info, *out, *out_len, e);
 out:
 	if (st != PROV_OK) {
 		if (*out != NULL)

@@ -388,6 +388,99 @@ static prov_status normalize(const cbor_item_t *in, cbor_item_t **out, int depth
 	return PROV_OK;
 }
 
+static cbor_int_width shortest_width(uint64_t v)
+{
+	return v <= UINT8_MAX ? CBOR_INT_8 : v <= UINT16_MAX ? CBOR_INT_16
+	       : v <= UINT32_MAX ? CBOR_INT_32 : CBOR_INT_64;
+}
+
+/* 1 if `in` serialises deterministically as it is once its maps are sorted:
+ * every integer in its shortest width (as the prov_cbor builders make them),
+ * definite lengths, no floats.  Then the encoder sorts in place instead of
+ * deep-copying the tree, which cost more than the rest of the encoding. */
+static int encodable_in_place(const cbor_item_t *in, int depth)
+{
+	if (depth > PROV_CBOR_MAX_DEPTH)
+		return 0;
+	switch (cbor_typeof(in)) {
+	case CBOR_TYPE_UINT:
+	case CBOR_TYPE_NEGINT:
+		return cbor_int_get_width(in) == shortest_width(cbor_get_int(in));
+	case CBOR_TYPE_BYTESTRING:
+		return cbor_bytestring_is_definite(in);
+	case CBOR_TYPE_STRING:
+		return cbor_string_is_definite(in);
+	case CBOR_TYPE_ARRAY: {
+		cbor_item_t **items = cbor_array_handle(in);
+
+		if (!cbor_array_is_definite(in))
+			return 0;
+		for (size_t i = 0; i < cbor_array_size(in); i++)
+			if (!encodable_in_place(items[i], depth + 1))
+				return 0;
+		return 1;
+	}
+	case CBOR_TYPE_MAP: {
+		struct cbor_pair *pairs = cbor_map_handle(in);
+
+		if (!cbor_map_is_definite(in))
+			return 0;
+		for (size_t i = 0; i < cbor_map_size(in); i++)
+			if (!encodable_in_place(pairs[i].key, depth + 1) ||
+			    !encodable_in_place(pairs[i].value, depth + 1))
+				return 0;
+		return 1;
+	}
+	case CBOR_TYPE_TAG: {
+		cbor_item_t *inner = cbor_tag_item(in);
+		int ok = encodable_in_place(inner, depth + 1);
+
+		cbor_decref(&inner);
+		return ok;
+	}
+	case CBOR_TYPE_FLOAT_CTRL:
+		return cbor_float_ctrl_is_ctrl(in) && cbor_ctrl_value(in) >= CBOR_SIMPLE_FALSE &&
+		       cbor_ctrl_value(in) <= CBOR_SIMPLE_UNDEF;
+	default:
+		return 0;
+	}
+}
+
+/* Sort every map of an encodable_in_place tree, innermost first. */
+static prov_status sort_in_place(cbor_item_t *in, prov_err *e)
+{
+	prov_status st = PROV_OK;
+
+	switch (cbor_typeof(in)) {
+	case CBOR_TYPE_ARRAY: {
+		cbor_item_t **items = cbor_array_handle(in);
+
+		for (size_t i = 0; i < cbor_array_size(in) && st == PROV_OK; i++)
+			st = sort_in_place(items[i], e);
+		return st;
+	}
+	case CBOR_TYPE_MAP: {
+		struct cbor_pair *pairs = cbor_map_handle(in);
+
+		for (size_t i = 0; i < cbor_map_size(in) && st == PROV_OK; i++) {
+			st = sort_in_place(pairs[i].key, e);
+			if (st == PROV_OK)
+				st = sort_in_place(pairs[i].value, e);
+		}
+		return st == PROV_OK ? sort_map(in, e) : st;
+	}
+	case CBOR_TYPE_TAG: {
+		cbor_item_t *inner = cbor_tag_item(in);
+
+		st = sort_in_place(inner, e);
+		cbor_decref(&inner);
+		return st;
+	}
+	default:
+		return PROV_OK;
+	}
+}
+
 prov_status prov_cbor_encode(cbor_item_t *item, uint8_t **out, size_t *out_len, prov_err *e)
 {
 	prov_status st;
@@ -401,10 +494,16 @@ prov_status prov_cbor_encode(cbor_item_t *item, uint8_t **out, size_t *out_len, 
 		st = prov_err_set(e, PROV_E_INTERNAL, "cbor encode: no item (out of memory earlier?)");
 		goto out;
 	}
-	st = normalize(item, &norm, 0, e);
-	if (st != PROV_OK)
-		goto out;
-	n = cbor_serialize_alloc(norm, &buf, &cap);
+	if (encodable_in_place(item, 0)) {
+		st = sort_in_place(item, e);
+		if (st != PROV_OK)
+			goto out;
+	} else {
+		st = normalize(item, &norm, 0, e);
+		if (st != PROV_OK)
+			goto out;
+	}
+	n = cbor_serialize_alloc(norm != NULL ? norm : item, &buf, &cap);
 	if (n == 0) {
 		st = prov_err_set(e, PROV_E_INTERNAL, "cbor encode: serialising: out of memory");
 		goto out;

@@ -89,6 +89,7 @@ static const char *const migrations[] = {
 	"  nonce       BLOB,\n"
 	"  sha256      TEXT NOT NULL,\n"
 	"  size        INTEGER NOT NULL,\n"
+	"  data        BLOB NOT NULL,                   -- the bundle (its secrets are encrypted)\n"
 	"  created_at  INTEGER NOT NULL,\n"
 	"  UNIQUE (device_id, counter)\n"
 	");\n"

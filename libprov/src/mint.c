@@ -468,7 +468,7 @@ static prov_status mint_chunk(prov_home *h, const prov_template *t, char *const 
 			sum->failed_id = ids[i];
 			goto fail;
 		}
-		if (o->bundle_dir != NULL) {
+		if (o->bundles || o->bundle_dir != NULL) {
 			prov_bundle_opts bo;
 			prov_bundle_info bi;
 			uint8_t *buf = NULL;
@@ -478,17 +478,21 @@ static prov_status mint_chunk(prov_home *h, const prov_template *t, char *const 
 			bo.recipient = o->recipient;
 			bo.recipient_kid = o->recipient != NULL ? o->recipient_kid : NULL;
 			bo.insecure_plaintext = o->insecure_plaintext;
-			snprintf(res[i].bundle_path, sizeof(res[i].bundle_path), "%s/%s.cbor", o->bundle_dir,
-			         ids[i]);
 			st = prov_bundle_build(h, ids[i], &bo, &buf, &len, &bi, e);
-			if (st == PROV_OK)
+			if (st == PROV_OK && o->bundle_dir != NULL) {
+				snprintf(res[i].bundle_path, sizeof(res[i].bundle_path), "%s/%s.cbor",
+				         o->bundle_dir, ids[i]);
 				st = prov_file_write_nosync(res[i].bundle_path, buf, len, 0600, e);
+			}
+			if (buf != NULL)
+				prov_wipe(buf, len); /* lab bundles carry plaintext secrets */
 			free(buf);
 			if (st != PROV_OK) {
 				sum->failed_id = ids[i];
 				goto fail;
 			}
-			written[i] = res[i].bundle_path;
+			if (o->bundle_dir != NULL)
+				written[i] = res[i].bundle_path;
 			res[i].bundle_counter = bi.counter;
 		}
 		*done = i + 1;

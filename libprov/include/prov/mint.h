@@ -56,7 +56,8 @@ typedef struct prov_batch_opts {
 	size_t chunk;               /* devices per transaction (0: 256) */
 	int rotate;
 	int skip_existing;
-	const char *bundle_dir;     /* also write DIR/<id>.cbor per device */
+	int bundles;                /* build and record each device's bundle */
+	const char *bundle_dir;     /* ... and write it to DIR/<id>.cbor (implies bundles) */
 	EVP_PKEY *recipient;        /* for the bundles' secrets */
 	const uint8_t *recipient_spki; /* filled by prov_mint_batch */
 	size_t recipient_spki_len;
