@@ -340,3 +340,46 @@ print('%064x' % k.private_numbers().private_value)")
 		assert_status 3
 	done
 }
+
+@test "mint --bundles records each bundle; export --what bundle returns it byte for byte" {
+	make_factory
+	make_device_key dev
+	run "$PROV" mint --template "$REPO/bench/mint-bench.json" --count 5 --id-format 'db-%02d' \
+		--recipient-key "$T/dev.pub.pem" --bundles --json
+	assert_status 0
+	[ "$(echo "$output" | json_get '[d["bundle_counter"] for d in d["devices"]]')" = "[1, 1, 1, 1, 1]" ]
+	[ "$(db 'SELECT count(*) FROM bundles WHERE length(data) = size')" = 5 ]
+	"$PROV" export --device db-03 --what bundle --out "$T/b.cbor"
+	[ "$(stat -c %a "$T/b.cbor")" = 600 ]
+	[ "$(sha256sum < "$T/b.cbor" | cut -d' ' -f1)" = "$(db "SELECT sha256 FROM bundles WHERE device_id = 'db-03'")" ]
+	run reader "$T/b.cbor" "$PROV_HOME/signer.pub.pem" "$T/dev.key"
+	assert_status 0
+	[ "$(echo "$output" | json_get 'd["device"]')" = db-03 ]
+	# a later prov bundle becomes the latest
+	"$PROV" bundle --device db-03 --out "$T/b2.cbor" --recipient-key "$T/dev.pub.pem" >/dev/null
+	"$PROV" export --device db-03 --what bundle > "$T/latest.cbor"
+	cmp "$T/b2.cbor" "$T/latest.cbor"
+	# --bundles is for batches; a device without a bundle has none to export
+	run "$PROV" mint --template "$TPL/coaps-psk.json" --device single --bundles
+	assert_status 2
+	"$PROV" mint --template "$TPL/coaps-psk.json" --device nob --recipient-key "$T/dev.pub.pem" >/dev/null
+	run "$PROV" export --device nob --what bundle
+	assert_status 4
+	assert_output_has "no bundle yet"
+}
+
+@test "a lab bundle with plaintext secrets is never stored in the database" {
+	make_factory
+	"$PROV" mint --template "$TPL/coaps-psk.json" --device lab >/dev/null
+	"$PROV" bundle --device lab --out "$T/lab.cbor" --insecure-plaintext-secrets 2>/dev/null
+	[ "$(db "SELECT length(data) FROM bundles WHERE device_id = 'lab'")" = 0 ]
+	run "$PROV" export --device lab --what bundle
+	assert_status 4
+	assert_output_has "plaintext secrets"
+	# the PSK bytes appear nowhere in the database files (main and WAL)
+	hex=$("$PROV" export --device lab --what psk --reveal | cut -d: -f2)
+	cat "$PROV_HOME"/prov.db* > "$T/all-db"
+	[ "$(stat -c %s "$T/all-db")" -gt 0 ]
+	run "$PY" -c "import sys; sys.exit(bytes.fromhex('$hex') in open('$T/all-db','rb').read())"
+	assert_status 0
+}
