@@ -133,8 +133,10 @@ static prov_status load_device(prov_home *h, const char *id, int want_recipient,
 	if (want_recipient && sqlite3_column_type(s, 3) == SQLITE_BLOB) {
 		st = prov_key_from_spki(sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
 		                        &d->recipient, e);
-		if (st != PROV_OK)
-			return prov_err_wrap(e, "stored recipient key of %s", id);
+		if (st != PROV_OK) {
+			prov_err_wrap(e, "stored recipient key of %s", id);
+			return st;
+		}
 	}
 	sqlite3_reset(s);
 	rc = query_row(h, q_key, id, d->generation, -1, &s, e, &st);

@@ -116,6 +116,10 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;\n"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
 	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;\n"
+	"-- INSERT OR REPLACE deletes without firing DELETE triggers: refuse it here.\n"
+	"CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit\n"
+	"  WHEN NEW.seq IS NOT NULL AND EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)\n"
+	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;\n"
 	"CREATE TRIGGER bundle_counter_grows BEFORE UPDATE OF bundle_counter ON devices\n"
 	"  WHEN NEW.bundle_counter <= OLD.bundle_counter\n"
 	"  BEGIN SELECT RAISE(ABORT, 'bundle counter only grows'); END;\n",

@@ -143,8 +143,10 @@ static prov_status init_ca(const prov_init_opts *o, const char *tmp, STACK_OF(X5
 			st = prov_x509_ca_check(sk_X509_value(*chain, 0), *key, e);
 		if (st == PROV_OK)
 			st = prov_x509_chain_check(*chain, e);
-		if (st != PROV_OK)
-			return prov_err_wrap(e, "cannot import CA %s", o->ca_cert);
+		if (st != PROV_OK) {
+			prov_err_wrap(e, "cannot import CA %s", o->ca_cert);
+			return st;
+		}
 		if (prov_key_type_of(*key) == PROV_KEY_NONE)
 			return prov_err_set(e, PROV_E_INPUT,
 			                    "cannot import CA %s: key type not supported (p256, p384, ed25519)",

@@ -370,8 +370,15 @@ prov_status prov_key_from_raw_private(prov_key_type t, const uint8_t *raw, size_
 	g = EC_GROUP_new_by_curve_name(t == PROV_KEY_P384 ? NID_secp384r1 : NID_X9_62_prime256v1);
 	d = BN_secure_new();
 	pt = g != NULL ? EC_POINT_new(g) : NULL;
-	if (pt == NULL || d == NULL || BN_bin2bn(raw, (int)len, d) == NULL ||
-	    !EC_POINT_mul(g, pt, d, NULL, NULL, NULL))
+	if (pt == NULL || d == NULL || BN_bin2bn(raw, (int)len, d) == NULL)
+		goto fail;
+	/* A private scalar is in [1, n-1] (SEC 1, 3.2.1). */
+	if (BN_is_zero(d) || BN_cmp(d, EC_GROUP_get0_order(g)) >= 0) {
+		st = prov_err_set(e, PROV_E_INPUT, "raw %s private key is out of range (0 or >= the group order)",
+		                  prov_key_type_name(t));
+		goto out;
+	}
+	if (!EC_POINT_mul(g, pt, d, NULL, NULL, NULL))
 		goto fail;
 	publen = EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub), NULL);
 	bld = OSSL_PARAM_BLD_new();

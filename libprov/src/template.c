@@ -190,8 +190,10 @@ static prov_status check_cred(prov_template *t, size_t i, json_t *c, const char 
 		}
 		cr->include_chain = json_is_true(json_object_get(c, "include_chain"));
 		x = prov_template_expand(cr->subject, "dev-1");
-		if (x == NULL || prov_x509_name_parse(x, &n, e) != PROV_OK) {
-			st = prov_err_wrap(e, "$.credentials[%zu].subject", i);
+		st = x == NULL ? prov_err_set(e, PROV_E_INTERNAL, "out of memory")
+		               : prov_x509_name_parse(x, &n, e);
+		if (st != PROV_OK) {
+			prov_err_wrap(e, "$.credentials[%zu].subject", i);
 			goto out;
 		}
 		X509_NAME_free(n);
@@ -340,7 +342,7 @@ static prov_status check_rules(prov_template *t, const char *base_dir, const uin
 		for (size_t i = 0; i < json_array_size(suites_j); i++) {
 			const char *s = json_string_value(json_array_get(suites_j, i));
 
-			if (strncmp(s, "TLS_PSK_", 8) == 0 && !have_psk)
+			if ((strncmp(s, "TLS_PSK_", 8) == 0 || strncmp(s, "TLS_ECDHE_PSK_", 14) == 0) && !have_psk)
 				return prov_err_set(e, PROV_E_INPUT,
 				                    "$.tls.cipher_suites[%zu]: %s needs a psk credential", i, s);
 		}
@@ -404,8 +406,10 @@ prov_status prov_template_load(const char *path, prov_template **out, prov_err *
 
 	*out = NULL;
 	st = prov_file_read(path, TEMPLATE_FILE_MAX, &buf, &len, e);
-	if (st != PROV_OK)
-		return prov_err_wrap(e, "template");
+	if (st != PROV_OK) {
+		prov_err_wrap(e, "template");
+		return st;
+	}
 	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
 	free(buf);
 	if (root == NULL)

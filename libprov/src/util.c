@@ -40,6 +40,11 @@ prov_status prov_file_read(const char *path, size_t max, uint8_t **buf, size_t *
 			uint8_t *nb;
 
 			if (cap >= max) {
+				/* Full at the limit: only more data makes it too large. */
+				int c = fgetc(f);
+
+				if (c == EOF)
+					break;
 				st = prov_err_set(e, PROV_E_INPUT, "%s: larger than %zu bytes", path, max);
 				goto out;
 			}

@@ -42,7 +42,8 @@ prov_status prov_err_set(prov_err *e, prov_status code, const char *fmt, ...)
 prov_status prov_err_ssl(prov_err *e, prov_status code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prefix the existing message with "<prefix>: " (keeps the code). Returns code. */
+/* Prefix the existing message with "<prefix>: " (keeps the code).  Returns the
+ * code, or PROV_E_INTERNAL when e is NULL: callers keep their own status. */
 prov_status prov_err_wrap(prov_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
