@@ -82,6 +82,59 @@ static prov_status rows(sqlite3 *db, const char *sql, const char *id, json_t **o
 	return st;
 }
 
+static const char *str(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v != NULL ? v : "-";
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* The same facts as --json, laid out for people; no secret is among them. */
+static void print_human(json_t *d)
+{
+	json_t *row;
+	size_t i;
+
+	cli_out("device:     %s\nstatus:     %s\ntemplate:   %s\ngeneration: %lld\n"
+	        "bundles:    %lld (counter)\nrecipient:  %s\ncreated:    %s\nupdated:    %s\n",
+	        str(d, "id"), str(d, "status"), str(d, "template"), num(d, "generation"),
+	        num(d, "bundle_counter"),
+	        json_is_true(json_object_get(d, "has_recipient_key")) ? "registered" : "none",
+	        str(d, "created_at"), str(d, "updated_at"));
+	json_array_foreach(json_object_get(d, "keys"), i, row)
+		cli_out("key:        gen %lld %s from %s%s\n", num(row, "generation"), str(row, "key_type"),
+		        str(row, "origin"), json_is_true(json_object_get(row, "current")) ? " (current)" : "");
+	json_array_foreach(json_object_get(d, "certificates"), i, row)
+		cli_out("cert:       gen %lld slot %lld serial %s %s until %s%s\n", num(row, "generation"),
+		        num(row, "slot"), str(row, "serial"), str(row, "subject"), str(row, "not_after"),
+		        json_is_true(json_object_get(row, "current")) ? " (current)" : "");
+	json_array_foreach(json_object_get(d, "psks"), i, row)
+		cli_out("psk:        gen %lld slot %lld identity \"%s\" %lld bits%s\n", num(row, "generation"),
+		        num(row, "slot"), str(row, "identity"), num(row, "bits"),
+		        json_is_true(json_object_get(row, "current")) ? " (current)" : "");
+	json_array_foreach(json_object_get(d, "raw_keys"), i, row)
+		cli_out("rpk:        gen %lld slot %lld%s%s\n", num(row, "generation"), num(row, "slot"),
+		        json_is_null(json_object_get(row, "peer_spki")) ? "" : ", server key pinned",
+		        json_is_true(json_object_get(row, "current")) ? " (current)" : "");
+	json_array_foreach(json_object_get(d, "bundles"), i, row)
+		cli_out("bundle:     %lld  %lld bytes  sha256 %.16s...  %s\n", num(row, "counter"),
+		        num(row, "size"), str(row, "sha256"), str(row, "created_at"));
+	json_array_foreach(json_object_get(d, "installs"), i, row)
+		cli_out("install:    counter %lld at %s\n", num(row, "counter"), str(row, "installed_at"));
+	json_array_foreach(json_object_get(d, "audit"), i, row) {
+		char *detail = json_dumps(json_object_get(row, "detail"), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+		cli_out("audit:      %s %-7s %s\n", str(row, "logged_at"), str(row, "action"),
+		        detail != NULL ? detail : "");
+		free(detail);
+	}
+}
+
 int cmd_show(int argc, char **argv, cli *c)
 {
 	static const struct option opts[] = {
@@ -158,11 +211,7 @@ int cmd_show(int argc, char **argv, cli *c)
 		rc = cli_json(c, out);
 		out = NULL;
 	} else {
-		char *t = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-		/* The human form is the same tree, indented: no secret is in it. */
-		cli_out("%s\n", t != NULL ? t : "");
-		free(t);
+		print_human(out);
 	}
 out:
 	json_decref(out);

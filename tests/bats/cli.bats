@@ -325,3 +325,17 @@ assert {d["id"]: d["template"] for d in j["devices"]} == {"d1": "mqtt-mtls", "p1
 		[[ "$stderr" == *"malformed"* ]]
 	done
 }
+
+@test "show: the human form lists each generation's credentials and the audit trail" {
+	make_factory
+	make_device_key dev
+	"$PROV" mint --template "$TPL/mqtt-mtls.json" --device s1 --csr "$T/dev.csr" >/dev/null
+	"$PROV" mint --template "$TPL/mqtt-mtls.json" --device s1 --csr "$T/dev.csr" --rotate >/dev/null
+	run "$PROV" show s1
+	assert_status 0
+	assert_output_has "generation: 2"
+	[ "$(echo "$output" | grep -c '^cert: ')" = 2 ]
+	[ "$(echo "$output" | grep -c '(current)')" = 2 ]   # the key and the certificate of gen 2
+	assert_output_has "$(db "SELECT serial FROM certificates WHERE generation = 2")"
+	[ "$(echo "$output" | grep -c '^audit: ')" = 2 ]
+}
