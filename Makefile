@@ -83,6 +83,7 @@ demo: deps
 check: deps
 	$(MAKE) check-plain
 	$(MAKE) check-asan
+	$(MAKE) fuzz-smoke
 
 check-plain: all
 	sh tests/run.sh $(BUILD)
@@ -117,3 +118,82 @@ install: $(LIBPROV) $(PROV) $(BUILD)/prov.1
 
 clean:
 	rm -rf build build-asan
+
+# ---- fuzzing (libFuzzer) ---------------------------------------------------------
+#   make fuzz         build the fuzz targets and run each for FUZZ_SECONDS (default 60)
+#   make fuzz-smoke   run each for FUZZ_SMOKE_SECONDS (10) from its seed corpus; part
+#                     of `make check`
+# One target per parser of outside bytes (fuzz/fuzz_*.c, see fuzz/README.md).  They
+# and libprov's sources are compiled with clang, coverage-instrumented and under
+# AddressSanitizer + UBSan, into build-fuzz/ (the gcc-built libprov.a has no
+# coverage, so it is not used).  Seeds come from fuzz/corpus/<target>/ (read only);
+# inputs the fuzzer finds go to build-fuzz/corpus/<target>/, reproducers of crashes
+# to build-fuzz/artifacts/.  clang and libclang-rt-14-dev provide libFuzzer.
+
+FUZZ_CC            ?= clang
+FUZZ_BUILD         := build-fuzz
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS       := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_BIN           := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS        := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -O1 \
+                      -fno-omit-frame-pointer $(FUZZ_SAN) -Ilibprov/include -I$(FUZZ_BUILD)/gen \
+                      $(PKG_CFLAGS) -DPROV_VERSION=\"$(VERSION)\"
+FUZZ_LIB_OBJ       := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/embedded.o
+# -timeout: one input taking more than 10 s is a bug (a hang) and fails the run like
+# a crash; -max_total_time (below) ends a run that found nothing.
+FUZZ_OPTS          := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_ENV           := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+                      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-clean
+
+fuzz-build: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/.gitignore:
+	@mkdir -p $(FUZZ_BUILD)
+	echo '*' > $@
+
+$(FUZZ_BUILD)/gen/embedded.c $(FUZZ_BUILD)/gen/embedded.h &: $(EMBED) scripts/embed.sh | $(FUZZ_BUILD)/.gitignore
+	@mkdir -p $(FUZZ_BUILD)/gen
+	sh scripts/embed.sh $(FUZZ_BUILD)/gen/embedded $(EMBED)
+
+$(FUZZ_BUILD)/gen/embedded.o: $(FUZZ_BUILD)/gen/embedded.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h) | $(FUZZ_BUILD)/gen/embedded.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libprov-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libprov-fuzz.a $(wildcard libprov/include/prov/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libprov-fuzz.a $(LIBS)
+
+# fuzz_run SECONDS: each target in turn; the first failure stops make.
+define fuzz_run
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t#fuzz_}; \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$name $(FUZZ_BUILD)/artifacts; \
+		echo "== $$t: $(1) s"; \
+		$(FUZZ_ENV) $(FUZZ_BUILD)/$$t $(FUZZ_OPTS) -max_total_time=$(1) \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+			$$( [ -f fuzz/dict/$$name.dict ] && echo -dict=fuzz/dict/$$name.dict ) \
+			$(FUZZ_BUILD)/corpus/$$name fuzz/corpus/$$name >$(FUZZ_BUILD)/$$t.log 2>&1 \
+		|| { tail -n 60 $(FUZZ_BUILD)/$$t.log; echo "$$t: FAILED (log: $(FUZZ_BUILD)/$$t.log)"; exit 1; }; \
+		grep -E '^(stat::number_of_executed_units|stat::new_units_added|#[0-9]+.*DONE)' \
+			$(FUZZ_BUILD)/$$t.log | tr '\n' ' '; echo; \
+	done
+endef
+
+fuzz: fuzz-build
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)

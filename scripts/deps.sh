@@ -4,7 +4,7 @@
 # before every demo and check).
 set -eu
 pkgs="build-essential pkg-config libssl-dev openssl libcbor-dev libjansson-dev
-libsqlite3-dev sqlite3 bats python3 python3-cbor2 python3-cryptography
+libsqlite3-dev sqlite3 bats python3 python3-cbor2 python3-cryptography clang libclang-rt-14-dev
 python3-jsonschema"
 missing=""
 for p in $pkgs; do

@@ -120,6 +120,10 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit\n"
 	"  WHEN NEW.seq IS NOT NULL AND EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)\n"
 	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;\n"
+	"-- INSERT OR REPLACE of a device would reset its counter: refuse it.\n"
+	"CREATE TRIGGER devices_no_replace BEFORE INSERT ON devices\n"
+	"  WHEN EXISTS (SELECT 1 FROM devices WHERE id = NEW.id)\n"
+	"  BEGIN SELECT RAISE(ABORT, 'device exists: its bundle counter only grows'); END;\n"
 	"CREATE TRIGGER bundle_counter_grows BEFORE UPDATE OF bundle_counter ON devices\n"
 	"  WHEN NEW.bundle_counter <= OLD.bundle_counter\n"
 	"  BEGIN SELECT RAISE(ABORT, 'bundle counter only grows'); END;\n",

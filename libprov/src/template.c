@@ -251,6 +251,12 @@ static prov_status check_cred(prov_template *t, size_t i, json_t *c, const char 
 		}
 	} else {
 		cr->kind = PROV_CRED_TRUST;
+		if (t->trust_der != NULL) {
+			/* checked here, before the anchors are read, not to lose the first */
+			st = prov_err_set(e, PROV_E_INPUT,
+			                  "$.credentials[%zu]: a template holds at most one trust credential", i);
+			goto out;
+		}
 		if (trust_der != NULL) {
 			t->trust_der = malloc(trust_len);
 			if (t->trust_der == NULL) {
