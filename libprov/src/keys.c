@@ -238,12 +238,10 @@ out:
 	return st;
 }
 
-prov_status prov_key_set_x509_pubkey(EVP_PKEY *k, X509_PUBKEY *pk, prov_err *e)
+prov_status prov_pub_to_x509_pubkey(prov_key_type t, const uint8_t *pub, size_t n,
+                                    X509_PUBKEY *pk, prov_err *e)
 {
-	prov_key_type t = prov_key_type_of(k);
-	unsigned char pub[133], *copy;
-	size_t n = 0;
-	prov_status st;
+	unsigned char *copy;
 	int ok;
 
 	/* The SubjectPublicKeyInfo from its parts (RFC 5480 section 2, RFC 8410
@@ -252,9 +250,6 @@ prov_status prov_key_set_x509_pubkey(EVP_PKEY *k, X509_PUBKEY *pk, prov_err *e)
 	 * dominated batch minting. */
 	if (t == PROV_KEY_NONE)
 		return prov_err_set(e, PROV_E_INPUT, "unsupported key type");
-	st = prov_key_raw_public(k, pub, sizeof(pub), &n, e);
-	if (st != PROV_OK)
-		return st;
 	copy = OPENSSL_memdup(pub, n);
 	if (copy == NULL)
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
@@ -269,6 +264,39 @@ prov_status prov_key_set_x509_pubkey(EVP_PKEY *k, X509_PUBKEY *pk, prov_err *e)
 		return prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode public key");
 	}
 	return PROV_OK;
+}
+
+prov_status prov_key_set_x509_pubkey(EVP_PKEY *k, X509_PUBKEY *pk, prov_err *e)
+{
+	unsigned char pub[133];
+	size_t n = 0;
+	prov_status st = prov_key_raw_public(k, pub, sizeof(pub), &n, e);
+
+	return st == PROV_OK ? prov_pub_to_x509_pubkey(prov_key_type_of(k), pub, n, pk, e) : st;
+}
+
+prov_status prov_pub_to_spki(prov_key_type t, const uint8_t *pub, size_t n, uint8_t **der,
+                             size_t *len, prov_err *e)
+{
+	X509_PUBKEY *pk = X509_PUBKEY_new();
+	unsigned char *p = NULL;
+	prov_status st;
+	int dl;
+
+	if (pk == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = prov_pub_to_x509_pubkey(t, pub, n, pk, e);
+	if (st == PROV_OK) {
+		dl = i2d_X509_PUBKEY(pk, &p);
+		if (dl <= 0) {
+			st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode public key");
+		} else {
+			*der = p;
+			*len = (size_t)dl;
+		}
+	}
+	X509_PUBKEY_free(pk);
+	return st;
 }
 
 prov_status prov_key_spki(EVP_PKEY *k, uint8_t **der, size_t *len, prov_err *e)

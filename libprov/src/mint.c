@@ -103,20 +103,19 @@ static prov_status device_key(prov_keygen *g, const prov_template *t, const prov
 }
 
 static prov_status store_key(prov_home *h, const char *id, int gen, prov_key_type kt,
-                             const char *origin, EVP_PKEY *key, prov_err *e)
+                             const char *origin, EVP_PKEY *key, const uint8_t *spki,
+                             size_t spki_len, prov_err *e)
 {
 	static const char sql[] =
 		"INSERT INTO device_keys (device_id, generation, key_type, origin, spki, private_sealed, created_at) "
 		"VALUES (?, ?, ?, ?, ?, ?, ?)";
-	uint8_t *spki = NULL, raw[MAX_RAW_PRIV], sealed[MAX_RAW_PRIV + PROV_SEAL_OVERHEAD];
-	size_t spki_len = 0, raw_len = 0;
+	uint8_t raw[MAX_RAW_PRIV], sealed[MAX_RAW_PRIV + PROV_SEAL_OVERHEAD];
+	size_t raw_len = 0;
 	char aad[128];
 	sqlite3_stmt *s;
 	prov_status st;
 
-	st = prov_key_spki(key, &spki, &spki_len, e);
-	if (st == PROV_OK)
-		st = prov_db_cached(h->db, &h->stmts, sql, &s, e);
+	st = prov_db_cached(h->db, &h->stmts, sql, &s, e);
 	if (st != PROV_OK)
 		goto out;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -137,13 +136,12 @@ static prov_status store_key(prov_home *h, const char *id, int gen, prov_key_typ
 	st = step_done(h->db, s, "recording the device key", e);
 out:
 	prov_wipe(raw, sizeof(raw));
-	OPENSSL_free(spki);
 	return st;
 }
 
 static prov_status issue_cert(prov_home *h, const prov_template *t, const prov_tpl_cred *c,
-                              const char *id, int gen, EVP_PKEY *key, prov_mint_result *res,
-                              prov_err *e)
+                              const char *id, int gen, EVP_PKEY *key, const uint8_t *pub,
+                              size_t pub_len, prov_mint_result *res, prov_err *e)
 {
 	static const char sql[] =
 		"INSERT INTO certificates (device_id, generation, slot, serial, subject, not_before, not_after, der, created_at) "
@@ -168,6 +166,9 @@ static prov_status issue_cert(prov_home *h, const prov_template *t, const prov_t
 	p.no_expiry = c->no_expiry;
 	p.eku = c->eku;
 	p.n_eku = c->n_eku;
+	p.pub = pub;
+	p.pub_len = pub_len;
+	p.pub_type = t->key_type;
 	/* A serial is random; the UNIQUE constraint catches the astronomically rare
 	 * repeat, and we draw again. */
 	for (int tries = 0; tries < SERIAL_TRIES; tries++) {
@@ -261,20 +262,16 @@ out:
 }
 
 static prov_status issue_rpk(prov_home *h, const prov_tpl_cred *c, const char *id, int gen,
-                             EVP_PKEY *key, prov_err *e)
+                             const uint8_t *spki, size_t spki_len, prov_err *e)
 {
 	static const char sql[] =
 		"INSERT INTO raw_keys (device_id, generation, slot, own_spki, peer_spki, created_at) "
 		"VALUES (?, ?, ?, ?, ?, ?)";
-	uint8_t *spki = NULL;
-	size_t spki_len = 0;
 	sqlite3_stmt *s;
-	prov_status st = prov_key_spki(key, &spki, &spki_len, e);
+	prov_status st = prov_db_cached(h->db, &h->stmts, sql, &s, e);
 
-	if (st == PROV_OK)
-		st = prov_db_cached(h->db, &h->stmts, sql, &s, e);
 	if (st != PROV_OK)
-		goto out;
+		return st;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, gen);
 	sqlite3_bind_int64(s, 3, c->slot);
@@ -282,10 +279,7 @@ static prov_status issue_rpk(prov_home *h, const prov_tpl_cred *c, const char *i
 	if (c->server_spki != NULL)
 		sqlite3_bind_blob(s, 5, c->server_spki, (int)c->server_spki_len, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, prov_now());
-	st = step_done(h->db, s, "recording the raw public key", e);
-out:
-	OPENSSL_free(spki);
-	return st;
+	return step_done(h->db, s, "recording the raw public key", e);
 }
 
 /* Insert or advance the device row; returns its new generation. */
@@ -368,6 +362,8 @@ out:
 prov_status prov_mint_one(prov_home *h, const prov_template *t, const prov_mint_req *r,
                           prov_mint_result *res, prov_err *e)
 {
+	uint8_t pub[133], *spki = NULL;
+	size_t pub_len = 0, spki_len = 0;
 	EVP_PKEY *key = NULL, *recipient = r->recipient;
 	const char *origin = NULL;
 	json_t *detail = NULL;
@@ -397,7 +393,13 @@ prov_status prov_mint_one(prov_home *h, const prov_template *t, const prov_mint_
 	res->rotated = rotated;
 	res->key_origin = origin;
 	if (key != NULL) {
-		st = store_key(h, r->device_id, gen, t->key_type, origin, key, e);
+		/* The point is converted once, for the database, the certificate and
+		 * the raw public key credential alike. */
+		st = prov_key_raw_public(key, pub, sizeof(pub), &pub_len, e);
+		if (st == PROV_OK)
+			st = prov_pub_to_spki(t->key_type, pub, pub_len, &spki, &spki_len, e);
+		if (st == PROV_OK)
+			st = store_key(h, r->device_id, gen, t->key_type, origin, key, spki, spki_len, e);
 		if (st != PROV_OK)
 			goto out;
 	}
@@ -405,11 +407,11 @@ prov_status prov_mint_one(prov_home *h, const prov_template *t, const prov_mint_
 		const prov_tpl_cred *c = &t->creds[i];
 
 		if (c->kind == PROV_CRED_CERT)
-			st = issue_cert(h, t, c, r->device_id, gen, key, res, e);
+			st = issue_cert(h, t, c, r->device_id, gen, key, pub, pub_len, res, e);
 		else if (c->kind == PROV_CRED_PSK)
 			st = issue_psk(h, c, r->device_id, gen, res, e);
 		else if (c->kind == PROV_CRED_RPK)
-			st = issue_rpk(h, c, r->device_id, gen, key, e);
+			st = issue_rpk(h, c, r->device_id, gen, spki, spki_len, e);
 	}
 	if (st != PROV_OK)
 		goto out;
@@ -430,6 +432,7 @@ out:
 	if (st != PROV_OK)
 		prov_err_wrap(e, "device %s", r->device_id);
 	EVP_PKEY_free(key);
+	OPENSSL_free(spki);
 	json_decref(detail);
 	free(dtext);
 	return st;

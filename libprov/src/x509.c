@@ -153,7 +153,8 @@ prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
 	sn = bn != NULL ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
 	if (sn == NULL || !X509_set_version(c, X509_VERSION_3) || !X509_set_serialNumber(c, sn) ||
 	    !X509_set_subject_name(c, name) || !X509_set_issuer_name(c, X509_get_subject_name(ca)) ||
-	    prov_key_set_x509_pubkey(subject_key, X509_get_X509_PUBKEY(c), NULL) != PROV_OK ||
+	    (p->pub != NULL ? prov_pub_to_x509_pubkey(p->pub_type, p->pub, p->pub_len, X509_get_X509_PUBKEY(c), NULL)
+	                    : prov_key_set_x509_pubkey(subject_key, X509_get_X509_PUBKEY(c), NULL)) != PROV_OK ||
 	    !set_validity(c, p->not_before, p->not_after, p->no_expiry))
 		goto fail;
 	eku[0] = 0;

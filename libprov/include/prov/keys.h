@@ -52,6 +52,12 @@ prov_status prov_key_save_private(const char *path, EVP_PKEY *k, const char *pas
 
 /* Set an X509_PUBKEY (e.g. a certificate's) to the key's public key. */
 prov_status prov_key_set_x509_pubkey(EVP_PKEY *k, X509_PUBKEY *pk, prov_err *e);
+/* The same two from a raw public key (prov_key_raw_public) of a known type, so a
+ * caller that needs both converts the point once. */
+prov_status prov_pub_to_x509_pubkey(prov_key_type t, const uint8_t *pub, size_t n,
+                                    X509_PUBKEY *pk, prov_err *e);
+prov_status prov_pub_to_spki(prov_key_type t, const uint8_t *pub, size_t n, uint8_t **der,
+                             size_t *len, prov_err *e);
 /* DER SubjectPublicKeyInfo of a key (OPENSSL_malloc'd, free with OPENSSL_free). */
 prov_status prov_key_spki(EVP_PKEY *k, uint8_t **der, size_t *len, prov_err *e);
 /* Public key from DER SubjectPublicKeyInfo. */

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "prov/err.h"
+#include "prov/keys.h"
 
 #define PROV_SERIAL_LEN 16
 #define PROV_NO_EXPIRY "99991231235959Z"
@@ -36,6 +37,11 @@ typedef struct prov_cert_profile {
 	int no_expiry;
 	const char *const *eku;     /* "clientAuth", "serverAuth", or dotted OIDs */
 	size_t n_eku;
+	/* optional: the subject key's raw public key (prov_key_raw_public) and type,
+	 * when the caller has it already */
+	const uint8_t *pub;
+	size_t pub_len;
+	prov_key_type pub_type;
 } prov_cert_profile;
 
 /* Issue a device certificate for `subject_key`, signed by the CA.  `serial` is
