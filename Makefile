@@ -80,10 +80,11 @@ demo: deps
 	sh scripts/demo.sh $(BUILD)
 
 # The plain run, then the sanitizer run; tests/run.sh prints "N passed, N failed".
+# The sanitizer run comes last so the output ends with its "N passed, N failed".
 check: deps
 	$(MAKE) check-plain
-	$(MAKE) check-asan
 	$(MAKE) fuzz-smoke
+	$(MAKE) check-asan
 
 check-plain: all
 	sh tests/run.sh $(BUILD)
