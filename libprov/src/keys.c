@@ -301,25 +301,11 @@ prov_status prov_pub_to_spki(prov_key_type t, const uint8_t *pub, size_t n, uint
 
 prov_status prov_key_spki(EVP_PKEY *k, uint8_t **der, size_t *len, prov_err *e)
 {
-	X509_PUBKEY *pk = X509_PUBKEY_new();
-	unsigned char *p = NULL;
-	prov_status st;
-	int n;
+	unsigned char pub[133];
+	size_t n = 0;
+	prov_status st = prov_key_raw_public(k, pub, sizeof(pub), &n, e);
 
-	if (pk == NULL)
-		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-	st = prov_key_set_x509_pubkey(k, pk, e);
-	if (st == PROV_OK) {
-		n = i2d_X509_PUBKEY(pk, &p);
-		if (n <= 0) {
-			st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode public key");
-		} else {
-			*der = p;
-			*len = (size_t)n;
-		}
-	}
-	X509_PUBKEY_free(pk);
-	return st;
+	return st == PROV_OK ? prov_pub_to_spki(prov_key_type_of(k), pub, n, der, len, e) : st;
 }
 
 prov_status prov_key_public_pem(EVP_PKEY *k, char **pem, prov_err *e)

@@ -13,19 +13,16 @@
 
 #define CERT_FILE_MAX (4 * 1024 * 1024)
 
-prov_status prov_x509_name_parse(const char *dn, X509_NAME **out, prov_err *e)
+/* Append the RDNs of an RFC 4514-style DN to n (which may be a certificate's own). */
+static prov_status name_parse_into(X509_NAME *n, const char *dn, prov_err *e)
 {
-	X509_NAME *n = X509_NAME_new();
 	size_t len = strlen(dn);
 	char *buf = malloc(len + 1);
 	prov_status st = PROV_E_INPUT;
 	const char *p = dn;
 
-	*out = NULL;
-	if (n == NULL || buf == NULL) {
-		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-		goto out;
-	}
+	if (buf == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	if (len == 0) {
 		st = prov_err_set(e, PROV_E_INPUT, "empty distinguished name");
 		goto out;
@@ -54,19 +51,33 @@ prov_status prov_x509_name_parse(const char *dn, X509_NAME **out, prov_err *e)
 		while (*buf == ' ')
 			memmove(buf, buf + 1, strlen(buf));
 		/* RFC 4514 lists the most specific RDN first: prepend (loc 0). */
-		if (!X509_NAME_add_entry_by_txt(n, buf, MBSTRING_UTF8, (const unsigned char *)val, -1, 0, 0) /* loc 0: prepend */) {
+		if (!X509_NAME_add_entry_by_txt(n, buf, MBSTRING_UTF8, (const unsigned char *)val, -1, 0, 0)) {
 			st = prov_err_ssl(e, PROV_E_INPUT, "bad distinguished name \"%s\": attribute \"%s\"",
 			                  dn, buf);
 			goto out;
 		}
 	}
-	*out = n;
-	n = NULL;
 	st = PROV_OK;
 out:
-	X509_NAME_free(n);
 	free(buf);
 	return st;
+}
+
+prov_status prov_x509_name_parse(const char *dn, X509_NAME **out, prov_err *e)
+{
+	X509_NAME *n = X509_NAME_new();
+	prov_status st;
+
+	*out = NULL;
+	if (n == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = name_parse_into(n, dn, e);
+	if (st != PROV_OK) {
+		X509_NAME_free(n);
+		return st;
+	}
+	*out = n;
+	return PROV_OK;
 }
 
 char *prov_x509_name_text(const X509_NAME *n)
@@ -130,14 +141,32 @@ static int set_validity(X509 *c, int64_t nb, int64_t na, int no_expiry)
 	return ASN1_TIME_set(X509_getm_notAfter(c), (time_t)na) != NULL;
 }
 
+/* Version 3, serial, subject (parsed straight into the certificate) and issuer
+ * (NULL: self-issued). */
+static prov_status start_cert(X509 *c, const uint8_t *serial, const char *subject,
+                              const X509_NAME *issuer, prov_err *e)
+{
+	BIGNUM *bn = BN_bin2bn(serial, PROV_SERIAL_LEN, NULL);
+	ASN1_INTEGER *sn = bn != NULL ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+	prov_status st = PROV_OK;
+
+	if (sn == NULL || !X509_set_version(c, X509_VERSION_3) || !X509_set_serialNumber(c, sn))
+		st = prov_err_ssl(e, PROV_E_INTERNAL, "cannot set the serial number");
+	if (st == PROV_OK)
+		st = name_parse_into(X509_get_subject_name(c), subject, e);
+	if (st == PROV_OK &&
+	    !X509_set_issuer_name(c, issuer != NULL ? issuer : X509_get_subject_name(c)))
+		st = prov_err_ssl(e, PROV_E_INTERNAL, "cannot set the issuer");
+	ASN1_INTEGER_free(sn);
+	BN_free(bn);
+	return st;
+}
+
 prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
                             const prov_cert_profile *p, const uint8_t *serial,
                             X509 **out, prov_err *e)
 {
 	X509 *c = X509_new();
-	X509_NAME *name = NULL;
-	ASN1_INTEGER *sn = NULL;
-	BIGNUM *bn = NULL;
 	X509V3_CTX ctx;
 	char eku[512];
 	size_t el = 0;
@@ -146,14 +175,10 @@ prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
 	*out = NULL;
 	if (c == NULL)
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-	st = prov_x509_name_parse(p->subject, &name, e);
+	st = start_cert(c, serial, p->subject, X509_get_subject_name(ca), e);
 	if (st != PROV_OK)
 		goto out;
-	bn = BN_bin2bn(serial, PROV_SERIAL_LEN, NULL);
-	sn = bn != NULL ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
-	if (sn == NULL || !X509_set_version(c, X509_VERSION_3) || !X509_set_serialNumber(c, sn) ||
-	    !X509_set_subject_name(c, name) || !X509_set_issuer_name(c, X509_get_subject_name(ca)) ||
-	    (p->pub != NULL ? prov_pub_to_x509_pubkey(p->pub_type, p->pub, p->pub_len, X509_get_X509_PUBKEY(c), NULL)
+	if ((p->pub != NULL ? prov_pub_to_x509_pubkey(p->pub_type, p->pub, p->pub_len, X509_get_X509_PUBKEY(c), NULL)
 	                    : prov_key_set_x509_pubkey(subject_key, X509_get_X509_PUBKEY(c), NULL)) != PROV_OK ||
 	    !set_validity(c, p->not_before, p->not_after, p->no_expiry))
 		goto fail;
@@ -187,9 +212,6 @@ fail:
 	st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot issue certificate for \"%s\"", p->subject);
 out:
 	X509_free(c);
-	X509_NAME_free(name);
-	ASN1_INTEGER_free(sn);
-	BN_free(bn);
 	return st;
 }
 
@@ -197,27 +219,21 @@ prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now,
                                 X509 **out, prov_err *e)
 {
 	X509 *c = X509_new();
-	X509_NAME *name = NULL;
 	uint8_t serial[PROV_SERIAL_LEN];
-	ASN1_INTEGER *sn = NULL;
-	BIGNUM *bn = NULL;
 	X509V3_CTX ctx;
 	prov_status st;
 
 	*out = NULL;
 	if (c == NULL)
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-	st = prov_x509_name_parse(subject, &name, e);
-	if (st != PROV_OK)
-		goto out;
 	st = prov_x509_serial_new(serial, e);
+	if (st == PROV_OK)
+		st = start_cert(c, serial, subject, NULL, e);
 	if (st != PROV_OK)
 		goto out;
-	bn = BN_bin2bn(serial, sizeof(serial), NULL);
-	sn = bn != NULL ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
-	if (sn == NULL || !X509_set_version(c, X509_VERSION_3) || !X509_set_serialNumber(c, sn) ||
-	    !X509_set_subject_name(c, name) || !X509_set_issuer_name(c, name) ||
-	    !X509_set_pubkey(c, key) ||
+	/* X509_set_pubkey, not the faster prov_key_set_x509_pubkey: the CA object is
+	 * used in memory, and only this way does it keep its key for verification. */
+	if (!X509_set_pubkey(c, key) ||
 	    !set_validity(c, now, now + (int64_t)days * 86400, 0))
 		goto fail;
 	X509V3_set_ctx(&ctx, c, c, NULL, NULL, 0);
@@ -236,9 +252,6 @@ fail:
 	st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot create CA certificate \"%s\"", subject);
 out:
 	X509_free(c);
-	X509_NAME_free(name);
-	ASN1_INTEGER_free(sn);
-	BN_free(bn);
 	return st;
 }
 

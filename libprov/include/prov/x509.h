@@ -45,7 +45,9 @@ typedef struct prov_cert_profile {
 } prov_cert_profile;
 
 /* Issue a device certificate for `subject_key`, signed by the CA.  `serial` is
- * PROV_SERIAL_LEN bytes with the top bit clear (see prov_x509_serial_new). */
+ * PROV_SERIAL_LEN bytes with the top bit clear (see prov_x509_serial_new).  The
+ * subject key goes in as its encoded SubjectPublicKeyInfo only (the fast path):
+ * use the certificate's DER (prov_x509_der), not X509_get0_pubkey on *out. */
 prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
                             const prov_cert_profile *p, const uint8_t *serial,
                             X509 **out, prov_err *e);
