@@ -10,6 +10,8 @@
 #
 # BUILD selects the output directory; SAN=1 builds with -fsanitize=address,undefined.
 
+MAKEFLAGS += --no-print-directory
+
 PREFIX   ?= /usr/local
 BUILD    ?= build
 SAN      ?= 0
