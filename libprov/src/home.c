@@ -125,8 +125,8 @@ static prov_status init_kek(sqlite3 *db, const char *tmp, const char *pass, prov
 	return st;
 }
 
-static prov_status init_ca(const prov_init_opts *o, const char *tmp, STACK_OF(X509) **chain,
-                           EVP_PKEY **key, prov_err *e)
+static prov_status init_ca(const prov_init_opts *o, STACK_OF(X509) **chain, EVP_PKEY **key,
+                           prov_err *e)
 {
 	X509 *ca = NULL;
 	prov_status st;
@@ -165,7 +165,6 @@ static prov_status init_ca(const prov_init_opts *o, const char *tmp, STACK_OF(X5
 			return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 		}
 	}
-	(void)tmp;
 	return PROV_OK;
 }
 
@@ -196,7 +195,7 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	if (mkdtemp(tmp) == NULL)
 		return prov_err_set(e, PROV_E_IO, "cannot create %s: %s", o->dir, strerror(errno));
 	made = 1;
-	st = init_ca(o, tmp, &chain, &ca_key, e);
+	st = init_ca(o, &chain, &ca_key, e);
 	if (st != PROV_OK)
 		goto out;
 #define JOIN(name) (free(p), p = path_join(tmp, name))
