@@ -338,6 +338,9 @@ print('%064x' % k.private_numbers().private_value)")
 		run "$PROV" inspect "$T/bad.cbor"
 		echo "# $defect -> $status: $output" >&3
 		assert_status 3
+		# and the independent CDDL reader refuses it too
+		run "$PY" "$REPO/tests/py/bundle_cddl.py" "$T/bad.cbor"
+		[ "$status" -eq 1 ]
 	done
 }
 
@@ -382,4 +385,44 @@ print('%064x' % k.private_numbers().private_value)")
 	[ "$(stat -c %s "$T/all-db")" -gt 0 ]
 	run "$PY" -c "import sys; sys.exit(bytes.fromhex('$hex') in open('$T/all-db','rb').read())"
 	assert_status 0
+}
+
+@test "every kind of bundle conforms to schemas/bundle.cddl (independent python reader)" {
+	make_factory
+	make_device_key dev
+	make_device_key server
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/r.key" \
+		-subj /CN=root -days 30 -out "$T/roots.pem" 2>/dev/null
+	spki=$(openssl pkey -pubin -in "$T/server.pub.pem" -outform DER | base64 -w0)
+	cat > "$T/all.json" <<-JSON
+	{"name": "all", "protocol": "lwm2m", "device_key": {"type": "p256", "source": "device-or-host"},
+	 "credentials": [
+	  {"type": "certificate", "slot": 1, "subject": "CN={id}", "validity": {"days": 30}, "include_chain": true},
+	  {"type": "rpk", "slot": 1, "server_spki": "$spki"},
+	  {"type": "psk", "slot": 2, "bits": 256, "identity": "id-{id}"},
+	  {"type": "trust", "slot": 3, "file": "roots.pem"}],
+	 "tls": {"transport": "dtls", "versions": ["1.2"], "cipher_suites": ["TLS_PSK_WITH_AES_128_CCM_8"],
+	         "record_size_limit": 512, "resumption": {"allowed": false}, "time_check": "floor",
+	         "time_floor": "2026-01-01T00:00:00Z", "server_name": "lwm2m.example"}}
+	JSON
+	"$PROV" mint --template "$T/all.json" --device host-made --recipient-key "$T/dev.pub.pem" >/dev/null
+	"$PROV" mint --template "$T/all.json" --device from-csr --csr "$T/dev.csr" >/dev/null
+	"$PROV" mint --template "$TPL/coaps-psk.json" --device psk --recipient-key "$T/dev.pub.pem" >/dev/null
+	"$PROV" mint --template "$TPL/mqtt-mtls.json" --device mqtt --csr "$T/dev.csr" >/dev/null
+	"$PROV" mint --template "$TPL/coaps-psk.json" --device lab >/dev/null
+	"$PROV" bundle --device host-made --out "$T/1.cbor" >/dev/null
+	"$PROV" bundle --device from-csr --out "$T/2.cbor" --nonce 00112233445566778899aabbccddeeff >/dev/null
+	"$PROV" bundle --device psk --out "$T/3.cbor" >/dev/null
+	"$PROV" bundle --device mqtt --out "$T/4.cbor" >/dev/null
+	"$PROV" bundle --device lab --out "$T/5.cbor" --insecure-plaintext-secrets 2>/dev/null
+	run "$PY" "$REPO/tests/py/bundle_cddl.py" "$T"/[1-5].cbor
+	echo "$output" | sed 's/^/# /' >&3
+	assert_status 0
+	[ "$(echo "$output" | grep -c '^ok ')" = 5 ]
+	# the host-made one carries every entry type but the compact store, with two secrets
+	run reader "$T/1.cbor" "$PROV_HOME/signer.pub.pem" "$T/dev.key"
+	assert_status 0
+	[ "$(echo "$output" | json_get '[(e["slot"], e["type"]) for e in d["entries"]]')" = \
+	  "[(1, 2), (1, 3), (1, 5), (1, 6), (2, 4), (3, 1)]" ]
+	[ "$(echo "$output" | json_get 'len(d["entries"][4]["secret_hex"])')" = 64 ]
 }
