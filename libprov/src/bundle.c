@@ -704,9 +704,11 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 		goto out;
 	}
 	st = prov_cbor_encode(payload, &pbuf, &plen, e);
+	if (st == PROV_OK && h->bundle_signer.key == NULL)
+		st = prov_cose_signer_init(&h->bundle_signer, h->signer, e);
 	if (st == PROV_OK)
-		st = prov_cose_sign1_create(h->signer, h->signer_kid, sizeof(h->signer_kid), pbuf, plen,
-		                            out, out_len, e);
+		st = prov_cose_sign1_create_with(&h->bundle_signer, h->signer_kid, sizeof(h->signer_kid),
+		                                 pbuf, plen, out, out_len, e);
 	if (st != PROV_OK)
 		goto out;
 	if (*out_len > PROV_BUNDLE_MAX) {

@@ -494,8 +494,8 @@ static const EVP_MD *sign_md(const struct sign_alg *a)
 }
 
 /* Sign tbs; write the COSE form (raw r || s, or the Ed25519 signature) to sig. */
-static prov_status sign_raw(EVP_PKEY *key, const struct sign_alg *a, const uint8_t *tbs,
-                            size_t tbs_len, uint8_t *sig, prov_err *e)
+static prov_status sign_raw(EVP_PKEY *key, EVP_MD_CTX *tmpl, const struct sign_alg *a,
+                            const uint8_t *tbs, size_t tbs_len, uint8_t *sig, prov_err *e)
 {
 	prov_status st = PROV_E_CRYPTO;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -506,7 +506,8 @@ static prov_status sign_raw(EVP_PKEY *key, const struct sign_alg *a, const uint8
 	size_t der_len = 0;
 	int half = (int)(a->sig_len / 2);
 
-	if (md == NULL || EVP_DigestSignInit(md, NULL, sign_md(a), NULL, key) != 1) {
+	if (md == NULL || (tmpl != NULL ? EVP_MD_CTX_copy_ex(md, tmpl)
+	                                : EVP_DigestSignInit(md, NULL, sign_md(a), NULL, key)) != 1) {
 		prov_err_ssl(e, PROV_E_CRYPTO, "COSE_Sign1: cannot start %s signing", a->name);
 		goto out;
 	}
@@ -583,12 +584,60 @@ out:
 	return ok;
 }
 
+prov_status prov_cose_signer_init(prov_cose_signer *s, EVP_PKEY *key, prov_err *e)
+{
+	const struct sign_alg *a = sign_alg_find(prov_cose_sign_alg_for_key(key));
+
+	memset(s, 0, sizeof(*s));
+	if (a == NULL)
+		return prov_err_set(e, PROV_E_INPUT, "COSE_Sign1: unsupported signing key: "
+		                    "need P-256 (ES256), P-384 (ES384) or Ed25519 (EdDSA)");
+	s->key = key;
+	s->alg = a->alg;
+	/* ECDSA contexts copy cheaply; EdDSA ones are made per message. */
+	if (a->kind != KEY_ED25519) {
+		s->tmpl = EVP_MD_CTX_new();
+		if (s->tmpl == NULL || EVP_DigestSignInit(s->tmpl, NULL, sign_md(a), NULL, key) != 1) {
+			EVP_MD_CTX_free(s->tmpl);
+			s->tmpl = NULL;
+			return prov_err_ssl(e, PROV_E_CRYPTO, "COSE_Sign1: cannot start %s signing", a->name);
+		}
+	}
+	return PROV_OK;
+}
+
+void prov_cose_signer_free(prov_cose_signer *s)
+{
+	EVP_MD_CTX_free(s->tmpl);
+	memset(s, 0, sizeof(*s));
+}
+
+static prov_status sign1_create(EVP_PKEY *signer, const struct sign_alg *a, EVP_MD_CTX *tmpl,
+                                const uint8_t *kid, size_t kid_len, const uint8_t *payload,
+                                size_t payload_len, uint8_t **out, size_t *out_len, prov_err *e);
+
 prov_status prov_cose_sign1_create(EVP_PKEY *signer, const uint8_t *kid, size_t kid_len,
                                    const uint8_t *payload, size_t payload_len,
                                    uint8_t **out, size_t *out_len, prov_err *e)
 {
+	return sign1_create(signer, sign_alg_find(prov_cose_sign_alg_for_key(signer)), NULL, kid,
+	                    kid_len, payload, payload_len, out, out_len, e);
+}
+
+prov_status prov_cose_sign1_create_with(const prov_cose_signer *s, const uint8_t *kid,
+                                        size_t kid_len, const uint8_t *payload,
+                                        size_t payload_len, uint8_t **out, size_t *out_len,
+                                        prov_err *e)
+{
+	return sign1_create(s->key, sign_alg_find(s->alg), s->tmpl, kid, kid_len, payload,
+	                    payload_len, out, out_len, e);
+}
+
+static prov_status sign1_create(EVP_PKEY *signer, const struct sign_alg *a, EVP_MD_CTX *tmpl,
+                                const uint8_t *kid, size_t kid_len, const uint8_t *payload,
+                                size_t payload_len, uint8_t **out, size_t *out_len, prov_err *e)
+{
 	prov_status st;
-	const struct sign_alg *a = sign_alg_find(prov_cose_sign_alg_for_key(signer));
 	cbor_item_t *prot = NULL, *arr = NULL, *msg = NULL;
 	uint8_t *prot_enc = NULL, *tbs = NULL;
 	size_t prot_len = 0, tbs_len = 0;
@@ -619,7 +668,7 @@ prov_status prov_cose_sign1_create(EVP_PKEY *signer, const uint8_t *kid, size_t 
 	st = sig_structure(prot_enc, prot_len, NULL, 0, payload, payload_len, &tbs, &tbs_len, e);
 	if (st != PROV_OK)
 		goto out;
-	st = sign_raw(signer, a, tbs, tbs_len, sig, e);
+	st = sign_raw(signer, tmpl, a, tbs, tbs_len, sig, e);
 	if (st != PROV_OK)
 		goto out;
 	arr = cbor_new_definite_array(4);

@@ -401,6 +401,8 @@ void prov_home_close(prov_home *h)
 	prov_db_cache_clear(&h->stmts);
 	prov_template_free(h->tpl);
 	prov_keygen_free(&h->keygen);
+	prov_cose_signer_free(&h->bundle_signer);
+	EVP_MD_CTX_free(h->ca_sign);
 	sqlite3_close(h->db);
 	sk_X509_pop_free(h->ca_chain, X509_free);
 	EVP_PKEY_free(h->ca_key);

@@ -169,6 +169,9 @@ static prov_status issue_cert(prov_home *h, const prov_template *t, const prov_t
 	p.pub = pub;
 	p.pub_len = pub_len;
 	p.pub_type = t->key_type;
+	if (h->ca_sign == NULL)
+		h->ca_sign = prov_x509_sign_ctx_new(h->ca_key); /* NULL: per certificate */
+	p.sign_ctx = h->ca_sign;
 	/* A serial is random; the UNIQUE constraint catches the astronomically rare
 	 * repeat, and we draw again. */
 	for (int tries = 0; tries < SERIAL_TRIES; tries++) {

@@ -141,6 +141,20 @@ static int set_validity(X509 *c, int64_t nb, int64_t na, int no_expiry)
 	return ASN1_TIME_set(X509_getm_notAfter(c), (time_t)na) != NULL;
 }
 
+EVP_MD_CTX *prov_x509_sign_ctx_new(EVP_PKEY *ca_key)
+{
+	EVP_MD_CTX *m;
+
+	if (EVP_PKEY_is_a(ca_key, "ED25519"))
+		return NULL;
+	m = EVP_MD_CTX_new();
+	if (m != NULL && EVP_DigestSignInit(m, NULL, sig_md(ca_key), NULL, ca_key) != 1) {
+		EVP_MD_CTX_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
 /* Version 3, serial, subject (parsed straight into the certificate) and issuer
  * (NULL: self-issued). */
 static prov_status start_cert(X509 *c, const uint8_t *serial, const char *subject,
@@ -202,8 +216,16 @@ prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
 		st = prov_err_ssl(e, PROV_E_INPUT, "bad extendedKeyUsage \"%s\"", eku);
 		goto out;
 	}
-	if (X509_sign(c, ca_key, sig_md(ca_key)) <= 0)
+	if (p->sign_ctx != NULL) {
+		EVP_MD_CTX *m = EVP_MD_CTX_new();
+		int ok = m != NULL && EVP_MD_CTX_copy_ex(m, p->sign_ctx) && X509_sign_ctx(c, m) > 0;
+
+		EVP_MD_CTX_free(m);
+		if (!ok)
+			goto fail;
+	} else if (X509_sign(c, ca_key, sig_md(ca_key)) <= 0) {
 		goto fail;
+	}
 	*out = c;
 	c = NULL;
 	st = PROV_OK;

@@ -420,7 +420,7 @@ static void test_issue(void)
 		/* Bad profiles. */
 		{
 			static const char *const bad_eku[] = {"clientAuth", "notAnEKU"};
-			prov_cert_profile p = {"CN=dev-1", T2026, T2026 + 86400, 0, bad_eku, 2, NULL, 0, PROV_KEY_NONE};
+			prov_cert_profile p = {"CN=dev-1", T2026, T2026 + 86400, 0, bad_eku, 2, NULL, 0, PROV_KEY_NONE, NULL};
 			uint8_t serial[PROV_SERIAL_LEN] = {0x40, 1};
 			X509 *leaf = (X509 *)1;
 

@@ -50,6 +50,23 @@ typedef struct prov_cose_sign1_info {
 	size_t key_index;          /* which of the keys verified it */
 } prov_cose_sign1_info;
 
+/* Many messages by one key: the algorithm and a digest-sign context set up once
+ * and copied per message.  The key stays the caller's; free with
+ * prov_cose_signer_free. */
+typedef struct prov_cose_signer {
+	EVP_PKEY *key;
+	int alg;
+	EVP_MD_CTX *tmpl;          /* NULL for EdDSA: set up per message */
+} prov_cose_signer;
+
+prov_status prov_cose_signer_init(prov_cose_signer *s, EVP_PKEY *key, prov_err *e);
+void prov_cose_signer_free(prov_cose_signer *s);
+/* prov_cose_sign1_create with a prepared signer. */
+prov_status prov_cose_sign1_create_with(const prov_cose_signer *s, const uint8_t *kid,
+                                        size_t kid_len, const uint8_t *payload,
+                                        size_t payload_len, uint8_t **out, size_t *out_len,
+                                        prov_err *e);
+
 /* Verify a COSE_Sign1 (tagged with 18, or untagged when `allow_untagged`) against
  * any of `keys`.  Structural problems -> PROV_E_INPUT; a signature that no key
  * verifies, an alg that does not fit the key, or alg outside the protected

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <sqlite3.h>
 
+#include "prov/cose.h"
 #include "prov/db.h"
 #include "prov/err.h"
 #include "prov/keys.h"
@@ -61,6 +62,8 @@ typedef struct prov_home {
 	char *passphrase;         /* copy of PROV_PASSPHRASE, wiped on close */
 	prov_stmt_cache stmts;    /* prepared statements of db */
 	prov_keygen keygen;       /* reused key generation contexts */
+	prov_cose_signer bundle_signer; /* h->signer prepared for many bundles */
+	EVP_MD_CTX *ca_sign;      /* h->ca_key prepared for many certificates (ECDSA) */
 	prov_template *tpl;       /* the last template read from the database */
 	char tpl_digest[65];
 } prov_home;

@@ -42,7 +42,14 @@ typedef struct prov_cert_profile {
 	const uint8_t *pub;
 	size_t pub_len;
 	prov_key_type pub_type;
+	/* optional: a digest-sign context already set up with the CA key, copied
+	 * for each certificate (see prov_x509_sign_ctx_new) */
+	const EVP_MD_CTX *sign_ctx;
 } prov_cert_profile;
+
+/* A signing context for many certificates by one ECDSA CA key, or NULL (then
+ * each certificate sets one up itself, as Ed25519 needs). */
+EVP_MD_CTX *prov_x509_sign_ctx_new(EVP_PKEY *ca_key);
 
 /* Issue a device certificate for `subject_key`, signed by the CA.  `serial` is
  * PROV_SERIAL_LEN bytes with the top bit clear (see prov_x509_serial_new).  The
