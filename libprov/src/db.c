@@ -369,20 +369,13 @@ prov_status prov_db_audit_cached(sqlite3 *db, prov_stmt_cache *c, const char *ac
 prov_status prov_db_audit(sqlite3 *db, const char *action, const char *device,
                           const char *detail, prov_err *e)
 {
-	sqlite3_stmt *s = NULL;
-	prov_status st = prov_db_prepare(db, audit_sql, &s, e);
-	int rc;
+	prov_stmt_cache c;
+	prov_status st;
 
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_int64(s, 1, prov_now());
-	sqlite3_bind_text(s, 2, action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, device, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, detail, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		st = prov_db_fail(db, rc, "writing the audit log", e);
-	sqlite3_finalize(s);
+	/* A one-off entry: a cache of one statement, dropped at once. */
+	memset(&c, 0, sizeof(c));
+	st = prov_db_audit_cached(db, &c, action, device, detail, e);
+	prov_db_cache_clear(&c);
 	return st;
 }
 
