@@ -1327,6 +1327,22 @@ out:
 	return st;
 }
 
+/* One COSE_Encrypt layer's headers: the protected map decoded, labels checked
+ * across both maps, and no critical parameters (none are understood here). */
+static prov_status layer_headers(const char *what, const cbor_item_t *prot_b,
+                                 const cbor_item_t *unprot, cbor_item_t **prot, prov_err *e)
+{
+	prov_status st = decode_protected(what, cbor_bytestring_handle(prot_b),
+	                                  cbor_bytestring_length(prot_b), prot, e);
+
+	if (st == PROV_OK)
+		st = check_labels(what, *prot, unprot, e);
+	if (st == PROV_OK && (prov_cbor_map_get_int(*prot, HDR_CRIT) != NULL ||
+	                      prov_cbor_map_get_int(unprot, HDR_CRIT) != NULL))
+		st = prov_err_set(e, PROV_E_INPUT, "%s: critical header parameters: not supported", what);
+	return st;
+}
+
 /* Read the sender's ephemeral COSE_Key: EC2 on P-256, x and y (or y's sign bit). */
 static prov_status epk_from_cose_key(const cbor_item_t *k, EVP_PKEY **out, prov_err *e)
 {
@@ -1422,19 +1438,10 @@ prov_status prov_cose_decrypt_ecdh_es(EVP_PKEY *recipient_priv, const cbor_item_
 	}
 
 	/* layer 0: {1: content alg} protected, {5: IV} unprotected */
-	st = decode_protected("COSE_Encrypt", cbor_bytestring_handle(f[0]),
-	                      cbor_bytestring_length(f[0]), &prot, e);
-	if (st != PROV_OK)
-		goto out;
-	st = check_labels("COSE_Encrypt", prot, f[1], e);
+	st = layer_headers("COSE_Encrypt", f[0], f[1], &prot, e);
 	if (st != PROV_OK)
 		goto out;
 	st = PROV_E_INPUT;
-	if (prov_cbor_map_get_int(prot, HDR_CRIT) != NULL ||
-	    prov_cbor_map_get_int(f[1], HDR_CRIT) != NULL) {
-		prov_err_set(e, st, "COSE_Encrypt: critical header parameters: not supported");
-		goto out;
-	}
 	alg_item = prov_cbor_map_get_int(prot, HDR_ALG);
 	describe_alg(alg_item, desc, sizeof(desc));
 	if (alg_item == NULL || prov_cbor_get_int(alg_item, &alg) != 0 ||
@@ -1485,20 +1492,10 @@ prov_status prov_cose_decrypt_ecdh_es(EVP_PKEY *recipient_priv, const cbor_item_
 		             "unprotected map, empty bstr] for direct key agreement");
 		goto out;
 	}
-	st = decode_protected("COSE_Encrypt recipient", cbor_bytestring_handle(r[0]),
-	                      cbor_bytestring_length(r[0]), &rprot, e);
-	if (st != PROV_OK)
-		goto out;
-	st = check_labels("COSE_Encrypt recipient", rprot, r[1], e);
+	st = layer_headers("COSE_Encrypt recipient", r[0], r[1], &rprot, e);
 	if (st != PROV_OK)
 		goto out;
 	st = PROV_E_INPUT;
-	if (prov_cbor_map_get_int(rprot, HDR_CRIT) != NULL ||
-	    prov_cbor_map_get_int(r[1], HDR_CRIT) != NULL) {
-		prov_err_set(e, st, "COSE_Encrypt recipient: critical header parameters: not "
-		             "supported");
-		goto out;
-	}
 	ralg = prov_cbor_map_get_int(rprot, HDR_ALG);
 	if (prov_cbor_get_int(ralg, &alg) != 0 || alg != PROV_COSE_ALG_ECDH_ES_HKDF_256) {
 		describe_alg(ralg, desc, sizeof(desc));
