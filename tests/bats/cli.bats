@@ -339,3 +339,16 @@ assert {d["id"]: d["template"] for d in j["devices"]} == {"d1": "mqtt-mtls", "p1
 	assert_output_has "$(db "SELECT serial FROM certificates WHERE generation = 2")"
 	[ "$(echo "$output" | grep -c '^audit: ')" = 2 ]
 }
+
+@test "cli: malformed numbers are usage errors (2) and nothing is created" {
+	make_factory
+	for args in "--busy-timeout abc" "--busy-timeout -5" "--count 0 --id-format d-%d" \
+		"--count x --id-format d-%d" "--count 5 --id-format d-%d --chunk 0" \
+		"--count 5 --id-format d-%d --start -1"; do
+		# shellcheck disable=SC2086
+		run "$PROV" mint --template "$TPL/coaps-psk.json" $args
+		assert_status 2
+		assert_output_has "prov: mint: "
+	done
+	[ "$(db 'SELECT count(*) FROM devices')" = 0 ]
+}
