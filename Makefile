@@ -43,9 +43,18 @@ EMBED    := schemas/template.schema.json
 LIBPROV  := $(BUILD)/libprov.a
 PROV     := $(BUILD)/prov
 
-.PHONY: all deps demo check check-plain check-asan unit bats bench install clean
+.PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent
 
-all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1
+all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 agent
+
+# The device side builds with its own makefiles (firmware-agent/Makefile and one per
+# module beside the agent), run from the top directory with the same BUILD and SAN.
+# Their test programs land in $(BUILD)/tests/ so tests/run.sh runs them as unit suites.
+AGENT_MAKEFILES := $(sort $(wildcard firmware-agent/Makefile firmware-agent/*/module.mk))
+agent: $(LIBPROV) $(PROV)
+	@for m in $(AGENT_MAKEFILES); do \
+		$(MAKE) -f $$m BUILD=$(BUILD) SAN=$(SAN) all || exit 1; \
+	done
 
 $(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
