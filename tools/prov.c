@@ -5,6 +5,9 @@
  * sees "prov <name>" as argv[0].  `prov help [COMMAND]` prints usage.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -108,6 +111,14 @@ int main(int argc, char **argv)
 	cli c;
 	int used = 0;
 
+#ifdef __GLIBC__
+	/* A batch mint allocates and frees many small OpenSSL, libcbor and SQLite
+	 * objects per device.  With glibc's default 128 KiB trim threshold the heap
+	 * top went back to the kernel about 3 times per device (3,063 brk calls and
+	 * their page faults for 1,000 devices, ~3% of the run in perf); keep it. */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 4 << 20);
+#endif
 	if (argc < 2) {
 		overview(stderr);
 		return PROV_E_USAGE;
