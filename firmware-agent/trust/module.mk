@@ -1,0 +1,65 @@
+# firmware-agent/trust/module.mk - the compact trust store (device side) and its tests.
+#
+# Run from the repository root by the top Makefile:
+#   make -f firmware-agent/trust/module.mk BUILD=build SAN=0 all
+# Outputs: $(BUILD)/agent/trust/*.o, $(BUILD)/trust-client (the Mbed TLS client the
+# end-to-end test drives), $(BUILD)/tests/test_trust_* (run by tests/run.sh).
+# The module's own objects must not reference malloc/calloc/realloc/free: checked
+# at link time (noheap.ok).
+
+MAKEFLAGS += --no-print-directory
+
+BUILD ?= build
+SAN   ?= 0
+CC    ?= cc
+
+TRUST_DIR := firmware-agent/trust
+TRUST_OUT := $(BUILD)/agent/trust
+
+TRUST_WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+TRUST_OPT  := -O2 -g
+ifeq ($(SAN),1)
+TRUST_OPT  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+TRUST_CFLAGS := -std=c99 $(TRUST_WARN) $(TRUST_OPT) -I$(TRUST_DIR) $(CFLAGS)
+# the host programs (client, tests) need POSIX and libcbor's headers
+TRUST_HOST_CFLAGS := $(TRUST_CFLAGS) -D_POSIX_C_SOURCE=200809L -Itests/unit \
+                     $(shell pkg-config --cflags libcbor 2>/dev/null)
+MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
+CBOR_LIBS    := $(shell pkg-config --libs libcbor 2>/dev/null || echo -lcbor)
+
+TRUST_HDR   := $(wildcard $(TRUST_DIR)/*.h)
+TRUST_OBJ   := $(TRUST_OUT)/pa_trust.o $(TRUST_OUT)/pa_trust_mbedtls.o
+TRUST_TESTS := $(BUILD)/tests/test_trust_store $(BUILD)/tests/test_trust_mbedtls
+
+.PHONY: all
+all: $(TRUST_OUT)/noheap.ok $(BUILD)/trust-client $(TRUST_TESTS)
+
+$(TRUST_OUT)/%.o: $(TRUST_DIR)/%.c $(TRUST_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(TRUST_CFLAGS) -c -o $@ $<
+
+$(TRUST_OUT)/trust_client.o: $(TRUST_DIR)/trust_client.c $(TRUST_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(TRUST_HOST_CFLAGS) -c -o $@ $<
+
+$(TRUST_OUT)/test_%.o: $(TRUST_DIR)/tests/test_%.c $(TRUST_HDR) $(wildcard $(TRUST_DIR)/tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TRUST_HOST_CFLAGS) -c -o $@ $<
+
+# No heap, said once and checked here: the module's objects import no allocator.
+$(TRUST_OUT)/noheap.ok: $(TRUST_OBJ)
+	@if nm -u $(TRUST_OBJ) | grep -Ew '(malloc|calloc|realloc|free)'; then \
+		echo "firmware-agent/trust: heap use in the module's objects" >&2; exit 1; fi
+	@touch $@
+
+$(BUILD)/trust-client: $(TRUST_OUT)/trust_client.o $(TRUST_OBJ)
+	$(CC) $(TRUST_OPT) $(LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS)
+
+$(BUILD)/tests/test_trust_store: $(TRUST_OUT)/test_trust_store.o $(TRUST_OUT)/pa_trust.o
+	@mkdir -p $(dir $@)
+	$(CC) $(TRUST_OPT) $(LDFLAGS) -o $@ $^ $(CBOR_LIBS)
+
+$(BUILD)/tests/test_trust_mbedtls: $(TRUST_OUT)/test_trust_mbedtls.o $(TRUST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(TRUST_OPT) $(LDFLAGS) -o $@ $^ $(CBOR_LIBS) $(MBEDTLS_LIBS)
