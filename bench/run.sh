@@ -130,3 +130,42 @@ if [ -f "$doc" ] && grep -q '<!-- bench:mint -->' "$doc"; then
 		/<!-- \/bench:mint -->/ { skip = 0 }
 		!skip { print }' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
 fi
+
+# --- the device agent's size on a Cortex-M4 (issue 4) --------------------------
+# firmware-agent/size/size.sh: one line, details in its report; written between
+# the bench:agent-size markers.  Skipped (and said so) when the agent or the
+# cross compiler is not there.
+size_sh="$top/firmware-agent/size/size.sh"
+if [ -f "$size_sh" ]; then
+	if line=$(sh "$size_sh" "$work/agent-size" 2>"$work/agent-size.err"); then
+		report="$work/agent-size/report.txt"
+		size_result=$(cat <<MD
+Command: \`make -C firmware-agent size\` ($(date -u +%Y-%m-%d), $(arm-none-eabi-gcc --version | head -n 1))
+
+\`\`\`
+$line
+\`\`\`
+
+| figure | bytes | target |
+|---|---|---|
+| text (code + read-only data) | $(echo "$line" | sed 's/.*text=\([0-9]*\).*/\1/') | <= 8,192 |
+| data + bss besides the bundle buffer | $(sed -n 's/^data+bss besides the bundle buffer  \([0-9]*\) bytes.*/\1/p' "$report") | <= 512 |
+| worst-case stack (agent frames; PSA, libc and port calls count 0) | $(echo "$line" | sed 's/.*stack=\([0-9]*\).*/\1/') | <= 2,048 |
+
+$(sed -n 's/^\(bundle buffer: .*\)/- \1/p; s/^\(caller-owned context: .*\)/- \1/p; s/^\(worst path: .*\)/- \1/p' "$report")
+MD
+)
+	else
+		size_result="Not measured in the last run: $(tail -n 1 "$work/agent-size.err")"
+	fi
+	echo "$size_result"
+	if [ -f "$doc" ] && grep -q '<!-- bench:agent-size -->' "$doc"; then
+		awk -v r="$size_result" '
+			/<!-- bench:agent-size -->/ { print; print r; skip = 1; next }
+			/<!-- \/bench:agent-size -->/ { skip = 0 }
+			!skip { print }' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+	fi
+fi
+
+# --- trust store sizes (issue 3): bench/trust.sh writes the bench:trust block ---
+sh "$top/bench/trust.sh" "$build"

@@ -10,6 +10,7 @@
 const char usage_bundle[] =
 	"usage: prov bundle --device ID --out FILE [--recipient-key PUB.pem] [--nonce HEX]\n"
 	"                   [--insecure-plaintext-secrets] [--json]\n"
+	"       prov bundle --device ID --wipe --out FILE [--nonce HEX] [--json]\n"
 	"\n"
 	"Write the device's credentials as a COSE_Sign1 bundle signed by the factory\n"
 	"signer (docs/bundle-format.md).  Each bundle gets the next value of the\n"
@@ -19,6 +20,7 @@ const char usage_bundle[] =
 	"--insecure-plaintext-secrets (lab only; prints a warning).\n"
 	"\n"
 	"  --nonce HEX   bind the bundle to the device's session nonce (8-32 bytes)\n"
+	"  --wipe        a signed wipe bundle: no credentials; the device erases its own\n"
 	"  --out FILE    written atomically, mode 0600\n";
 
 int cmd_bundle(int argc, char **argv, cli *c)
@@ -30,6 +32,7 @@ int cmd_bundle(int argc, char **argv, cli *c)
 		{"recipient-key", required_argument, NULL, 'r'},
 		{"nonce", required_argument, NULL, 'n'},
 		{"insecure-plaintext-secrets", no_argument, NULL, 'I'},
+		{"wipe", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *dev = NULL, *out = NULL, *recip = NULL, *nonce_hex = NULL;
@@ -52,6 +55,7 @@ int cmd_bundle(int argc, char **argv, cli *c)
 		case 'r': recip = optarg; break;
 		case 'n': nonce_hex = optarg; break;
 		case 'I': o.insecure_plaintext = 1; break;
+		case 'W': o.wipe = 1; break;
 		case 'h': return cli_help(c);
 		default: return cli_usage(c, "bad option");
 		}
@@ -67,11 +71,13 @@ int cmd_bundle(int argc, char **argv, cli *c)
 			                 PROV_NONCE_MAX, nonce_hex);
 		o.nonce = nonce;
 	}
+	if (o.wipe && (recip != NULL || o.insecure_plaintext))
+		return cli_usage(c, "--wipe carries no secrets: no --recipient-key or --insecure-plaintext-secrets");
 	if (recip != NULL && o.insecure_plaintext)
 		return cli_usage(c, "--recipient-key and --insecure-plaintext-secrets exclude each other");
 	if (recip != NULL && prov_key_load_public(recip, &o.recipient, &e) != PROV_OK)
 		return cli_fail(c, &e);
-	rc = cli_open(c, PROV_NEED_SIGNER | PROV_NEED_KEK | PROV_NEED_CA_CERT, &h);
+	rc = cli_open(c, o.wipe ? PROV_NEED_SIGNER : PROV_NEED_SIGNER | PROV_NEED_KEK | PROV_NEED_CA_CERT, &h);
 	if (rc != 0)
 		goto out;
 	st = prov_db_begin(h->db, &e);
@@ -93,10 +99,13 @@ int cmd_bundle(int argc, char **argv, cli *c)
 		        c->cmd, info.n_secrets, info.n_secrets == 1 ? "" : "s", dev, out);
 	prov_hex(info.sha256, sizeof(info.sha256), hex);
 	if (c->json)
-		rc = cli_json(c, json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:b, s:s}", "device", dev, "file", out,
+		rc = cli_json(c, json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:b, s:s, s:b}", "device", dev, "file", out,
 		                           "counter", (json_int_t)info.counter, "size", (json_int_t)len,
 		                           "entries", (json_int_t)info.n_entries, "secrets", info.n_secrets,
-		                           "plaintext_secrets", info.plaintext_secrets, "sha256", hex));
+		                           "plaintext_secrets", info.plaintext_secrets, "sha256", hex,
+		                           "wipe", o.wipe));
+	else if (o.wipe)
+		cli_out("wrote %s: wipe bundle %llu for %s, %zu bytes\n", out, info.counter, dev, len);
 	else
 		cli_out("wrote %s: bundle %llu for %s, %zu entries, %zu bytes\n", out, info.counter, dev,
 		        info.n_entries, len);

@@ -18,6 +18,10 @@ COMMAND(show);
 COMMAND(export);
 COMMAND(bundle);
 COMMAND(inspect);
+COMMAND(trust_build);
+COMMAND(trust_sign);
+COMMAND(trust_inspect);
+COMMAND(receipt_verify);
 
 #undef COMMAND
 

@@ -33,6 +33,10 @@ static const struct command commands[] = {
 	{"export", NULL, cmd_export, usage_export, "export a device's certificate, keys or PSK; PSK tables"},
 	{"bundle", NULL, cmd_bundle, usage_bundle, "build a device's signed credential bundle"},
 	{"inspect", NULL, cmd_inspect, usage_inspect, "verify and decode a bundle"},
+	{"trust", "build", cmd_trust_build, usage_trust_build, "cut a root bundle down to a minimal trust store"},
+	{"trust", "sign", cmd_trust_sign, usage_trust_sign, "sign a trust store for a roots-only device update"},
+	{"trust", "inspect", cmd_trust_inspect, usage_trust_inspect, "check and describe a trust store or a signed one"},
+	{"receipt", "verify", cmd_receipt_verify, usage_receipt_verify, "check a device's install receipt and record the install"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -377,7 +377,7 @@ static prov_status collect_entries(prov_home *h, const char *id, const prov_temp
 			}
 			break;
 		case PROV_CRED_TRUST:
-			st = add_public(ents, n, c->slot, PROV_ENT_CA_CERTS, 0, PROV_USE_TRUST,
+			st = add_public(ents, n, c->slot, c->store ? PROV_ENT_TRUST_STORE : PROV_ENT_CA_CERTS, 0, PROV_USE_TRUST,
 			                prov_cbor_bytes(t->trust_der, t->trust_der_len), e);
 			break;
 		}
@@ -607,7 +607,7 @@ static prov_status record_bundle(prov_home *h, const char *id, const dev_data *d
 	snprintf(detail, sizeof(detail),
 	         "{\"counter\":%llu,\"plaintext_secrets\":%s,\"secrets\":%d,\"sha256\":\"%s\"}",
 	         info->counter, info->plaintext_secrets ? "true" : "false", info->n_secrets, hex);
-	return prov_db_audit_cached(h->db, &h->stmts, "bundle", id, detail, e);
+	return prov_db_audit_cached(h->db, &h->stmts, o->wipe ? "wipe" : "bundle", id, detail, e);
 }
 
 prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bundle_opts *o,
@@ -623,7 +623,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	size_t plen = 0;
 	EVP_PKEY *recipient;
 	uint8_t kid[8] = {0};
-	int plaintext, bad = 0;
+	int plaintext = 0, bad = 0;
 	prov_status st;
 
 	*out = NULL;
@@ -633,11 +633,21 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	if (o->nonce != NULL && (o->nonce_len < PROV_NONCE_MIN || o->nonce_len > PROV_NONCE_MAX))
 		return prov_err_set(e, PROV_E_USAGE, "nonce must be %d to %d bytes", PROV_NONCE_MIN,
 		                    PROV_NONCE_MAX);
-	st = load_device(h, device_id, o->recipient == NULL, &d, e);
-	if (st == PROV_OK)
+	st = load_device(h, device_id, o->recipient == NULL && !o->wipe, &d, e);
+	if (st == PROV_OK && !o->wipe)
 		st = device_template(h, d.tpl_digest, &t, e);
 	if (st != PROV_OK)
 		goto out;
+	if (o->wipe) {
+		/* A wipe bundle carries no credentials: entries [], no TLS profile, no
+		 * secrets, and 9 => true (schemas/bundle.cddl, wipe-payload). */
+		arr = cbor_new_definite_array(0);
+		if (arr == NULL) {
+			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		goto payload;
+	}
 	recipient = o->recipient != NULL ? o->recipient : d.recipient;
 	plaintext = o->insecure_plaintext && o->recipient == NULL;
 	{
@@ -671,6 +681,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 		st = seal_secrets(h, recipient, kid, secrets, &sealed, e);
 	if (st != PROV_OK)
 		goto out;
+payload:
 	info->counter = d.counter + 1;
 	info->n_entries = n;
 	info->plaintext_secrets = plaintext && info->n_secrets > 0;
@@ -687,7 +698,9 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	bad |= prov_cbor_map_put_int(payload, PROV_B_ISSUED_AT, prov_cbor_uint((uint64_t)prov_now()));
 	bad |= prov_cbor_map_put_int(payload, PROV_B_ENTRIES, arr);
 	arr = NULL;
-	if (t->tls != NULL) {
+	if (o->wipe)
+		bad |= prov_cbor_map_put_int(payload, PROV_B_WIPE, cbor_build_bool(true));
+	if (t != NULL && t->tls != NULL) {
 		tls = tls_profile(t);
 		bad |= tls == NULL || prov_cbor_map_put_int(payload, PROV_B_TLS, tls);
 		tls = NULL;

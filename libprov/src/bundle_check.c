@@ -158,9 +158,10 @@ prov_status prov_bundle_check_payload(const cbor_item_t *p, prov_err *e)
 	cbor_item_t *v, *ents;
 	uint64_t bad = 0, prev_slot = 0, prev_type = 0;
 	unsigned n_secrets = 0;
+	int wipe = 0;
 	prov_status st;
 
-	if (!cbor_isa_map(p) || !keys_within(p, PROV_B_VERSION, PROV_B_SECRETS, &bad))
+	if (!cbor_isa_map(p) || !keys_within(p, PROV_B_VERSION, PROV_B_WIPE, &bad))
 		return prov_err_set(e, PROV_E_INPUT, "payload: not a bundle map (unknown key %llu)",
 		                    (unsigned long long)bad);
 	v = prov_cbor_map_get_int(p, PROV_B_VERSION);
@@ -181,7 +182,19 @@ prov_status prov_bundle_check_payload(const cbor_item_t *p, prov_err *e)
 		                    PROV_NONCE_MAX);
 	if (!is_uint(prov_cbor_map_get_int(p, PROV_B_ISSUED_AT), UINT64_MAX))
 		return prov_err_set(e, PROV_E_INPUT, "payload.issued_at: missing");
+	v = prov_cbor_map_get_int(p, PROV_B_WIPE);
+	if (v != NULL && !(cbor_is_bool(v) && cbor_get_bool(v)))
+		return prov_err_set(e, PROV_E_INPUT, "payload.wipe: present only as true");
+	wipe = v != NULL;
 	ents = prov_cbor_map_get_int(p, PROV_B_ENTRIES);
+	if (wipe) {
+		/* A wipe bundle erases the credentials: it carries none. */
+		if (ents == NULL || !cbor_isa_array(ents) || cbor_array_size(ents) != 0)
+			return prov_err_set(e, PROV_E_INPUT, "payload.entries: a wipe bundle has none ([])");
+		if (prov_cbor_map_get_int(p, PROV_B_TLS) != NULL || prov_cbor_map_get_int(p, PROV_B_SECRETS) != NULL)
+			return prov_err_set(e, PROV_E_INPUT, "payload: a wipe bundle has no TLS profile and no secrets");
+		return PROV_OK;
+	}
 	if (ents == NULL || !cbor_isa_array(ents) || cbor_array_size(ents) == 0 ||
 	    cbor_array_size(ents) > PROV_BUNDLE_MAX_ENTRIES)
 		return prov_err_set(e, PROV_E_INPUT, "payload.entries: 1 to %d entries",
@@ -484,6 +497,7 @@ static json_t *describe(const cbor_item_t *p)
 	free(dev);
 	v = prov_cbor_map_get_int(p, PROV_B_NONCE);
 	json_object_set_new(j, "nonce", v != NULL ? bytes_hex(v) : json_null());
+	json_object_set_new(j, "wipe", json_boolean(prov_cbor_map_get_int(p, PROV_B_WIPE) != NULL));
 	sec = prov_cbor_map_get_int(p, PROV_B_SECRETS);
 	v = prov_cbor_map_get_int(p, PROV_B_ENTRIES);
 	for (size_t i = 0; i < cbor_array_size(v); i++) {

@@ -10,6 +10,7 @@
 
 #include "embedded.h"
 #include "prov/jsonschema.h"
+#include "prov/trust.h"
 #include "prov/util.h"
 #include "prov/x509.h"
 
@@ -142,6 +143,30 @@ out:
 	return st;
 }
 
+/* A compact trust store file (prov trust build), checked like a device would. */
+static prov_status read_store(const char *path, uint8_t **buf, size_t *len, int *count, prov_err *e)
+{
+	size_t n = 0;
+	prov_status st = prov_file_read(path, PROV_TRUST_STORE_MAX, buf, len, e);
+
+	if (st == PROV_OK && (st = prov_trust_store_check(*buf, *len, NULL, &n, e)) == PROV_OK && n == 0)
+		st = prov_err_set(e, PROV_E_INPUT, "the trust store holds no anchor");
+	if (st != PROV_OK) {
+		free(*buf);
+		*buf = NULL;
+		return st;
+	}
+	*count = (int)n;
+	return PROV_OK;
+}
+
+static int count_store(const uint8_t *p, size_t len)
+{
+	size_t n = 0;
+
+	return prov_trust_store_check(p, len, NULL, &n, NULL) == PROV_OK ? (int)n : -1;
+}
+
 static int count_der_certs(const uint8_t *p, size_t len)
 {
 	int n = 0;
@@ -250,7 +275,10 @@ static prov_status check_cred(prov_template *t, size_t i, json_t *c, const char 
 			EVP_PKEY_free(k);
 		}
 	} else {
+		const char *fmt = json_string_value(json_object_get(c, "format"));
+
 		cr->kind = PROV_CRED_TRUST;
+		cr->store = fmt != NULL && strcmp(fmt, "store") == 0;
 		if (t->trust_der != NULL) {
 			/* checked here, before the anchors are read, not to lose the first */
 			st = prov_err_set(e, PROV_E_INPUT,
@@ -265,7 +293,7 @@ static prov_status check_cred(prov_template *t, size_t i, json_t *c, const char 
 			}
 			memcpy(t->trust_der, trust_der, trust_len);
 			t->trust_der_len = trust_len;
-			cr->n_anchors = count_der_certs(trust_der, trust_len);
+			cr->n_anchors = cr->store ? count_store(trust_der, trust_len) : count_der_certs(trust_der, trust_len);
 			if (cr->n_anchors <= 0) {
 				st = prov_err_set(e, PROV_E_DB, "stored trust anchors of template %s are corrupt", t->name);
 				goto out;
@@ -283,7 +311,8 @@ static prov_status check_cred(prov_template *t, size_t i, json_t *c, const char 
 				snprintf(x, pl, "%s", f);
 			else
 				snprintf(x, pl, "%s/%s", base_dir, f);
-			st = read_anchors(x, &t->trust_der, &t->trust_der_len, &cr->n_anchors, e);
+			st = cr->store ? read_store(x, &t->trust_der, &t->trust_der_len, &cr->n_anchors, e)
+			               : read_anchors(x, &t->trust_der, &t->trust_der_len, &cr->n_anchors, e);
 			if (st != PROV_OK) {
 				prov_err_wrap(e, "$.credentials[%zu].file", i);
 				goto out;

@@ -9,7 +9,8 @@ load helper
 bats_require_minimum_version 1.5.0
 
 # Every command, as `prov help` lists it.
-COMMANDS=(init "ca export" "signer export" "template check" mint list show export bundle inspect)
+COMMANDS=(init "ca export" "signer export" "template check" mint list show export bundle inspect
+	"trust build" "trust sign" "trust inspect" "receipt verify")
 
 # Each stderr line of an error must be in the documented format.
 assert_error_format() {
@@ -86,7 +87,7 @@ with open(path, "r+b") as f:
 	for c in "${COMMANDS[@]}"; do
 		grep -q "^usage: prov $c" <<<"$output"
 	done
-	[ "$(grep -c '^usage: prov ' <<<"$output")" = 11 ]
+	[ "$(grep -c '^usage: prov ' <<<"$output")" = $((${#COMMANDS[@]} + 1)) ]
 	run --separate-stderr "$PROV" --version
 	assert_status 0
 	version=$(sed -n 's/^VERSION *:= *//p' "$REPO/Makefile")

@@ -100,13 +100,22 @@ def check_tls(t, path):
 
 
 def check_payload(p):
-    only_keys(p, {1, 2, 3, 4, 5, 6, 7, 8}, "payload")
+    need(isinstance(p, dict), "payload", "not a map")
+    if 9 in p:
+        # wipe-payload: the head, 6 => [], 9 => true; nothing else
+        only_keys(p, {1, 2, 3, 4, 5, 6, 9}, "payload")
+        need(p[9] is True, "payload.wipe", "not true")
+        need(p.get(6) == [], "payload.entries", "a wipe bundle has none")
+    else:
+        only_keys(p, {1, 2, 3, 4, 5, 6, 7, 8}, "payload")
     need(p.get(1) == 1, "payload.version", "not 1")
     need(isinstance(p.get(2), str) and 1 <= len(p[2]) <= 64, "payload.device", "tstr .size (1..64)")
     need(is_uint(p.get(3), 1), "payload.counter", "not 1..2^64-1")
     if 4 in p:
         need(is_bytes(p[4], 8, 32), "payload.nonce", "bstr .size (8..32)")
     need(is_uint(p.get(5)), "payload.issued_at", "not a uint")
+    if 9 in p:
+        return
     ents = p.get(6)
     need(isinstance(ents, list) and 1 <= len(ents) <= 16, "payload.entries", "[1*16 entry]")
     prev = None

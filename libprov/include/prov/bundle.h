@@ -40,6 +40,7 @@ enum {
 	PROV_B_ENTRIES = 6,
 	PROV_B_TLS = 7,
 	PROV_B_SECRETS = 8,      /* COSE_Encrypt of [+ bstr]: the secret entries' values */
+	PROV_B_WIPE = 9,         /* true: a wipe bundle (no entries): erase the credentials */
 };
 
 /* Entry map keys. */
@@ -94,6 +95,7 @@ typedef struct prov_bundle_opts {
 	const uint8_t *nonce;           /* PROV_NONCE_MIN..MAX bytes, or NULL */
 	size_t nonce_len;
 	int insecure_plaintext;         /* carry secrets unencrypted (lab only) */
+	int wipe;                       /* a wipe bundle: 9 => true, no entries */
 } prov_bundle_opts;
 
 typedef struct prov_bundle_info {

@@ -56,8 +56,9 @@ typedef struct prov_tpl_cred {
 	/* rpk */
 	uint8_t *server_spki;         /* DER, NULL if none */
 	size_t server_spki_len;
-	/* trust: the anchors, DER certificates concatenated */
+	/* trust: the anchors, DER certificates concatenated, or a compact store */
 	int n_anchors;
+	int store;                    /* format "store": trust_der holds a compact trust store */
 } prov_tpl_cred;
 
 typedef struct prov_template {
@@ -70,7 +71,7 @@ typedef struct prov_template {
 	size_t n_creds;
 	const json_t *tls;            /* borrowed from root, NULL if absent */
 	char *canonical;              /* compact JSON, keys sorted */
-	uint8_t *trust_der;           /* anchors of the trust credential, or NULL */
+	uint8_t *trust_der;           /* anchors of the trust credential (or its store), or NULL */
 	size_t trust_der_len;
 	uint8_t digest[32];           /* SHA-256(canonical || trust_der) */
 } prov_template;

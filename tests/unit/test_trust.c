@@ -1,0 +1,472 @@
+/*
+ * test_trust.c - the compact trust store (prov/trust.h): the anchor and store
+ * encoders against hand-written expected bytes, anchors from certificates made
+ * here with OpenSSL (RSA F4 and other exponent, P-256, P-384, P-521, Ed25519,
+ * no-expiry, name constraints, an unsupported Ed448 key), order independence,
+ * and the strict reader: one case per defect (each named after it), every
+ * truncation, and every single-bit flip of a store (never a crash; a flip that
+ * still passes must describe a valid store again).
+ */
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "prov/cbor.h"
+#include "prov/trust.h"
+
+/* ---- helpers ---- */
+
+static X509 *self_signed(EVP_PKEY *k, const char *cn, const char *not_after, const char *nc)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	const EVP_MD *md = EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519 || EVP_PKEY_get_base_id(k) == EVP_PKEY_ED448
+	                       ? NULL : EVP_sha256();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_NAME_free(n);
+	ASN1_TIME_set_string(X509_getm_notBefore(x), "20200101000000Z");
+	ASN1_TIME_set_string_X509(X509_getm_notAfter(x), not_after);
+	X509_set_pubkey(x, k);
+	if (nc != NULL) {
+		X509V3_CTX ctx;
+		X509_EXTENSION *ext;
+
+		X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_name_constraints, nc);
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	X509_sign(x, k, md);
+	return x;
+}
+
+static EVP_PKEY *rsa_key(unsigned bits, unsigned e)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	BIGNUM *bn = BN_new();
+	EVP_PKEY *k = NULL;
+
+	BN_set_word(bn, e);
+	if (EVP_PKEY_keygen_init(c) <= 0 || EVP_PKEY_CTX_set_rsa_keygen_bits(c, (int)bits) <= 0 ||
+	    EVP_PKEY_CTX_set1_rsa_keygen_pubexp(c, bn) <= 0 || EVP_PKEY_keygen(c, &k) <= 0)
+		k = NULL;
+	BN_free(bn);
+	EVP_PKEY_CTX_free(c);
+	return k;
+}
+
+static size_t unhex(const char *s, uint8_t *out)
+{
+	size_t n = 0;
+
+	for (; s[0] != 0 && s[1] != 0; s += 2) {
+		if (s[0] == ' ') {
+			s--;
+			continue;
+		}
+		sscanf(s, "%2hhx", &out[n++]);
+	}
+	return n;
+}
+
+/* A store [version, index, anchors] from raw parts (tests may write what the
+ * encoder never would). */
+static size_t mkstore(uint64_t version, const uint8_t *idx, size_t il, const uint8_t *an, size_t al,
+                      uint8_t *out)
+{
+	cbor_item_t *a = cbor_new_definite_array(3);
+	uint8_t *buf = NULL;
+	size_t n = 0;
+
+	prov_cbor_array_push(a, prov_cbor_uint(version));
+	prov_cbor_array_push(a, prov_cbor_bytes(idx, il));
+	prov_cbor_array_push(a, prov_cbor_bytes(an, al));
+	if (prov_cbor_encode(a, &buf, &n, NULL) == PROV_OK)
+		memcpy(out, buf, n);
+	free(buf);
+	cbor_decref(&a);
+	return n;
+}
+
+/* One anchor record from hex, put in a one-anchor store with name-key 01020304. */
+static size_t store1(const char *rec_hex, uint8_t *out)
+{
+	uint8_t rec[2048], idx[6] = {1, 2, 3, 4, 0, 0};
+	char h[4096];
+	size_t o = 0, rl;
+
+	/* "K" stands for a 32-byte key of 0x11 */
+	for (const char *p = rec_hex; *p != 0 && o < sizeof(h) - 70; p++) {
+		if (*p == 'K') {
+			memset(h + o, '1', 64);
+			o += 64;
+		} else {
+			h[o++] = *p;
+		}
+	}
+	h[o] = 0;
+	rl = unhex(h, rec);
+
+	return mkstore(1, idx, 6, rec, rl, out);
+}
+
+static char ed_rec[200];  /* 83 06 5820 11..11 f6: a valid Ed25519 anchor, no expiry */
+
+/* ---- encoder ---- */
+
+static void test_anchor_vectors(void)
+{
+	uint8_t key[128], exp3[1] = {3}, nc[2] = {0x30, 0x00}, want[300];
+	prov_trust_anchor a;
+	size_t wl;
+
+	memset(&a, 0, sizeof(a));
+	memset(key, 0x11, 32);
+	a.alg = PROV_TRUST_ED25519;
+	a.key = key;
+	a.key_len = 32;
+	a.not_after = 1700000000; /* 0x6553f100 */
+	CHECK(prov_trust_anchor_encode(&a, NULL) == PROV_OK);
+	wl = unhex("8306 5820 1111111111111111111111111111111111111111111111111111111111111111 1a6553f100", want);
+	CHECK_EQ_HEX(a.record, a.record_len, want, wl);
+	a.no_expiry = 1;
+	CHECK(prov_trust_anchor_encode(&a, NULL) == PROV_OK);
+	wl = unhex("8306 5820 1111111111111111111111111111111111111111111111111111111111111111 f6", want);
+	CHECK_EQ_HEX(a.record, a.record_len, want, wl);
+	a.no_expiry = 0;
+	a.not_after = 4294967296LL; /* 2106: needs the 8-byte form */
+	CHECK(prov_trust_anchor_encode(&a, NULL) == PROV_OK);
+	wl = unhex("8306 5820 1111111111111111111111111111111111111111111111111111111111111111 1b0000000100000000", want);
+	CHECK_EQ_HEX(a.record, a.record_len, want, wl);
+	/* alg 2 with exponent and name constraints: ext keys in order 1, 2 */
+	memset(key, 0xc1, 128);
+	a.alg = PROV_TRUST_RSA_EXP;
+	a.key_len = 128;
+	a.not_after = 0;
+	a.exponent = exp3;
+	a.exponent_len = 1;
+	a.name_constraints = nc;
+	a.nc_len = 2;
+	CHECK(prov_trust_anchor_encode(&a, NULL) == PROV_OK);
+	CHECK(a.record_len == 1 + 1 + 2 + 128 + 1 + 1 + (1 + 2) + (1 + 3));
+	CHECK(a.record[0] == 0x84 && a.record[1] == 0x02 && a.record[2] == 0x58 && a.record[3] == 0x80);
+	wl = unhex("00 a2 0141 03 0242 3000", want);
+	CHECK_EQ_HEX(a.record + 132, a.record_len - 132, want, wl);
+	free(a.record);
+	{
+		int o = snprintf(ed_rec, sizeof(ed_rec), "83065820");
+
+		for (int k = 0; k < 32; k++)
+			o += snprintf(ed_rec + o, sizeof(ed_rec) - (size_t)o, "11");
+		snprintf(ed_rec + o, sizeof(ed_rec) - (size_t)o, "f6");
+	}
+}
+
+static void test_store_vector(void)
+{
+	uint8_t key[32], want[200], *out = NULL;
+	prov_trust_anchor a, b, c;
+	const prov_trust_anchor *list[3];
+	size_t wl, n = 0;
+
+	memset(key, 0x22, sizeof(key));
+	memset(&a, 0, sizeof(a));
+	a.alg = PROV_TRUST_ED25519;
+	a.key = key;
+	a.key_len = 32;
+	a.no_expiry = 1;
+	b = a;
+	memcpy(a.name_key, "\xbb\x00\x00\x01", 4);
+	memcpy(b.name_key, "\xaa\x00\x00\x02", 4);
+	CHECK(prov_trust_anchor_encode(&a, NULL) == PROV_OK);
+	CHECK(prov_trust_anchor_encode(&b, NULL) == PROV_OK);
+	c = a; /* the same record under the same name-key: written once */
+	list[0] = &a;
+	list[1] = &b;
+	list[2] = &c;
+	CHECK(prov_trust_store_encode(list, 3, &out, &n, NULL) == PROV_OK);
+	wl = unhex("8301 4c aa0000020000 bb0000010025 584a"
+	           "83065820 2222222222222222222222222222222222222222222222222222222222222222 f6"
+	           "83065820 2222222222222222222222222222222222222222222222222222222222222222 f6", want);
+	CHECK_EQ_HEX(out, n, want, wl);
+	CHECK(prov_trust_store_check(out, n, NULL, &wl, NULL) == PROV_OK && wl == 2);
+	free(out);
+	free(a.record);
+	free(b.record);
+}
+
+/* ---- anchors from certificates ---- */
+
+static prov_trust_anchor from_cert(X509 *x, prov_status want)
+{
+	prov_trust_anchor a;
+	prov_err e;
+	prov_status st = prov_trust_anchor_from_cert(x, &a, &e);
+
+	CHECK_MSG(st == want, "status %d, want %d: %s", st, want, st != PROV_OK ? e.msg : "");
+	return a;
+}
+
+static void test_from_certs(void)
+{
+	EVP_PKEY *f4 = rsa_key(1024, 65537), *e3 = rsa_key(1024, 3);
+	EVP_PKEY *p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	EVP_PKEY *p521 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *ed448 = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+	X509 *certs[7];
+	prov_trust_anchor a[7];
+	const prov_trust_anchor *list[7], *rev[7];
+	uint8_t *s1 = NULL, *s2 = NULL, md[32];
+	const unsigned char *der;
+	size_t der_len, l1 = 0, l2 = 0, n = 0;
+	prov_trust_view *v = NULL;
+
+	CHECK(f4 != NULL && e3 != NULL && p256 != NULL && p384 != NULL && p521 != NULL && ed != NULL && ed448 != NULL);
+	certs[0] = self_signed(f4, "F4 Root", "20300101000000Z", NULL);
+	certs[1] = self_signed(e3, "E3 Root", "20300101000000Z", NULL);
+	certs[2] = self_signed(p256, "P256 Root", "99991231235959Z", NULL);
+	certs[3] = self_signed(p384, "P384 Root", "20300101000000Z", "permitted;DNS:.example.com");
+	certs[4] = self_signed(p521, "P521 Root", "20300101000000Z", NULL);
+	certs[5] = self_signed(ed, "Ed Root", "20300101000000Z", NULL);
+	certs[6] = self_signed(ed448, "Ed448 Root", "20300101000000Z", NULL);
+	for (int i = 0; i < 6; i++)
+		a[i] = from_cert(certs[i], PROV_OK);
+	a[6] = from_cert(certs[6], PROV_E_INPUT);
+	CHECK(a[0].alg == PROV_TRUST_RSA && a[0].key_len == 128 && a[0].exponent == NULL);
+	CHECK(a[1].alg == PROV_TRUST_RSA_EXP && a[1].exponent_len == 1 && a[1].exponent[0] == 3);
+	CHECK(a[2].alg == PROV_TRUST_P256 && a[2].key_len == 33 && (a[2].key[0] == 2 || a[2].key[0] == 3));
+	CHECK(a[2].no_expiry == 1 && a[2].record[a[2].record_len - 1] == 0xf6);
+	CHECK(a[3].alg == PROV_TRUST_P384 && a[3].key_len == 49 && a[3].name_constraints != NULL);
+	CHECK(a[4].alg == PROV_TRUST_P521 && a[4].key_len == 67);
+	CHECK(a[5].alg == PROV_TRUST_ED25519 && a[5].key_len == 32);
+	CHECK(a[0].not_after == 1893456000 && !a[0].no_expiry); /* 2030-01-01 */
+	/* name-key: SHA-256 of the subject's DER, first 4 bytes */
+	X509_NAME_get0_der(X509_get_subject_name(certs[0]), &der, &der_len);
+	EVP_Digest(der, der_len, md, NULL, EVP_sha256(), NULL);
+	CHECK(memcmp(md, a[0].name_key, 4) == 0);
+	/* the same anchors in any order give the same bytes */
+	for (int i = 0; i < 6; i++) {
+		list[i] = &a[i];
+		rev[i] = &a[5 - i];
+	}
+	CHECK(prov_trust_store_encode(list, 6, &s1, &l1, NULL) == PROV_OK);
+	CHECK(prov_trust_store_encode(rev, 6, &s2, &l2, NULL) == PROV_OK);
+	CHECK_EQ_HEX(s1, l1, s2, l2);
+	CHECK(prov_trust_store_check(s1, l1, &v, &n, NULL) == PROV_OK && n == 6);
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		int found = 0;
+
+		for (int k = 0; k < 6; k++)
+			found |= memcmp(v[i].name_key, a[k].name_key, 4) == 0 && v[i].key_len == a[k].key_len &&
+			         memcmp(v[i].key, a[k].key, a[k].key_len) == 0 && v[i].alg == a[k].alg;
+		CHECK(found);
+	}
+	free(v);
+	free(s1);
+	free(s2);
+	for (int i = 0; i < 7; i++) {
+		prov_trust_anchor_clear(&a[i]);
+		X509_free(certs[i]);
+	}
+	EVP_PKEY_free(f4);
+	EVP_PKEY_free(e3);
+	EVP_PKEY_free(p256);
+	EVP_PKEY_free(p384);
+	EVP_PKEY_free(p521);
+	EVP_PKEY_free(ed);
+	EVP_PKEY_free(ed448);
+}
+
+/* ---- the reader: one case per defect ---- */
+
+static void expect(const char *name, const uint8_t *buf, size_t len, int ok)
+{
+	size_t n = 0;
+	prov_err e;
+	prov_status st = prov_trust_store_check(buf, len, NULL, &n, &e);
+
+	if (getenv("TEST_VERBOSE") != NULL)
+		printf("%-40s %s\n", name, st == PROV_OK ? "accepted" : e.msg);
+	CHECK_MSG((st == PROV_OK) == ok, "%s: got %s (%s)", name, st == PROV_OK ? "accepted" : "rejected",
+	          st == PROV_OK ? "" : e.msg);
+	if (!ok)
+		CHECK_MSG(st == PROV_E_INPUT, "%s: status %d", name, st);
+}
+
+static void test_reader_defects(void)
+{
+	static const struct {
+		const char *name;
+		const char *rec;  /* one anchor record, hex */
+		int ok;
+	} recs[] = {
+		{"anchor-ed25519-valid", NULL, 1},
+		{"anchor-alg-0", "83005820Kf6", 0},
+		{"anchor-alg-7", "83075820Kf6", 0},
+		{"anchor-ed25519-31-bytes", "830658 1f 11111111111111111111111111111111111111111111111111111111111111 f6", 0},
+		{"anchor-not-after-text", "83065820K6161", 0},
+		{"anchor-alg-not-shortest", "83180658 20 K f6", 0},
+		{"anchor-array-of-2", "82065820 K", 0},
+		{"anchor-array-of-5", "85065820Kf6 a0 00", 0},
+		{"anchor-ext-empty", "84065820 K f6 a0", 0},
+		{"anchor-ext-unknown-key", "84065820 K f6 a1 03 41 00", 0},
+		{"anchor-nc-valid", "84065820 K f6 a1 02 42 3000", 1},
+		{"anchor-exponent-on-alg-6", "84065820 K f6 a1 01 41 03", 0},
+		{"anchor-p256-not-on-curve", "83035821 02ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff f6", 0},
+		{"anchor-p256-bad-prefix", "83035821 04ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff f6", 0},
+		{"anchor-not-an-array", "a0", 0},
+	};
+	uint8_t buf[4096], rec[2048], idx[12], an[4096];
+	size_t n, rl;
+
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		n = store1(recs[i].rec != NULL ? recs[i].rec : ed_rec, buf);
+		expect(recs[i].name, buf, n, recs[i].ok);
+	}
+	/* RSA records: modulus 128 bytes of 0xc1 (the reader does not factor) */
+	{
+		char h[600];
+		int o;
+
+		o = snprintf(h, sizeof(h), "8301 5880");
+		for (int k = 0; k < 128; k++)
+			o += snprintf(h + o, sizeof(h) - (size_t)o, "c1");
+		snprintf(h + o, sizeof(h) - (size_t)o, "f6");
+		expect("anchor-rsa-valid", buf, store1(h, buf), 1);
+		h[3] = '2'; /* alg 2 without exponent */
+		expect("anchor-rsa-exp-without-exponent", buf, store1(h, buf), 0);
+		snprintf(h + o, sizeof(h) - (size_t)o, "f6 a1 01 41 03");
+		h[1] = '4', h[3] = '2';
+		expect("anchor-rsa-exp-3", buf, store1(h, buf), 1);
+		snprintf(h + o, sizeof(h) - (size_t)o, "f6 a1 01 43 010001");
+		expect("anchor-rsa-exp-65537-is-alg-1", buf, store1(h, buf), 0);
+		snprintf(h + o, sizeof(h) - (size_t)o, "f6 a1 01 41 04");
+		expect("anchor-rsa-exp-even", buf, store1(h, buf), 0);
+		h[1] = '4', h[3] = '1';
+		snprintf(h + o, sizeof(h) - (size_t)o, "f6 a1 01 41 03");
+		expect("anchor-rsa-f4-with-exponent", buf, store1(h, buf), 0);
+		o = snprintf(h, sizeof(h), "8301 5880 00");
+		for (int k = 0; k < 127; k++)
+			o += snprintf(h + o, sizeof(h) - (size_t)o, "c1");
+		snprintf(h + o, sizeof(h) - (size_t)o, "f6");
+		expect("anchor-rsa-leading-zero", buf, store1(h, buf), 0);
+	}
+	/* store-level defects around two valid Ed25519 anchors */
+	rl = unhex(ed_rec, rec);
+	memcpy(an, rec, rl);
+	memcpy(an + rl, rec, rl);
+	an[rl + 4] = 0x22; /* second record: another key */
+	memcpy(idx, "\x01\x02\x03\x04\x00\x00\x05\x06\x07\x08\x00", 11);
+	idx[11] = (uint8_t)rl;
+	expect("store-two-valid", buf, mkstore(1, idx, 12, an, 2 * rl, buf), 1);
+	expect("store-version-2", buf, mkstore(2, idx, 12, an, 2 * rl, buf), 0);
+	expect("store-index-length-5", buf, mkstore(1, idx, 5, an, rl, buf), 0);
+	expect("store-index-empty-anchors-not", buf, mkstore(1, idx, 0, an, rl, buf), 0);
+	expect("store-anchor-trailing-bytes", buf, mkstore(1, idx, 6, an, rl + 1, buf), 0);
+	n = mkstore(1, idx, 12, an, 2 * rl, buf);
+	buf[n] = 0;
+	expect("store-trailing-byte", buf, n + 1, 0);
+	idx[11] = (uint8_t)(rl + 1);
+	expect("store-offset-not-at-anchor", buf, mkstore(1, idx, 12, an, 2 * rl, buf), 0);
+	idx[11] = (uint8_t)rl;
+	memcpy(idx + 6, "\x01\x02\x03\x04", 4);
+	expect("store-same-name-key-in-record-order", buf, mkstore(1, idx, 12, an, 2 * rl, buf), 1);
+	memcpy(an, an + rl, rl);
+	memcpy(an + rl, rec, rl);
+	expect("store-same-name-key-records-unordered", buf, mkstore(1, idx, 12, an, 2 * rl, buf), 0);
+	memcpy(idx + 6, "\x00\x02\x03\x04", 4);
+	expect("store-index-unsorted", buf, mkstore(1, idx, 12, an, 2 * rl, buf), 0);
+	memcpy(idx + 6, idx, 6);
+	expect("store-index-duplicate", buf, mkstore(1, idx, 12, an, 2 * rl, buf), 0);
+	n = unhex("a3 00 00 01 00 02 00", buf);
+	expect("store-is-a-map", buf, n, 0);
+	n = unhex("84 01 40 40 00", buf);
+	expect("store-array-of-4", buf, n, 0);
+	n = unhex("83 01 60 40", buf);
+	expect("store-index-is-text", buf, n, 0);
+	expect("store-empty-input", buf, 0, 0);
+}
+
+/* Every truncation is rejected; every single-bit flip is rejected or still a
+ * store that the reader accepts on a second look (no crash, no over-read:
+ * the sanitizer run checks that). */
+static void test_exhaustive(void)
+{
+	EVP_PKEY *p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *f4 = rsa_key(1024, 65537);
+	X509 *c1 = self_signed(p256, "Flip Root 1", "20300101000000Z", "permitted;DNS:.example.com");
+	X509 *c2 = self_signed(f4, "Flip Root 2", "99991231235959Z", NULL);
+	prov_trust_anchor a[2];
+	const prov_trust_anchor *list[2] = {&a[0], &a[1]};
+	uint8_t *s = NULL, *t;
+	size_t len = 0, n, trunc_ok = 0, flips = 0, rejected = 0;
+
+	a[0] = from_cert(c1, PROV_OK);
+	a[1] = from_cert(c2, PROV_OK);
+	CHECK(prov_trust_store_encode(list, 2, &s, &len, NULL) == PROV_OK);
+	t = malloc(len);
+	for (size_t l = 0; l < len; l++) {
+		memcpy(t, s, l);
+		trunc_ok += prov_trust_store_check(t, l, NULL, &n, NULL) == PROV_OK;
+	}
+	CHECK_MSG(trunc_ok == 0, "%zu truncations accepted", trunc_ok);
+	for (size_t i = 0; i < len; i++)
+		for (int b = 0; b < 8; b++) {
+			prov_status st;
+
+			memcpy(t, s, len);
+			t[i] ^= (uint8_t)(1u << b);
+			st = prov_trust_store_check(t, len, NULL, &n, NULL);
+			flips++;
+			if (st != PROV_OK)
+				rejected++;
+			else if (n != 2)
+				CHECK_MSG(0, "flip at %zu bit %d accepted with %zu anchors", i, b, n);
+		}
+	printf("test_trust: %zu truncations all rejected; %zu bit flips, %zu rejected, %zu still valid stores\n",
+	       len, flips, rejected, flips - rejected);
+	CHECK(rejected > 0);
+	free(t);
+	free(s);
+	prov_trust_anchor_clear(&a[0]);
+	prov_trust_anchor_clear(&a[1]);
+	X509_free(c1);
+	X509_free(c2);
+	EVP_PKEY_free(p256);
+	EVP_PKEY_free(f4);
+}
+
+static void test_c_header(void)
+{
+	uint8_t store[3] = {0x83, 0x01, 0xff};
+	char *h = NULL;
+	size_t n = 0;
+
+	CHECK(prov_trust_c_header(store, 3, 1, &h, &n, NULL) == PROV_OK);
+	CHECK(h != NULL && strlen(h) == n && strstr(h, "PROV_TRUST_STORE_LEN 3u") != NULL &&
+	      strstr(h, "0x83, 0x01, 0xff,") != NULL);
+	free(h);
+}
+
+int main(void)
+{
+	test_anchor_vectors();
+	test_store_vector();
+	test_from_certs();
+	test_reader_defects();
+	test_exhaustive();
+	test_c_header();
+	return check_done("test_trust");
+}
