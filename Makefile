@@ -185,6 +185,11 @@ $(FUZZ_BUILD)/libprov-fuzz.a: $(FUZZ_LIB_OBJ)
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libprov-fuzz.a $(wildcard libprov/include/prov/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libprov-fuzz.a $(LIBS)
 
+# The device agent's target: the agent's sources compiled in, PSA from Mbed TLS.
+include firmware-agent/sources.mk
+$(FUZZ_BUILD)/fuzz_agent_bundle: fuzz/fuzz_agent_bundle.c $(PA_AGENT_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) -lmbedcrypto
+
 # fuzz_run SECONDS: each target in turn; the first failure stops make.
 define fuzz_run
 	@for t in $(FUZZ_TARGETS); do \

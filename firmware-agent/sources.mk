@@ -1,0 +1,9 @@
+# firmware-agent/sources.mk - which sources are the agent, for any makefile run
+# from the repository root (firmware-agent/Makefile, the Cortex-M size build).
+#
+# PA_AGENT_SRC: the agent logic (C99, heap-free, PSA only): what goes on a device.
+# PA_HOST_SRC:  host ports (directory storage, power-cut injection): not on a device.
+PA_AGENT_SRC := $(sort $(wildcard firmware-agent/core/*.c firmware-agent/verify/*.c \
+                  firmware-agent/store/*.c firmware-agent/receipt/*.c))
+PA_HOST_SRC  := $(sort $(wildcard firmware-agent/port/*.c))
+PA_INCLUDES  := -Ifirmware-agent/include -Ifirmware-agent

@@ -1,0 +1,26 @@
+/*
+ * pa_store.h - where a verified bundle is stored (internal).
+ *
+ * Two generations of records (storage uids PA_UID_SET(gen, n)) and of PSA
+ * persistent keys (PA_KEY_ID_SET(gen, i)); one commit record (PA_UID_COMMIT:
+ * generation, counter, manifest digest) says which generation is current.  A
+ * new set is written into the other generation and becomes current only when
+ * the commit record is replaced, which the port does atomically.  Recovery at
+ * start removes whatever the non-current generation holds.  docs/agent.md has
+ * the record layouts.
+ */
+#ifndef PA_STORE_H
+#define PA_STORE_H
+
+#include "pa/pa_agent.h"
+
+/* Read the commit record and the current index into a->installed, then remove
+ * leftovers of the other generation. */
+int pa_store_recover(pa_agent *a);
+/* Install a->m (already verified; secrets decrypted) as the new current set,
+ * or, for a wipe, commit "no set" with the new counter.  On an error before
+ * the commit, storage is rolled back to the old set (best effort; recovery at
+ * the next start finishes it). */
+int pa_store_install(pa_agent *a, const uint8_t digest[32]);
+
+#endif

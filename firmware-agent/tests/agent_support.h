@@ -1,0 +1,37 @@
+/*
+ * agent_support.h - helpers shared by the agent's host tests: storage
+ * snapshots (every file of the device directory, to prove "storage
+ * unchanged" and "exactly the old or the new set"), running prov, keys.
+ */
+#ifndef PA_TEST_SUPPORT_H
+#define PA_TEST_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pa/pa_agent.h"
+
+#define SNAP_MAX 128
+
+typedef struct snap {
+	size_t n;
+	char name[SNAP_MAX][64];
+	uint8_t *data[SNAP_MAX];
+	size_t len[SNAP_MAX];
+} snap;
+
+int snap_take(const char *dir, snap *s);
+void snap_free(snap *s);
+int snap_equal(const snap *a, const snap *b);
+/* Make dir hold exactly the files of s. */
+int snap_restore(const char *dir, const snap *s);
+
+/* system() of a formatted shell command; its exit status (-1 if it died). */
+int run(const char *fmt, ...);
+int load_file(const char *path, uint8_t **buf, size_t *len);
+int signer_from_pem(const char *path, pa_signer *s);
+int write_pub_pem(const char *path, const uint8_t pub[65]);
+/* Power off PSA: forget volatile state and cached keys (a reboot). */
+void psa_reboot(void);
+
+#endif

@@ -1,0 +1,209 @@
+#!/usr/bin/env bats
+# agent-sim: the device agent on the host, driven end to end with real bundles
+# from prov.  The command contract (docs/agent.md): --init, --pubkey, --install
+# [--nonce] [--receipt], --status --json; exit codes are the agent's error codes.
+# Independent checks: openssl reads the public key, python3-cbor2/cryptography
+# recompute the manifest digest and verify the receipt.
+
+load helper
+
+SIM="$PROV_BUILD/agent-sim"
+
+# A factory, a device D (mqtt-mtls, secrets to the simulator's key).
+setup_device() {
+	make_factory
+	"$PROV" signer export > "$T/signer.pem"
+	"$SIM" --storage "$T/dev" --device-id "${1:-D}" --signer "$T/signer.pem" --init > "$T/dev.pub"
+	"$PROV" mint --template "$TPL/mqtt-mtls.json" --device "${1:-D}" \
+		--recipient-key "$T/dev.pub" >/dev/null
+}
+
+# SHA-256 over every file of the storage directory (names and contents).
+storage_digest() {
+	(cd "$1" && find . -type f | LC_ALL=C sort | while read -r f; do
+		echo "$f"; sha256sum < "$f"; done) | sha256sum
+}
+
+@test "init prints a P-256 public key; --pubkey prints it again; storage is self-contained" {
+	setup_device
+	run openssl pkey -pubin -in "$T/dev.pub" -noout -text
+	assert_status 0
+	assert_output_has "prime256v1"
+	run "$SIM" --storage "$T/dev" --pubkey
+	assert_status 0
+	[ "$output" = "$(cat "$T/dev.pub")" ]
+	[ -f "$T/dev/device-id" ] && [ -f "$T/dev/signers.pem" ]
+	ls "$T/dev"/*.psa_its >/dev/null   # PSA's ITS files live in the storage dir
+	[ ! -e ./000000002a000001.psa_its ]
+}
+
+@test "init refuses an existing device (exit 5) and keeps its key" {
+	setup_device
+	before=$(storage_digest "$T/dev")
+	run "$SIM" --storage "$T/dev" --device-id D --signer "$T/signer.pem" --init
+	assert_status 5
+	assert_output_has "a device exists already"
+	[ "$(storage_digest "$T/dev")" = "$before" ]
+}
+
+@test "usage and setup errors: exit 2 for usage, 3 for no device or a bad signer key" {
+	run "$SIM" --pubkey
+	assert_status 2
+	run "$SIM" --storage "$T/none" --pubkey
+	assert_status 3
+	assert_output_has "no device here"
+	echo "not a key" > "$T/bad.pem"
+	run "$SIM" --storage "$T/x" --device-id D --signer "$T/bad.pem" --init
+	assert_status 3
+	make_factory
+	"$PROV" signer export > "$T/signer.pem"
+	run "$SIM" --storage "$T/x" --device-id "-bad" --signer "$T/signer.pem" --init
+	assert_status 2
+	run "$SIM" --storage "$T/x" --device-id D --init
+	assert_status 2
+}
+
+@test "install: exit 0; status shows counter, manifest digest, slots and key IDs, no secrets" {
+	setup_device
+	"$PROV" bundle --device D --out "$T/b1.cbor" >/dev/null
+	run "$SIM" --storage "$T/dev" --install "$T/b1.cbor" --receipt "$T/r1.cbor"
+	assert_status 0
+	assert_output_has "counter 1, 2 entries"
+	"$SIM" --storage "$T/dev" --status --json > "$T/status.json"
+	$PY - "$T/status.json" "$T/b1.cbor" <<'PY'
+import cbor2, hashlib, json, sys
+st = json.load(open(sys.argv[1]))
+b = cbor2.loads(open(sys.argv[2], "rb").read())
+assert b.tag == 18
+payload = b.value[2]
+assert st["device_id"] == "D", st
+assert st["counter"] == 1, st
+assert st["manifest_digest"] == hashlib.sha256(payload).hexdigest(), st
+assert st["generation"] in (0, 1)
+[slot] = st["slots"]
+assert slot["slot"] == 1
+types = {e["type"]: e for e in slot["entries"]}
+assert set(types) == {"device-cert", "private-key"}, types
+cert = [e for e in cbor2.loads(payload)[6] if e[2] == 2][0][5]
+assert types["device-cert"]["size"] == len(cert)
+assert types["private-key"]["key_id"] > 0 and "size" not in types["private-key"]
+assert types["private-key"]["usage"] == ["sign"]
+assert st["tls"]["protocol"] == "mqtt"
+PY
+	# the host-made private key never shows: no long hex string but the digest
+	run grep -Eo '[0-9a-f]{40,}' "$T/status.json"
+	[ "$(echo "$output" | wc -l)" -eq 1 ]
+}
+
+@test "receipt: COSE_Sign1 by the device key over device, counter, digest, nonce (python3 verifies; prov records)" {
+	setup_device
+	"$PROV" bundle --device D --nonce 00112233445566778899aabbccddeeff --out "$T/b.cbor" >/dev/null
+	run "$SIM" --storage "$T/dev" --install "$T/b.cbor" --nonce 00112233445566778899aabbccddeeff \
+		--receipt "$T/r.cbor"
+	assert_status 0
+	$PY - "$T/r.cbor" "$T/dev.pub" "$T/b.cbor" <<'PY'
+import cbor2, hashlib, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+r = cbor2.loads(open(sys.argv[1], "rb").read())
+pub = serialization.load_pem_public_key(open(sys.argv[2], "rb").read())
+bundle = cbor2.loads(open(sys.argv[3], "rb").read())
+assert r.tag == 18 and len(r.value) == 4
+prot, unprot, payload, sig = r.value
+spki = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+assert cbor2.loads(prot) == {1: -7, 4: hashlib.sha256(spki).digest()[:8]}
+assert unprot == {} and len(sig) == 64
+tbs = cbor2.dumps(["Signature1", prot, b"", payload])
+pub.verify(utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")),
+           tbs, ec.ECDSA(hashes.SHA256()))
+p = cbor2.loads(payload)
+assert p == {1: 1, 2: "D", 3: 1, 4: hashlib.sha256(bundle.value[2]).digest(),
+             5: bytes.fromhex("00112233445566778899aabbccddeeff")}, p
+PY
+	run "$PROV" receipt verify "$T/r.cbor"
+	assert_status 0
+}
+
+@test "rejections keep storage unchanged: replay 19, rollback 20, wrong device 18, wrong signer 14, nonce 21" {
+	setup_device
+	"$PROV" bundle --device D --out "$T/b1.cbor" >/dev/null
+	"$PROV" bundle --device D --out "$T/b2.cbor" >/dev/null
+	"$PROV" bundle --device D --nonce 0102030405060708 --out "$T/b3n.cbor" >/dev/null
+	"$PROV" mint --template "$TPL/mqtt-mtls.json" --device E --recipient-key "$T/dev.pub" >/dev/null
+	"$PROV" bundle --device E --out "$T/e.cbor" >/dev/null
+	PROV_HOME="$T/f2" "$PROV" init >/dev/null
+	PROV_HOME="$T/f2" "$PROV" mint --template "$TPL/mqtt-mtls.json" --device D \
+		--recipient-key "$T/dev.pub" >/dev/null
+	PROV_HOME="$T/f2" "$PROV" bundle --device D --out "$T/other.cbor" >/dev/null
+	"$SIM" --storage "$T/dev" --install "$T/b2.cbor" >/dev/null
+	before=$(storage_digest "$T/dev")
+	run "$SIM" --storage "$T/dev" --install "$T/b2.cbor"
+	assert_status 19
+	assert_output_has "replay"
+	run "$SIM" --storage "$T/dev" --install "$T/b1.cbor"
+	assert_status 20
+	run "$SIM" --storage "$T/dev" --install "$T/e.cbor"
+	assert_status 18
+	run "$SIM" --storage "$T/dev" --install "$T/other.cbor"
+	assert_status 14
+	run "$SIM" --storage "$T/dev" --install "$T/b3n.cbor" --nonce 0807060504030201
+	assert_status 21
+	run "$SIM" --storage "$T/dev" --install "$T/b3n.cbor" --nonce 01020304
+	assert_status 2
+	[ "$(storage_digest "$T/dev")" = "$before" ]
+	run "$SIM" --storage "$T/dev" --install "$T/b3n.cbor" --nonce 0102030405060708
+	assert_status 0
+}
+
+@test "bad files: truncated 11, oversized 10, a flipped signature bit 15, not a file 8" {
+	setup_device
+	"$PROV" bundle --device D --out "$T/b.cbor" >/dev/null
+	before=$(storage_digest "$T/dev")
+	head -c 700 "$T/b.cbor" > "$T/trunc.cbor"
+	run "$SIM" --storage "$T/dev" --install "$T/trunc.cbor"
+	assert_status 11
+	head -c 5000 /dev/zero > "$T/big.cbor"
+	run "$SIM" --storage "$T/dev" --install "$T/big.cbor"
+	assert_status 10
+	$PY -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[2], "wb").write(b)' \
+		"$T/b.cbor" "$T/flip.cbor"
+	run "$SIM" --storage "$T/dev" --install "$T/flip.cbor"
+	assert_status 15
+	run "$SIM" --storage "$T/dev" --install "$T/missing.cbor"
+	assert_status 8
+	[ "$(storage_digest "$T/dev")" = "$before" ]
+}
+
+@test "rotation to a PSK template, then a signed wipe: keys and records erased, counter kept" {
+	setup_device
+	"$PROV" bundle --device D --out "$T/b1.cbor" >/dev/null
+	"$SIM" --storage "$T/dev" --install "$T/b1.cbor" >/dev/null
+	"$PROV" mint --rotate --template "$TPL/coaps-psk.json" --device D --recipient-key "$T/dev.pub" >/dev/null
+	"$PROV" bundle --device D --out "$T/b2.cbor" >/dev/null
+	run "$SIM" --storage "$T/dev" --install "$T/b2.cbor"
+	assert_status 0
+	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
+	echo "$output" | $PY -c '
+import json, sys
+st = json.load(sys.stdin)
+[slot] = st["slots"]
+[e] = slot["entries"]
+assert slot["slot"] == 2 and e["type"] == "psk" and e["usage"] == ["derive"], st
+assert e["identity_size"] == 1 and e["key_id"] > 0, e
+assert st["tls"]["protocol"] == "coaps" and st["tls"]["transport"] == "dtls", st'
+	"$PROV" bundle --device D --wipe --out "$T/w.cbor" >/dev/null
+	run "$SIM" --storage "$T/dev" --install "$T/w.cbor"
+	assert_status 0
+	assert_output_has "(wiped)"
+	run "$SIM" --storage "$T/dev" --status --json
+	echo "$output" | $PY -c '
+import json, sys
+st = json.load(sys.stdin)
+assert st["counter"] == 3 and st["slots"] == [] and st["generation"] is None, st'
+	# only the identity key is left in PSA, only the commit record in storage
+	[ "$(ls "$T/dev"/*.psa_its | wc -l)" -eq 1 ]
+	[ "$(ls "$T/dev"/pa-*.rec | wc -l)" -eq 1 ]
+	run "$SIM" --storage "$T/dev" --install "$T/b2.cbor"
+	assert_status 20
+}
