@@ -1,8 +1,9 @@
 #!/bin/sh
 # demo.sh BUILD - the factory flow end to end on built-in defaults:
 # init a factory, mint devices from the shipped templates, build their bundles,
-# inspect them.  The "device" keys are made with openssl here; the device agent
-# (firmware-agent/, agent-sim) takes that role when it exists.
+# inspect them; cut a minimal trust store for a broker; then install a bundle
+# into a simulated device (agent-sim: the firmware agent built for the host)
+# and record its signed receipt.
 set -eu
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +44,36 @@ step "prov bundle"
 step "prov inspect"
 "$prov" inspect "$demo/device-1.cbor"
 "$prov" inspect "$demo/sensor-1.cbor"
+
+step "prov trust build: the broker's roots from Debian's 144, in the compact store format"
+"$prov" trust build --from /etc/ssl/certs/ca-certificates.crt \
+	--select "ISRG Root X1" --select "ISRG Root X2" --out "$demo/broker-roots.store"
+"$prov" trust inspect "$demo/broker-roots.store"
+
+step "a template that gives a device a host-made key, its certificate and the broker's roots"
+sed 's|"credentials": \[|"credentials": [\n    {"type": "trust", "slot": 2, "file": "broker-roots.store", "format": "store"},|' \
+	"$top/templates/mqtt-mtls.json" > "$demo/mqtt-broker.json"
+"$prov" template check "$demo/mqtt-broker.json"
+
+step "the device: agent-sim makes its identity key inside PSA and trusts the factory signer"
+"$prov" signer export > "$demo/signer.pem"
+"$top/$build/agent-sim" --storage "$demo/device-2" --device-id device-2 --signer "$demo/signer.pem" \
+	--init > "$demo/device-2.id.pem"
+cat "$demo/device-2.id.pem"
+
+step "prov mint + bundle for device-2: secrets encrypted to its identity key, bound to its nonce"
+"$prov" mint --template "$demo/mqtt-broker.json" --device device-2 --recipient-key "$demo/device-2.id.pem"
+nonce=$(openssl rand -hex 16)
+"$prov" bundle --device device-2 --nonce "$nonce" --out "$demo/device-2.cbor"
+
+step "agent-sim --install: verify, decrypt, install atomically, sign a receipt"
+"$top/$build/agent-sim" --storage "$demo/device-2" --install "$demo/device-2.cbor" --nonce "$nonce" \
+	--receipt "$demo/device-2.receipt"
+"$top/$build/agent-sim" --storage "$demo/device-2" --status
+
+step "prov receipt verify: the factory records the install"
+"$prov" receipt verify "$demo/device-2.receipt"
+"$prov" show device-2 | head -n 12
 
 step "prov list"
 "$prov" list | head -n 5

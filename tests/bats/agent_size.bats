@@ -57,6 +57,19 @@ make_tree() {
 	! arm-none-eabi-nm -u "$T/out/agent.o" | grep -Eq ' (malloc|calloc|realloc|free)$'
 }
 
+@test "size.sh: the agent stays within issue 4's budget (text 8 KB, data+bss 512 B, stack 2 KB)" {
+	run_size "$T/out"
+	assert_status 0
+	text=$(echo "$output" | sed 's/.*text=\([0-9]*\).*/\1/')
+	data=$(echo "$output" | sed 's/.*data=\([0-9]*\).*/\1/')
+	bss=$(echo "$output" | sed 's/.*bss=\([0-9]*\).*/\1/')
+	stack=$(echo "$output" | sed 's/.*stack=\([0-9]*\).*/\1/')
+	echo "# text=$text data+bss=$((data + bss)) stack=$stack" >&3
+	[ "$text" -le 8192 ]
+	[ $((data + bss)) -le 512 ]
+	[ "$stack" -le 2048 ]
+}
+
 @test "size.sh: stack = the worst path's frames; port/ is not measured" {
 	make_tree
 	SIZE_AGENT_DIR="$T/agent" run_size "$T/out"
