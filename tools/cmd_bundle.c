@@ -9,7 +9,7 @@
 
 const char usage_bundle[] =
 	"usage: prov bundle --device ID --out FILE [--recipient-key PUB.pem] [--nonce HEX]\n"
-	"                   [--insecure-plaintext-secrets] [--json]\n"
+	"                   [--insecure-plaintext-secrets] [--trust FILE] [--json]\n"
 	"       prov bundle --device ID --wipe --out FILE [--nonce HEX] [--json]\n"
 	"\n"
 	"Write the device's credentials as a COSE_Sign1 bundle signed by the factory\n"
@@ -21,6 +21,9 @@ const char usage_bundle[] =
 	"\n"
 	"  --nonce HEX   bind the bundle to the device's session nonce (8-32 bytes)\n"
 	"  --wipe        a signed wipe bundle: no credentials; the device erases its own\n"
+	"  --trust FILE  trust anchors for the template's trust slot (a store from prov\n"
+	"                trust build, or PEM/DER roots), replacing the device's; recorded,\n"
+	"                so its later bundles keep them\n"
 	"  --out FILE    written atomically, mode 0600\n";
 
 int cmd_bundle(int argc, char **argv, cli *c)
@@ -33,6 +36,7 @@ int cmd_bundle(int argc, char **argv, cli *c)
 		{"nonce", required_argument, NULL, 'n'},
 		{"insecure-plaintext-secrets", no_argument, NULL, 'I'},
 		{"wipe", no_argument, NULL, 'W'},
+		{"trust", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *dev = NULL, *out = NULL, *recip = NULL, *nonce_hex = NULL;
@@ -56,6 +60,7 @@ int cmd_bundle(int argc, char **argv, cli *c)
 		case 'n': nonce_hex = optarg; break;
 		case 'I': o.insecure_plaintext = 1; break;
 		case 'W': o.wipe = 1; break;
+		case 'T': o.trust_file = optarg; break;
 		case 'h': return cli_help(c);
 		default: return cli_usage(c, "bad option");
 		}
@@ -71,6 +76,8 @@ int cmd_bundle(int argc, char **argv, cli *c)
 			                 PROV_NONCE_MAX, nonce_hex);
 		o.nonce = nonce;
 	}
+	if (o.wipe && o.trust_file != NULL)
+		return cli_usage(c, "--wipe carries no credentials: no --trust");
 	if (o.wipe && (recip != NULL || o.insecure_plaintext))
 		return cli_usage(c, "--wipe carries no secrets: no --recipient-key or --insecure-plaintext-secrets");
 	if (recip != NULL && o.insecure_plaintext)

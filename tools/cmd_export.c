@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "prov/db.h"
 #include "prov/keys.h"
+#include "prov/lwm2m.h"
 #include "prov/secret.h"
 #include "prov/template.h"
 #include "prov/util.h"
@@ -14,6 +15,7 @@
 const char usage_export[] =
 	"usage: prov export --device ID --what cert|chain|pubkey|psk|key|bundle [--reveal] [--der]\n"
 	"                   [--out FILE]\n"
+	"       prov export --device ID --what lwm2m-security [--reveal] [--json] [--out FILE]\n"
 	"       prov export psk-table --format gnutls|json|csv --reveal [--out FILE]\n"
 	"\n"
 	"Print a device's current credentials (stdout unless --out):\n"
@@ -24,13 +26,16 @@ const char usage_export[] =
 	"  key      a host-made private key, PKCS#8 (secret: needs --reveal; a key\n"
 	"           made on the device never left it and cannot be exported)\n"
 	"  bundle   its latest bundle (prov bundle, prov mint --bundles), as written\n"
+	"  lwm2m-security  its LwM2M Security object instance for the server (resources\n"
+	"           0 1 2 3 4 10 16, opaque values in hex; 5, the secret key, only with\n"
+	"           --reveal); --json for the JSON, else one \"ID VALUE\" line each\n"
 	"psk-table prints every device's current PSK for a server: gnutls\n"
 	"(identity:hexkey lines, as gnutls-serv --pskpasswd reads; #HEX for an\n"
 	"identity with ':'), json or csv\n"
 	"(identity,key_hex,device).  Secrets need --reveal, are written with mode\n"
 	"0600 under --out, and every export of one is recorded in the audit log.\n";
 
-enum what { W_CERT, W_CHAIN, W_PUBKEY, W_PSK, W_KEY, W_BUNDLE };
+enum what { W_CERT, W_CHAIN, W_PUBKEY, W_PSK, W_KEY, W_BUNDLE, W_LWM2M };
 
 static int emit(cli *c, const char *out, const void *p, size_t n, int secret)
 {
@@ -299,6 +304,73 @@ out:
 	return rc < 0 ? -rc : rc;
 }
 
+/* The LwM2M Security object (prov/lwm2m.h); secret resource 5 only with --reveal. */
+static int export_lwm2m(cli *c, prov_home *h, const char *dev, int reveal, const char *out)
+{
+	json_t *o = NULL, *res, *v;
+	char *text = NULL;
+	const char *k;
+	prov_err e;
+	int rc = 0;
+
+	if (prov_lwm2m_security(h, dev, reveal, &o, &e) != PROV_OK)
+		return cli_fail(c, &e);
+	res = json_object_get(o, "resources");
+	if (reveal && json_object_get(res, "5") != NULL && (rc = audit(c, h, dev, "lwm2m-security")) != 0)
+		goto out;
+	if (c->json) {
+		text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+		if (text != NULL) {
+			size_t n = strlen(text);
+			char *t2 = realloc(text, n + 2);
+
+			if (t2 != NULL) {
+				text = t2;
+				memcpy(text + n, "\n", 2);
+			}
+		}
+	} else {
+		/* "ID VALUE" lines in resource order. */
+		static const char *const ids[] = {"0", "1", "2", "3", "4", "5", "10", "15", "16"};
+		BIO *b = BIO_new(BIO_s_secmem());
+		BUF_MEM *m;
+
+		for (size_t i = 0; b != NULL && i < sizeof(ids) / sizeof(ids[0]); i++) {
+			char *vt;
+
+			if ((v = json_object_get(res, ids[i])) == NULL)
+				continue;
+			vt = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			BIO_printf(b, "%s %s\n", ids[i], vt != NULL ? vt : "?");
+			if (vt != NULL)
+				prov_wipe(vt, strlen(vt));
+			free(vt);
+		}
+		if (b != NULL) {
+			BIO_get_mem_ptr(b, &m);
+			text = strndup(m->data, m->length);
+			prov_wipe(m->data, m->length);
+		}
+		BIO_free(b);
+	}
+	if (text == NULL) {
+		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	rc = emit(c, out, text, strlen(text), reveal);
+out:
+	if (text != NULL) {
+		prov_wipe(text, strlen(text));
+		free(text);
+	}
+	json_object_foreach(res, k, v)
+		if (strcmp(k, "5") == 0)
+			prov_wipe((char *)json_string_value(v), json_string_length(v));
+	json_decref(o);
+	return rc;
+}
+
 static int export_psk_table(cli *c, prov_home *h, const char *format, const char *out)
 {
 	static const char sql[] =
@@ -412,7 +484,7 @@ int cmd_export(int argc, char **argv, cli *c)
 		{"format", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
-	static const char *const names[] = {"cert", "chain", "pubkey", "psk", "key", "bundle"};
+	static const char *const names[] = {"cert", "chain", "pubkey", "psk", "key", "bundle", "lwm2m-security"};
 	const char *dev = NULL, *what = NULL, *out = NULL, *format = NULL;
 	int reveal = 0, der = 0, ch, rc, table = 0;
 	enum what w = W_CERT;
@@ -453,16 +525,16 @@ int cmd_export(int argc, char **argv, cli *c)
 		return cli_usage(c, "--device and --what are required");
 	if (format != NULL)
 		return cli_usage(c, "--format applies to psk-table");
-	for (w = W_CERT; w <= W_BUNDLE; w++)
+	for (w = W_CERT; w <= W_LWM2M; w++)
 		if (strcmp(what, names[w]) == 0)
 			break;
-	if (w > W_BUNDLE)
-		return cli_usage(c, "--what: \"%s\" is not cert, chain, pubkey, psk, key or bundle", what);
+	if (w > W_LWM2M)
+		return cli_usage(c, "--what: \"%s\" is not cert, chain, pubkey, psk, key, bundle or lwm2m-security", what);
 	if ((w == W_PSK || w == W_KEY) && !reveal)
 		return cli_usage(c, "the %s is a secret: add --reveal (the export is audited)", what);
-	if (der && (w == W_CHAIN || w == W_PSK || w == W_BUNDLE))
+	if (der && (w == W_CHAIN || w == W_PSK || w == W_BUNDLE || w == W_LWM2M))
 		return cli_usage(c, "--der applies to cert, pubkey and key");
-	rc = cli_open(c, w == W_CHAIN ? PROV_NEED_CA_CERT : (w == W_PSK || w == W_KEY) ? PROV_NEED_KEK : 0, &h);
+	rc = cli_open(c, w == W_CHAIN ? PROV_NEED_CA_CERT : (w == W_PSK || w == W_KEY || (w == W_LWM2M && reveal)) ? PROV_NEED_KEK : 0, &h);
 	if (rc != 0)
 		return rc;
 	rc = device_exists(c, h, dev);
@@ -477,6 +549,7 @@ int cmd_export(int argc, char **argv, cli *c)
 	case W_PSK: rc = export_psk(c, h, dev, out); break;
 	case W_KEY: rc = export_key(c, h, dev, der, out); break;
 	case W_BUNDLE: rc = export_bundle(c, h, dev, out); break;
+	case W_LWM2M: rc = export_lwm2m(c, h, dev, reveal, out); break;
 	}
 out:
 	prov_home_close(h);

@@ -13,10 +13,10 @@
 
 const char usage_mint[] =
 	"usage: prov mint --template FILE --device ID [--csr FILE | --pubkey FILE]\n"
-	"                 [--recipient-key FILE] [--rotate] [--json]\n"
+	"                 [--recipient-key FILE] [--rotate] [--trust FILE] [--json]\n"
 	"       prov mint --template FILE (--devices FILE | --count N --id-format FMT [--start N])\n"
 	"                 [--chunk N] [--rotate | --skip-existing] [--bundles | --bundle-dir DIR]\n"
-	"                 [--recipient-key FILE | --insecure-plaintext-secrets] [--json]\n"
+	"                 [--recipient-key FILE | --insecure-plaintext-secrets] [--trust FILE] [--json]\n"
 	"\n"
 	"Register a device and issue what its template asks for: a certificate from\n"
 	"the factory CA, a PSK, raw public keys.  The device key comes from the device\n"
@@ -26,6 +26,8 @@ const char usage_mint[] =
 	"  --recipient-key FILE  P-256 public key the device receives secrets with\n"
 	"                        (default: the device's own key from --csr/--pubkey)\n"
 	"  --rotate              re-issue for an existing device (history is kept)\n"
+	"  --trust FILE          trust anchors for the template's trust slot, replacing\n"
+	"                        its own: a store from prov trust build, or PEM/DER roots\n"
 	"\n"
 	"Batches: --devices FILE (one ID per line; blank lines and # comments\n"
 	"skipped) or --count N --id-format 'dev-%06d' [--start 1].  Committed in\n"
@@ -242,9 +244,10 @@ int cmd_mint(int argc, char **argv, cli *c)
 		{"bundle-dir", required_argument, NULL, 'b'},
 		{"bundles", no_argument, NULL, 'B'},
 		{"insecure-plaintext-secrets", no_argument, NULL, 'I'},
+		{"trust", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *tpl = NULL, *devfile = NULL, *idfmt = NULL, *recip = NULL;
+	const char *tpl = NULL, *devfile = NULL, *idfmt = NULL, *recip = NULL, *trust = NULL;
 	long long count = -1, start = 1, chunk = 256;
 	prov_mint_req req;
 	prov_batch_opts bo;
@@ -289,6 +292,7 @@ int cmd_mint(int argc, char **argv, cli *c)
 		case 'b': bo.bundle_dir = optarg; break;
 		case 'B': bo.bundles = 1; break;
 		case 'I': bo.insecure_plaintext = 1; break;
+		case 'T': trust = optarg; break;
 		case 'h': return cli_help(c);
 		default: return cli_usage(c, "bad option");
 		}
@@ -314,7 +318,8 @@ int cmd_mint(int argc, char **argv, cli *c)
 	if (bo.insecure_plaintext && (!bo.bundles || recip != NULL))
 		return cli_usage(c, "--insecure-plaintext-secrets applies to --bundles/--bundle-dir without --recipient-key");
 
-	if (prov_template_load(tpl, &t, &e) != PROV_OK) {
+	if (prov_template_load(tpl, &t, &e) != PROV_OK ||
+	    (trust != NULL && prov_template_set_trust(t, trust, &e) != PROV_OK)) {
 		rc = cli_fail(c, &e);
 		goto out;
 	}

@@ -22,6 +22,8 @@ COMMAND(trust_build);
 COMMAND(trust_sign);
 COMMAND(trust_inspect);
 COMMAND(receipt_verify);
+COMMAND(thread_pskc);
+COMMAND(thread_pskd);
 
 #undef COMMAND
 

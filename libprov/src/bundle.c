@@ -10,6 +10,7 @@
 #include "prov/cbor.h"
 #include "prov/db.h"
 #include "prov/keys.h"
+#include "prov/mint.h"
 #include "prov/secret.h"
 #include "prov/template.h"
 #include "prov/util.h"
@@ -610,12 +611,40 @@ static prov_status record_bundle(prov_home *h, const char *id, const dev_data *d
 	return prov_db_audit_cached(h->db, &h->stmts, o->wipe ? "wipe" : "bundle", id, detail, e);
 }
 
+/* --trust: the device's template with other anchors in its trust slot, recorded
+ * in the database and made the device's template. */
+static prov_status override_trust(prov_home *h, const char *id, const prov_template *t,
+                                  const char *path, prov_template **own, prov_err *e)
+{
+	static const char q[] = "UPDATE devices SET template = ?, updated_at = ? WHERE id = ?";
+	sqlite3_stmt *s;
+	char hex[65];
+	prov_status st = prov_template_dup(t, own, e);
+	int rc;
+
+	if (st == PROV_OK)
+		st = prov_template_set_trust(*own, path, e);
+	if (st == PROV_OK)
+		st = prov_template_store(h, *own, e);
+	if (st == PROV_OK)
+		st = prov_db_cached(h->db, &h->stmts, q, &s, e);
+	if (st != PROV_OK)
+		return st;
+	prov_hex((*own)->digest, sizeof((*own)->digest), hex);
+	sqlite3_bind_text(s, 1, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, prov_now());
+	sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? PROV_OK : prov_db_fail(h->db, rc, "recording the device's trust anchors", e);
+}
+
 prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bundle_opts *o,
                               uint8_t **out, size_t *out_len, prov_bundle_info *info,
                               prov_err *e)
 {
 	dev_data d;
-	prov_template *t = NULL;
+	prov_template *t = NULL, *own_tpl = NULL;
 	entry ents[PROV_BUNDLE_MAX_ENTRIES];
 	size_t n = 0;
 	cbor_item_t *payload = NULL, *arr = NULL, *tls = NULL, *secrets = NULL, *sealed = NULL;
@@ -636,6 +665,9 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	st = load_device(h, device_id, o->recipient == NULL && !o->wipe, &d, e);
 	if (st == PROV_OK && !o->wipe)
 		st = device_template(h, d.tpl_digest, &t, e);
+	if (st == PROV_OK && !o->wipe && o->trust_file != NULL &&
+	    (st = override_trust(h, device_id, t, o->trust_file, &own_tpl, e)) == PROV_OK)
+		t = own_tpl;
 	if (st != PROV_OK)
 		goto out;
 	if (o->wipe) {
@@ -752,5 +784,6 @@ out:
 		free(pbuf);
 	}
 	dev_data_free(&d);
+	prov_template_free(own_tpl);
 	return st;
 }

@@ -11,6 +11,7 @@
 #include "prov/bundle.h"
 #include "prov/db.h"
 #include "prov/secret.h"
+#include "prov/thread.h"
 #include "prov/util.h"
 
 #define SERIAL_TRIES 4
@@ -241,7 +242,8 @@ static prov_status issue_psk(prov_home *h, const prov_tpl_cred *c, const char *i
 		goto out;
 	}
 	snprintf(aad, sizeof(aad), "psk|%s|%d|%u", id, gen, (unsigned)c->slot);
-	st = prov_random(key, n, 1, e);
+	/* A thread-pskd is n joiner-credential characters (prov/thread.h). */
+	st = c->pskd ? prov_thread_pskd_generate((char *)key, n, e) : prov_random(key, n, 1, e);
 	if (st == PROV_OK)
 		st = prov_seal(&h->kek, aad, key, n, sealed, e);
 	if (st == PROV_OK)

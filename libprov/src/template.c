@@ -229,6 +229,13 @@ static prov_status check_cred(prov_template *t, size_t i, json_t *c, const char 
 		v = json_object_get(c, "bits");
 		cr->bits = v != NULL ? (int)json_integer_value(v) : 128;
 		cr->identity = json_string_value(json_object_get(c, "identity"));
+		v = json_object_get(c, "format");
+		cr->pskd = v != NULL && strcmp(json_string_value(v), "thread-pskd") == 0;
+		if (cr->pskd && cr->bits > 256) {
+			st = prov_err_set(e, PROV_E_INPUT,
+			                  "$.credentials[%zu].bits: a thread-pskd has at most 32 characters (bits <= 256)", i);
+			goto out;
+		}
 		memset(id64, 'x', 64);
 		id64[64] = 0;
 		for (const char *p = cr->identity; *p != 0; p++)
@@ -324,13 +331,115 @@ out:
 	return st;
 }
 
+static int is_tls13_suite(const char *s)
+{
+	return strncmp(s, "TLS_AES_", 8) == 0 || strncmp(s, "TLS_CHACHA20_", 13) == 0;
+}
+
+static int is_psk_suite(const char *s)
+{
+	return strncmp(s, "TLS_PSK_", 8) == 0 || strncmp(s, "TLS_ECDHE_PSK_", 14) == 0;
+}
+
+/* The TLS profile's own consistency: versions against suites, resumption. */
+static prov_status check_tls(const prov_template *t, prov_err *e)
+{
+	json_t *vers = json_object_get(t->tls, "versions");
+	json_t *suites_j = json_object_get(t->tls, "cipher_suites");
+	json_t *res = json_object_get(t->tls, "resumption");
+	int has12 = 0, has13 = 0, s12 = 0, s13 = 0;
+
+	for (size_t i = 0; i < json_array_size(vers); i++) {
+		has12 |= strcmp(json_string_value(json_array_get(vers, i)), "1.2") == 0;
+		has13 |= strcmp(json_string_value(json_array_get(vers, i)), "1.3") == 0;
+	}
+	for (size_t i = 0; i < json_array_size(suites_j); i++) {
+		const char *s = json_string_value(json_array_get(suites_j, i));
+
+		if (is_tls13_suite(s))
+			s13 = 1;
+		else
+			s12 = 1;
+		if (vers != NULL && is_tls13_suite(s) && !has13)
+			return prov_err_set(e, PROV_E_INPUT,
+			                    "$.tls.cipher_suites[%zu]: %s is a TLS 1.3 suite and versions lacks \"1.3\"", i, s);
+		if (vers != NULL && !is_tls13_suite(s) && !has12)
+			return prov_err_set(e, PROV_E_INPUT,
+			                    "$.tls.cipher_suites[%zu]: %s is a TLS 1.2 suite and versions lacks \"1.2\"", i, s);
+	}
+	if (suites_j != NULL && has12 && !s12)
+		return prov_err_set(e, PROV_E_INPUT, "$.tls.versions: \"1.2\" without a TLS 1.2 cipher suite");
+	if (suites_j != NULL && has13 && !s13)
+		return prov_err_set(e, PROV_E_INPUT, "$.tls.versions: \"1.3\" without a TLS 1.3 cipher suite");
+	if (res != NULL && !json_is_true(json_object_get(res, "allowed")) &&
+	    json_object_get(res, "ticket_lifetime") != NULL)
+		return prov_err_set(e, PROV_E_INPUT,
+		                    "$.tls.resumption.ticket_lifetime: only meaningful when resumption is allowed");
+	return PROV_OK;
+}
+
+/* "lwm2m": the Security object instance, against the credentials and TLS profile. */
+static prov_status check_lwm2m(prov_template *t, prov_err *e)
+{
+	json_t *l = json_object_get(t->root, "lwm2m");
+	json_t *suites_j = t->tls != NULL ? json_object_get(t->tls, "cipher_suites") : NULL;
+	const char *mode, *transport;
+	const prov_tpl_cred *c;
+	int tcp, suite_ok = 0;
+
+	t->lwm2m_mode = PROV_LWM2M_NONE;
+	/* Optional for protocol lwm2m (a template may leave the Security object to
+	 * the bootstrap server), meaningless for the others. */
+	if (l != NULL && strcmp(t->protocol, "lwm2m") != 0)
+		return prov_err_set(e, PROV_E_INPUT, "$.lwm2m: only for protocol \"lwm2m\"");
+	if (l == NULL)
+		return PROV_OK;
+	mode = json_string_value(json_object_get(l, "security_mode"));
+	t->lwm2m_uri = json_string_value(json_object_get(l, "server_uri"));
+	t->lwm2m_bootstrap = json_is_true(json_object_get(l, "bootstrap"));
+	t->lwm2m_ssid = (int)json_integer_value(json_object_get(l, "short_server_id"));
+	t->lwm2m_mode = strcmp(mode, "psk") == 0 ? PROV_LWM2M_PSK
+	                : strcmp(mode, "rpk") == 0 ? PROV_LWM2M_RPK : PROV_LWM2M_CERT;
+	if (!t->lwm2m_bootstrap && t->lwm2m_ssid == 0)
+		return prov_err_set(e, PROV_E_INPUT,
+		                    "$.lwm2m: missing property \"short_server_id\" (required unless bootstrap)");
+	c = prov_template_find(t, t->lwm2m_mode == PROV_LWM2M_PSK ? PROV_CRED_PSK
+	                          : t->lwm2m_mode == PROV_LWM2M_RPK ? PROV_CRED_RPK : PROV_CRED_CERT);
+	if (c == NULL)
+		return prov_err_set(e, PROV_E_INPUT, "$.lwm2m.security_mode: \"%s\" needs a %s credential", mode,
+		                    t->lwm2m_mode == PROV_LWM2M_CERT ? "certificate" : mode);
+	if (t->lwm2m_mode == PROV_LWM2M_PSK && c->pskd)
+		return prov_err_set(e, PROV_E_INPUT, "$.lwm2m.security_mode: a thread-pskd is no LwM2M PSK");
+	if (t->lwm2m_mode == PROV_LWM2M_RPK && c->server_spki == NULL)
+		return prov_err_set(e, PROV_E_INPUT,
+		                    "$.lwm2m.security_mode: \"rpk\" needs the server's key (server_spki of the rpk credential)");
+	if (t->lwm2m_mode == PROV_LWM2M_CERT && prov_template_find(t, PROV_CRED_TRUST) == NULL)
+		return prov_err_set(e, PROV_E_INPUT,
+		                    "$.lwm2m.security_mode: \"certificate\" needs a trust credential (the server's CA)");
+	tcp = strncmp(t->lwm2m_uri, "coaps+tcp://", 12) == 0;
+	transport = t->tls != NULL ? json_string_value(json_object_get(t->tls, "transport")) : NULL;
+	if (transport != NULL && strcmp(transport, tcp ? "tls" : "dtls") != 0)
+		return prov_err_set(e, PROV_E_INPUT, "$.lwm2m.server_uri: %s runs over %s, the TLS profile says %s",
+		                    tcp ? "coaps+tcp" : "coaps", tcp ? "tls" : "dtls", transport);
+	for (size_t i = 0; i < json_array_size(suites_j); i++) {
+		const char *s = json_string_value(json_array_get(suites_j, i));
+
+		suite_ok |= is_tls13_suite(s) ||
+		            (t->lwm2m_mode == PROV_LWM2M_PSK ? is_psk_suite(s)
+		                                             : strncmp(s, "TLS_ECDHE_ECDSA_", 16) == 0);
+	}
+	if (suites_j != NULL && !suite_ok)
+		return prov_err_set(e, PROV_E_INPUT, "$.tls.cipher_suites: none for LwM2M security mode \"%s\"", mode);
+	return PROV_OK;
+}
+
 static prov_status check_rules(prov_template *t, const char *base_dir, const uint8_t *trust_der,
                                size_t trust_len, prov_err *e)
 {
 	json_t *creds = json_object_get(t->root, "credentials");
 	json_t *dk = json_object_get(t->root, "device_key");
 	int seen[PROV_CRED_TRUST + 1] = {0};
-	int need_key = 0, have_psk = 0;
+	int need_key = 0, have_psk = 0, have_pskd = 0;
 	json_t *suites_j;
 	prov_status st;
 
@@ -347,7 +456,8 @@ static prov_status check_rules(prov_template *t, const char *base_dir, const uin
 			                    "$.credentials[%zu]: a template holds at most one %s credential", i,
 			                    json_string_value(json_object_get(json_array_get(creds, i), "type")));
 		need_key |= t->creds[i].kind == PROV_CRED_CERT || t->creds[i].kind == PROV_CRED_RPK;
-		have_psk |= t->creds[i].kind == PROV_CRED_PSK;
+		have_psk |= t->creds[i].kind == PROV_CRED_PSK && !t->creds[i].pskd;
+		have_pskd |= t->creds[i].kind == PROV_CRED_PSK && t->creds[i].pskd;
 	}
 	if (need_key && dk == NULL)
 		return prov_err_set(e, PROV_E_INPUT,
@@ -377,12 +487,18 @@ static prov_status check_rules(prov_template *t, const char *base_dir, const uin
 		for (size_t i = 0; i < json_array_size(suites_j); i++) {
 			const char *s = json_string_value(json_array_get(suites_j, i));
 
-			if ((strncmp(s, "TLS_PSK_", 8) == 0 || strncmp(s, "TLS_ECDHE_PSK_", 14) == 0) && !have_psk)
+			if (is_psk_suite(s) && !have_psk)
 				return prov_err_set(e, PROV_E_INPUT,
-				                    "$.tls.cipher_suites[%zu]: %s needs a psk credential", i, s);
+				                    have_pskd ? "$.tls.cipher_suites[%zu]: %s needs a psk credential (a thread-pskd is a password, not a PSK)"
+				                              : "$.tls.cipher_suites[%zu]: %s needs a psk credential", i, s);
+			if (strcmp(s, "TLS_ECJPAKE_WITH_AES_128_CCM_8") == 0 && !have_pskd)
+				return prov_err_set(e, PROV_E_INPUT,
+				                    "$.tls.cipher_suites[%zu]: %s needs a psk credential of format thread-pskd", i, s);
 		}
+		if ((st = check_tls(t, e)) != PROV_OK)
+			return st;
 	}
-	return PROV_OK;
+	return check_lwm2m(t, e);
 }
 
 static prov_status finish(prov_template *t, prov_err *e)
@@ -484,4 +600,126 @@ prov_status prov_template_from_db(const char *json, const uint8_t *trust_der,
 			}
 	}
 	return parse(root, ".", trust_der, trust_len, out, e);
+}
+
+prov_status prov_trust_file_read(const char *path, uint8_t **buf, size_t *len, int *is_store,
+                                 int *count, prov_err *e)
+{
+	uint8_t *raw = NULL;
+	size_t n = 0;
+	prov_status st;
+
+	*buf = NULL;
+	*len = 0;
+	/* A compact store is the CBOR array [1, index, anchors] (0x83 0x01,
+	 * docs/truststore-format.md); anything else is read as certificates (a DER
+	 * certificate starts with a SEQUENCE, PEM with text). */
+	st = prov_file_read(path, PROV_TRUST_STORE_MAX, &raw, &n, e);
+	if (st == PROV_E_INPUT || (st == PROV_OK && !(n >= 2 && raw[0] == 0x83 && raw[1] == 0x01))) {
+		free(raw);
+		*is_store = 0;
+		st = read_anchors(path, buf, len, count, e);
+	} else if (st == PROV_OK) {
+		free(raw);
+		*is_store = 1;
+		st = read_store(path, buf, len, count, e);
+	}
+	if (st != PROV_OK)
+		prov_err_wrap(e, "trust file %s", path);
+	return st;
+}
+
+prov_status prov_template_dup(const prov_template *t, prov_template **out, prov_err *e)
+{
+	json_t *root = json_deep_copy(t->root);
+
+	*out = NULL;
+	if (root == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	return parse(root, ".", t->trust_der, t->trust_der_len, out, e);
+}
+
+prov_status prov_template_set_trust(prov_template *t, const char *path, prov_err *e)
+{
+	json_t *creds = json_object_get(t->root, "credentials"), *c = NULL, *nc = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0, idx = 0;
+	int is_store = 0, count = 0;
+	uint32_t slot = 0;
+	prov_tpl_cred *cr = NULL;
+	const char *base = strrchr(path, '/');
+	char *old_canon = t->canonical;
+	uint8_t old_digest[32];
+	prov_status st;
+
+	st = prov_trust_file_read(path, &buf, &len, &is_store, &count, e);
+	if (st != PROV_OK)
+		return st;
+	for (size_t i = 0; i < t->n_creds; i++)
+		if (t->creds[i].kind == PROV_CRED_TRUST) {
+			cr = &t->creds[i];
+			idx = i;
+		}
+	if (cr == NULL) {
+		/* No trust slot yet: one beside the credential the TLS layer presents. */
+		static const prov_cred_kind order[] = {PROV_CRED_CERT, PROV_CRED_RPK, PROV_CRED_PSK};
+		const prov_tpl_cred *k = NULL;
+
+		for (size_t i = 0; i < 3 && k == NULL; i++)
+			k = prov_template_find(t, order[i]);
+		if (k == NULL || t->n_creds == PROV_TPL_MAX_CREDS) {
+			free(buf);
+			return prov_err_set(e, PROV_E_INPUT, "template %s has no slot to put trust anchors in", t->name);
+		}
+		slot = k->slot;
+		nc = json_pack("{s:s, s:I}", "type", "trust", "slot", (json_int_t)slot);
+		if (nc == NULL || json_array_append(creds, nc) != 0) {
+			json_decref(nc);
+			free(buf);
+			return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		}
+		idx = json_array_size(creds) - 1;
+	}
+	c = json_array_get(creds, idx);
+	if (json_object_set_new(c, "file", json_string(base != NULL ? base + 1 : path)) != 0 ||
+	    json_object_set_new(c, "format", json_string(is_store ? "store" : "certificates")) != 0) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	memcpy(old_digest, t->digest, sizeof(old_digest));
+	t->canonical = NULL;
+	{
+		uint8_t *old_der = t->trust_der;
+		size_t old_len = t->trust_der_len;
+
+		t->trust_der = buf;
+		t->trust_der_len = len;
+		st = finish(t, e);
+		if (st != PROV_OK) {
+			free(t->canonical);
+			t->canonical = old_canon;
+			t->trust_der = old_der;
+			t->trust_der_len = old_len;
+			memcpy(t->digest, old_digest, sizeof(old_digest));
+			goto fail;
+		}
+		free(old_der);
+	}
+	free(old_canon);
+	if (cr == NULL) {
+		cr = &t->creds[t->n_creds++];
+		memset(cr, 0, sizeof(*cr));
+		cr->kind = PROV_CRED_TRUST;
+		cr->slot = slot;
+	}
+	cr->store = is_store;
+	cr->n_anchors = count;
+	json_decref(nc);
+	return PROV_OK;
+fail:
+	if (nc != NULL)
+		json_array_remove(creds, idx);
+	json_decref(nc);
+	free(buf);
+	return st;
 }

@@ -96,6 +96,10 @@ typedef struct prov_bundle_opts {
 	size_t nonce_len;
 	int insecure_plaintext;         /* carry secrets unencrypted (lab only) */
 	int wipe;                       /* a wipe bundle: 9 => true, no entries */
+	const char *trust_file;         /* --trust: anchors for the trust slot, replacing the
+	                                 * template's (prov_template_set_trust); the device's
+	                                 * template record becomes the overridden one, so its
+	                                 * later bundles keep these anchors */
 } prov_bundle_opts;
 
 typedef struct prov_bundle_info {

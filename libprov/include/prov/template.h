@@ -53,6 +53,7 @@ typedef struct prov_tpl_cred {
 	/* psk */
 	int bits;
 	const char *identity;         /* pattern with {id} */
+	int pskd;                     /* format "thread-pskd": bits/8 PSKd characters */
 	/* rpk */
 	uint8_t *server_spki;         /* DER, NULL if none */
 	size_t server_spki_len;
@@ -60,6 +61,9 @@ typedef struct prov_tpl_cred {
 	int n_anchors;
 	int store;                    /* format "store": trust_der holds a compact trust store */
 } prov_tpl_cred;
+
+/* LwM2M Security object modes (resource 2). */
+enum { PROV_LWM2M_NONE = -1, PROV_LWM2M_PSK = 0, PROV_LWM2M_RPK = 1, PROV_LWM2M_CERT = 2 };
 
 typedef struct prov_template {
 	json_t *root;
@@ -74,6 +78,11 @@ typedef struct prov_template {
 	uint8_t *trust_der;           /* anchors of the trust credential (or its store), or NULL */
 	size_t trust_der_len;
 	uint8_t digest[32];           /* SHA-256(canonical || trust_der) */
+	/* "lwm2m" (protocol lwm2m): the Security object instance it fills */
+	int lwm2m_mode;               /* PROV_LWM2M_*, PROV_LWM2M_NONE without "lwm2m" */
+	const char *lwm2m_uri;        /* resource 0 */
+	int lwm2m_bootstrap;          /* resource 1 */
+	int lwm2m_ssid;               /* resource 10, 0 when absent (bootstrap) */
 } prov_template;
 
 /* Load and check a template file.  Trust files are read relative to its directory. */
@@ -84,6 +93,25 @@ prov_status prov_template_from_db(const char *json, const uint8_t *trust_der,
                                   size_t trust_len, prov_template **out, prov_err *e);
 
 void prov_template_free(prov_template *t);
+
+/* Read a trust file: a compact trust store (prov trust build, checked like a
+ * device would) or certificates (PEM or DER, any number).  *buf is malloc'd:
+ * the store as is, or the DER certificates concatenated; *is_store says which. */
+prov_status prov_trust_file_read(const char *path, uint8_t **buf, size_t *len, int *is_store,
+                                 int *count, prov_err *e);
+
+/* --trust FILE (prov mint, prov bundle, prov install): put the trust anchors of
+ * FILE (prov_trust_file_read) into the template's trust slot, replacing the
+ * template's own.  A template without a trust credential gets one, in the slot
+ * of its certificate credential (else its rpk, else its psk).  The template's
+ * JSON records the override ("file" is FILE's base name, "format" store or
+ * certificates), and canonical and digest are recomputed, so a device minted
+ * with it is bound to exactly these anchors in the database.  On error t is
+ * unchanged. */
+prov_status prov_template_set_trust(prov_template *t, const char *path, prov_err *e);
+
+/* A deep copy (for overriding a template the caller does not own). */
+prov_status prov_template_dup(const prov_template *t, prov_template **out, prov_err *e);
 
 /* Substitute the device ID for every "{id}" in pattern; malloc'd. */
 char *prov_template_expand(const char *pattern, const char *device_id);

@@ -1,0 +1,28 @@
+/*
+ * prov/lwm2m.h - a device's LwM2M Security object (object 0) instance, for the
+ * bootstrap or management server (prov export --what lwm2m-security).
+ *
+ * Built from the device's current generation in the database and the template
+ * it was minted with (its "lwm2m" object): resources 0 server URI, 1 bootstrap
+ * flag, 2 security mode, 3 public key or identity, 4 server public key,
+ * 5 secret key (only when reveal is set, and only when the secret exists on the
+ * host), 10 short server ID, 15 certificate usage (certificate mode with one
+ * pinned anchor), 16 ciphersuites (IANA code points).  Opaque values are hex;
+ * see docs/protocols/lwm2m.md for each mode's encodings.
+ */
+#ifndef PROV_LWM2M_H
+#define PROV_LWM2M_H
+
+#include <jansson.h>
+
+#include "prov/err.h"
+#include "prov/home.h"
+
+/* *out: {"device", "template", "generation", "security_mode", "resources":
+ * {"0": ..., ...}, optional "psk_identity", "notes": [...]}.  reveal needs the
+ * home opened with PROV_NEED_KEK.  A device whose template has no "lwm2m"
+ * object -> PROV_E_INPUT; unknown device -> PROV_E_NOTFOUND. */
+prov_status prov_lwm2m_security(prov_home *h, const char *device_id, int reveal, json_t **out,
+                                prov_err *e);
+
+#endif
