@@ -1,0 +1,137 @@
+#!/bin/sh
+# mbedtls.sh - Mbed TLS built from Debian's source package with provkit's own
+# configuration (firmware-agent/mbedtls/mbedtls_config.h).
+#
+#   sh scripts/mbedtls.sh [DIR]        (default DIR: build-mbedtls)
+#
+# Debian's libmbedtls is built without MBEDTLS_USE_PSA_CRYPTO, which the device's
+# TLS adapter needs (opaque PSA keys in TLS).  This script:
+#   1. fetches the source package with `apt-get source`, through a PRIVATE apt
+#      configuration under DIR/apt (its own sources.list with one deb-src line for
+#      bookworm main from the mirror this machine already uses, its own lists and
+#      cache); the system's apt configuration is read, never written;
+#      the version is the installed libmbedtls-dev's, so PSA key files written by
+#      Debian's library (agent-sim) and by this build are the same format;
+#   2. builds the three static libraries with MBEDTLS_CONFIG_FILE set to the
+#      project's configuration into DIR/lib (headers: DIR/include).
+# The unpacked source and the libraries are cached in DIR, shared by every BUILD
+# (plain and ASan link the same, uninstrumented, libraries).  A second run with
+# the same configuration and script does nothing.  Concurrent runs serialise on
+# DIR/.lock.  Environment: MBEDTLS_MIRROR overrides the mirror, CC the compiler.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${1:-build-mbedtls}
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+CONFIG="$ROOT/firmware-agent/mbedtls/mbedtls_config.h"
+CC=${CC:-cc}
+
+die() {
+	echo "mbedtls.sh: $*" >&2
+	exit 1
+}
+
+[ -f "$CONFIG" ] || die "missing $CONFIG"
+[ -f "$DIR/.gitignore" ] || echo '*' >"$DIR/.gitignore"
+
+# What the libraries depend on: the configuration, this script, the compiler.
+stamp_of() {
+	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh"; "$CC" --version 2>/dev/null | head -n 1; } |
+		sha256sum | cut -c1-64
+}
+
+built() {
+	[ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$(stamp_of)" ] &&
+		[ -f "$DIR/lib/libmbedtls.a" ] && [ -f "$DIR/lib/libmbedx509.a" ] &&
+		[ -f "$DIR/lib/libmbedcrypto.a" ] && [ -d "$DIR/include/mbedtls" ]
+}
+
+# Fast path, without the lock.
+built && exit 0
+
+exec 9>"$DIR/.lock"
+flock 9
+built && exit 0   # another run finished it while we waited
+
+# ---- 1. the source package --------------------------------------------------------
+
+# The mirror the machine uses for bookworm main: deb822 .sources stanzas or
+# one-line .list entries.
+find_mirror() {
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk '
+			function flush() {
+				if (uris != "" && (" " suites " ") ~ / bookworm / && (" " comps " ") ~ / main /) {
+					split(uris, u, " "); print u[1]; found = 1; exit
+				}
+				uris = ""; suites = ""; comps = ""
+			}
+			/^[ \t]*$/ { flush(); next }
+			/^URIs:/ { sub(/^URIs:[ \t]*/, ""); uris = $0 }
+			/^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+			/^Components:/ { sub(/^Components:[ \t]*/, ""); comps = $0 }
+			END { if (!found) flush() }
+		' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		sed -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && $3 == "bookworm" { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
+	done
+}
+
+SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ 2>/dev/null | head -n 1 || true)
+if [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; then
+	MIRROR=${MBEDTLS_MIRROR:-$(find_mirror | head -n 1)}
+	[ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
+	VERSION=$(dpkg-query -W -f='${Version}' libmbedtls-dev 2>/dev/null || true)
+	PKG=mbedtls${VERSION:+=$VERSION}
+	APT="$DIR/apt"
+	rm -rf "$APT" "$DIR/src"
+	mkdir -p "$APT/sources.list.d" "$APT/lists/partial" "$APT/cache/archives/partial" "$DIR/src"
+	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	signed=""
+	[ -f "$keyring" ] && signed=" [signed-by=$keyring]"
+	echo "deb-src$signed $MIRROR bookworm main" >"$APT/sources.list"
+	set -- -o "Dir::Etc::SourceList=$APT/sources.list" -o "Dir::Etc::SourceParts=$APT/sources.list.d" \
+		-o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache" \
+		-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o "Debug::NoLocking=1" \
+		-o "APT::Sandbox::User=root"
+	echo "mbedtls.sh: fetching $PKG from $MIRROR (deb-src bookworm main, private apt lists in $APT)"
+	if ! apt-get -qq "$@" update >"$APT/update.log" 2>&1 ||
+		grep -q '^\(E:\|Err:\|W: Failed to fetch\|W: Some index files failed\)' "$APT/update.log"; then
+		cat "$APT/update.log" >&2
+		die "cannot fetch Debian's mbedtls source: 'apt-get update' of deb-src $MIRROR bookworm main failed (network? set MBEDTLS_MIRROR)"
+	fi
+	if ! (cd "$DIR/src" && apt-get -qq "$@" source "$PKG") >"$APT/source.log" 2>&1; then
+		cat "$APT/source.log" >&2
+		die "cannot fetch Debian's mbedtls source: 'apt-get source $PKG' failed"
+	fi
+	SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ 2>/dev/null | head -n 1 || true)
+	[ -n "$SRC_DIR" ] && [ -f "$SRC_DIR/library/Makefile" ] ||
+		die "apt-get source $PKG did not unpack an Mbed TLS tree under $DIR/src"
+fi
+SRC_DIR=${SRC_DIR%/}
+
+# ---- 2. the libraries -------------------------------------------------------------
+
+echo "mbedtls.sh: building $(basename "$SRC_DIR") with $CONFIG"
+start=$(date +%s)
+rm -rf "$DIR/lib" "$DIR/include" "$DIR/stamp"
+make -s -C "$SRC_DIR/library" clean >/dev/null 2>&1 || true
+jobs=$(nproc 2>/dev/null || echo 2)
+if ! make -s -C "$SRC_DIR/library" -j"$jobs" CC="$CC" \
+	CFLAGS="-O2 -g -DMBEDTLS_CONFIG_FILE='\"$CONFIG\"'" \
+	libmbedcrypto.a libmbedx509.a libmbedtls.a >"$DIR/build.log" 2>&1; then
+	tail -n 40 "$DIR/build.log" >&2
+	die "building Mbed TLS failed (log: $DIR/build.log)"
+fi
+mkdir -p "$DIR/lib"
+cp "$SRC_DIR/library/libmbedcrypto.a" "$SRC_DIR/library/libmbedx509.a" \
+	"$SRC_DIR/library/libmbedtls.a" "$DIR/lib/"
+cp -R "$SRC_DIR/include" "$DIR/include"
+cp "$CONFIG" "$DIR/include/provkit_mbedtls_config.h"
+echo "$(basename "$SRC_DIR")" >"$DIR/version"
+stamp_of >"$DIR/stamp"
+echo "mbedtls.sh: built in $(( $(date +%s) - start )) s: $DIR/lib/libmbed{tls,x509,crypto}.a"
