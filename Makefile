@@ -191,6 +191,8 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libprov-fuzz.a $(wildcard libp
 include firmware-agent/sources.mk
 $(FUZZ_BUILD)/fuzz_agent_bundle: fuzz/fuzz_agent_bundle.c $(PA_AGENT_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) -lmbedcrypto
+$(FUZZ_BUILD)/fuzz_agent_smp: fuzz/fuzz_agent_smp.c $(PA_AGENT_SRC) $(PA_SMP_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_SMP_SRC) -lmbedcrypto
 
 # fuzz_run SECONDS: each target in turn; the first failure stops make.
 define fuzz_run

@@ -2,8 +2,12 @@
 # from the repository root (firmware-agent/Makefile, the Cortex-M size build).
 #
 # PA_AGENT_SRC: the agent logic (C99, heap-free, PSA only): what goes on a device.
+# PA_SMP_SRC:   optional modules beside the agent (same rules, measured apart by
+#               `make size-smp`): keys made on the device and their CSRs (keygen/),
+#               SMP over the console (smp/).
 # PA_HOST_SRC:  host ports (directory storage, power-cut injection): not on a device.
 PA_AGENT_SRC := $(sort $(wildcard firmware-agent/core/*.c firmware-agent/verify/*.c \
                   firmware-agent/store/*.c firmware-agent/receipt/*.c))
+PA_SMP_SRC   := $(sort $(wildcard firmware-agent/keygen/*.c firmware-agent/smp/*.c))
 PA_HOST_SRC  := $(sort $(wildcard firmware-agent/port/*.c))
 PA_INCLUDES  := -Ifirmware-agent/include -Ifirmware-agent

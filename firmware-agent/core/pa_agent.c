@@ -16,13 +16,19 @@ static const uint8_t spki_p256_prefix[] = {
 	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00
 };
 
+void pa_spki_p256(const uint8_t pub[65], uint8_t spki[PA_SPKI_LEN])
+{
+	memcpy(spki, spki_p256_prefix, sizeof(spki_p256_prefix));
+	memcpy(spki + sizeof(spki_p256_prefix), pub, 65);
+}
+
 /* The identity key: made inside PSA on first start, never exported.  It signs
  * receipts (ECDSA) and receives secrets (ECDH, its enrollment algorithm). */
 static int identity(pa_agent *a)
 {
 	psa_key_attributes_t at = PSA_KEY_ATTRIBUTES_INIT;
 	psa_key_id_t id = 0;
-	uint8_t spki[sizeof(spki_p256_prefix) + 65], hash[32];
+	uint8_t spki[PA_SPKI_LEN], hash[32];
 	size_t len = 0;
 	int rc = PA_A_IDENTITY;
 
@@ -41,8 +47,7 @@ static int identity(pa_agent *a)
 	if (psa_export_public_key(PA_KEY_ID_DEVICE, a->pub, sizeof(a->pub), &len) != PSA_SUCCESS ||
 	    len != sizeof(a->pub))
 		goto out;
-	memcpy(spki, spki_p256_prefix, sizeof(spki_p256_prefix));
-	memcpy(spki + sizeof(spki_p256_prefix), a->pub, sizeof(a->pub));
+	pa_spki_p256(a->pub, spki);
 	if (psa_hash_compute(PSA_ALG_SHA_256, spki, sizeof(spki), hash, sizeof(hash), &len) !=
 	    PSA_SUCCESS)
 		goto out;

@@ -5,6 +5,13 @@
  *   agent-sim --storage DIR --pubkey
  *   agent-sim --storage DIR --install FILE [--nonce HEX] [--receipt FILE]
  *   agent-sim --storage DIR --status [--json]
+ *   agent-sim --storage DIR --pty | --serial PATH [--baud N]
+ *
+ * --pty makes a pseudo-terminal (raw), prints its path as the first line of
+ * stdout and serves SMP (docs/serial-protocol.md) on it until SIGTERM/SIGINT;
+ * --serial serves on an existing terminal device.  Like firmware it writes log
+ * lines on the same line: a heartbeat every 250 ms and one per command.  The
+ * host may close and reopen the terminal at any time.
  *
  * The directory is self-contained: the simulator chdirs into it, so PSA's
  * file-backed ITS (the identity and credential keys) lives there beside the
@@ -14,12 +21,19 @@
  * exists already, 8 I/O; an agent error exits with its code (10..63,
  * docs/agent.md).
  */
+#define _XOPEN_SOURCE 700   /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -28,6 +42,8 @@
 #include <openssl/pem.h>
 
 #include "pa/pa_agent.h"
+#include "pa/pa_keygen.h"
+#include "pa/pa_smp.h"
 #include "port/pa_port_dir.h"
 
 #define EXIT_INTERNAL 1
@@ -43,9 +59,14 @@ static const char usage_text[] =
 	"usage: agent-sim --storage DIR --device-id ID --signer PEM [--signer PEM...] --init\n"
 	"       agent-sim --storage DIR --pubkey\n"
 	"       agent-sim --storage DIR --install FILE [--nonce HEX] [--receipt FILE]\n"
-	"       agent-sim --storage DIR --status [--json]\n";
+	"       agent-sim --storage DIR --status [--json]\n"
+	"       agent-sim --storage DIR --pty | --serial PATH [--baud N]\n";
 
 static pa_agent agent;   /* about 6 KB: static rather than on the stack */
+static pa_smp smp;
+static volatile sig_atomic_t stop;
+
+#define AGENT_VERSION "provkit-agent 0.1"
 
 static const char *err_name(int rc)
 {
@@ -270,8 +291,9 @@ static void print_usage_bits(unsigned u)
 static void status_json(const pa_agent *a)
 {
 	const pa_installed *in = &a->installed;
+	const pa_slot_entry *prev = NULL;
 	pa_tls_profile prof;
-	unsigned i, j;
+	unsigned i, j, k;
 	int first_slot = 1;
 
 	printf("{\"device_id\":\"%s\",\"key_kid\":\"", a->device_id);
@@ -289,15 +311,27 @@ static void status_json(const pa_agent *a)
 	else
 		printf(",\"generation\":%u", in->gen);
 	printf(",\"slots\":[");
-	for (i = 0; i < in->n; i++) {
-		const pa_slot_entry *e = &in->e[i];
+	for (k = 0; k < in->n; k++) {
+		/* in (slot, type) order: keys made on the device come last in the index */
+		const pa_slot_entry *e = NULL;
 
-		if (i == 0 || in->e[i - 1].slot != e->slot) {   /* entries are sorted by slot */
+		for (i = 0; i < in->n; i++) {
+			const pa_slot_entry *c = &in->e[i];
+
+			if ((prev == NULL || c->slot > prev->slot ||
+			     (c->slot == prev->slot && c->type > prev->type)) &&
+			    (e == NULL || c->slot < e->slot || (c->slot == e->slot && c->type < e->type)))
+				e = c;
+		}
+		if (e == NULL)
+			break;
+		if (prev == NULL || prev->slot != e->slot) {
 			printf("%s{\"slot\":%" PRIu32 ",\"entries\":[", first_slot ? "" : "]},", e->slot);
 			first_slot = 0;
 		} else {
 			putchar(',');
 		}
+		prev = e;
 		printf("{\"type\":\"%s\",\"usage\":", type_name(e->type));
 		print_usage_bits(e->usage);
 		if (alg_name(e->alg) != NULL)
@@ -371,11 +405,200 @@ static int finish_stdout(int rc)
 	return rc;
 }
 
+/* ---- serving SMP on a terminal (--pty, --serial) ------------------------------- */
+
+static int line_fd = -1;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Everything goes out whole or not at all as far as the caller cares: a
+ * host that is not reading (or not there) loses bytes, as on a real UART. */
+static int line_write(void *ctx, const uint8_t *b, size_t n)
+{
+	int waited = 0;
+
+	(void)ctx;
+	while (n > 0) {
+		ssize_t w = write(line_fd, b, n);
+
+		if (w > 0) {
+			b += w;
+			n -= (size_t)w;
+		} else if (w < 0 && errno == EINTR) {
+			continue;
+		} else if (w < 0 && errno == EAGAIN && waited++ < 20) {
+			struct pollfd p = { line_fd, POLLOUT, 0 };
+
+			(void)poll(&p, 1, 10);
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...)
+{
+	char buf[160];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	(void)line_write(NULL, (const uint8_t *)buf, (size_t)n);
+}
+
+static void on_event(void *ctx, unsigned group, unsigned id, int rc)
+{
+	static const char *const names[] = { "info", "keygen", "upload", "commit", "status" };
+
+	(void)ctx;
+	if (group == PA_SMP_GROUP_PROV && id < 5)
+		log_line("[agent] smp %s: %s (%d)", names[id], rc == 0 ? "ok" : err_name(rc), rc);
+	else
+		log_line("[agent] smp group %u command %u: %d", group, id, rc);
+}
+
+static speed_t baud_speed(long b)
+{
+	static const struct { long b; speed_t s; } t[] = {
+		{ 9600, B9600 }, { 19200, B19200 }, { 38400, B38400 }, { 57600, B57600 },
+		{ 115200, B115200 }, { 230400, B230400 }, { 460800, B460800 },
+		{ 921600, B921600 }, { 1000000, B1000000 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].b == b)
+			return t[i].s;
+	return (speed_t)0;
+}
+
+static int make_raw(int fd, speed_t speed)
+{
+	struct termios tio;
+
+	if (tcgetattr(fd, &tio) != 0)
+		return -1;
+	cfmakeraw(&tio);
+	tio.c_cc[VMIN] = 1;
+	tio.c_cc[VTIME] = 0;
+	if (speed != 0 && (cfsetispeed(&tio, speed) != 0 || cfsetospeed(&tio, speed) != 0))
+		return -1;
+	return tcsetattr(fd, TCSANOW, &tio);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Serve until SIGTERM/SIGINT.  With a pty we keep the slave side open
+ * ourselves, so the host closing it never hangs the line up (no EIO/HUP). */
+static int serve(const char *serial, long baud)
+{
+	static const pa_smp_io io = { NULL, line_write, on_event };
+	struct sigaction sa;
+	int keep = -1, rc;
+	long last = 0, beats = 0;
+	uint8_t buf[512];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (serial == NULL) {
+		const char *name;
+
+		line_fd = posix_openpt(O_RDWR | O_NOCTTY);
+		if (line_fd < 0 || grantpt(line_fd) != 0 || unlockpt(line_fd) != 0 ||
+		    (name = ptsname(line_fd)) == NULL) {
+			fprintf(stderr, "agent-sim: pty: %s\n", strerror(errno));
+			return EXIT_IO;
+		}
+		keep = open(name, O_RDWR | O_NOCTTY);
+		if (keep < 0 || make_raw(keep, 0) != 0) {
+			fprintf(stderr, "agent-sim: pty %s: %s\n", name, strerror(errno));
+			return EXIT_IO;
+		}
+		printf("%s\n", name);
+	} else {
+		line_fd = open(serial, O_RDWR | O_NOCTTY);
+		if (line_fd < 0) {
+			fprintf(stderr, "agent-sim: %s: %s\n", serial, strerror(errno));
+			return EXIT_IO;
+		}
+		if (isatty(line_fd) && make_raw(line_fd, baud_speed(baud)) != 0) {
+			fprintf(stderr, "agent-sim: %s: cannot set raw mode at %ld baud: %s\n", serial,
+			        baud, strerror(errno));
+			return EXIT_IO;
+		}
+		printf("%s\n", serial);
+	}
+	if (fflush(stdout) != 0)
+		return EXIT_IO;
+	(void)fcntl(line_fd, F_SETFL, fcntl(line_fd, F_GETFL) | O_NONBLOCK);
+	rc = pa_smp_start(&smp, &agent, &io, AGENT_VERSION);
+	if (rc != PA_OK) {
+		fprintf(stderr, "agent-sim: smp: %s (code %d)\n", err_name(rc), rc);
+		return rc;
+	}
+	log_line("[agent] %s up, device %s, counter %" PRIu64, AGENT_VERSION, agent.device_id,
+	         agent.installed.counter);
+	while (!stop) {
+		struct pollfd p = { line_fd, POLLIN, 0 };
+		long t = now_ms();
+		int n;
+
+		if (t - last >= 250) {
+			last = t;
+			log_line("[agent] heartbeat %ld", beats++);
+		}
+		n = poll(&p, 1, 250);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0)
+			continue;
+		if (p.revents & POLLIN) {
+			ssize_t r = read(line_fd, buf, sizeof(buf));
+
+			if (r > 0)
+				pa_smp_push(&smp, buf, (size_t)r);
+			else if (r < 0 && errno != EAGAIN && errno != EINTR && errno != EIO)
+				break;
+			else if (r <= 0)
+				usleep(20000);   /* EIO/EOF: nobody on the other side yet */
+		} else {
+			usleep(20000);      /* HUP without data: wait for the host to come back */
+		}
+	}
+	if (keep >= 0)
+		close(keep);
+	close(line_fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *device_id = NULL, *install = NULL, *nonce_hex = NULL;
-	const char *receipt_path = NULL, *signer_paths[MAX_SIGNERS];
-	int init = 0, pubkey = 0, status = 0, json = 0, nsp = 0, i, rc;
+	const char *receipt_path = NULL, *signer_paths[MAX_SIGNERS], *serial = NULL, *baud_s = NULL;
+	int init = 0, pubkey = 0, status = 0, json = 0, pty = 0, nsp = 0, i, rc;
+	long baud = 0;
 	pa_signer signers[MAX_SIGNERS];
 	size_t nsigners = 0;
 	pa_dir_port dport;
@@ -409,6 +632,12 @@ int main(int argc, char **argv)
 			status = 1;
 		else if (strcmp(a, "--json") == 0)
 			json = 1;
+		else if (strcmp(a, "--pty") == 0)
+			pty = 1;
+		else if (strcmp(a, "--serial") == 0)
+			val = &serial;
+		else if (strcmp(a, "--baud") == 0)
+			val = &baud_s;
 		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			fputs(usage_text, stdout);
 			return finish_stdout(0);
@@ -424,7 +653,19 @@ int main(int argc, char **argv)
 			*val = argv[++i];
 		}
 	}
-	if (dir == NULL || init + pubkey + status + (install != NULL) != 1 ||
+	if (baud_s != NULL) {
+		char *end = NULL;
+
+		errno = 0;
+		baud = strtol(baud_s, &end, 10);
+		if (errno != 0 || end == baud_s || *end != '\0' || baud_speed(baud) == 0) {
+			fprintf(stderr, "agent-sim: --baud: one of 9600 19200 38400 57600 115200 "
+			        "230400 460800 921600 1000000\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (dir == NULL || init + pubkey + status + (install != NULL) + pty + (serial != NULL) != 1 ||
+	    (baud_s != NULL && serial == NULL) ||
 	    (init && (device_id == NULL || nsp == 0)) || (!init && (device_id != NULL || nsp > 0)) ||
 	    ((nonce_hex != NULL || receipt_path != NULL) && install == NULL) ||
 	    (json && !status)) {
@@ -493,6 +734,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "agent-sim: start: %s (code %d)\n", err_name(rc), rc);
 		return rc;
 	}
+	rc = pa_keygen_start(&agent);
+	if (rc != PA_OK) {
+		fprintf(stderr, "agent-sim: start: keygen: %s (code %d)\n", err_name(rc), rc);
+		return rc;
+	}
+	if (pty || serial != NULL)
+		return serve(serial, baud);
 	if (init || pubkey) {
 		if (print_pubkey(agent.pub) != 0) {
 			fprintf(stderr, "agent-sim: cannot encode the public key\n");

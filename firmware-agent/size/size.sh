@@ -27,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$(dirname "$here")")
 # SIZE_AGENT_DIR: measure another tree laid out like firmware-agent/ (tests).
 agent=${SIZE_AGENT_DIR:-$(dirname "$here")}
-out=${1:-$top/build/agent-size}
+out=${1:-$top/build/${SIZE_NAME:-agent}-size}
 case $out in /*) ;; *) out="$(pwd)/$out" ;; esac
 PY=/usr/bin/python3
 CROSS=arm-none-eabi-
@@ -68,11 +68,18 @@ ln -s /usr/include/mbedtls "$out/inc/mbedtls"
 INC="-I$agent -I$agent/include -I$out/inc"
 
 # The agent's logic: every .c under its module directories but those that are not
-# agent logic (ports, simulator, tests, the trust store of issue 3, fuzzing, this).
+# agent logic (ports, simulator, tests, the trust store of issue 3, fuzzing, this,
+# the optional serial layer smp/ and device keygen keygen/).  SIZE_DIRS="smp keygen"
+# measures those directories instead (SIZE_NAME names the line: make size-smp); the
+# agent's objects are then linked in as well (-r, undefined references to them stay).
 srcs=""
 for d in "$agent"/*/; do
 	name=$(basename "$d")
-	case $name in port | sim | tests | trust | fuzz | size | include) continue ;; esac
+	if [ -n "${SIZE_DIRS:-}" ]; then
+		case " $SIZE_DIRS " in *" $name "*) ;; *) continue ;; esac
+	else
+		case $name in port | sim | tests | trust | fuzz | size | include | smp | keygen | tls | mbedtls) continue ;; esac
+	fi
 	for f in $(find "$d" -name '*.c' | sort); do
 		srcs="$srcs $f"
 	done
@@ -143,7 +150,7 @@ verdict() { # value max
 	if [ "$1" -le "$2" ]; then echo "ok (<= $2)"; else echo "OVER the target of $2"; fi
 }
 {
-	echo "agent text=$text data=$data bss=$bss stack=$stack"
+	echo "${SIZE_NAME:-agent} text=$text data=$data bss=$bss stack=$stack"
 	echo
 	echo "sources:$(echo "$srcs" | sed "s|$agent/||g")"
 	echo "compiler: $(${CROSS}gcc --version | head -n 1)"
@@ -172,4 +179,4 @@ verdict() { # value max
 	echo "largest frames (bytes, -fstack-usage):"
 	cat "$out"/obj/*.su | awk -F'\t' '{ n = split($1, a, ":"); printf "  %6d %s\n", $2, a[n] }' | sort -rn | head -n 8
 } > "$out/report.txt"
-echo "agent text=$text data=$data bss=$bss stack=$stack"
+echo "${SIZE_NAME:-agent} text=$text data=$data bss=$bss stack=$stack"

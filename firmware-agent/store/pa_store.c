@@ -256,6 +256,9 @@ int pa_store_install(pa_agent *a, const uint8_t digest[32])
 		next.n = m->n;
 		for (i = 0; i < m->n && rc == PA_OK; i++)
 			rc = write_entry(a, g, i, &next.e[i]);
+		/* keygen/ appends the private-key entries of keys made on the device */
+		if (rc == PA_OK && a->kg_hook != NULL)
+			rc = a->kg_hook(a, 0, &next);
 		if (rc == PA_OK && m->profile != NULL) {
 			next.has_profile = 1;
 			rc = rec_set(p, PA_UID_SET(g, PA_UID_REC_PROFILE), m->profile, m->profile_len);
@@ -282,6 +285,8 @@ int pa_store_install(pa_agent *a, const uint8_t digest[32])
 	 * (or the next install's clean) finishes it */
 	if (old != PA_GEN_NONE)
 		(void)clean(p, old);
+	if (a->kg_hook != NULL)   /* keys made on the device: adopted now, or garbage */
+		(void)a->kg_hook(a, 1, &next);
 	return PA_OK;
 fail:
 	if (rc != PA_S_POWER)

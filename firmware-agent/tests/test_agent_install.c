@@ -29,6 +29,7 @@
 
 #include "check.h"
 #include "agent_support.h"
+#include "pa/pa_keygen.h"
 #include "port/pa_port_dir.h"
 #include "port/pa_port_fault.h"
 #include "prov/cbor.h"
@@ -73,6 +74,8 @@ static int install_on(const pa_port *port, const uint8_t *p, size_t n)
 
 	psa_reboot();
 	rc = pa_agent_start(&A, port, SIG, nsig);
+	if (rc == PA_OK)
+		rc = pa_keygen_start(&A);
 	if (rc != PA_OK)
 		return 1000 + rc;
 	pa_install_begin(&A);
@@ -91,8 +94,41 @@ static int install_again(const uint8_t *p, size_t n)
 
 static int restart(void)
 {
+	int rc;
+
 	psa_reboot();
-	return pa_agent_start(&A, plain, SIG, nsig);
+	rc = pa_agent_start(&A, plain, SIG, nsig);
+	return rc == PA_OK ? pa_keygen_start(&A) : rc;
+}
+
+/* Keys made on the device: every pool key that exists is pending or held by
+ * the committed set, and the other way round (nothing leaks). */
+static int pool_ok(void)
+{
+	unsigned j, i;
+
+	for (j = 0; j < PA_KEYGEN_MAX; j++) {
+		psa_key_attributes_t at = PSA_KEY_ATTRIBUTES_INIT;
+		int exists = psa_get_key_attributes(PA_KEY_ID_KEYGEN(j), &at) == PSA_SUCCESS;
+		int wanted = (A.kg_used >> j) & 1;
+
+		psa_reset_key_attributes(&at);
+		for (i = 0; i < A.installed.n; i++)
+			if (A.installed.e[i].key_id == PA_KEY_ID_KEYGEN(j))
+				wanted = 1;
+		if (exists != wanted)
+			return 0;
+	}
+	return 1;
+}
+
+/* The key of (slot 1, private-key) is a key made on the device. */
+static int device_made_key(void)
+{
+	psa_key_id_t id = 0;
+
+	return pa_lookup_key(&A, 1, PA_T_PRIVATE_KEY, &id) == PA_OK &&
+	       id >= PA_KEY_ID_KEYGEN(0) && id < PA_KEY_ID_KEYGEN(PA_KEYGEN_MAX);
 }
 
 /* ---- checks on the installed set ---------------------------------------------------- */
@@ -178,6 +214,13 @@ static int state_is(int which, uint64_t counter)
 		       pa_lookup_profile(&A, 2, &prof) == PA_OK &&
 		       strcmp(prof.protocol, "coaps") == 0 && prof.transport == 1 &&
 		       pa_lookup_key(&A, 1, PA_T_PRIVATE_KEY, &id) == PA_S_NOT_FOUND;
+	case 8:    /* the mqtt-mtls set with a key made on the device, nothing pending */
+	case 10:   /* the same, and a new key pending */
+		return A.installed.n == 2 && key_matches_cert(1) && device_made_key() &&
+		       pool_ok() && (A.kg_used != 0) == (which == 10);
+	case 9:    /* nothing installed, a key pending for slot 1 */
+		return A.installed.gen == PA_GEN_NONE && A.installed.n == 0 && pool_ok() &&
+		       A.kg_used != 0;
 	default:
 		return A.installed.gen == PA_GEN_NONE && A.installed.n == 0 &&
 		       pa_lookup_profile(&A, 2, &prof) == PA_S_NOT_FOUND;
@@ -626,6 +669,73 @@ static void power_cuts(const char *what, const snap *old, const blob *b, int old
 	snap_free(&clean);
 }
 
+/* Cut the power before and after every write of a keygen on `old` (nothing
+ * pending): after a reboot either nothing is pending and storage is `old`, or
+ * a key is pending; no pool key leaks either way. */
+static void keygen_cuts(const snap *old)
+{
+	snap now;
+	unsigned long writes, k;
+	psa_key_id_t id = 0;
+	int after, rc;
+
+	snap_restore(devdir, old);
+	pa_fault_port_arm(&FP, 0, 0);
+	psa_reboot();
+	rc = pa_agent_start(&A, faulty, SIG, nsig);
+	rc = rc ? rc : pa_keygen_start(&A);
+	rc = rc ? rc : pa_keygen(&A, 1, &id);
+	writes = FP.writes;
+	CHECK_MSG(rc == PA_OK && writes >= 2, "keygen: %d, %lu writes", rc, writes);
+	for (k = 1; k <= writes; k++) {
+		for (after = 0; after <= 1; after++) {
+			int is_old, is_new;
+
+			snap_restore(devdir, old);
+			pa_fault_port_arm(&FP, k, after);
+			psa_reboot();
+			if (pa_agent_start(&A, faulty, SIG, nsig) == PA_OK && pa_keygen_start(&A) == PA_OK)
+				(void)pa_keygen(&A, 1, &id);
+			rc = restart();
+			snap_take(devdir, &now);
+			is_old = snap_equal(&now, old) && state_is(0, 0) && A.kg_used == 0 && pool_ok();
+			is_new = !snap_equal(&now, old) && state_is(9, 0);
+			cuts_tried++;
+			if (rc != PA_OK || is_old == is_new) {
+				cuts_bad++;
+				fprintf(stderr, "keygen: cut %s write %lu of %lu: start %d, old %d, new %d\n",
+				        after ? "after" : "before", k, writes, rc, is_old, is_new);
+			}
+			snap_free(&now);
+		}
+	}
+	printf("power cuts, keygen: %lu writes, %lu cuts\n", writes, 2 * writes);
+}
+
+/* Keygen for slot 1 on the running agent, its CSR through prov: a rotation of
+ * X with the device's key, bundled to `out`. */
+static int keygen_bundle(const char *prov, const char *top, const char *out)
+{
+	uint8_t csr[PA_CSR_MAX];
+	size_t len = 0;
+	psa_key_id_t id = 0;
+	char path[PATH_MAX + 64];
+	FILE *f;
+
+	if (pa_keygen(&A, 1, &id) != PA_OK ||
+	    pa_keygen_csr(id, "X", 1, csr, sizeof(csr), &len) != PA_OK)
+		return -1;
+	snprintf(path, sizeof(path), "%s/k.csr.der", work);
+	f = fopen(path, "wb");
+	if (f == NULL || fwrite(csr, 1, len, f) != len || fclose(f) != 0)
+		return -1;
+	return run("set -e; cd '%s'; exec >/dev/null 2>&1; "
+	           "openssl req -inform DER -in k.csr.der -verify -out k.csr.pem; "
+	           "'%s' mint --home f --rotate --template '%s/templates/mqtt-mtls.json' "
+	           "--device X --csr k.csr.pem --recipient-key dev.pub; "
+	           "'%s' bundle --home f --device X --out %s", work, prov, top, prov, out);
+}
+
 static int make_bundles(const char *prov, const char *top)
 {
 	return run("set -e; cd '%s'; P='%s'; T='%s/templates'; "
@@ -655,7 +765,8 @@ static int make_bundles(const char *prov, const char *top)
 int main(int argc, char **argv)
 {
 	char self[PATH_MAX], build[PATH_MAX], prov[PATH_MAX + 8], top[PATH_MAX], path[PATH_MAX + 64];
-	snap s0, s1, s3, s4, s6;
+	snap s0, s1, s3, s4, s6, sk0, sk1;
+	blob bk1, bk2, bw;
 	pa_signer wrong;
 	uint8_t pad[PA_BUNDLE_MAX + 1];
 	blob big;
@@ -787,6 +898,42 @@ int main(int argc, char **argv)
 	power_cuts("rotation, mqtt-mtls to coaps-psk", &s3, &b4psk, 1, 3, 4, 4);
 	power_cuts("wipe", &s4, &b6wipe, 4, 4, 6, 6);
 	power_cuts("install after wipe", &s6, &b7, 6, 6, 1, 7);
+	/* keys made on the device: a keygen, a keygen + install that adopts the
+	 * key, and a rotation to a new device-made key */
+	keygen_cuts(&s0);
+	snap_restore(devdir, &s0);
+	CHECK(restart() == PA_OK);
+	CHECK(keygen_bundle(prov, top, "bk1.cbor") == 0);
+	CHECK(state_is(9, 0));
+	snap_take(devdir, &sk0);
+	bk1 = load("bk1.cbor");
+	power_cuts("keygen + install", &sk0, &bk1, 9, 0, 8, 8);
+	snap_restore(devdir, &sk0);
+	rc = install_on(plain, bk1.p, bk1.n);
+	CHECK_MSG(rc == PA_OK && state_is(8, 8), "keygen install: %d", rc);
+	CHECK(receipt_ok(8, &bk1, NULL));
+	CHECK(keygen_bundle(prov, top, "bk2.cbor") == 0);
+	CHECK(state_is(10, 8));
+	snap_take(devdir, &sk1);
+	bk2 = load("bk2.cbor");
+	power_cuts("rotation with a new keygen", &sk1, &bk2, 10, 8, 8, 9);
+	/* a pending key no set adopts goes at the next commit: a wipe */
+	snap_restore(devdir, &sk1);
+	CHECK(restart() == PA_OK && state_is(10, 8));
+	rc = install_again(b6wipe.p, b6wipe.n);
+	CHECK_MSG(rc == PA_V_ROLLBACK, "old wipe: %d", rc);   /* counter 6 < 8 */
+	CHECK(restart() == PA_OK && state_is(10, 8));         /* refused: still pending */
+	CHECK(run("cd '%s' && '%s' bundle --home f --device X --wipe --out bw.cbor >/dev/null",
+	          work, prov) == 0);
+	bw = load("bw.cbor");
+	rc = install_again(bw.p, bw.n);
+	CHECK_MSG(rc == PA_OK, "wipe: %d", rc);
+	CHECK(A.kg_used == 0 && pool_ok() && A.installed.n == 0);
+	CHECK(restart() == PA_OK && pool_ok() && A.kg_used == 0);
+	snap_free(&sk0);
+	snap_free(&sk1);
+	free(bk1.p), free(bk2.p), free(bw.p);
+
 	CHECK_MSG(cuts_bad == 0, "%lu inconsistent", cuts_bad);
 	printf("%lu cuts tried, %lu inconsistent\n", cuts_tried, cuts_bad);
 

@@ -183,6 +183,14 @@ typedef struct pa_agent {
 	int push_err;
 	size_t bundle_len;
 	pa_installed installed;
+	/* Keys made on the device (keygen/, optional): NULL unless pa_keygen_start
+	 * ran.  The install calls it with committed = 0 after writing a->m's
+	 * entries into next, before the index and the commit (it appends the
+	 * private-key entries of the keys the set adopts: PA_OK or an error), and
+	 * with committed = 1 once the commit is done. */
+	int (*kg_hook)(struct pa_agent *a, int committed, pa_installed *next);
+	uint8_t kg_used;            /* bit j: pool key PA_KEY_ID_KEYGEN(j) is pending */
+	uint32_t kg_slot[PA_KEYGEN_MAX];   /* its slot */
 	pa_manifest m;
 	uint8_t bundle[PA_BUNDLE_MAX];
 	uint8_t secrets[PA_SECRETS_BUF];
@@ -196,6 +204,10 @@ int pa_agent_start(pa_agent *a, const pa_port *port, const pa_signer *signers, s
 
 /* The identity public key, 04 || x || y (65 bytes), and its kid (8 bytes). */
 int pa_agent_public_key(const pa_agent *a, uint8_t pub[65], uint8_t kid[8]);
+
+/* DER SubjectPublicKeyInfo of a P-256 point (RFC 5480), PA_SPKI_LEN bytes. */
+#define PA_SPKI_LEN 91
+void pa_spki_p256(const uint8_t pub[65], uint8_t spki[PA_SPKI_LEN]);
 
 /* Session nonce: set one (PA_NONCE_MIN..PA_NONCE_MAX bytes) that the next
  * bundle must carry; new_nonce draws a fresh one from the port (len bytes);

@@ -50,6 +50,13 @@
 #define PA_KEY_ID_SET_BASE 0x2a000100u
 #endif
 #define PA_KEY_ID_SET(gen, i) (PA_KEY_ID_SET_BASE + (uint32_t)(gen) * 0x40u + (uint32_t)(i))
+/* Keys made on the device (keygen, pa_agent_keygen): a pool of PA_KEYGEN_MAX
+ * persistent key IDs beside the two generations; a key is pending until a
+ * committed set adopts it (docs/agent.md, "Keys made on the device"). */
+#ifndef PA_KEYGEN_MAX
+#define PA_KEYGEN_MAX 4
+#endif
+#define PA_KEY_ID_KEYGEN(j) (PA_KEY_ID_SET_BASE + 0x80u + (uint32_t)(j))
 
 /* Storage uids.  Above 2^32, so they never meet the uids PSA uses for its own
  * persistent keys (uid = key ID) when the port is the platform's ITS. */
@@ -57,6 +64,8 @@
 #define PA_UID_BASE 0x5041000000000000ull
 #endif
 #define PA_UID_COMMIT (PA_UID_BASE + 0x01u)
+#define PA_UID_KEYGEN (PA_UID_BASE + 0x02u)   /* pending keygen keys: mask, slots */
+#define PA_UID_RECEIPT (PA_UID_BASE + 0x03u)  /* smp/: the last install's receipt */
 #define PA_UID_REC_PROFILE 0x20u   /* the set's TLS profile */
 #define PA_UID_REC_INDEX 0x21u     /* the set's index of entries */
 #define PA_UID_RECS 0x22u          /* record numbers 0..PA_UID_RECS-1 per generation */

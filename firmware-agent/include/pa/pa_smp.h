@@ -1,0 +1,63 @@
+/*
+ * pa_smp.h - the agent's SMP server (docs/serial-protocol.md): the OS group's
+ * echo and the provisioning group (80): info, keygen, upload, commit, status.
+ *
+ * Heap-free and push-style: the caller owns struct pa_smp, feeds received
+ * line bytes to pa_smp_push (console framing, pa_console.h) or whole SMP
+ * packets to pa_smp_handle (another framing), and gives a narrow port that
+ * writes bytes out.  Every command is idempotent (a retransmission gets the
+ * same answer and changes nothing).  The session nonce is drawn from the
+ * agent's port at pa_smp_start and after each successful commit.
+ */
+#ifndef PA_SMP_H
+#define PA_SMP_H
+
+#include "pa/pa_agent.h"
+#include "pa/pa_console.h"
+
+#define PA_SMP_GROUP_OS 0
+#define PA_SMP_GROUP_PROV 80
+enum { PA_SMP_INFO = 0, PA_SMP_KEYGEN = 1, PA_SMP_UPLOAD = 2, PA_SMP_COMMIT = 3,
+       PA_SMP_STATUS = 4 };
+/* MCUmgr MGMT_ERR codes used by the OS group and for unknown commands. */
+#define PA_SMP_ENOTSUP 8
+#define PA_SMP_EINVAL 3
+/* Largest response packet (status with 16 entries and a receipt fits). */
+#ifndef PA_SMP_OUT_MAX
+#define PA_SMP_OUT_MAX 1024
+#endif
+#define PA_SMP_NONCE_LEN 16
+
+typedef struct pa_smp_io {
+	void *ctx;
+	/* bytes out on the line (framed responses); non-zero: failed (ignored) */
+	int (*write)(void *ctx, const uint8_t *buf, size_t len);
+	/* optional: after each request, its group, command and result (0 or rc) */
+	void (*event)(void *ctx, unsigned group, unsigned id, int rc);
+} pa_smp_io;
+
+typedef struct pa_smp {
+	pa_agent *a;
+	const pa_smp_io *io;
+	const char *version;
+	pa_console rx;
+	size_t up_len;                   /* announced size of the upload, 0: none */
+	uint8_t up_sha[32];
+	uint8_t last_sha[32];            /* the bundle of the receipt below */
+	uint8_t fail_sha[32];            /* the last bundle a commit refused */
+	int fail_rc;                     /* and why (0: none) */
+	size_t receipt_len;              /* 0: no receipt for the installed set */
+	uint8_t receipt[PA_RECEIPT_MAX];
+	uint8_t out[PA_SMP_OUT_MAX];
+} pa_smp;
+
+/* After pa_agent_start and pa_keygen_start: a fresh session nonce, the stored
+ * receipt of the installed set (storage uid PA_UID_RECEIPT). */
+int pa_smp_start(pa_smp *s, pa_agent *a, const pa_smp_io *io, const char *version);
+/* Received line bytes, any chunking. */
+void pa_smp_push(pa_smp *s, const uint8_t *b, size_t n);
+/* One SMP packet (header + body); the response goes out through the console
+ * framing.  Returns 0 if answered, -1 if ignored (not a request, bad header). */
+int pa_smp_handle(pa_smp *s, const uint8_t *pkt, size_t len);
+
+#endif
