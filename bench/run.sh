@@ -169,3 +169,6 @@ fi
 
 # --- trust store sizes (issue 3): bench/trust.sh writes the bench:trust block ---
 sh "$top/bench/trust.sh" "$build"
+
+# --- provisioning over serial (issue 5): bench/serial.sh writes the bench:serial block ---
+sh "$top/bench/serial.sh" "$build"

@@ -1,9 +1,9 @@
 #!/bin/sh
 # demo.sh BUILD - the factory flow end to end on built-in defaults:
 # init a factory, mint devices from the shipped templates, build their bundles,
-# inspect them; cut a minimal trust store for a broker; then install a bundle
-# into a simulated device (agent-sim: the firmware agent built for the host)
-# and record its signed receipt.
+# inspect them; cut a minimal trust store for a broker; then provision a
+# simulated device (agent-sim: the firmware agent built for the host) over a
+# pty with `prov install`, which records its signed receipt.
 set -eu
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,7 +50,7 @@ step "prov trust build: the broker's roots from Debian's 144, in the compact sto
 	--select "ISRG Root X1" --select "ISRG Root X2" --out "$demo/broker-roots.store"
 "$prov" trust inspect "$demo/broker-roots.store"
 
-step "a template that gives a device a host-made key, its certificate and the broker's roots"
+step "a template that gives a device its certificate (key made on the device) and the broker's roots"
 sed 's|"credentials": \[|"credentials": [\n    {"type": "trust", "slot": 2, "file": "broker-roots.store", "format": "store"},|' \
 	"$top/templates/mqtt-mtls.json" > "$demo/mqtt-broker.json"
 "$prov" template check "$demo/mqtt-broker.json"
@@ -61,19 +61,26 @@ step "the device: agent-sim makes its identity key inside PSA and trusts the fac
 	--init > "$demo/device-2.id.pem"
 cat "$demo/device-2.id.pem"
 
-step "prov mint + bundle for device-2: secrets encrypted to its identity key, bound to its nonce"
-"$prov" mint --template "$demo/mqtt-broker.json" --device device-2 --recipient-key "$demo/device-2.id.pem"
-nonce=$(openssl rand -hex 16)
-"$prov" bundle --device device-2 --nonce "$nonce" --out "$demo/device-2.cbor"
+step "prov install over a pty: agent-sim serves SMP on a pseudo-terminal, as on a UART"
+"$top/$build/agent-sim" --storage "$demo/device-2" --pty > "$demo/device-2.port" 2> "$demo/device-2.log" &
+sim=$!
+trap 'kill $sim 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$demo/device-2.port" ] && break; sleep 0.05; done
+port=$(head -n 1 "$demo/device-2.port")
+echo "device-2 on $port"
+# info, register under the ID the device reports, keygen + CSR on the device,
+# mint, a bundle bound to its nonce, upload, commit, receipt verified and recorded.
+"$prov" install --port "$port" --template "$demo/mqtt-broker.json" --baud 115200
 
-step "agent-sim --install: verify, decrypt, install atomically, sign a receipt"
-"$top/$build/agent-sim" --storage "$demo/device-2" --install "$demo/device-2.cbor" --nonce "$nonce" \
-	--receipt "$demo/device-2.receipt"
+step "prov install again: the device holds what the factory recorded, nothing changes"
+"$prov" install --port "$port" --template "$demo/mqtt-broker.json"
+kill $sim
+wait $sim 2>/dev/null || true
+trap - EXIT
+
+step "inspect: the device's view (key IDs, never secrets) and the factory's record"
 "$top/$build/agent-sim" --storage "$demo/device-2" --status
-
-step "prov receipt verify: the factory records the install"
-"$prov" receipt verify "$demo/device-2.receipt"
-"$prov" show device-2 | head -n 12
+"$prov" show device-2 | grep -E '^(device|status|key|cert|bundle|install|pending)'
 
 step "prov list"
 "$prov" list | head -n 5

@@ -6,9 +6,11 @@
 #include "prov/util.h"
 
 const char usage_list[] =
-	"usage: prov list [--home DIR] [--status minted|bundled|installed] [--json]\n"
+	"usage: prov list [--home DIR] [--status minted|bundled|installed|pending] [--json]\n"
 	"\n"
 	"List devices: ID, status, credential generation, bundle counter, template.\n"
+	"--status pending: devices whose newest bundle is issued but not installed\n"
+	"(a `prov install` interrupted, or a bundle not yet delivered).\n"
 	"--json prints {\"count\": N, \"devices\": [{\"id\", \"status\", \"generation\",\n"
 	"\"bundle_counter\", \"template\", \"created_at\", \"updated_at\"}]}.\n";
 
@@ -22,7 +24,8 @@ int cmd_list(int argc, char **argv, cli *c)
 	static const char sql[] =
 		"SELECT d.id, d.status, d.generation, d.bundle_counter, t.name, d.created_at, d.updated_at "
 		"FROM devices d JOIN templates t ON t.digest = d.template "
-		"WHERE ?1 IS NULL OR d.status = ?1 ORDER BY d.id";
+		"WHERE ?1 IS NULL OR d.status = ?1 OR (?1 = 'pending' AND d.bundle_counter > "
+		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) ORDER BY d.id";
 	const char *status = NULL;
 	prov_home *h = NULL;
 	sqlite3_stmt *s = NULL;
@@ -42,8 +45,8 @@ int cmd_list(int argc, char **argv, cli *c)
 	if (optind != argc)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
 	if (status != NULL && strcmp(status, "minted") != 0 && strcmp(status, "bundled") != 0 &&
-	    strcmp(status, "installed") != 0)
-		return cli_usage(c, "--status: \"%s\" is not minted, bundled or installed", status);
+	    strcmp(status, "installed") != 0 && strcmp(status, "pending") != 0)
+		return cli_usage(c, "--status: \"%s\" is not minted, bundled or installed (or pending)", status);
 	rc = cli_open(c, 0, &h);
 	if (rc != 0)
 		return rc;

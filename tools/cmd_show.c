@@ -64,7 +64,8 @@ static prov_status rows(sqlite3 *db, const char *sql, const char *id, json_t **o
 				json_t *d = json_loads((const char *)sqlite3_column_text(s, i), 0, NULL);
 
 				json_object_set_new(o, name, d != NULL ? d : col_json(s, i));
-			} else if (strcmp(name, "current") == 0 || strcmp(name, "has_recipient_key") == 0) {
+			} else if (strcmp(name, "current") == 0 || strcmp(name, "has_recipient_key") == 0 ||
+			           strcmp(name, "has_receipt") == 0) {
 				json_object_set_new(o, name, json_boolean(sqlite3_column_int(s, i)));
 			} else if (strstr(name, "_at") != NULL && sqlite3_column_type(s, i) == SQLITE_INTEGER) {
 				char iso[21];
@@ -124,8 +125,14 @@ static void print_human(json_t *d)
 	json_array_foreach(json_object_get(d, "bundles"), i, row)
 		cli_out("bundle:     %lld  %lld bytes  sha256 %.16s...  %s\n", num(row, "counter"),
 		        num(row, "size"), str(row, "sha256"), str(row, "created_at"));
-	json_array_foreach(json_object_get(d, "installs"), i, row)
-		cli_out("install:    counter %lld at %s\n", num(row, "counter"), str(row, "installed_at"));
+	json_array_foreach(json_object_get(d, "installs"), i, row) {
+		cli_out("install:    counter %lld at %s", num(row, "counter"), str(row, "installed_at"));
+		if (json_is_true(json_object_get(row, "has_receipt")))
+			cli_out(", receipt %lld bytes (verified)", num(row, "receipt_size"));
+		cli_out("\n");
+	}
+	if (json_is_integer(json_object_get(d, "pending_bundle")))
+		cli_out("pending:    bundle %lld issued, not installed\n", num(d, "pending_bundle"));
 	json_array_foreach(json_object_get(d, "audit"), i, row) {
 		char *detail = json_dumps(json_object_get(row, "detail"), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 
@@ -146,7 +153,9 @@ int cmd_show(int argc, char **argv, cli *c)
 	} parts[] = {
 		{"device",
 		 "SELECT d.id, d.status, d.generation, d.bundle_counter, t.name AS template, "
-		 "d.recipient_spki IS NOT NULL AS has_recipient_key, d.created_at, d.updated_at "
+		 "d.recipient_spki IS NOT NULL AS has_recipient_key, d.created_at, d.updated_at, "
+		 "(SELECT MAX(b.counter) FROM bundles b WHERE b.device_id = d.id AND b.counter > "
+		 "COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) AS pending_bundle "
 		 "FROM devices d JOIN templates t ON t.digest = d.template WHERE d.id = ?1"},
 		{"keys",
 		 "SELECT k.generation, k.key_type, k.origin, k.spki, k.created_at, "
@@ -165,7 +174,8 @@ int cmd_show(int argc, char **argv, cli *c)
 		{"bundles",
 		 "SELECT counter, generation, nonce, sha256, size, created_at FROM bundles WHERE device_id = ?1 ORDER BY counter"},
 		{"installs",
-		 "SELECT counter, manifest_digest, installed_at FROM installs WHERE device_id = ?1 ORDER BY id"},
+		 "SELECT counter, manifest_digest, installed_at, receipt IS NOT NULL AS has_receipt, "
+		 "length(receipt) AS receipt_size FROM installs WHERE device_id = ?1 ORDER BY id"},
 		{"audit", "SELECT seq, at AS logged_at, action, detail FROM audit WHERE device_id = ?1 ORDER BY seq"},
 	};
 	prov_home *h = NULL;

@@ -22,6 +22,7 @@ COMMAND(trust_build);
 COMMAND(trust_sign);
 COMMAND(trust_inspect);
 COMMAND(receipt_verify);
+COMMAND(install);
 COMMAND(thread_pskc);
 COMMAND(thread_pskd);
 

@@ -37,6 +37,7 @@ static const struct command commands[] = {
 	{"trust", "sign", cmd_trust_sign, usage_trust_sign, "sign a trust store for a roots-only device update"},
 	{"trust", "inspect", cmd_trust_inspect, usage_trust_inspect, "check and describe a trust store or a signed one"},
 	{"receipt", "verify", cmd_receipt_verify, usage_receipt_verify, "check a device's install receipt and record the install"},
+	{"install", NULL, cmd_install, usage_install, "provision devices over serial ports (SMP), many at once"},
 	{"thread", "pskc", cmd_thread_pskc, usage_thread_pskc, "derive a Thread network's PSKc from its passphrase"},
 	{"thread", "pskd", cmd_thread_pskd, usage_thread_pskd, "generate or check a Thread joiner credential (PSKd)"},
 };
