@@ -126,7 +126,7 @@ install: $(LIBPROV) $(PROV) $(BUILD)/prov.1
 	install -m 0644 schemas/* $(DESTDIR)$(PREFIX)/share/provkit/schemas/
 	install -m 0644 templates/*.json $(DESTDIR)$(PREFIX)/share/provkit/templates/
 	install -d $(DESTDIR)$(PREFIX)/share/provkit/templates/roots
-	install -m 0644 templates/roots/*.pem $(DESTDIR)$(PREFIX)/share/provkit/templates/roots/
+	install -m 0644 templates/roots/*.pem templates/roots/*.store $(DESTDIR)$(PREFIX)/share/provkit/templates/roots/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		libprov/libprov.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libprov.pc
 

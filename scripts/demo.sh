@@ -3,7 +3,9 @@
 # init a factory, mint devices from the shipped templates, build their bundles,
 # inspect them; cut a minimal trust store for a broker; then provision a
 # simulated device (agent-sim: the firmware agent built for the host) over a
-# pty with `prov install`, which records its signed receipt.
+# pty with `prov install`, which records its signed receipt; and last the
+# device's own TLS: mutual TLS with a local broker (openssl s_server) using only
+# what was installed.
 set -eu
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,10 +52,18 @@ step "prov trust build: the broker's roots from Debian's 144, in the compact sto
 	--select "ISRG Root X1" --select "ISRG Root X2" --out "$demo/broker-roots.store"
 "$prov" trust inspect "$demo/broker-roots.store"
 
-step "a template that gives a device its certificate (key made on the device) and the broker's roots"
-sed 's|"credentials": \[|"credentials": [\n    {"type": "trust", "slot": 2, "file": "broker-roots.store", "format": "store"},|' \
-	"$top/templates/mqtt-mtls.json" > "$demo/mqtt-broker.json"
-"$prov" template check "$demo/mqtt-broker.json"
+step "a local broker (P-256 root and server certificate) and the store that validates its chain"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+	-subj "/O=demo broker/CN=Demo Broker Root" -keyout "$demo/broker-root.key" \
+	-out "$demo/broker-root.pem" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=broker.local" \
+	-keyout "$demo/broker.key" -out "$demo/broker.csr" 2>/dev/null
+printf 'subjectAltName=DNS:broker.local\nextendedKeyUsage=serverAuth\n' > "$demo/broker.ext"
+openssl x509 -req -in "$demo/broker.csr" -CA "$demo/broker-root.pem" -CAkey "$demo/broker-root.key" \
+	-CAcreateserial -days 365 -extfile "$demo/broker.ext" -out "$demo/broker.pem" 2>/dev/null
+# Debian's roots and the broker's: the fewest that validate the chain it serves
+"$prov" trust build --from /etc/ssl/certs/ca-certificates.crt --from "$demo/broker-root.pem" \
+	--chain "$demo/broker.pem" --out "$demo/broker.store"
 
 step "the device: agent-sim makes its identity key inside PSA and trusts the factory signer"
 "$prov" signer export > "$demo/signer.pem"
@@ -70,10 +80,12 @@ port=$(head -n 1 "$demo/device-2.port")
 echo "device-2 on $port"
 # info, register under the ID the device reports, keygen + CSR on the device,
 # mint, a bundle bound to its nonce, upload, commit, receipt verified and recorded.
-"$prov" install --port "$port" --template "$demo/mqtt-broker.json" --baud 115200
+# mqtt-mtls ships the usual IoT roots; --trust puts this broker's store in their place
+"$prov" install --port "$port" --template "$top/templates/mqtt-mtls.json" \
+	--trust "$demo/broker.store" --baud 115200
 
 step "prov install again: the device holds what the factory recorded, nothing changes"
-"$prov" install --port "$port" --template "$demo/mqtt-broker.json"
+"$prov" install --port "$port" --template "$top/templates/mqtt-mtls.json" --trust "$demo/broker.store"
 kill $sim
 wait $sim 2>/dev/null || true
 trap - EXIT
@@ -81,6 +93,23 @@ trap - EXIT
 step "inspect: the device's view (key IDs, never secrets) and the factory's record"
 "$top/$build/agent-sim" --storage "$demo/device-2" --status
 "$prov" show device-2 | grep -E '^(device|status|key|cert|bundle|install|pending)'
+
+step "the device's TLS: mutual TLS with the broker, only installed credentials (keys stay in PSA)"
+"$prov" ca export > "$demo/factory-ca.pem"
+# the broker requires a client certificate from the factory CA and echoes lines reversed
+openssl s_server -accept 127.0.0.1:0 -cert "$demo/broker.pem" -key "$demo/broker.key" \
+	-Verify 1 -CAfile "$demo/factory-ca.pem" -verify_return_error -rev \
+	< /dev/null > "$demo/broker.log" 2>&1 &
+srv=$!
+trap 'kill $srv 2>/dev/null || true' EXIT
+for _ in $(seq 200); do grep -q '^ACCEPT' "$demo/broker.log" && break; sleep 0.02; done
+bport=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$demo/broker.log")
+"$top/$build/agent-sim" --storage "$demo/device-2" --tls-connect "127.0.0.1:$bport" \
+	--send "hello broker" --resume
+kill $srv
+wait $srv 2>/dev/null || true
+trap - EXIT
+echo "broker saw: $(grep -m1 '^Peer certificate' "$demo/broker.log")"
 
 step "prov list"
 "$prov" list | head -n 5

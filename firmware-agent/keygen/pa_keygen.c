@@ -68,7 +68,9 @@ static int settle(pa_agent *a)
 	return rc;
 }
 
-/* The pending key a device-cert entry adopts, or -1. */
+/* The pending key a device-cert or own-rpk entry adopts, or -1: the entry
+ * must carry the key's SubjectPublicKeyInfo and the bundle must have no
+ * private-key entry for its slot. */
 static int adoptee(const pa_agent *a, const pa_entry *e)
 {
 	uint8_t pub[65], spki[PA_SPKI_LEN];
@@ -123,7 +125,13 @@ static int hook(pa_agent *a, int committed, pa_installed *next)
 		const pa_entry *e = &a->m.e[i];
 		pa_slot_entry *o;
 
-		if (e->type != PA_T_DEVICE_CERT || (j = adoptee(a, e)) < 0)
+		unsigned k, dup = 0;
+
+		if ((e->type != PA_T_DEVICE_CERT && e->type != PA_T_OWN_RPK) || (j = adoptee(a, e)) < 0)
+			continue;
+		for (k = 0; k < next->n; k++)   /* a cert and an RPK of one slot adopt once */
+			dup |= next->e[k].slot == e->slot && next->e[k].type == PA_T_PRIVATE_KEY;
+		if (dup)
 			continue;
 		if (next->n >= PA_ENTRIES_MAX)
 			return PA_V_LIMIT;

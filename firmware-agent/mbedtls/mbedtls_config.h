@@ -57,6 +57,7 @@
 #define MBEDTLS_GCM_C
 #define MBEDTLS_CIPHER_C
 #define MBEDTLS_MD_C
+#define MBEDTLS_HKDF_C                /* PSA HKDF: the agent's COSE ECDH-ES+HKDF-256 secrets */
 #define MBEDTLS_SHA256_C
 #define MBEDTLS_SHA512_C              /* SHA-384: P-384 keys and *_SHA384 suites */
 #define MBEDTLS_BIGNUM_C

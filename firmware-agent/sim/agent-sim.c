@@ -6,6 +6,9 @@
  *   agent-sim --storage DIR --install FILE [--nonce HEX] [--receipt FILE]
  *   agent-sim --storage DIR --status [--json]
  *   agent-sim --storage DIR --pty | --serial PATH [--baud N]
+ *   agent-sim --storage DIR --tls-connect HOST:PORT [--slot N] [--dtls] [--send TEXT]
+ *             [--resume] [--timeout MS]
+ *   agent-sim --storage DIR --key-proof FILE [--slot N]
  *
  * --pty makes a pseudo-terminal (raw), prints its path as the first line of
  * stdout and serves SMP (docs/serial-protocol.md) on it until SIGTERM/SIGINT;
@@ -13,13 +16,22 @@
  * lines on the same line: a heartbeat every 250 ms and one per command.  The
  * host may close and reopen the terminal at any time.
  *
+ * --tls-connect is the device's application (docs/tls.md): Mbed TLS configured
+ * from one slot's installed credentials (PSA keys by reference) and the set's
+ * TLS profile, connect, send TEXT and a newline, print the first line that comes
+ * back, end with "handshake ok".  --key-proof signs SHA-256(FILE) with the slot's
+ * key through PSA and prints the key's SPKI and the signature (the RPK evidence).
+ *
  * The directory is self-contained: the simulator chdirs into it, so PSA's
  * file-backed ITS (the identity and credential keys) lives there beside the
  * agent's records (pa-*.rec), the device ID (device-id) and the trusted
  * signers (signers.pem, the stand-in for the compiled-in keys).  Exit status:
  * 0 ok, 1 internal, 2 usage, 3 no device in DIR or bad signer key, 5 a device
  * exists already, 8 I/O; an agent error exits with its code (10..63,
- * docs/agent.md).
+ * docs/agent.md).  --tls-connect and --key-proof: 0 handshake ok, 1 internal,
+ * 2 usage, 3 no device, 4 slot/credentials/profile unusable, 5 no connection,
+ * 6 handshake failed, 7 server certificate refused, 8 I/O after the handshake
+ * (enum pa_tls_client_status, firmware-agent/tls/pa_tls_client.h).
  */
 #define _XOPEN_SOURCE 700   /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <errno.h>
@@ -45,6 +57,7 @@
 #include "pa/pa_keygen.h"
 #include "pa/pa_smp.h"
 #include "port/pa_port_dir.h"
+#include "tls/pa_tls_client.h"
 
 #define EXIT_INTERNAL 1
 #define EXIT_USAGE 2
@@ -60,7 +73,10 @@ static const char usage_text[] =
 	"       agent-sim --storage DIR --pubkey\n"
 	"       agent-sim --storage DIR --install FILE [--nonce HEX] [--receipt FILE]\n"
 	"       agent-sim --storage DIR --status [--json]\n"
-	"       agent-sim --storage DIR --pty | --serial PATH [--baud N]\n";
+	"       agent-sim --storage DIR --pty | --serial PATH [--baud N]\n"
+	"       agent-sim --storage DIR --tls-connect HOST:PORT [--slot N] [--dtls] [--send TEXT]\n"
+	"                 [--resume] [--timeout MS]\n"
+	"       agent-sim --storage DIR --key-proof FILE [--slot N]\n";
 
 static pa_agent agent;   /* about 6 KB: static rather than on the stack */
 static pa_smp smp;
@@ -597,7 +613,10 @@ int main(int argc, char **argv)
 {
 	const char *dir = NULL, *device_id = NULL, *install = NULL, *nonce_hex = NULL;
 	const char *receipt_path = NULL, *signer_paths[MAX_SIGNERS], *serial = NULL, *baud_s = NULL;
+	const char *connect = NULL, *proof = NULL, *slot_s = NULL, *timeout_s = NULL;
 	int init = 0, pubkey = 0, status = 0, json = 0, pty = 0, nsp = 0, i, rc;
+	pa_tls_connect_opts topt;
+	static char hostbuf[256], proof_abs[8192];
 	long baud = 0;
 	pa_signer signers[MAX_SIGNERS];
 	size_t nsigners = 0;
@@ -608,6 +627,8 @@ int main(int argc, char **argv)
 	static char install_abs[8192], receipt_abs[8192];
 	size_t pem_len = 0;
 
+	memset(&topt, 0, sizeof(topt));
+	topt.slot = -1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char **val = NULL;
@@ -638,6 +659,20 @@ int main(int argc, char **argv)
 			val = &serial;
 		else if (strcmp(a, "--baud") == 0)
 			val = &baud_s;
+		else if (strcmp(a, "--tls-connect") == 0)
+			val = &connect;
+		else if (strcmp(a, "--key-proof") == 0)
+			val = &proof;
+		else if (strcmp(a, "--slot") == 0)
+			val = &slot_s;
+		else if (strcmp(a, "--send") == 0)
+			val = &topt.send;
+		else if (strcmp(a, "--timeout") == 0)
+			val = &timeout_s;
+		else if (strcmp(a, "--dtls") == 0)
+			topt.dtls = 1;
+		else if (strcmp(a, "--resume") == 0)
+			topt.resume = 1;
 		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			fputs(usage_text, stdout);
 			return finish_stdout(0);
@@ -664,8 +699,11 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (dir == NULL || init + pubkey + status + (install != NULL) + pty + (serial != NULL) != 1 ||
+	if (dir == NULL || init + pubkey + status + (install != NULL) + pty + (serial != NULL) +
+	                   (connect != NULL) + (proof != NULL) != 1 ||
 	    (baud_s != NULL && serial == NULL) ||
+	    (slot_s != NULL && connect == NULL && proof == NULL) ||
+	    ((topt.send != NULL || timeout_s != NULL || topt.dtls || topt.resume) && connect == NULL) ||
 	    (init && (device_id == NULL || nsp == 0)) || (!init && (device_id != NULL || nsp > 0)) ||
 	    ((nonce_hex != NULL || receipt_path != NULL) && install == NULL) ||
 	    (json && !status)) {
@@ -673,8 +711,58 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	if (slot_s != NULL) {
+		char *end = NULL;
+		long long s;
+
+		errno = 0;
+		s = strtoll(slot_s, &end, 10);
+		if (errno != 0 || end == slot_s || *end != '\0' || s < 0 || s > 2147483647LL ||
+		    slot_s[0] == '-' || slot_s[0] == '+') {
+			fprintf(stderr, "agent-sim: --slot: '%s' is not a slot (0..2147483647)\n", slot_s);
+			return EXIT_USAGE;
+		}
+		topt.slot = s;
+	}
+	if (timeout_s != NULL) {
+		char *end = NULL;
+		unsigned long t;
+
+		errno = 0;
+		t = strtoul(timeout_s, &end, 10);
+		if (errno != 0 || end == timeout_s || *end != '\0' || t == 0 || t > 600000 ||
+		    timeout_s[0] == '-') {
+			fprintf(stderr, "agent-sim: --timeout: '%s' is not 1..600000 ms\n", timeout_s);
+			return EXIT_USAGE;
+		}
+		topt.timeout_ms = (uint32_t)t;
+	}
+	if (connect != NULL) {
+		const char *colon = strrchr(connect, ':');
+		char *end = NULL;
+		unsigned long port_n;
+
+		if (strlen(connect) >= sizeof(hostbuf) || colon == NULL || colon == connect ||
+		    colon[1] == '\0') {
+			fprintf(stderr, "agent-sim: --tls-connect: '%s' is not HOST:PORT\n", connect);
+			return EXIT_USAGE;
+		}
+		memcpy(hostbuf, connect, strlen(connect) + 1);
+		hostbuf[colon - connect] = '\0';
+		topt.host = hostbuf;
+		topt.port = hostbuf + (colon - connect) + 1;
+		errno = 0;
+		port_n = strtoul(topt.port, &end, 10);
+		if (errno != 0 || *end != '\0' || port_n == 0 || port_n > 65535 ||
+		    !strchr("0123456789", topt.port[0])) {
+			fprintf(stderr, "agent-sim: --tls-connect: '%s' is not HOST:PORT\n", connect);
+			return EXIT_USAGE;
+		}
+	}
+
 	/* paths given relative to the caller's directory stay valid after chdir */
 	if ((install != NULL && absolutize(&install, install_abs, sizeof(install_abs)) != 0) ||
+	    (proof != NULL && absolutize(&proof, proof_abs, sizeof(proof_abs)) != 0) ||
 	    (receipt_path != NULL && absolutize(&receipt_path, receipt_abs, sizeof(receipt_abs)) != 0)) {
 		fprintf(stderr, "agent-sim: path too long\n");
 		return EXIT_USAGE;
@@ -741,6 +829,23 @@ int main(int argc, char **argv)
 	}
 	if (pty || serial != NULL)
 		return serve(serial, baud);
+	if (connect != NULL || proof != NULL) {
+		if (proof != NULL) {
+			static uint8_t msg[65536];
+			size_t mlen = 0;
+
+			if (read_file(proof, msg, sizeof(msg), &mlen) != 0 || mlen == sizeof(msg)) {
+				fprintf(stderr, "agent-sim: --key-proof: cannot read %s (at most %zu bytes)\n",
+				        proof, sizeof(msg) - 1);
+				return EXIT_USAGE;
+			}
+			rc = pa_tls_key_proof(&agent, topt.slot, msg, mlen, stdout, stderr);
+		} else {
+			rc = pa_tls_connect(&agent, &topt, stdout, stderr);
+		}
+		mbedtls_psa_crypto_free();
+		return finish_stdout(rc);
+	}
 	if (init || pubkey) {
 		if (print_pubkey(agent.pub) != 0) {
 			fprintf(stderr, "agent-sim: cannot encode the public key\n");

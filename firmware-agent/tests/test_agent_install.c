@@ -192,6 +192,27 @@ static int psk_ok(uint32_t slot, const char *identity)
 	return ok;
 }
 
+static char repo_top[PATH_MAX];   /* the checkout (the tests run from it) */
+
+/* mqtt-mtls's broker roots: slot 1 holds the compact store of
+ * templates/roots/iot-roots.store, byte for byte. */
+static int broker_store_ok(void)
+{
+	static uint8_t want[4096], got[4096];
+	char path[PATH_MAX + 64];
+	size_t wn = 0, gn = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/templates/roots/iot-roots.store", repo_top);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		return 0;
+	wn = fread(want, 1, sizeof(want), f);
+	fclose(f);
+	return wn > 1000 && pa_lookup_data(&A, 1, PA_T_TRUST_STORE, got, sizeof(got), &gn) == PA_OK &&
+	       gn == wn && memcmp(got, want, wn) == 0;
+}
+
 /* What the agent holds now is set `which`: 0 nothing, 1 the mqtt-mtls set
  * (counter c), 4 the coaps-psk set, 6 wiped. */
 static int state_is(int which, uint64_t counter)
@@ -205,7 +226,7 @@ static int state_is(int which, uint64_t counter)
 	case 0:
 		return A.installed.gen == PA_GEN_NONE && A.installed.n == 0;
 	case 1:
-		return A.installed.n == 2 && key_matches_cert(1) &&
+		return A.installed.n == 3 && key_matches_cert(1) && broker_store_ok() &&
 		       pa_lookup_profile(&A, 1, &prof) == PA_OK &&
 		       strcmp(prof.protocol, "mqtt") == 0 && prof.max_fragment_len == 4096 &&
 		       pa_lookup_key(&A, 2, PA_T_PSK, &id) == PA_S_NOT_FOUND;
@@ -216,7 +237,7 @@ static int state_is(int which, uint64_t counter)
 		       pa_lookup_key(&A, 1, PA_T_PRIVATE_KEY, &id) == PA_S_NOT_FOUND;
 	case 8:    /* the mqtt-mtls set with a key made on the device, nothing pending */
 	case 10:   /* the same, and a new key pending */
-		return A.installed.n == 2 && key_matches_cert(1) && device_made_key() &&
+		return A.installed.n == 3 && key_matches_cert(1) && broker_store_ok() && device_made_key() &&
 		       pool_ok() && (A.kg_used != 0) == (which == 10);
 	case 9:    /* nothing installed, a key pending for slot 1 */
 		return A.installed.gen == PA_GEN_NONE && A.installed.n == 0 && pool_ok() &&
@@ -776,6 +797,7 @@ int main(int argc, char **argv)
 	(void)argc;
 	if (realpath(argv[0], self) == NULL || getcwd(top, sizeof(top)) == NULL)
 		return 1;
+	memcpy(repo_top, top, sizeof(repo_top));
 	snprintf(build, sizeof(build), "%s", dirname(dirname(self)));
 	snprintf(prov, sizeof(prov), "%s/prov", build);
 	snprintf(work, sizeof(work), "/tmp/pa-test-XXXXXX");

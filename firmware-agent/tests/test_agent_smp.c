@@ -489,7 +489,8 @@ static void dispatcher(const char *prov, const char *top)
 		memcpy(receipt, cbor_bytestring_handle(get(r, "receipt")), rlen);
 	}
 	cbor_decref(&r);
-	CHECK(A.installed.n == 2 && A.kg_used == 0);   /* the device's key adopted */
+	/* the device's key adopted; cert, key and mqtt-mtls's broker store in slot 1 */
+	CHECK(A.installed.n == 3 && A.kg_used == 0);
 	r = commit(sha);                                 /* repeated: the same receipt */
 	CHECK(r != NULL && bytes_eq(get(r, "receipt"), receipt, rlen));
 	cbor_decref(&r);
@@ -501,7 +502,7 @@ static void dispatcher(const char *prov, const char *top)
 	/* status, then a reboot: the receipt comes from storage */
 	r = ask(0, 80, 4, NULL, 0, 0);
 	CHECK(r != NULL && uint_of(get(r, "ctr")) == 2 && bytes_eq(get(r, "receipt"), receipt, rlen) &&
-	      get(r, "slots") != NULL && cbor_array_size(get(r, "slots")) == 2);
+	      get(r, "slots") != NULL && cbor_array_size(get(r, "slots")) == 3);
 	cbor_decref(&r);
 	CHECK(start() == PA_OK);
 	r = ask(0, 80, 4, NULL, 0, 0);

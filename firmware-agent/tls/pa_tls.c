@@ -36,6 +36,7 @@ const char *pa_tls_strerror(int err)
 	case PA_TLS_E_NO_TRUST: return "no trust store or CA certificates to check the server";
 	case PA_TLS_E_TRUST_STORE: return "the installed trust store does not open";
 	case PA_TLS_E_MBEDTLS: return "Mbed TLS refused the configuration";
+	case PA_TLS_E_RPK_KEY: return "the installed raw public key is not the public half of any key on this device";
 	case PA_TLS_E_RPK: return "raw public keys (RFC 7250) are not supported by Mbed TLS 2.28 (docs/tls.md)";
 	default: return "unknown error";
 	}
@@ -53,30 +54,39 @@ static int has_entry(const pa_agent *a, uint32_t slot, unsigned type)
 	return 0;
 }
 
-static int is_tls_slot(const pa_agent *a, uint32_t slot)
+/* pass 0: a slot with the device's own credential (certificate, key, PSK, raw
+ * public key); pass 1: a slot with only something to check the server with
+ * (server authentication only, e.g. an HTTPS client). */
+static int is_tls_slot(const pa_agent *a, uint32_t slot, int pass)
 {
-	return has_entry(a, slot, PA_T_DEVICE_CERT) || has_entry(a, slot, PA_T_PRIVATE_KEY) ||
-	       has_entry(a, slot, PA_T_PSK);
+	if (pass == 0)
+		return has_entry(a, slot, PA_T_DEVICE_CERT) || has_entry(a, slot, PA_T_PRIVATE_KEY) ||
+		       has_entry(a, slot, PA_T_PSK) || has_entry(a, slot, PA_T_OWN_RPK);
+	return has_entry(a, slot, PA_T_TRUST_STORE) || has_entry(a, slot, PA_T_CA_CERTS);
 }
 
 int pa_tls_find_slot(const pa_agent *a, uint32_t *slot)
 {
 	unsigned i;
-	int found = 0;
+	int found = 0, pass;
 
 	if (a == NULL || slot == NULL)
 		return PA_TLS_E_ARGS;
 	if (a->installed.gen == PA_GEN_NONE)
 		return PA_TLS_E_NO_SLOT;
-	for (i = 0; i < a->installed.n; i++) {
-		uint32_t s = a->installed.e[i].slot;
+	/* slots with the device's credentials first; only a set without any is
+	 * looked at for a server-authentication-only slot */
+	for (pass = 0; pass < 2 && !found; pass++) {
+		for (i = 0; i < a->installed.n; i++) {
+			uint32_t s = a->installed.e[i].slot;
 
-		if (!is_tls_slot(a, s) || (found && s == *slot))
-			continue;
-		if (found)
-			return PA_TLS_E_NO_SLOT;   /* several: the caller must name one */
-		*slot = s;
-		found = 1;
+			if (!is_tls_slot(a, s, pass) || (found && s == *slot))
+				continue;
+			if (found)
+				return PA_TLS_E_NO_SLOT;   /* several: the caller must name one */
+			*slot = s;
+			found = 1;
+		}
 	}
 	return found ? PA_TLS_OK : PA_TLS_E_NO_SLOT;
 }
@@ -376,6 +386,8 @@ int pa_tls_setup(pa_tls *t, const pa_agent *a, uint32_t slot,
 	else if (has_entry(a, slot, PA_T_OWN_RPK)) {
 		rc = PA_TLS_E_RPK;
 		goto fail;
+	} else if (is_tls_slot(a, slot, 1)) {
+		t->mode = PA_TLS_MODE_NONE;   /* server authentication only */
 	} else {
 		rc = PA_TLS_E_NO_SLOT;
 		goto fail;
@@ -407,7 +419,8 @@ int pa_tls_setup(pa_tls *t, const pa_agent *a, uint32_t slot,
 		goto fail;
 	}
 	mbedtls_ssl_conf_rng(&t->conf, rng, p_rng);
-	rc = t->mode == PA_TLS_MODE_CERT ? setup_cert(t, detail) : setup_psk(t, detail);
+	rc = t->mode == PA_TLS_MODE_CERT ? setup_cert(t, detail) :
+	     t->mode == PA_TLS_MODE_PSK ? setup_psk(t, detail) : PA_TLS_OK;
 	if (rc == PA_TLS_OK)
 		rc = setup_trust(t, detail);
 	if (rc == PA_TLS_OK)
@@ -458,6 +471,16 @@ int pa_tls_key_spki(const pa_agent *a, uint32_t slot, uint8_t *buf, size_t cap, 
 		return PA_TLS_E_KEY;
 	memmove(buf, buf + cap - (size_t)n, (size_t)n);
 	*len = (size_t)n;
+	/* a raw-public-key slot: the key must be the one its own-rpk entry names
+	 * (else the device would prove a key the server does not pin) */
+	if (has_entry(a, slot, PA_T_OWN_RPK)) {
+		static uint8_t rpk[256];
+		size_t rlen = 0;
+
+		if (pa_lookup_data(a, slot, PA_T_OWN_RPK, rpk, sizeof(rpk), &rlen) != PA_OK ||
+		    rlen != *len || memcmp(rpk, buf, rlen) != 0)
+			return PA_TLS_E_RPK_KEY;
+	}
 	return PA_TLS_OK;
 }
 

@@ -50,10 +50,12 @@ enum pa_tls_err {
 	PA_TLS_E_NO_TRUST = 77,     /* nothing to check the server with */
 	PA_TLS_E_TRUST_STORE = 78,  /* the installed trust store does not open */
 	PA_TLS_E_MBEDTLS = 79,      /* Mbed TLS refused the configuration */
-	PA_TLS_E_RPK = 80           /* a raw-public-key slot: Mbed TLS 2.28 has no RFC 7250 */
+	PA_TLS_E_RPK = 80,          /* a raw-public-key slot: Mbed TLS 2.28 has no RFC 7250 */
+	PA_TLS_E_RPK_KEY = 81       /* own-rpk is not the public half of the slot's key */
 };
 
-/* What a slot authenticates with. */
+/* What a slot authenticates with (NONE: a slot with only a trust store or CA
+ * certificates: the server is authenticated, the device is not). */
 enum pa_tls_mode { PA_TLS_MODE_NONE = 0, PA_TLS_MODE_CERT, PA_TLS_MODE_PSK };
 
 /* Where the server check comes from. */
@@ -85,8 +87,10 @@ typedef struct pa_tls {
 	uint8_t tmp[PA_BUNDLE_MAX];
 } pa_tls;
 
-/* The one slot of the set that holds TLS credentials (device-cert,
- * private-key or psk): PA_TLS_E_NO_SLOT if none or more than one. */
+/* The one slot of the set that holds the device's TLS credentials (device-cert,
+ * private-key, psk or own-rpk), or, in a set without any, the one slot with a
+ * trust store or CA certificates (server authentication only):
+ * PA_TLS_E_NO_SLOT if none or more than one. */
 int pa_tls_find_slot(const pa_agent *a, uint32_t *slot);
 
 /* Configure t->conf for slot.  rng: Mbed TLS's RNG callback.  now: POSIX time

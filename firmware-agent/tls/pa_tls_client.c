@@ -1,6 +1,6 @@
 /*
  * pa_tls_client.c - connect with one slot's installed credentials and profile
- * (the device application of issue 6; agent-tls and agent-sim --tls-connect).
+ * (the device application of issue 6; agent-sim --tls-connect).
  */
 #include "tls/pa_tls_client.h"
 
@@ -41,7 +41,7 @@ static void print_mbedtls_err(FILE *err, const char *what, int rc)
 	char buf[160];
 
 	mbedtls_strerror(rc, buf, sizeof(buf));
-	fprintf(err, "agent-tls: %s: %s (-0x%04x)\n", what, buf, (unsigned)-rc);
+	fprintf(err, "agent-sim: %s: %s (-0x%04x)\n", what, buf, (unsigned)-rc);
 }
 
 static const char *mode_name(int mode)
@@ -54,9 +54,14 @@ static void print_config(const pa_tls *t, FILE *out)
 	const pa_tls_profile *p = &t->prof;
 	size_t i;
 
-	fprintf(out, "slot %u: %s (PSA key 0x%08x), protocol %s over %s\n", (unsigned)t->slot,
-	        mode_name(t->mode), (unsigned)t->key_id, p->protocol,
-	        t->conf.transport == MBEDTLS_SSL_TRANSPORT_DATAGRAM ? "DTLS 1.2" : "TLS 1.2");
+	if (t->mode == PA_TLS_MODE_NONE)
+		fprintf(out, "slot %u: no client credential (server authentication only), "
+		        "protocol %s over %s\n", (unsigned)t->slot, p->protocol,
+		        t->conf.transport == MBEDTLS_SSL_TRANSPORT_DATAGRAM ? "DTLS 1.2" : "TLS 1.2");
+	else
+		fprintf(out, "slot %u: %s (PSA key 0x%08x), protocol %s over %s\n", (unsigned)t->slot,
+		        mode_name(t->mode), (unsigned)t->key_id, p->protocol,
+		        t->conf.transport == MBEDTLS_SSL_TRANSPORT_DATAGRAM ? "DTLS 1.2" : "TLS 1.2");
 	if (t->trust == PA_TLS_TRUST_STORE)
 		fprintf(out, "server check: trust store in slot %u (%u anchors)\n",
 		        (unsigned)t->trust_slot, (unsigned)pa_trust_count(&t->store));
@@ -120,7 +125,7 @@ static int one_connection(pa_tls *t, const pa_tls_connect_opts *o, mbedtls_ssl_s
 
 			mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
 			info[strcspn(info, "\n")] = '\0';
-			fprintf(err, "agent-tls: server certificate refused: %s (flags 0x%08x)\n",
+			fprintf(err, "agent-sim: server certificate refused: %s (flags 0x%08x)\n",
 			        info, (unsigned)flags);
 			status = PA_TLS_EXIT_VERIFY;
 		} else {
@@ -176,11 +181,11 @@ static int one_connection(pa_tls *t, const pa_tls_connect_opts *o, mbedtls_ssl_s
 		}
 		if (got == 0) {
 			if (rc == MBEDTLS_ERR_SSL_TIMEOUT)
-				fprintf(err, "agent-tls: no answer within %u ms\n", (unsigned)o->timeout_ms);
+				fprintf(err, "agent-sim: no answer within %u ms\n", (unsigned)o->timeout_ms);
 			else if (rc < 0)
 				print_mbedtls_err(err, "read", rc);
 			else
-				fprintf(err, "agent-tls: the server closed without answering\n");
+				fprintf(err, "agent-sim: the server closed without answering\n");
 			status = PA_TLS_EXIT_IO;
 			goto out;
 		}
@@ -203,7 +208,7 @@ static int resolve_slot(const pa_agent *a, int64_t want, uint32_t *slot, FILE *e
 		return 0;
 	}
 	if (pa_tls_find_slot(a, slot) != PA_TLS_OK) {
-		fprintf(err, "agent-tls: %s: name one with --slot\n",
+		fprintf(err, "agent-sim: %s: name one with --slot\n",
 		        a->installed.gen == PA_GEN_NONE ? "nothing installed"
 		                                        : "not exactly one slot with TLS credentials");
 		return -1;
@@ -218,7 +223,7 @@ typedef struct {
 
 static int rng_init(rng_ctx *r)
 {
-	static const unsigned char pers[] = "provkit agent-tls";
+	static const unsigned char pers[] = "provkit agent-sim";
 
 	mbedtls_entropy_init(&r->entropy);
 	mbedtls_ctr_drbg_init(&r->drbg);
@@ -246,13 +251,13 @@ int pa_tls_connect(const pa_agent *a, const pa_tls_connect_opts *o, FILE *out, F
 		return PA_TLS_EXIT_CONFIG;
 	if (rng_init(&rng) != 0) {
 		rng_free(&rng);
-		fprintf(err, "agent-tls: no randomness\n");
+		fprintf(err, "agent-sim: no randomness\n");
 		return PA_TLS_EXIT_INTERNAL;
 	}
 	rc = pa_tls_setup(&t, a, slot, mbedtls_ctr_drbg_random, &rng.drbg, (uint64_t)time(NULL),
 	                  &detail);
 	if (rc != PA_TLS_OK) {
-		fprintf(err, "agent-tls: slot %u: %s", (unsigned)slot, pa_tls_strerror(rc));
+		fprintf(err, "agent-sim: slot %u: %s", (unsigned)slot, pa_tls_strerror(rc));
 		if (detail < 0) {
 			char buf[128];
 
@@ -266,7 +271,7 @@ int pa_tls_connect(const pa_agent *a, const pa_tls_connect_opts *o, FILE *out, F
 		return PA_TLS_EXIT_CONFIG;
 	}
 	if (o->dtls && t.conf.transport != MBEDTLS_SSL_TRANSPORT_DATAGRAM) {
-		fprintf(err, "agent-tls: slot %u: --dtls, but the installed profile says TLS\n",
+		fprintf(err, "agent-sim: slot %u: --dtls, but the installed profile says TLS\n",
 		        (unsigned)slot);
 		status = PA_TLS_EXIT_CONFIG;
 		goto done;
@@ -333,7 +338,7 @@ int pa_tls_key_proof(const pa_agent *a, int64_t want, const uint8_t *msg, size_t
 		                     mbedtls_ctr_drbg_random, &rng.drbg);
 	rng_free(&rng);
 	if (rc != PA_TLS_OK) {
-		fprintf(err, "agent-tls: slot %u: %s\n", (unsigned)slot, pa_tls_strerror(rc));
+		fprintf(err, "agent-sim: slot %u: %s\n", (unsigned)slot, pa_tls_strerror(rc));
 		return PA_TLS_EXIT_CONFIG;
 	}
 	print_hex(out, "spki", spki, spki_len);

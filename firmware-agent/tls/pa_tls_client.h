@@ -1,8 +1,8 @@
 /*
  * pa_tls_client.h - the device's application on the host: connect to a server
  * with one slot's installed credentials and profile (pa_tls.h), send a text,
- * print the answer.  Used by agent-tls (firmware-agent/tls/agent_tls.c) and meant
- * for agent-sim --tls-connect.  Host only (sockets through mbedtls_net).
+ * print the answer.  Used by agent-sim --tls-connect and --key-proof
+ * (firmware-agent/sim/agent-sim.c).  Host only (sockets through mbedtls_net).
  */
 #ifndef PA_TLS_CLIENT_H
 #define PA_TLS_CLIENT_H
@@ -12,7 +12,7 @@
 
 #include "pa/pa_agent.h"
 
-/* Exit statuses of pa_tls_connect (and agent-tls). */
+/* Exit statuses of pa_tls_connect (and agent-sim --tls-connect). */
 enum pa_tls_client_status {
 	PA_TLS_EXIT_OK = 0,
 	PA_TLS_EXIT_INTERNAL = 1,

@@ -68,9 +68,9 @@ storage_digest() {
 	"$PROV" bundle --device D --out "$T/b1.cbor" >/dev/null
 	run "$SIM" --storage "$T/dev" --install "$T/b1.cbor" --receipt "$T/r1.cbor"
 	assert_status 0
-	assert_output_has "counter 1, 2 entries"
+	assert_output_has "counter 1, 3 entries"
 	"$SIM" --storage "$T/dev" --status --json > "$T/status.json"
-	$PY - "$T/status.json" "$T/b1.cbor" <<'PY'
+	$PY - "$T/status.json" "$T/b1.cbor" "$TPL/roots/iot-roots.store" <<'PY'
 import cbor2, hashlib, json, sys
 st = json.load(open(sys.argv[1]))
 b = cbor2.loads(open(sys.argv[2], "rb").read())
@@ -83,9 +83,13 @@ assert st["generation"] in (0, 1)
 [slot] = st["slots"]
 assert slot["slot"] == 1
 types = {e["type"]: e for e in slot["entries"]}
-assert set(types) == {"device-cert", "private-key"}, types
+assert set(types) == {"device-cert", "private-key", "trust-store"}, types
 cert = [e for e in cbor2.loads(payload)[6] if e[2] == 2][0][5]
 assert types["device-cert"]["size"] == len(cert)
+# mqtt-mtls's broker roots: the compact store, byte for byte the template's file
+store = [e for e in cbor2.loads(payload)[6] if e[2] == 7][0][5]
+assert store == open(sys.argv[3], "rb").read()
+assert types["trust-store"]["size"] == len(store) and types["trust-store"]["usage"] == ["trust"]
 assert types["private-key"]["key_id"] > 0 and "size" not in types["private-key"]
 assert types["private-key"]["usage"] == ["sign"]
 assert st["tls"]["protocol"] == "mqtt"

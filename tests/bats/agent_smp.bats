@@ -126,11 +126,13 @@ smp, sim = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 assert smp["dev"] == sim["device_id"] and smp["ctr"] == sim["counter"] == 1
 assert smp["digest"] == sim["manifest_digest"]
 assert bytes.fromhex(smp["receipt"]) == open(sys.argv[3], "rb").read()
-types = {"device-cert": 2, "private-key": 3}
+types = {"device-cert": 2, "private-key": 3, "trust-store": 7}
 flat = sorted((s["slot"], types[e["type"]], e.get("size", 0), e.get("key_id"))
               for s in sim["slots"] for e in s["entries"])
 mine = sorted((e["slot"], e["type"], e["size"], e.get("kid")) for e in smp["slots"])
 assert flat == mine, (flat, mine)
+# mqtt-mtls: the device certificate, its key and the broker's trust store in slot 1
+assert sorted(t for _, t, _, _ in flat) == [2, 3, 7], flat
 # the device-made key was adopted: slot 1 has a private key, in the keygen pool
 keys = [e for e in smp["slots"] if e["type"] == 3]
 assert len(keys) == 1 and keys[0]["kid"] == 0x2a000180, keys

@@ -24,7 +24,7 @@ for line in open(sys.argv[1], encoding="utf-8"):
 @test "template check: both shipped templates are valid" {
 	run --separate-stderr "$PROV" template check "$TPL/mqtt-mtls.json" "$TPL/coaps-psk.json"
 	assert_status 0
-	[ "${lines[0]}" = "$TPL/mqtt-mtls.json: ok (mqtt-mtls, mqtt, 1 credential)" ]
+	[ "${lines[0]}" = "$TPL/mqtt-mtls.json: ok (mqtt-mtls, mqtt, 2 credentials)" ]
 	[ "${lines[1]}" = "$TPL/coaps-psk.json: ok (coaps-psk, coaps, 1 credential)" ]
 	[ "${#lines[@]}" = 2 ]
 	[ -z "$stderr" ]
@@ -34,7 +34,7 @@ for line in open(sys.argv[1], encoding="utf-8"):
 	run --separate-stderr "$PROV" template check --json "$TPL/mqtt-mtls.json" "$TPL/coaps-psk.json"
 	assert_status 0
 	echo "$output" | $PY -c '
-import hashlib, json, sys
+import hashlib, json, os, sys
 arr = json.load(sys.stdin)
 files = sys.argv[1:]
 assert [o["file"] for o in arr] == files, arr
@@ -45,7 +45,15 @@ for o, path in zip(arr, files):
     assert o["name"] == src["name"] and o["protocol"] == src["protocol"], o
     assert o["credentials"] == [{"type": c["type"], "slot": c["slot"]} for c in src["credentials"]], o
     canon = json.dumps(src, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    assert o["digest"] == hashlib.sha256(canon.encode()).hexdigest(), (o["digest"], canon)
+    # a compact trust store (mqtt-mtls: the broker roots) enters the digest as is
+    trust = b""
+    for c in src["credentials"]:
+        if c["type"] == "trust":
+            assert c["format"] == "store", c
+            trust = open(os.path.join(os.path.dirname(path), c["file"]), "rb").read()
+            assert trust[:1] and len(trust) > 1000, len(trust)
+    assert (trust != b"") == (src["name"] == "mqtt-mtls"), src["name"]
+    assert o["digest"] == hashlib.sha256(canon.encode() + trust).hexdigest(), (o["digest"], canon)
 print("ok", len(arr))
 ' "$TPL/mqtt-mtls.json" "$TPL/coaps-psk.json"
 }

@@ -11,7 +11,7 @@
 
 load helper
 
-TLS="$PROV_BUILD/agent-tls"
+
 SIM="$PROV_BUILD/agent-sim"
 
 setup_file() {
@@ -91,7 +91,7 @@ EOF
 }
 
 connect() {
-	run "$TLS" --storage "$T/dev" --tls-connect "127.0.0.1:$1" "${@:2}"
+	run "$SIM" --storage "$T/dev" --tls-connect "127.0.0.1:$1" "${@:2}"
 }
 
 # ---- mutual TLS ------------------------------------------------------------------
@@ -122,7 +122,7 @@ connect() {
 	start_mtls_server s "$T/factory-ca.pem"
 	connect "$(cat "$T/s.port")" --send hi
 	assert_status 7
-	assert_output_has "agent-tls: server certificate refused: The certificate is not correctly signed by the trusted CA (flags 0x00000008)"
+	assert_output_has "agent-sim: server certificate refused: The certificate is not correctly signed by the trusted CA (flags 0x00000008)"
 	[[ "$output" != *"handshake ok"* ]]
 }
 
@@ -133,7 +133,7 @@ connect() {
 	start_mtls_server s "$PKI/other.pem"
 	connect "$(cat "$T/s.port")" --send hi
 	assert_status 6
-	assert_output_has "agent-tls: handshake failed: SSL - A fatal alert message was received from our peer"
+	assert_output_has "agent-sim: handshake failed: SSL - A fatal alert message was received from our peer"
 	[[ "$output" != *"handshake ok"* ]]
 	grep -qi "verify error\|certificate verify failed\|unable to get local issuer" "$T/s.log"
 }
@@ -242,7 +242,7 @@ start_psk_server() {
 	start_psk_server "$T/wrong.txt"
 	connect "$(cat "$T/g.port")" --dtls --send x --timeout 3000
 	assert_status 6
-	assert_output_has "agent-tls: handshake failed:"
+	assert_output_has "agent-sim: handshake failed:"
 	[[ "$output" != *"handshake ok"* ]]
 }
 
@@ -255,7 +255,7 @@ start_psk_server() {
 	echo $! >"$T/o.pid"
 	wait_for "$T/o.log" '^ACCEPT 127'
 	port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/o.log")
-	"$TLS" --storage "$T/dev" --tls-connect "127.0.0.1:$port" --dtls --send "from D" --timeout 1000 \
+	"$SIM" --storage "$T/dev" --tls-connect "127.0.0.1:$port" --dtls --send "from D" --timeout 1000 \
 		>"$T/c.out" 2>&1 || true
 	grep -q "connected: DTLSv1.2, TLS-PSK-WITH-AES-128-CCM-8" "$T/c.out"
 	wait_for "$T/o.log" 'from D'
@@ -268,22 +268,22 @@ start_psk_server() {
 	provision "$T/mtls.json"
 	connect 1 --dtls
 	assert_status 4
-	assert_output_has "agent-tls: slot 1: --dtls, but the installed profile says TLS"
+	assert_output_has "agent-sim: slot 1: --dtls, but the installed profile says TLS"
 	connect 1 --slot 7
 	assert_status 4
-	assert_output_has "agent-tls: slot 7: no TLS credential in that slot"
-	run "$TLS" --storage "$T/nodev" --tls-connect 127.0.0.1:1
+	assert_output_has "agent-sim: slot 7: no TLS credential in that slot"
+	run "$SIM" --storage "$T/nodev" --tls-connect 127.0.0.1:1
 	assert_status 3
 	assert_output_has "no device here"
-	run "$TLS" --storage "$T/dev" --tls-connect nohostport
+	run "$SIM" --storage "$T/dev" --tls-connect nohostport
 	assert_status 2
 	assert_output_has "is not HOST:PORT"
-	run "$TLS" --storage "$T/dev" --tls-connect 127.0.0.1:1 --slot -1
+	run "$SIM" --storage "$T/dev" --tls-connect 127.0.0.1:1 --slot -1
 	assert_status 2
 	# nothing listens: a clear reason
 	connect "$(free_port tcp)"
 	assert_status 5
-	assert_output_has "agent-tls: connect:"
+	assert_output_has "agent-sim: connect:"
 }
 
 # ---- RPK: what can be shown ----------------------------------------------------------
@@ -301,7 +301,7 @@ start_psk_server() {
 EOF
 	provision "$T/rpk.json"
 	printf 'challenge from the server' >"$T/msg"
-	run "$TLS" --storage "$T/dev" --key-proof "$T/msg" --slot 3
+	run "$SIM" --storage "$T/dev" --key-proof "$T/msg" --slot 3
 	assert_status 0
 	spki=$(echo "$output" | sed -n 's/^spki: //p')
 	sig=$(echo "$output" | sed -n 's/^signature: //p')
@@ -316,5 +316,5 @@ EOF
 	# a TLS connection with it is not possible: Mbed TLS 2.28 has no RFC 7250
 	connect 1 --slot 3
 	assert_status 4
-	assert_output_has "agent-tls: slot 3: raw public keys (RFC 7250) are not supported by Mbed TLS 2.28"
+	assert_output_has "agent-sim: slot 3: raw public keys (RFC 7250) are not supported by Mbed TLS 2.28"
 }
