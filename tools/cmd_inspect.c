@@ -32,6 +32,8 @@ static void print_human(json_t *j)
 	        json_string_value(json_object_get(j, "issued_at")),
 	        json_is_string(json_object_get(j, "nonce")) ? json_string_value(json_object_get(j, "nonce")) : "-",
 	        (long long)json_integer_value(json_object_get(j, "size")));
+	if (json_is_true(json_object_get(j, "wipe")))
+		cli_out("wipe:      yes: installing it erases the device's credentials\n");
 	json_array_foreach(ents, i, en) {
 		json_t *certs = json_object_get(en, "certificates"), *ce;
 		size_t k;
@@ -46,6 +48,9 @@ static void print_human(json_t *j)
 			cli_out(" [secret %lld, encrypted]", (long long)json_integer_value(json_object_get(en, "secret_index")));
 		else if (json_is_true(json_object_get(en, "plaintext_secret")))
 			cli_out(" [secret %lld, PLAINTEXT]", (long long)json_integer_value(json_object_get(en, "secret_index")));
+		else if (json_is_array(json_object_get(en, "anchors")))
+			cli_out(" (%lld bytes, %zu anchors)", (long long)json_integer_value(json_object_get(en, "size")),
+			        json_array_size(json_object_get(en, "anchors")));
 		else
 			cli_out(" (%lld bytes)", (long long)json_integer_value(json_object_get(en, "size")));
 		cli_out("\n");

@@ -11,6 +11,7 @@
 #include "prov/bundle.h"
 #include "prov/cbor.h"
 #include "prov/template.h"
+#include "prov/trust.h"
 #include "prov/util.h"
 #include "prov/x509.h"
 
@@ -94,6 +95,15 @@ static prov_status check_entry(const cbor_item_t *m, size_t i, uint64_t *slot, u
 			                    i, PROV_BUNDLE_MAX_ENTRIES - 1);
 	} else if (!is_bytes(v, 1, PROV_BUNDLE_MAX)) {
 		return prov_err_set(e, PROV_E_INPUT, "entries[%zu].value: must be a byte string", i);
+	} else if (*type == PROV_ENT_TRUST_STORE) {
+		/* The device opens the store with the same rules (docs/truststore-format.md). */
+		size_t n = 0;
+		prov_err se;
+
+		if (prov_trust_store_check(cbor_bytestring_handle(v), cbor_bytestring_length(v), NULL,
+		                           &n, &se) != PROV_OK)
+			return prov_err_set(e, PROV_E_INPUT, "entries[%zu].value (trust store): %s", i,
+			                    se.msg);
 	}
 	id = prov_cbor_map_get_int(m, PROV_EK_IDENTITY);
 	if ((*type == PROV_ENT_PSK) != (id != NULL))
@@ -392,6 +402,21 @@ static json_t *describe_entry(const cbor_item_t *m, int secrets_encrypted)
 	if (type == PROV_ENT_DEVICE_CERT || type == PROV_ENT_CA_CERTS) {
 		json_object_set_new(j, "certificates",
 		                    describe_certs(cbor_bytestring_handle(v), cbor_bytestring_length(v)));
+	} else if (type == PROV_ENT_TRUST_STORE) {
+		prov_trust_view *tv = NULL;
+		size_t n = 0;
+		prov_err se;
+
+		/* checked before (check_entry); described as prov trust inspect does */
+		if (prov_trust_store_check(cbor_bytestring_handle(v), cbor_bytestring_length(v), &tv, &n,
+		                           &se) == PROV_OK) {
+			json_t *d = prov_trust_store_describe(cbor_bytestring_handle(v),
+			                                      cbor_bytestring_length(v), tv, n);
+
+			json_object_set(j, "anchors", json_object_get(d, "anchors"));
+			json_decref(d);
+		}
+		free(tv);
 	} else if (type == PROV_ENT_OWN_RPK || type == PROV_ENT_PEER_RPK) {
 		uint8_t md[32];
 		char hex[65];

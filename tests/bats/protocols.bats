@@ -33,10 +33,12 @@ insp() { "$PROV" inspect "$1" --json; }
 	done
 	[ "$(jq -c '[.entries[] | [.slot, .type]]' "$T/lwm2m-psk.json")" = '[[10,"psk"]]' ]
 	[ "$(jq -c '[.entries[] | [.slot, .type]]' "$T/lwm2m-rpk.json")" = '[[11,"private-key"],[11,"own-rpk"],[11,"peer-rpk"]]' ]
-	[ "$(jq -c '[.entries[] | [.slot, .type]]' "$T/lwm2m-cert.json")" = '[[12,"ca-certs"],[12,"device-cert"],[12,"private-key"]]' ]
-	[ "$(jq -c '[.entries[] | [.slot, .type]]' "$T/https-client.json")" = '[[30,"ca-certs"]]' ]
+	[ "$(jq -c '[.entries[] | [.slot, .type]]' "$T/lwm2m-cert.json")" = '[[12,"device-cert"],[12,"private-key"],[12,"trust-store"]]' ]
+	[ "$(jq -c '[.entries[] | [.slot, .type]]' "$T/https-client.json")" = '[[30,"trust-store"]]' ]
 	[ "$(jq -c '[.entries[] | [.slot, .type]]' "$T/coaps-psk.json")" = '[[2,"psk"]]' ]
-	[ "$(jq -r '.entries[0].certificates | length' "$T/https-client.json")" = 6 ]
+	# the shipped compact store of templates/roots/, described anchor by anchor
+	[ "$(jq -r '.entries[0].anchors | length' "$T/https-client.json")" = 6 ]
+	[ "$(jq -r '.entries[0].size' "$T/https-client.json")" = "$(stat -c %s "$TPL/roots/iot-roots.store")" ]
 	[ "$(jq -c '.tls.transport' "$T/coaps-psk.json")" = '"dtls"' ]
 }
 
@@ -108,7 +110,7 @@ insp() { "$PROV" inspect "$1" --json; }
 	"$PROV" mint --template "$TPL/lwm2m-cert.json" --device ep-6 >/dev/null
 	"$PROV" export --device ep-6 --what lwm2m-security --json > "$T/6.json"
 	[ "$(jq -r '.resources."4"' "$T/6.json")" = null ]
-	[ "$(jq -r '.notes[0]' "$T/6.json")" = "resource 4: the trust slot holds 6 anchors; give the server's CA alone with --trust to pin it" ]
+	[ "$(jq -r '.notes[0]' "$T/6.json")" = "resource 4: the trust slot holds 6 anchors as a compact store; give the server's CA alone with --trust to pin it" ]
 }
 
 @test "lwm2m-security: bad inputs" {
@@ -161,7 +163,7 @@ insp() { "$PROV" inspect "$1" --json; }
 	make_factory
 	"$PROV" mint --template "$TPL/https-client.json" --device h1 >/dev/null
 	"$PROV" bundle --device h1 --out "$T/1.cbor"
-	[ "$(insp "$T/1.cbor" | jq -r '.entries[0].certificates | length')" = 6 ]
+	[ "$(insp "$T/1.cbor" | jq -r '.entries[0].anchors | length')" = 6 ]
 	"$PROV" bundle --device h1 --out "$T/2.cbor" --trust /etc/ssl/certs/Amazon_Root_CA_1.pem
 	insp "$T/2.cbor" > "$T/2.json"
 	[ "$(jq -r '.entries[0].certificates | length' "$T/2.json")" = 1 ]
@@ -236,4 +238,37 @@ variant() {
 	variant '.tls.max_fragment_length = 1000' coaps-psk; check '$.tls.max_fragment_length'
 	variant '.tls.resumption.ticket_lifetime = 604801' coaps-psk; check '$.tls.resumption.ticket_lifetime'
 	variant '.tls.time_check = "floor"' coaps-psk;      check 'time_check "floor" needs a time_floor'
+}
+
+@test "inspect: a trust-store entry that is not a valid store is malformed (3), even signed by the factory" {
+	make_factory
+	"$PROV" mint --template "$TPL/https-client.json" --device h1 >/dev/null
+	"$PROV" bundle --device h1 --out "$T/b.cbor"
+	for defect in truncated version-2 bad-alg; do
+		/usr/bin/python3 - "$T/b.cbor" "$PROV_HOME/signer.key" "$defect" "$T/bad.cbor" <<-'PY'
+		import sys, cbor2
+		from cryptography.hazmat.primitives import hashes, serialization
+		from cryptography.hazmat.primitives.asymmetric import ec
+		from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+		src, keyf, defect, out = sys.argv[1:]
+		prot, unprot, payload, sig = cbor2.loads(open(src, "rb").read()).value
+		p = cbor2.loads(payload)
+		store = cbor2.loads(p[6][0][5])
+		if defect == "truncated": p[6][0][5] = p[6][0][5][:-7]
+		if defect == "version-2": p[6][0][5] = cbor2.dumps([2] + store[1:])
+		if defect == "bad-alg":
+		    rec = cbor2.loads(store[2])            # the first anchor record
+		    n = len(cbor2.dumps(rec))
+		    rec[0] = 9
+		    p[6][0][5] = cbor2.dumps([store[0], store[1], cbor2.dumps(rec) + store[2][n:]])
+		payload = cbor2.dumps(p, canonical=True)
+		key = serialization.load_pem_private_key(open(keyf, "rb").read(), None)
+		r, s = decode_dss_signature(key.sign(cbor2.dumps(["Signature1", prot, b"", payload]), ec.ECDSA(hashes.SHA256())))
+		open(out, "wb").write(cbor2.dumps(cbor2.CBORTag(18, [prot, unprot, payload, r.to_bytes(32, "big") + s.to_bytes(32, "big")])))
+		PY
+		run "$PROV" inspect "$T/bad.cbor"
+		echo "# $defect -> $status: $output" >&3
+		assert_status 3
+		assert_output_has "entries[0].value (trust store): "
+	done
 }
