@@ -135,7 +135,7 @@ clean:
 
 # ---- fuzzing (libFuzzer) ---------------------------------------------------------
 #   make fuzz         build the fuzz targets and run each for FUZZ_SECONDS (default 60)
-#   make fuzz-smoke   run each for FUZZ_SMOKE_SECONDS (10) from its seed corpus; part
+#   make fuzz-smoke   run each for FUZZ_SMOKE_SECONDS (6) from its seed corpus; part
 #                     of `make check`
 # One target per parser of outside bytes (fuzz/fuzz_*.c, see fuzz/README.md).  They
 # and libprov's sources are compiled with clang, coverage-instrumented and under
@@ -147,7 +147,7 @@ clean:
 FUZZ_CC            ?= clang
 FUZZ_BUILD         := build-fuzz
 FUZZ_SECONDS       ?= 60
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_TARGETS       := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_BIN           := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=all

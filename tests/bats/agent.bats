@@ -211,3 +211,73 @@ assert st["counter"] == 3 and st["slots"] == [] and st["generation"] is None, st
 	run "$SIM" --storage "$T/dev" --install "$T/b2.cbor"
 	assert_status 20
 }
+
+# A device image: the agent with the factory signer compiled in from
+# `prov signer export --format c` (as firmware would), the directory port, and
+# the project's Mbed TLS.  It installs one bundle and prints the agent's code.
+build_image() { # $1: signer header, $2: output binary
+	cat > "$T/image.c" <<-'C'
+	#include <stdio.h>
+	#include <stdlib.h>
+	#include <unistd.h>
+	#include "pa/pa_agent.h"
+	#include "port/pa_port_dir.h"
+	#include "signer.h"
+
+	static const pa_signer signers[] = {{PROV_SIGNER_KID, PROV_SIGNER_PUBKEY}};
+	static pa_agent agent;
+
+	int main(int argc, char **argv)
+	{
+	    static uint8_t bundle[PA_BUNDLE_MAX + 1], receipt[512];
+	    pa_dir_port dport;
+	    size_t n, rlen = 0;
+	    FILE *f;
+	    int rc;
+
+	    if (argc != 3 || (f = fopen(argv[2], "rb")) == NULL)
+	        return 100;
+	    n = fread(bundle, 1, sizeof(bundle), f);
+	    fclose(f);
+	    if (chdir(argv[1]) != 0)
+	        return 101;
+	    rc = pa_agent_start(&agent, pa_dir_port_init(&dport, "."), signers, 1);
+	    if (rc == PA_OK) {
+	        pa_install_push(&agent, bundle, n);
+	        rc = pa_install_finish(&agent, receipt, sizeof(receipt), &rlen);
+	    }
+	    printf("%d\n", rc);
+	    return 0;
+	}
+	C
+	cp "$1" "$T/signer.h"
+	# the sanitizer build's objects need the sanitizer runtimes at link time
+	local san=
+	nm "$PROV_BUILD/agent/libpa.a" 2>/dev/null | grep -q __asan_ && san="-fsanitize=address,undefined"
+	cc $san -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I"$T" -I"$REPO/firmware-agent/include" \
+		-I"$REPO/firmware-agent" -I"$REPO/build-mbedtls/include" -I"$REPO/firmware-agent/mbedtls" \
+		-DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"' -o "$2" "$T/image.c" \
+		"$PROV_BUILD/agent/port/pa_port_dir.o" "$PROV_BUILD/agent/libpa.a" \
+		"$REPO/build-mbedtls/lib/libmbedcrypto.a"
+}
+
+@test "a device image with the signer compiled in from 'prov signer export --format c' installs its factory's bundles only" {
+	setup_device
+	"$PROV" bundle --device D --out "$T/b.cbor" >/dev/null
+	"$PROV" signer export --format c > "$T/ours.h"
+	build_image "$T/ours.h" "$T/image"
+	# another factory's header: the same bundle names an unknown signer (14), storage untouched
+	PROV_HOME="$T/other" "$PROV" init >/dev/null
+	PROV_HOME="$T/other" "$PROV" signer export --format c > "$T/theirs.h"
+	build_image "$T/theirs.h" "$T/image-other"
+	before=$(storage_digest "$T/dev")
+	run "$T/image-other" "$T/dev" "$T/b.cbor"
+	assert_status 0
+	[ "$output" = 14 ]
+	[ "$(storage_digest "$T/dev")" = "$before" ]
+	run "$T/image" "$T/dev" "$T/b.cbor"
+	assert_status 0
+	[ "$output" = 0 ]
+	run "$SIM" --storage "$T/dev" --status --json
+	[ "$(echo "$output" | jq .counter)" = 1 ]
+}
