@@ -67,3 +67,21 @@ assert_no_tmp_files() {
 		return 1
 	fi
 }
+
+# For the TLS suites: a free port on 127.0.0.1 ($1: tcp or udp).
+free_port() {
+	"$PY" -c 'import socket,sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
+}
+
+# wait_for LOG PATTERN: poll until a server's log shows it (it listens, say).
+wait_for() {
+	local i
+	for i in $(seq 1 250); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	cat "$1" >&2
+	return 1
+}

@@ -27,24 +27,6 @@ teardown() {
 	return 0
 }
 
-# A free port on 127.0.0.1 ($1: tcp or udp).
-free_port() {
-	"$PY" -c 'import socket,sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
-}
-
-# wait_for LOG PATTERN: poll until the server's log shows it listens.
-wait_for() {
-	local i
-	for i in $(seq 1 250); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.02
-	done
-	cat "$1" >&2
-	return 1
-}
-
 # openssl s_server with the test PKI's server.test chain, asking for a client
 # certificate from the CA in $2 (-Verify: one is required), echoing lines
 # reversed (-rev).  $1: name.  Sets $T/$1.port.

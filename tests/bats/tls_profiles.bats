@@ -37,23 +37,6 @@ teardown() {
 	return 0
 }
 
-free_port() {
-	"$PY" -c 'import socket,sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
-}
-
-# wait_for LOG PATTERN: poll until a server's log shows it.
-wait_for() {
-	local i
-	for i in $(seq 1 250); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.02
-	done
-	cat "$1" >&2
-	return 1
-}
-
 # provision TEMPLATE [prov install options...]: a fresh device D (storage $T/dev)
 # served on a pty by agent-sim, provisioned by prov install, then stopped.
 provision() {
