@@ -1,4 +1,5 @@
 /* bundle.c - building the signed credential bundle (see prov/bundle.h). */
+#include "prov/algs.h"
 #include "prov/bundle.h"
 
 #include <openssl/evp.h>
@@ -761,7 +762,7 @@ payload:
 		                  PROV_BUNDLE_MAX);
 		goto out;
 	}
-	EVP_Digest(*out, *out_len, info->sha256, NULL, EVP_sha256(), NULL);
+	EVP_Digest(*out, *out_len, info->sha256, NULL, prov_md_sha256(), NULL);
 	st = record_bundle(h, device_id, &d, o, info, *out, *out_len, e);
 out:
 	if (st != PROV_OK) {

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* First buffer size tried by prov_cbor_encode (bytes). */
+#define ENCODE_FIRST_TRY 8192
+
 /* Deeper than anything provkit builds (a COSE_Encrypt inside a bundle is < 10). */
 #define PROV_CBOR_MAX_DEPTH 64
 
@@ -503,7 +506,17 @@ prov_status prov_cbor_encode(cbor_item_t *item, uint8_t **out, size_t *out_len, 
 		if (st != PROV_OK)
 			goto out;
 	}
-	n = cbor_serialize_alloc(norm != NULL ? norm : item, &buf, &cap);
+	/* libcbor 0.8's cbor_serialize_alloc starts from a small buffer and
+	 * serialises the whole item again each time it doubles it (4 passes for a
+	 * 2 KB bundle); what provkit encodes is almost always smaller than
+	 * ENCODE_FIRST_TRY, so one pass into a buffer of that size comes first. */
+	buf = malloc(ENCODE_FIRST_TRY);
+	n = buf != NULL ? cbor_serialize(norm != NULL ? norm : item, buf, ENCODE_FIRST_TRY) : 0;
+	if (n == 0) {
+		free(buf);
+		buf = NULL;
+		n = cbor_serialize_alloc(norm != NULL ? norm : item, &buf, &cap);
+	}
 	if (n == 0) {
 		st = prov_err_set(e, PROV_E_INTERNAL, "cbor encode: serialising: out of memory");
 		goto out;

@@ -6,6 +6,7 @@
  * deterministic CBOR; messages we read may use any valid encoding, because what
  * is signed or authenticated is the protected header's bytes as received.
  */
+#include "prov/algs.h"
 #include "prov/cose.h"
 
 #include <inttypes.h>
@@ -487,8 +488,8 @@ out:
 static const EVP_MD *sign_md(const struct sign_alg *a)
 {
 	switch (a->alg) {
-	case PROV_COSE_ALG_ES256: return EVP_sha256();
-	case PROV_COSE_ALG_ES384: return EVP_sha384();
+	case PROV_COSE_ALG_ES256: return prov_md_sha256();
+	case PROV_COSE_ALG_ES384: return prov_md_sha384();
 	default: return NULL;   /* pure EdDSA hashes internally */
 	}
 }
@@ -1057,8 +1058,11 @@ static prov_status derive_cek(EVP_PKEY *priv, EVP_PKEY *peer, int content_alg,
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, secret, sizeof(secret));
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, info_len);
 	params[3] = OSSL_PARAM_construct_end();
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	kctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+	/* the process-wide HKDF (prov/algs.h), else one of our own, freed below */
+	if (prov_kdf_hkdf() == NULL)
+		kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	kctx = prov_kdf_hkdf() != NULL ? EVP_KDF_CTX_new(prov_kdf_hkdf())
+	                              : kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
 	if (kctx == NULL || EVP_KDF_derive(kctx, cek, CEK_LEN, params) != 1) {
 		OPENSSL_cleanse(cek, CEK_LEN);
 		st = prov_err_ssl(e, PROV_E_CRYPTO, "COSE_Encrypt: HKDF-SHA256 failed");
@@ -1110,7 +1114,7 @@ static prov_status aead_seal(const struct content_alg *ca, const uint8_t *key,
 		goto out;
 	}
 	if (c == NULL ||
-	    EVP_EncryptInit_ex(c, ccm ? EVP_aes_128_ccm() : EVP_aes_128_gcm(), NULL, NULL,
+	    EVP_EncryptInit_ex(c, ccm ? prov_cipher_aes_128_ccm() : prov_cipher_aes_128_gcm(), NULL, NULL,
 	                       NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, (int)ca->iv_len, NULL) != 1 ||
 	    (ccm && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)ca->tag_len, NULL) != 1) ||
@@ -1147,7 +1151,7 @@ static prov_status aead_open(const struct content_alg *ca, const uint8_t *key,
 		goto out;
 	}
 	if (c == NULL ||
-	    EVP_DecryptInit_ex(c, ccm ? EVP_aes_128_ccm() : EVP_aes_128_gcm(), NULL, NULL,
+	    EVP_DecryptInit_ex(c, ccm ? prov_cipher_aes_128_ccm() : prov_cipher_aes_128_gcm(), NULL, NULL,
 	                       NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, (int)ca->iv_len, NULL) != 1 ||
 	    (ccm && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, (int)ca->tag_len, tag) != 1) ||

@@ -403,6 +403,7 @@ void prov_home_close(prov_home *h)
 	prov_keygen_free(&h->keygen);
 	prov_cose_signer_free(&h->bundle_signer);
 	EVP_MD_CTX_free(h->ca_sign);
+	prov_x509_exts_free(h->cert_exts);
 	sqlite3_close(h->db);
 	sk_X509_pop_free(h->ca_chain, X509_free);
 	EVP_PKEY_free(h->ca_key);

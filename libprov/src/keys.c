@@ -1,4 +1,5 @@
 /* keys.c - key generation, loading and encoding (see prov/keys.h). */
+#include "prov/algs.h"
 #include "prov/keys.h"
 
 #include <openssl/core_names.h>
@@ -444,7 +445,7 @@ prov_status prov_key_kid(EVP_PKEY *k, uint8_t kid[8], prov_err *e)
 
 	if (st != PROV_OK)
 		return st;
-	if (!EVP_Digest(der, len, md, NULL, EVP_sha256(), NULL))
+	if (!EVP_Digest(der, len, md, NULL, prov_md_sha256(), NULL))
 		st = prov_err_ssl(e, PROV_E_CRYPTO, "SHA-256 failed");
 	else
 		memcpy(kid, md, 8);

@@ -173,6 +173,14 @@ static prov_status issue_cert(prov_home *h, const prov_template *t, const prov_t
 	if (h->ca_sign == NULL)
 		h->ca_sign = prov_x509_sign_ctx_new(h->ca_key); /* NULL: per certificate */
 	p.sign_ctx = h->ca_sign;
+	if (!prov_x509_exts_match(h->cert_exts, c->eku, c->n_eku)) {
+		prov_x509_exts_free(h->cert_exts);
+		h->cert_exts = NULL;
+		st = prov_x509_exts_new(h->ca, c->eku, c->n_eku, &h->cert_exts, e);
+		if (st != PROV_OK)
+			goto out;
+	}
+	p.exts = h->cert_exts;
 	/* A serial is random; the UNIQUE constraint catches the astronomically rare
 	 * repeat, and we draw again. */
 	for (int tries = 0; tries < SERIAL_TRIES; tries++) {

@@ -1,4 +1,5 @@
 /* secret.c - sealing secrets at rest (see prov/secret.h). */
+#include "prov/algs.h"
 #include "prov/secret.h"
 
 #include <openssl/core_names.h>
@@ -54,7 +55,7 @@ prov_status prov_seal(const prov_kek *k, const char *aad, const uint8_t *pt, siz
 	st = prov_random(out + 1, NONCE_LEN, 0, e);
 	if (st != PROV_OK)
 		goto out;
-	if (!EVP_EncryptInit_ex2(c, EVP_aes_256_gcm(), k->key, out + 1, NULL) ||
+	if (!EVP_EncryptInit_ex2(c, prov_cipher_aes_256_gcm(), k->key, out + 1, NULL) ||
 	    !EVP_EncryptUpdate(c, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)) ||
 	    !EVP_EncryptUpdate(c, out + 1 + NONCE_LEN, &n, pt, (int)len) ||
 	    !EVP_EncryptFinal_ex(c, out + 1 + NONCE_LEN + n, &f) ||
@@ -82,7 +83,7 @@ prov_status prov_open(const prov_kek *k, const char *aad, const uint8_t *in, siz
 	c = EVP_CIPHER_CTX_new();
 	if (c == NULL)
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-	if (!EVP_DecryptInit_ex2(c, EVP_aes_256_gcm(), k->key, in + 1, NULL) ||
+	if (!EVP_DecryptInit_ex2(c, prov_cipher_aes_256_gcm(), k->key, in + 1, NULL) ||
 	    !EVP_DecryptUpdate(c, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)) ||
 	    !EVP_DecryptUpdate(c, pt, &n, in + 1 + NONCE_LEN, (int)ct_len) ||
 	    !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, (void *)(in + len - TAG_LEN)) ||

@@ -1,4 +1,5 @@
 /* x509.c - certificate profile and CSR handling (see prov/x509.h). */
+#include "prov/algs.h"
 #include "prov/x509.h"
 
 #include <openssl/err.h>
@@ -123,7 +124,7 @@ static const EVP_MD *sig_md(EVP_PKEY *k)
 {
 	if (EVP_PKEY_is_a(k, "ED25519"))
 		return NULL; /* pure EdDSA */
-	return EVP_PKEY_get_bits(k) > 256 ? EVP_sha384() : EVP_sha256();
+	return EVP_PKEY_get_bits(k) > 256 ? prov_md_sha384() : prov_md_sha256();
 }
 
 static int set_validity(X509 *c, int64_t nb, int64_t na, int no_expiry)
@@ -176,6 +177,77 @@ static prov_status start_cert(X509 *c, const uint8_t *serial, const char *subjec
 	return st;
 }
 
+struct prov_x509_exts {
+	char eku[512];               /* the EKU list as X509V3 text: the cache key */
+	X509_EXTENSION *bc, *ku, *akid, *eku_ext; /* eku_ext NULL: no EKU */
+};
+
+/* The EKU list as one X509V3 value ("clientAuth,serverAuth"); 0 if too long. */
+static int eku_text(const char *const *eku, size_t n, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(buf + len, cap - len, "%s%s", i ? "," : "", eku[i]);
+
+		if (k < 0 || (size_t)k >= cap - len)
+			return 0;
+		len += (size_t)k;
+	}
+	return 1;
+}
+
+void prov_x509_exts_free(prov_x509_exts *x)
+{
+	if (x == NULL)
+		return;
+	X509_EXTENSION_free(x->bc);
+	X509_EXTENSION_free(x->ku);
+	X509_EXTENSION_free(x->akid);
+	X509_EXTENSION_free(x->eku_ext);
+	free(x);
+}
+
+prov_status prov_x509_exts_new(X509 *ca, const char *const *eku, size_t n_eku,
+                               prov_x509_exts **out, prov_err *e)
+{
+	prov_x509_exts *x = calloc(1, sizeof(*x));
+	X509V3_CTX ctx;
+
+	*out = NULL;
+	if (x == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	if (!eku_text(eku, n_eku, x->eku, sizeof(x->eku))) {
+		prov_x509_exts_free(x);
+		return prov_err_set(e, PROV_E_INPUT, "extendedKeyUsage list too long");
+	}
+	/* the issuer is all the authority key identifier needs */
+	X509V3_set_ctx(&ctx, ca, NULL, NULL, NULL, 0);
+	x->bc = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:FALSE");
+	x->ku = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, "critical,digitalSignature");
+	x->akid = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+	if (x->bc == NULL || x->ku == NULL || x->akid == NULL) {
+		prov_x509_exts_free(x);
+		return prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode the certificate extensions");
+	}
+	if (n_eku > 0 &&
+	    (x->eku_ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_ext_key_usage, x->eku)) == NULL) {
+		prov_err_ssl(e, PROV_E_INPUT, "bad extendedKeyUsage \"%s\"", x->eku);
+		prov_x509_exts_free(x);
+		return PROV_E_INPUT;
+	}
+	*out = x;
+	return PROV_OK;
+}
+
+int prov_x509_exts_match(const prov_x509_exts *x, const char *const *eku, size_t n_eku)
+{
+	char t[sizeof(x->eku)];
+
+	return x != NULL && eku_text(eku, n_eku, t, sizeof(t)) && strcmp(t, x->eku) == 0;
+}
+
 prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
                             const prov_cert_profile *p, const uint8_t *serial,
                             X509 **out, prov_err *e)
@@ -207,12 +279,20 @@ prov_status prov_x509_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
 		el += (size_t)n;
 	}
 	X509V3_set_ctx(&ctx, ca, c, NULL, NULL, 0);
-	if (!add_ext(c, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext(c, &ctx, NID_key_usage, "critical,digitalSignature") ||
-	    !add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
-	    !add_ext(c, &ctx, NID_authority_key_identifier, "keyid:always"))
+	if (p->exts != NULL) {
+		/* the same extensions in the same order, copied instead of parsed */
+		if (!X509_add_ext(c, p->exts->bc, -1) || !X509_add_ext(c, p->exts->ku, -1) ||
+		    !add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
+		    !X509_add_ext(c, p->exts->akid, -1) ||
+		    (p->exts->eku_ext != NULL && !X509_add_ext(c, p->exts->eku_ext, -1)))
+			goto fail;
+	} else if (!add_ext(c, &ctx, NID_basic_constraints, "critical,CA:FALSE") ||
+	           !add_ext(c, &ctx, NID_key_usage, "critical,digitalSignature") ||
+	           !add_ext(c, &ctx, NID_subject_key_identifier, "hash") ||
+	           !add_ext(c, &ctx, NID_authority_key_identifier, "keyid:always")) {
 		goto fail;
-	if (p->n_eku > 0 && !add_ext(c, &ctx, NID_ext_key_usage, eku)) {
+	}
+	if (p->exts == NULL && p->n_eku > 0 && !add_ext(c, &ctx, NID_ext_key_usage, eku)) {
 		st = prov_err_ssl(e, PROV_E_INPUT, "bad extendedKeyUsage \"%s\"", eku);
 		goto out;
 	}

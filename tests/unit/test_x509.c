@@ -407,6 +407,29 @@ static void test_issue(void)
 					continue;
 				check_leaf(ca, ca_key, other, subj, &p, serial, leaf, ek, what);
 				combos++;
+				/* The batch path (extensions prepared once) gives the same
+				 * to-be-signed bytes as parsing them per certificate. */
+				{
+					prov_x509_exts *x = NULL;
+					X509 *leaf2 = NULL;
+					unsigned char *t1 = NULL, *t2 = NULL;
+					int l1, l2;
+
+					CHECK_MSG(prov_x509_exts_new(ca, ek->names, ek->n, &x, &e) == PROV_OK, "%s: %s", what, e.msg);
+					CHECK(prov_x509_exts_match(x, ek->names, ek->n));
+					CHECK(ek->n == 0 || !prov_x509_exts_match(x, ek->names, ek->n - 1));
+					p.exts = x;
+					CHECK(prov_x509_issue(ca, ca_key, subj, &p, serial, &leaf2, &e) == PROV_OK);
+					p.exts = NULL;
+					l1 = i2d_re_X509_tbs(leaf, &t1);
+					l2 = leaf2 != NULL ? i2d_re_X509_tbs(leaf2, &t2) : -1;
+					CHECK_MSG(l1 > 0 && l1 == l2 && memcmp(t1, t2, (size_t)l1) == 0,
+					          "%s: prepared extensions change the certificate", what);
+					OPENSSL_free(t1);
+					OPENSSL_free(t2);
+					X509_free(leaf2);
+					prov_x509_exts_free(x);
+				}
 				/* A leaf cannot act as the device-issuing CA, even with its own key. */
 				if (si == ci && no_expiry == 0) {
 					memset(&e, 0, sizeof(e));
@@ -420,11 +443,18 @@ static void test_issue(void)
 		/* Bad profiles. */
 		{
 			static const char *const bad_eku[] = {"clientAuth", "notAnEKU"};
-			prov_cert_profile p = {"CN=dev-1", T2026, T2026 + 86400, 0, bad_eku, 2, NULL, 0, PROV_KEY_NONE, NULL};
+			prov_cert_profile p = {"CN=dev-1", T2026, T2026 + 86400, 0, bad_eku, 2, NULL, 0, PROV_KEY_NONE, NULL, NULL};
 			uint8_t serial[PROV_SERIAL_LEN] = {0x40, 1};
 			X509 *leaf = (X509 *)1;
 
 			CHECK(prov_x509_issue(ca, ca_key, other, &p, serial, &leaf, &e) == PROV_E_INPUT && leaf == NULL);
+			{
+				prov_x509_exts *x = (prov_x509_exts *)1;
+
+				memset(&e, 0, sizeof(e));
+				CHECK(prov_x509_exts_new(ca, bad_eku, 2, &x, &e) == PROV_E_INPUT && x == NULL &&
+				      strstr(e.msg, "notAnEKU") != NULL);
+			}
 			p.eku = NULL;
 			p.n_eku = 0;
 			p.subject = "FOO=bar";

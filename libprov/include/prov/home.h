@@ -64,6 +64,7 @@ typedef struct prov_home {
 	prov_keygen keygen;       /* reused key generation contexts */
 	prov_cose_signer bundle_signer; /* h->signer prepared for many bundles */
 	EVP_MD_CTX *ca_sign;      /* h->ca_key prepared for many certificates (ECDSA) */
+	struct prov_x509_exts *cert_exts; /* h->ca's fixed extensions, for the last EKU list */
 	prov_template *tpl;       /* the last template read from the database */
 	char tpl_digest[65];
 } prov_home;

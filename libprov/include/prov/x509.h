@@ -45,7 +45,21 @@ typedef struct prov_cert_profile {
 	/* optional: a digest-sign context already set up with the CA key, copied
 	 * for each certificate (see prov_x509_sign_ctx_new) */
 	const EVP_MD_CTX *sign_ctx;
+	/* optional: the extensions that do not depend on the subject, made once for
+	 * many certificates by prov_x509_exts_new with the same CA and EKU list */
+	const struct prov_x509_exts *exts;
 } prov_cert_profile;
+
+/* A device certificate's extensions that depend only on the CA and the EKU
+ * list (basicConstraints, keyUsage, authorityKeyIdentifier, extendedKeyUsage),
+ * encoded once: a batch copies them instead of parsing them from text for
+ * every certificate.  The certificates are byte for byte the same. */
+typedef struct prov_x509_exts prov_x509_exts;
+prov_status prov_x509_exts_new(X509 *ca, const char *const *eku, size_t n_eku,
+                               prov_x509_exts **out, prov_err *e);
+/* True if x was made for this EKU list (the CA is the caller's to keep fixed). */
+int prov_x509_exts_match(const prov_x509_exts *x, const char *const *eku, size_t n_eku);
+void prov_x509_exts_free(prov_x509_exts *x);
 
 /* A signing context for many certificates by one ECDSA CA key, or NULL (then
  * each certificate sets one up itself, as Ed25519 needs). */
