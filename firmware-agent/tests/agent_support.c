@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +123,22 @@ int run(const char *fmt, ...)
 	if (st == -1 || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);
+}
+
+int make_device_dir(char *tmpl, char *devdir, size_t cap)
+{
+	char path[600];
+	FILE *f;
+	int ok;
+
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(devdir, cap, "%s/dev", tmpl);
+	snprintf(path, sizeof(path), "%s/device-id", devdir);
+	if (mkdir(devdir, 0700) != 0 || (f = fopen(path, "w")) == NULL)
+		return -1;
+	ok = fputs("X", f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 int load_file(const char *path, uint8_t **buf, size_t *len)

@@ -31,6 +31,10 @@ int run(const char *fmt, ...);
 int load_file(const char *path, uint8_t **buf, size_t *len);
 int signer_from_pem(const char *path, pa_signer *s);
 int write_pub_pem(const char *path, const uint8_t pub[65]);
+/* A test's work directory (mkdtemp of tmpl, "/tmp/pa-...-XXXXXX", rewritten in
+ * place) holding a device directory "dev" whose device ID is "X"; devdir gets
+ * its path.  0 on success. */
+int make_device_dir(char *tmpl, char *devdir, size_t cap);
 /* Power off PSA: forget volatile state and cached keys (a reboot). */
 void psa_reboot(void);
 

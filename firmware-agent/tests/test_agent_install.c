@@ -791,7 +791,6 @@ int main(int argc, char **argv)
 	pa_signer wrong;
 	uint8_t pad[PA_BUNDLE_MAX + 1];
 	blob big;
-	FILE *f;
 	int rc;
 
 	(void)argc;
@@ -801,14 +800,8 @@ int main(int argc, char **argv)
 	snprintf(build, sizeof(build), "%s", dirname(dirname(self)));
 	snprintf(prov, sizeof(prov), "%s/prov", build);
 	snprintf(work, sizeof(work), "/tmp/pa-test-XXXXXX");
-	if (mkdtemp(work) == NULL)
+	if (make_device_dir(work, devdir, sizeof(devdir)) != 0)
 		return 1;
-	snprintf(devdir, sizeof(devdir), "%s/dev", work);
-	mkdir(devdir, 0700);
-	snprintf(path, sizeof(path), "%s/device-id", devdir);
-	f = fopen(path, "w");
-	fputs("X", f);
-	fclose(f);
 
 	/* the device first: its identity key receives the bundles' secrets */
 	if (chdir(devdir) != 0)

@@ -536,7 +536,6 @@ out:
 int main(int argc, char **argv)
 {
 	char self[PATH_MAX], build[PATH_MAX], prov[PATH_MAX + 8], top[PATH_MAX], path[PATH_MAX + 64];
-	FILE *f;
 
 	(void)argc;
 	framing();
@@ -545,14 +544,8 @@ int main(int argc, char **argv)
 	snprintf(build, sizeof(build), "%s", dirname(dirname(self)));
 	snprintf(prov, sizeof(prov), "%s/prov", build);
 	snprintf(work, sizeof(work), "/tmp/pa-smp-XXXXXX");
-	if (mkdtemp(work) == NULL)
+	if (make_device_dir(work, devdir, sizeof(devdir)) != 0)
 		return 1;
-	snprintf(devdir, sizeof(devdir), "%s/dev", work);
-	mkdir(devdir, 0700);
-	snprintf(path, sizeof(path), "%s/device-id", devdir);
-	f = fopen(path, "w");
-	fputs("X", f);
-	fclose(f);
 	if (chdir(devdir) != 0)
 		return 1;
 	pa_dir_port_init(&DP, ".");
