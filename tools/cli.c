@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "prov/db.h"
+#include "prov/keys.h"
 #include "prov/util.h"
 
 /* Set once an error has been printed, so a failing flush at the end does not
@@ -81,6 +82,21 @@ int cli_open(cli *c, unsigned need, prov_home **h)
 
 	if (prov_home_open(prov_home_dir(c->home), need, c->busy_ms, h, &e) != PROV_OK)
 		return cli_fail(c, &e);
+	return 0;
+}
+
+int cli_signer(cli *c, const char *path, prov_home **h, EVP_PKEY **signer)
+{
+	prov_err e;
+	int rc;
+
+	if (path != NULL)
+		return prov_key_load_public(path, signer, &e) == PROV_OK ? 0 : cli_fail(c, &e);
+	rc = cli_open(c, 0, h);
+	if (rc != 0)
+		return rc;
+	*signer = (*h)->signer;
+	EVP_PKEY_up_ref(*signer);
 	return 0;
 }
 

@@ -49,6 +49,11 @@ int cli_help(cli *c);
 /* Open the factory home (prov_home_dir(c->home)). */
 int cli_open(cli *c, unsigned need, prov_home **h);
 
+/* The bundle signer a signature is checked against: --signer PEM when given
+ * (path not NULL), else the factory home's, opened into *h.  *signer is the
+ * caller's to free.  0, or the exit status of a printed error. */
+int cli_signer(cli *c, const char *path, prov_home **h, EVP_PKEY **signer);
+
 /* Write JSON (indented, sorted keys, newline) to stdout; takes the reference. */
 int cli_json(cli *c, json_t *j);
 /* printf to stdout; output errors are caught by cli_finish. */

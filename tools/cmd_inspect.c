@@ -105,16 +105,9 @@ int cmd_inspect(int argc, char **argv, cli *c)
 	if (argc - optind != 1)
 		return cli_usage(c, "give one bundle file");
 	file = argv[optind];
-	if (signer_path != NULL) {
-		if (prov_key_load_public(signer_path, &signer, &e) != PROV_OK)
-			return cli_fail(c, &e);
-	} else {
-		rc = cli_open(c, 0, &h);
-		if (rc != 0)
-			return rc;
-		signer = h->signer;
-		EVP_PKEY_up_ref(signer);
-	}
+	rc = cli_signer(c, signer_path, &h, &signer);
+	if (rc != 0)
+		return rc;
 	if (prov_file_read(file, PROV_BUNDLE_MAX + 1, &buf, &len, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
 		goto out;

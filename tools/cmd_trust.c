@@ -390,18 +390,9 @@ int cmd_trust_inspect(int argc, char **argv, cli *c)
 	if (prov_file_read(file, TRUST_FILE_MAX, &buf, &len, &e) != PROV_OK)
 		return cli_finish(c, cli_fail(c, &e));
 	if (prov_trust_is_signed(buf, len)) {
-		if (signer_path != NULL) {
-			if (prov_key_load_public(signer_path, &signer, &e) != PROV_OK) {
-				rc = cli_fail(c, &e);
-				goto out;
-			}
-		} else {
-			rc = cli_open(c, 0, &h);
-			if (rc != 0)
-				goto out;
-			signer = h->signer;
-			EVP_PKEY_up_ref(signer);
-		}
+		rc = cli_signer(c, signer_path, &h, &signer);
+		if (rc != 0)
+			goto out;
 		st = prov_trust_signed_inspect(buf, len, &signer, 1, &j, &e);
 	} else {
 		st = prov_trust_store_check(buf, len, &v, &n, &e);
