@@ -67,7 +67,8 @@ storage_digest() {
 	run "$SIM" --storage "$T/dev" --pubkey
 	assert_status 0
 	[ "$output" = "$(cat "$T/dev.pub")" ]
-	[ -f "$T/dev/device-id" ] && [ -f "$T/dev/signers.pem" ]
+	[ -f "$T/dev/device-id" ]
+	[ -f "$T/dev/signers.pem" ]
 	ls "$T/dev"/*.psa_its >/dev/null   # PSA's ITS files live in the storage dir
 	[ ! -e ./000000002a000001.psa_its ]
 }
@@ -131,7 +132,8 @@ assert st["tls"]["protocol"] == "mqtt"
 PY
 	# the host-made private key never shows: no long hex string but the digest
 	run grep -Eo '[0-9a-f]{40,}' "$T/status.json"
-	[ "$(echo "$output" | wc -l)" -eq 1 ]
+	assert_status 0
+	[ "$output" = "$(jq -r .manifest_digest "$T/status.json")" ]
 }
 
 @test "receipt: COSE_Sign1 by the device key over device, counter, digest, nonce (python3 verifies; prov records)" {
@@ -236,6 +238,7 @@ assert st["tls"]["protocol"] == "coaps" and st["tls"]["transport"] == "dtls", st
 	assert_status 0
 	assert_output_has "(wiped)"
 	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
 	echo "$output" | $PY -c '
 import json, sys
 st = json.load(sys.stdin)
@@ -314,6 +317,7 @@ build_image() { # $1: signer header, $2: output binary
 	assert_status 0
 	[ "$output" = 0 ]
 	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
 	[ "$(echo "$output" | jq .counter)" = 1 ]
 }
 
@@ -349,6 +353,7 @@ build_image() { # $1: signer header, $2: output binary
 	[ "$(wc -l < "$T/status.log")" -ge 5 ]
 	run awk '$1 != 0 { bad++ } $2 < last { back++ } { last = $2 }
 		END { print bad + 0, back + 0 }' "$T/status.log"
+	assert_status 0
 	[ "$output" = "0 0" ] || { cat "$T/status.err" >&2; false; }
 	# the device starts again, holds counter 30 in exactly one generation ...
 	run "$SIM" --storage "$T/dev" --status --json
@@ -399,6 +404,7 @@ build_image() { # $1: signer header, $2: output binary
 	"$PROV" bundle --device D --out "$T/b1.cbor" >/dev/null
 	"$SIM" --storage "$T/dev" --install "$T/b1.cbor" >/dev/null
 	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
 	[ "$(echo "$output" | jq .generation)" = 0 ]
 	# what an install cut before its commit leaves: a record of generation 1
 	printf 'left' > "$T/dev/pa-5041000000001100.rec"
@@ -429,13 +435,15 @@ build_image() { # $1: signer header, $2: output binary
 	printf 'mine' > "$T/dev/pa-504100000000100G.rec.tmp"
 	run "$SIM" --storage "$T/dev" --status
 	assert_status 0
-	[ -e "$T/dev/pa-5041000000000001.rec.tmp" ] && [ -e "$T/dev/tempfile.psa_its" ]
+	[ -e "$T/dev/pa-5041000000000001.rec.tmp" ]
+	[ -e "$T/dev/tempfile.psa_its" ]
 	run "$SIM" --storage "$T/dev" --install "$T/b1.cbor"
 	assert_status 19
 	[ ! -e "$T/dev/pa-5041000000000001.rec.tmp" ]
 	[ ! -e "$T/dev/pa-5041000000001005.rec.tmp" ]
 	[ ! -e "$T/dev/tempfile.psa_its" ]
-	[ -e "$T/dev/notes.rec.tmp" ] && [ -e "$T/dev/pa-504100000000100G.rec.tmp" ]
+	[ -e "$T/dev/notes.rec.tmp" ]
+	[ -e "$T/dev/pa-504100000000100G.rec.tmp" ]
 }
 
 @test "kill -9 of the server in the middle of installs, 8 times: each restart recovers, no temporary left" {

@@ -464,6 +464,7 @@ static void test_eddsa_tbs(void)
 	const char *pt;
 	struct s1 s;
 
+	CHECK(ed != NULL);   /* (j: load_vec checks) */
 	if (j == NULL || ed == NULL)
 		goto out;
 	pt = jstr(json_object_get(j, "input"), "plaintext");
@@ -590,8 +591,10 @@ static void test_sign1_structure(void)
 	memset(sig, 0x11, sizeof(sig));
 	CHECK(prov_cose_sign1_create(key, kid, 2, (const uint8_t *)"hi", 2, &msg, &msg_len, &e) ==
 	      PROV_OK);
-	if (msg == NULL || s1_open(msg, msg_len, &s) != 0)
+	if (msg == NULL || s1_open(msg, msg_len, &s) != 0) {
+		CHECK_MSG(msg == NULL, "our COSE_Sign1 does not open");   /* (NULL: failed above) */
 		goto out;
+	}
 	/* protected {1: -7, 4: h'3131'} exactly, in deterministic order */
 	{
 		static const uint8_t want[] = { 0xa2, 0x01, 0x26, 0x04, 0x42, 0x31, 0x31 };
