@@ -118,10 +118,11 @@ static int rec_remove_if_present(const pa_port *p, uint64_t uid)
  * generation is the one step that can turn a consistent storage into a corrupt
  * one (a commit record naming a generation that is gone), so the decision is
  * not taken on the view: the commit record is read again here, immediately
- * before the first removal, and if it names g (or is not a commit record of
- * ours) nothing is removed and the caller gets PA_S_CHANGED.  The agent's own writes
- * cannot trip this: it commits g only after its last removal in g, and removes
- * the old generation only after committing the new one.
+ * before the first removal, and if it names g, or is too short to name a
+ * generation, nothing is removed and the caller gets PA_S_CHANGED (if it cannot
+ * be read: the port's error, and nothing removed either).  The agent's own
+ * writes cannot trip this: it commits g only after its last removal in g, and
+ * removes the old generation only after committing the new one.
  *
  * What this cannot do is make "read, then remove" atomic: a writer that commits
  * between this read and the removals below still loses.  That window is closed
