@@ -33,6 +33,8 @@ static int identity(pa_agent *a)
 	int rc = PA_A_IDENTITY;
 
 	if (psa_get_key_attributes(PA_KEY_ID_DEVICE, &at) != PSA_SUCCESS) {
+		if (a->n_signers == 0)   /* read-only: never makes the key */
+			goto out;
 		psa_reset_key_attributes(&at);
 		psa_set_key_lifetime(&at, PSA_KEY_LIFETIME_PERSISTENT);
 		psa_set_key_id(&at, PA_KEY_ID_DEVICE);
@@ -66,7 +68,7 @@ int pa_agent_start(pa_agent *a, const pa_port *port, const pa_signer *signers, s
 		return rc;
 	memset(a, 0, sizeof(*a));
 	if (port == NULL || port->get == NULL || port->set == NULL || port->remove == NULL ||
-	    port->device_id == NULL || signers == NULL || n == 0)
+	    port->device_id == NULL || (signers == NULL && n != 0))
 		goto out;
 	a->port = port;
 	a->signers = signers;

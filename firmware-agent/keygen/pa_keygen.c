@@ -153,7 +153,7 @@ int pa_keygen_start(pa_agent *a)
 	unsigned j;
 	int st, rc;
 
-	if (a == NULL || !a->started)
+	if (a == NULL || !a->started || a->n_signers == 0)   /* read-only: it writes */
 		return PA_A_STATE;
 	a->kg_used = 0;
 	st = a->port->get(a->port->ctx, PA_UID_KEYGEN, rec, sizeof(rec), &len);

@@ -3,6 +3,7 @@
  */
 #include "port/pa_port_dir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -139,6 +140,41 @@ static int dir_device_id(void *ctx, char *buf, size_t cap, size_t *len)
 		n--;
 	*len = n;
 	return PA_PORT_OK;
+}
+
+/* "pa-" 16 lowercase hex digits ".rec.tmp": what dir_set names a temporary */
+static int is_temporary(const char *name)
+{
+	size_t i;
+
+	if (strlen(name) != 27 || strncmp(name, "pa-", 3) != 0 || strcmp(name + 19, ".rec.tmp") != 0)
+		return 0;
+	for (i = 3; i < 19; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return 0;
+	return 1;
+}
+
+int pa_dir_port_sweep(const pa_dir_port *p)
+{
+	DIR *d = opendir(p->dir);
+	struct dirent *e;
+	char path[600];
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while (n >= 0 && (e = readdir(d)) != NULL) {
+		if (!is_temporary(e->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", p->dir, e->d_name) >= (int)sizeof(path) ||
+		    (unlink(path) != 0 && errno != ENOENT))
+			n = -1;
+		else
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 const pa_port *pa_dir_port_init(pa_dir_port *p, const char *dir)

@@ -25,10 +25,23 @@
  * The directory is self-contained: the simulator chdirs into it, so PSA's
  * file-backed ITS (the identity and credential keys) lives there beside the
  * agent's records (pa-*.rec), the device ID (device-id) and the trusted
- * signers (signers.pem, the stand-in for the compiled-in keys).  Exit status:
- * 0 ok, 1 internal, 2 usage, 3 no device in DIR or bad signer key, 5 a device
- * exists already, 8 I/O; an agent error exits with its code (10..63,
- * docs/agent.md).  --tls-connect and --key-proof: 0 handshake ok, 1 internal,
+ * signers (signers.pem, the stand-in for the compiled-in keys).
+ *
+ * A directory is one device, and a device has one agent that writes.  --init,
+ * --install, --pty and --serial may write: each holds agent.lock (flock,
+ * exclusive) for its whole life, and a second one is refused at once (exit 9).
+ * Under that lock, start-up removes what a killed writer left (pa-*.rec.tmp,
+ * PSA's tempfile.psa_its) and recovers.  --status, --pubkey, --tls-connect and
+ * --key-proof only read: they open the storage read-only (no recovery, no
+ * write) beside a writer.  So that a reader never sees half a change, a writer
+ * holds agent.view.lock exclusively while it changes storage (its start; each
+ * chunk --pty/--serial serve; all of --install) and a reader holds it shared
+ * while it reads (--tls-connect and --key-proof for their whole run: they use
+ * the set's keys).
+ *
+ * Exit status: 0 ok, 1 internal, 2 usage, 3 no device in DIR or bad signer
+ * key, 5 a device exists already, 8 I/O, 9 another agent-sim writes this
+ * device; an agent error exits with its code (10..63, docs/agent.md).  --tls-connect and --key-proof: 0 handshake ok, 1 internal,
  * 2 usage, 3 no device, 4 slot/credentials/profile unusable, 5 no connection,
  * 6 handshake failed, 7 server certificate refused, 8 I/O after the handshake
  * (enum pa_tls_client_status, firmware-agent/tls/pa_tls_client.h).
@@ -43,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -64,6 +78,10 @@
 #define EXIT_NODEV 3
 #define EXIT_EXISTS 5
 #define EXIT_IO 8
+#define EXIT_BUSY 9
+#define WRITER_LOCK "agent.lock"
+#define VIEW_LOCK "agent.view.lock"
+#define PSA_ITS_TEMP "tempfile.psa_its"   /* Mbed TLS psa_its_file.c's temporary */
 #define MAX_SIGNERS 8
 #define MAX_FILE (PA_BUNDLE_MAX + 1)
 #define PUSH_CHUNK 256   /* push in pieces, as a serial transport would */
@@ -104,7 +122,8 @@ static const char *err_name(int rc)
 		{ PA_V_CRYPTO, "crypto failure" }, { PA_S_IO, "storage I/O error" },
 		{ PA_S_CORRUPT, "storage corrupt" }, { PA_S_KEY, "key storage error" },
 		{ PA_S_POWER, "power lost" }, { PA_S_NOT_FOUND, "not found" },
-		{ PA_S_BUFFER, "buffer too small" }, { PA_R_BUFFER, "receipt buffer too small" },
+		{ PA_S_BUFFER, "buffer too small" },
+		{ PA_S_CHANGED, "storage changed under the agent (another writer)" }, { PA_R_BUFFER, "receipt buffer too small" },
 		{ PA_R_SIGN, "receipt signing failed" }, { PA_A_ARGS, "invalid argument" },
 		{ PA_A_PSA, "PSA initialisation failed" }, { PA_A_IDENTITY, "device identity unusable" },
 		{ PA_A_STATE, "call out of order" },
@@ -421,6 +440,62 @@ static int finish_stdout(int rc)
 	return rc;
 }
 
+/* ---- one device, one writer ---------------------------------------------------- */
+
+static int writer_fd = -1, view_fd = -1;
+
+/* flock, waiting, but not past a stop signal */
+static int lock_wait(int fd, int op)
+{
+	while (flock(fd, op) != 0)
+		if (errno != EINTR || stop)
+			return -1;
+	return 0;
+}
+
+/* In DIR (the current directory).  A reader: the view lock shared, if it can
+ * be had at all (a read-only file system has no writer to wait for).  A writer:
+ * the writer lock, or EXIT_BUSY at once; then the view lock exclusively; then
+ * remove what a killed writer left.  Both locks go with the process. */
+static int lock_storage(const char *dir, int writer)
+{
+	int n;
+
+	view_fd = open(VIEW_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (!writer) {
+		if (view_fd >= 0 && lock_wait(view_fd, LOCK_SH) != 0) {
+			close(view_fd);
+			view_fd = -1;
+		}
+		return 0;
+	}
+	writer_fd = open(WRITER_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (writer_fd < 0 || view_fd < 0) {
+		fprintf(stderr, "agent-sim: %s: cannot create its lock files: %s\n", dir, strerror(errno));
+		return EXIT_IO;
+	}
+	if (flock(writer_fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK) {
+			fprintf(stderr, "agent-sim: %s: in use: another agent-sim writes this device "
+			        "(one writer per storage; --status reads beside it)\n", dir);
+			return EXIT_BUSY;
+		}
+		fprintf(stderr, "agent-sim: %s: cannot lock: %s\n", dir, strerror(errno));
+		return EXIT_IO;
+	}
+	if (lock_wait(view_fd, LOCK_EX) != 0) {
+		fprintf(stderr, "agent-sim: %s: cannot lock: %s\n", dir, strerror(errno));
+		return EXIT_IO;
+	}
+	n = pa_dir_port_sweep(&(pa_dir_port){ .dir = "." });
+	if (n < 0 || (unlink(PSA_ITS_TEMP) != 0 && errno != ENOENT)) {
+		fprintf(stderr, "agent-sim: %s: cannot remove stale temporary files: %s\n", dir,
+		        strerror(errno));
+		return EXIT_IO;
+	}
+	return 0;
+}
+
 /* ---- serving SMP on a terminal (--pty, --serial) ------------------------------- */
 
 static int line_fd = -1;
@@ -576,6 +651,8 @@ static int serve(const char *serial, long baud)
 	}
 	log_line("[agent] %s up, device %s, counter %" PRIu64, AGENT_VERSION, agent.device_id,
 	         agent.installed.counter);
+	/* started: readers may look in between the chunks we serve */
+	(void)flock(view_fd, LOCK_UN);
 	while (!stop) {
 		struct pollfd p = { line_fd, POLLIN, 0 };
 		long t = now_ms();
@@ -593,8 +670,14 @@ static int serve(const char *serial, long baud)
 		if (p.revents & POLLIN) {
 			ssize_t r = read(line_fd, buf, sizeof(buf));
 
-			if (r > 0)
+			if (r > 0) {
+				/* a chunk may end a commit or a keygen: storage changes
+				 * only under the view lock */
+				if (lock_wait(view_fd, LOCK_EX) != 0)
+					break;
 				pa_smp_push(&smp, buf, (size_t)r);
+				(void)flock(view_fd, LOCK_UN);
+			}
 			else if (r < 0 && errno != EAGAIN && errno != EINTR && errno != EIO)
 				break;
 			else if (r <= 0)
@@ -614,7 +697,7 @@ int main(int argc, char **argv)
 	const char *dir = NULL, *device_id = NULL, *install = NULL, *nonce_hex = NULL;
 	const char *receipt_path = NULL, *signer_paths[MAX_SIGNERS], *serial = NULL, *baud_s = NULL;
 	const char *connect = NULL, *proof = NULL, *slot_s = NULL, *timeout_s = NULL;
-	int init = 0, pubkey = 0, status = 0, json = 0, pty = 0, nsp = 0, i, rc;
+	int init = 0, pubkey = 0, status = 0, json = 0, pty = 0, nsp = 0, writer, i, rc;
 	pa_tls_connect_opts topt;
 	static char hostbuf[256], proof_abs[8192];
 	long baud = 0;
@@ -711,6 +794,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	/* the modes that may write the device's storage; the others only read */
+	writer = init || install != NULL || pty || serial != NULL;
 	if (slot_s != NULL) {
 		char *end = NULL;
 		long long s;
@@ -795,6 +880,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "agent-sim: init: %s: %s\n", dir, strerror(errno));
 			return EXIT_IO;
 		}
+		rc = lock_storage(dir, 1);
+		if (rc != 0)
+			return rc;
 		if (stat("device-id", &sb) == 0) {
 			fprintf(stderr, "agent-sim: init: %s: a device exists already\n", dir);
 			return EXIT_EXISTS;
@@ -810,19 +898,24 @@ int main(int argc, char **argv)
 			        dir);
 			return EXIT_NODEV;
 		}
-		if (load_signers("signers.pem", signers, &nsigners) != 0) {
+		rc = lock_storage(dir, writer);
+		if (rc != 0)
+			return rc;
+		if (writer && load_signers("signers.pem", signers, &nsigners) != 0) {
 			fprintf(stderr, "agent-sim: %s/signers.pem: no usable signer key\n", dir);
 			return EXIT_NODEV;
 		}
 	}
 
+	/* a reader starts read-only: no recovery, no keygen settling, no write */
 	port = pa_dir_port_init(&dport, ".");
-	rc = pa_agent_start(&agent, port, signers, nsigners);
+	rc = writer ? pa_agent_start(&agent, port, signers, nsigners)
+	            : pa_agent_open_readonly(&agent, port);
 	if (rc != PA_OK) {
 		fprintf(stderr, "agent-sim: start: %s (code %d)\n", err_name(rc), rc);
 		return rc;
 	}
-	rc = pa_keygen_start(&agent);
+	rc = writer ? pa_keygen_start(&agent) : PA_OK;
 	if (rc != PA_OK) {
 		fprintf(stderr, "agent-sim: start: keygen: %s (code %d)\n", err_name(rc), rc);
 		return rc;

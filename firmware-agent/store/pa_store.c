@@ -14,8 +14,13 @@
 #define INDEX_ENTRY 16
 #define INDEX_MAX (INDEX_HEAD + PA_ENTRIES_MAX * INDEX_ENTRY)
 
-static const uint8_t commit_magic[4] = { 'P', 'A', 'C', '1' };
-static const uint8_t index_magic[4] = { 'P', 'A', 'I', '1' };
+#if PA_UID_REC_INDEX != PA_UID_RECS - 1
+#error "clean() removes records from the highest number down: the index must be the last"
+#endif
+
+/* "PAC1" and "PAI1", the records' first four bytes, as get32 reads them */
+#define COMMIT_MAGIC 0x31434150u
+#define INDEX_MAGIC 0x31494150u
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -101,15 +106,47 @@ static int rec_remove_if_present(const pa_port *p, uint64_t uid)
 	return st == PA_PORT_NOT_FOUND ? PA_OK : port_err(st);
 }
 
-/* Remove every record and key generation g may hold. */
+/*
+ * Remove every record and key generation g may hold, but never the generation
+ * the commit record on storage names.
+ *
+ * Every removal of a generation goes through here (recovery's cleanup, an
+ * install's clearing of its target and retiring of the old set), and each
+ * caller chose g from its view of storage: a->installed, read at start.  That
+ * view is stale if anything committed since (another process on the same
+ * storage, or a view kept across a reboot of the storage).  Removing a
+ * generation is the one step that can turn a consistent storage into a corrupt
+ * one (a commit record naming a generation that is gone), so the decision is
+ * not taken on the view: the commit record is read again here, immediately
+ * before the first removal, and if it names g, or is too short to name a
+ * generation, nothing is removed and the caller gets PA_S_CHANGED (if it cannot
+ * be read: the port's error, and nothing removed either).  The agent's own
+ * writes cannot trip this: it commits g only after its last removal in g, and
+ * removes the old generation only after committing the new one.
+ *
+ * What this cannot do is make "read, then remove" atomic: a writer that commits
+ * between this read and the removals below still loses.  That window is closed
+ * only by the contract that one agent owns a storage (pa_agent.h): on a device
+ * there is one agent; on the host agent-sim takes an exclusive lock on the
+ * directory before it starts any agent that may write, and its readers start
+ * read-only (no recovery, no removal).  The re-read makes a stale view fail
+ * closed instead of destroying the committed set.
+ */
 static int clean(const pa_port *p, unsigned g)
 {
+	uint8_t c[COMMIT_LEN];
+	size_t len = 0;
 	unsigned i;
-	int rc = PA_OK;
+	int rc, st;
 
-	/* the index first: a half-cleaned generation has no index at all */
-	rc = rec_remove_if_present(p, PA_UID_SET(g, PA_UID_REC_INDEX));
-	for (i = 0; i < PA_UID_RECS && rc == PA_OK; i++)
+	c[4] = (uint8_t)g;   /* a record too short to name a generation names g */
+	st = p->get(p->ctx, PA_UID_COMMIT, c, sizeof(c), &len);
+	if (st != PA_PORT_NOT_FOUND && (st != PA_PORT_OK || c[4] == g))
+		return st == PA_PORT_OK ? PA_S_CHANGED : port_err(st);
+	/* the index first (the highest record number, pa_config.h): a
+	 * half-cleaned generation has no index at all */
+	rc = PA_OK;
+	for (i = PA_UID_RECS; i-- > 0 && rc == PA_OK;)
 		rc = rec_remove_if_present(p, PA_UID_SET(g, i));
 	for (i = 0; i < PA_ENTRIES_MAX && rc == PA_OK; i++)
 		rc = key_destroy_if_present(p, PA_KEY_ID_SET(g, i));
@@ -126,7 +163,7 @@ static int read_index(const pa_port *p, pa_installed *in)
 
 	if (st != PA_PORT_OK)
 		return st == PA_PORT_NOT_FOUND || st == PA_PORT_TOO_BIG ? PA_S_CORRUPT : port_err(st);
-	if (len < INDEX_HEAD || memcmp(buf, index_magic, 4) != 0 || buf[4] > PA_ENTRIES_MAX ||
+	if (len < INDEX_HEAD || get32(buf) != INDEX_MAGIC || buf[4] > PA_ENTRIES_MAX ||
 	    len != INDEX_HEAD + (size_t)buf[4] * INDEX_ENTRY)
 		return PA_S_CORRUPT;
 	in->n = buf[4];
@@ -149,10 +186,8 @@ static size_t write_index(const pa_installed *in, uint8_t *buf)
 {
 	size_t i;
 
-	memcpy(buf, index_magic, 4);
-	buf[4] = in->n;
-	buf[5] = in->has_profile;
-	buf[6] = buf[7] = 0;
+	put32(buf, INDEX_MAGIC);
+	put32(buf + 4, in->n | (uint32_t)in->has_profile << 8);   /* n, has-profile, 2 zero bytes */
 	for (i = 0; i < in->n; i++) {
 		uint8_t *q = buf + INDEX_HEAD + i * INDEX_ENTRY;
 		const pa_slot_entry *e = &in->e[i];
@@ -173,7 +208,7 @@ int pa_store_recover(pa_agent *a)
 	const pa_port *p = a->port;
 	pa_installed *in = &a->installed;
 	uint8_t buf[COMMIT_LEN];
-	size_t len = 0, i;
+	size_t len = 0;
 	unsigned g;
 	int st, rc;
 
@@ -181,13 +216,11 @@ int pa_store_recover(pa_agent *a)
 	in->gen = PA_GEN_NONE;
 	st = p->get(p->ctx, PA_UID_COMMIT, buf, sizeof(buf), &len);
 	if (st == PA_PORT_OK) {
-		if (len != COMMIT_LEN || memcmp(buf, commit_magic, 4) != 0 ||
+		if (len != COMMIT_LEN || get32(buf) != COMMIT_MAGIC ||
 		    (buf[4] > 1 && buf[4] != PA_GEN_NONE))
 			return PA_S_CORRUPT;
 		in->gen = buf[4];
-		in->counter = 0;
-		for (i = 0; i < 8; i++)
-			in->counter |= (uint64_t)buf[8 + i] << (8 * i);
+		in->counter = get32(buf + 8) | (uint64_t)get32(buf + 12) << 32;
 		memcpy(in->digest, buf + 16, 32);
 	} else if (st != PA_PORT_NOT_FOUND) {
 		return st == PA_PORT_TOO_BIG ? PA_S_CORRUPT : port_err(st);
@@ -197,7 +230,8 @@ int pa_store_recover(pa_agent *a)
 		if (rc != PA_OK)
 			return rc;
 	}
-	for (g = 0; g < 2; g++) {
+	/* read-only (no signers): the committed view only, nothing removed */
+	for (g = 0; g < 2 && a->n_signers != 0; g++) {
 		if (g == in->gen)
 			continue;
 		rc = clean(p, g);
@@ -271,11 +305,10 @@ int pa_store_install(pa_agent *a, const uint8_t digest[32])
 			goto fail;
 	}
 	/* the one write that makes the new set current */
-	memcpy(buf, commit_magic, 4);
-	buf[4] = next.gen;
-	buf[5] = buf[6] = buf[7] = 0;
-	for (i = 0; i < 8; i++)
-		buf[8 + i] = (uint8_t)(next.counter >> (8 * i));
+	put32(buf, COMMIT_MAGIC);
+	put32(buf + 4, next.gen);   /* generation, 3 zero bytes */
+	put32(buf + 8, (uint32_t)next.counter);
+	put32(buf + 12, (uint32_t)(next.counter >> 32));
 	memcpy(buf + 16, next.digest, 32);
 	rc = rec_set(p, PA_UID_COMMIT, buf, COMMIT_LEN);
 	if (rc != PA_OK)

@@ -15,7 +15,9 @@
 #include "pa/pa_agent.h"
 
 /* Read the commit record and the current index into a->installed, then remove
- * leftovers of the other generation. */
+ * leftovers of the other generation (not for a read-only agent: no signers).
+ * Nothing is ever removed from a generation the commit record on storage names
+ * when the removal starts (PA_S_CHANGED instead; pa_store.c, clean). */
 int pa_store_recover(pa_agent *a);
 /* Install a->m (already verified; secrets decrypted) as the new current set,
  * or, for a wipe, commit "no set" with the new counter.  On an error before

@@ -22,6 +22,15 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A snapshot that silently came out empty or short would make every "storage
+ * unchanged" check pass: the test stops instead (no summary line, so
+ * tests/run.sh counts it as failed). */
+static int snap_fail(const char *what, const char *dir)
+{
+	fprintf(stderr, "FAIL %s: %s: cannot snapshot the device directory\n", what, dir);
+	exit(2);
+}
+
 int snap_take(const char *dir, snap *s)
 {
 	DIR *d = opendir(dir);
@@ -32,7 +41,7 @@ int snap_take(const char *dir, snap *s)
 
 	memset(s, 0, sizeof(*s));
 	if (d == NULL)
-		return -1;
+		return snap_fail("snap_take", dir);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -54,7 +63,7 @@ int snap_take(const char *dir, snap *s)
 		free(names[i]);
 	}
 	s->n = n;
-	return rc;
+	return rc == 0 ? 0 : snap_fail("snap_take", dir);
 }
 
 void snap_free(snap *s)
@@ -87,12 +96,13 @@ int snap_restore(const char *dir, const snap *s)
 	size_t i;
 
 	if (d == NULL)
-		return -1;
+		return snap_fail("snap_restore", dir);
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
+		if (unlink(path) != 0)
+			return snap_fail("snap_restore", dir);
 	}
 	closedir(d);
 	for (i = 0; i < s->n; i++) {
@@ -103,9 +113,10 @@ int snap_restore(const char *dir, const snap *s)
 		if (f == NULL || fwrite(s->data[i], 1, s->len[i], f) != s->len[i]) {
 			if (f != NULL)
 				fclose(f);
-			return -1;
+			return snap_fail("snap_restore", dir);
 		}
-		fclose(f);
+		if (fclose(f) != 0)
+			return snap_fail("snap_restore", dir);
 	}
 	return 0;
 }

@@ -20,10 +20,14 @@ typedef struct snap {
 	size_t len[SNAP_MAX];
 } snap;
 
+/* Every file of dir (names not starting with '.').  0; if the directory or a
+ * file cannot be read the test exits (status 2, a FAIL line): an empty
+ * snapshot would make "unchanged" checks pass. */
 int snap_take(const char *dir, snap *s);
 void snap_free(snap *s);
 int snap_equal(const snap *a, const snap *b);
-/* Make dir hold exactly the files of s. */
+/* Make dir hold exactly the files of s.  0; exits the test as snap_take does
+ * if it cannot. */
 int snap_restore(const char *dir, const snap *s);
 
 /* system() of a formatted shell command; its exit status (-1 if it died). */

@@ -9,8 +9,13 @@
  * - each rejection with its code, storage byte-for-byte unchanged;
  * - every truncation and every single-bit flip of a real bundle;
  * - a power cut before and after every write (records and keys) of a full
- *   install, two rotations and a wipe: after each, a reboot must recover to
- *   exactly the old or exactly the new storage, with working lookups.
+ *   install, two rotations and a wipe: after each, a second opener (read-only)
+ *   sees exactly the old or the new set and writes nothing, and a reboot must
+ *   recover to exactly the old or exactly the new storage, with working lookups;
+ * - two agents on one storage: a read-only opener never writes (no recovery,
+ *   no identity key, no install); an agent whose view went stale (another
+ *   writer committed since it read storage) never removes the generation the
+ *   commit record names, in recovery or in an install.
  */
 #include <inttypes.h>
 #include <libgen.h>
@@ -21,6 +26,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <errno.h>
 
 #include <cbor.h>
 #include <openssl/core_names.h>
@@ -451,8 +458,14 @@ static void crafted(const snap *base_state)
 	CHECK(prov_key_load_private(path, NULL, &signer_key, &err) == PROV_OK);
 	snprintf(path, sizeof(path), "%s/dev.pub", work);
 	CHECK(prov_key_load_public(path, &dev_pub, &err) == PROV_OK);
-	if (pl == NULL || signer_key == NULL || dev_pub == NULL)
-		return;
+	CHECK_MSG(pl != NULL, "crafted: cannot decode the payload of b2");
+	if (pl == NULL || signer_key == NULL || dev_pub == NULL) {
+		if (pl != NULL)
+			cbor_decref(&pl);
+		EVP_PKEY_free(signer_key);
+		EVP_PKEY_free(dev_pub);
+		return;   /* each missing piece is a failed check above */
+	}
 	c[n].what = "version 2";
 	c[n].payload = map_with(pl, 1, prov_cbor_uint(2));
 	c[n++].want = PA_V_VERSION;
@@ -577,6 +590,9 @@ static void exhaustive(const blob *b)
 	long nw, w;
 	pid_t pid[4];
 
+	CHECK_MSG(m != NULL, "exhaustive: out of memory");
+	if (m == NULL)
+		return;
 	snap_take(devdir, &before);
 	for (i = 0; i < b->n; i++) {   /* every proper prefix */
 		rc = install_again(b->p, i);
@@ -589,8 +605,16 @@ static void exhaustive(const blob *b)
 	nw = sysconf(_SC_NPROCESSORS_ONLN);
 	nw = nw < 1 ? 1 : nw > 4 ? 4 : nw;
 	for (w = 0; w < nw; w++) {
-		if (pipe(fds[w]) != 0 || (pid[w] = fork()) < 0)
-			return;
+		if (pipe(fds[w]) != 0) {
+			CHECK_MSG(0, "exhaustive: pipe: %s", strerror(errno));
+			break;
+		}
+		if ((pid[w] = fork()) < 0) {
+			CHECK_MSG(0, "exhaustive: fork: %s", strerror(errno));
+			close(fds[w][0]);
+			close(fds[w][1]);
+			break;
+		}
 		if (pid[w] == 0) {
 			struct flip_result res;
 
@@ -615,6 +639,8 @@ static void exhaustive(const blob *b)
 		}
 		close(fds[w][1]);
 	}
+	nw = w;   /* the workers that started (a failure above is a failed check; the
+	           * flip count below then fails too) */
 	for (w = 0; w < nw; w++) {
 		struct flip_result res;
 		int st = 0;
@@ -629,7 +655,8 @@ static void exhaustive(const blob *b)
 				hist[j] += res.hist[j];
 		}
 		close(fds[w][0]);
-		waitpid(pid[w], &st, 0);
+		if (waitpid(pid[w], &st, 0) != pid[w] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			flips_bad++;
 	}
 	CHECK_MSG(flips == 8 * b->n, "%lu flips of %zu", flips, 8 * b->n);
 	snap_take(devdir, &after);
@@ -648,7 +675,48 @@ static void exhaustive(const blob *b)
 	free(m);
 }
 
-static unsigned long cuts_tried, cuts_bad;
+static unsigned long cuts_tried, cuts_bad, readers_tried, readers_bad;
+
+/* What a read-only opener sees is set `which` (state_is) at counter; for the
+ * sets with keys made on the device without the pool (a reader loads no
+ * pending keys). */
+static int reader_sees(int which, uint64_t counter)
+{
+	if (which == 8 || which == 10)
+		return A.installed.counter == counter && A.installed.n == 3 && key_matches_cert(1) &&
+		       broker_store_ok() && device_made_key();
+	if (which == 9)
+		return A.installed.counter == counter && A.installed.gen == PA_GEN_NONE &&
+		       A.installed.n == 0;
+	return state_is(which, counter);
+}
+
+/* A second opener, read-only, on storage as it is now (after a power cut,
+ * before the recovering boot): through the counting port it makes no write,
+ * storage stays byte for byte, and it sees exactly the old or the new set. */
+static void second_opener(const char *what, unsigned long k, int after, int old_set,
+                          uint64_t old_ctr, int new_set, uint64_t new_ctr)
+{
+	snap before, now;
+	int rc, is_old, is_new;
+
+	snap_take(devdir, &before);
+	psa_reboot();
+	pa_fault_port_arm(&FP, 0, 0);
+	rc = pa_agent_open_readonly(&A, faulty);
+	is_old = rc == PA_OK && reader_sees(old_set, old_ctr);
+	is_new = rc == PA_OK && reader_sees(new_set, new_ctr);
+	snap_take(devdir, &now);
+	readers_tried++;
+	if (rc != PA_OK || FP.writes != 0 || !snap_equal(&before, &now) || is_old == is_new) {
+		readers_bad++;
+		fprintf(stderr, "%s: cut %s write %lu: read-only open %d, %lu writes, storage %s, "
+		        "old %d, new %d\n", what, after ? "after" : "before", k, rc, FP.writes,
+		        snap_equal(&before, &now) ? "kept" : "CHANGED", is_old, is_new);
+	}
+	snap_free(&before);
+	snap_free(&now);
+}
 
 /* Cut the power before and after every write of installing b over `old`;
  * after a reboot storage must be exactly `old` or exactly the clean result. */
@@ -672,7 +740,9 @@ static void power_cuts(const char *what, const snap *old, const blob *b, int old
 			snap_restore(devdir, old);
 			pa_fault_port_arm(&FP, k, after);
 			rc = install_on(faulty, b->p, b->n);
-			/* power back: start again on the plain port, which recovers */
+			/* power back: a reader opens first, then the agent starts
+			 * again on the plain port, which recovers */
+			second_opener(what, k, after, old_set, old_ctr, new_set, new_ctr);
 			rc = restart();
 			snap_take(devdir, &now);
 			is_old = snap_equal(&now, old) && state_is(old_set, old_ctr);
@@ -731,6 +801,130 @@ static void keygen_cuts(const snap *old)
 		}
 	}
 	printf("power cuts, keygen: %lu writes, %lu cuts\n", writes, 2 * writes);
+}
+
+/* ---- two agents on one storage ------------------------------------------------------ */
+
+/* A port through which another writer commits at a chosen moment: right after
+ * the first read of record race_uid, storage becomes *race_to (what that
+ * writer leaves).  Everything else is the plain port. */
+static pa_port racing;
+static uint64_t race_uid;
+static const snap *race_to;
+static int race_fired;
+
+static int racing_get(void *ctx, uint64_t uid, uint8_t *buf, size_t cap, size_t *len)
+{
+	int st = plain->get(plain->ctx, uid, buf, cap, len);
+
+	(void)ctx;
+	if (!race_fired && uid == race_uid) {
+		race_fired = 1;
+		CHECK(snap_restore(devdir, race_to) == 0);
+	}
+	return st;
+}
+
+/* The rule of store/pa_store.c clean(): an agent whose view of storage is
+ * stale never removes the generation the commit record names.  s1: b1
+ * committed in generation 0; s2, what another writer leaves: b2 committed in
+ * generation 1 (b1's generation 0 removed). */
+static void stale_views(const snap *s1)
+{
+	snap s2, now;
+	int rc;
+
+	snap_restore(devdir, s1);
+	CHECK(restart() == PA_OK && A.installed.gen == 0 && state_is(1, 1));
+	CHECK(install_again(b2.p, b2.n) == PA_OK && A.installed.gen == 1 && state_is(1, 2));
+	snap_take(devdir, &s2);
+
+	/* recovery: the other writer commits generation 1 just after recovery
+	 * read the commit record and generation 0's index (its view) */
+	racing = *plain;
+	racing.get = racing_get;
+	race_uid = PA_UID_SET(0, PA_UID_REC_INDEX);
+	race_to = &s2;
+	race_fired = 0;
+	snap_restore(devdir, s1);
+	psa_reboot();
+	rc = pa_agent_start(&A, &racing, SIG, nsig);
+	snap_take(devdir, &now);
+	CHECK_MSG(race_fired, "stale recovery: recovery never read generation 0's index");
+	CHECK_MSG(rc == PA_S_CHANGED, "stale recovery: start %d, want %d", rc, PA_S_CHANGED);
+	CHECK_MSG(snap_equal(&now, &s2), "stale recovery: the committed generation 1 was touched");
+	snap_free(&now);
+	rc = restart();
+	CHECK_MSG(rc == PA_OK && state_is(1, 2), "after a stale recovery: start %d", rc);
+
+	/* install: an agent started on s1 (generation 0 current, counter 1), then
+	 * the other writer commits b2 in generation 1; this agent's install of
+	 * b4psk would write generation 1 */
+	snap_restore(devdir, s1);
+	CHECK(restart() == PA_OK && state_is(1, 1));
+	CHECK(snap_restore(devdir, &s2) == 0);
+	rc = install_again(b4psk.p, b4psk.n);
+	snap_take(devdir, &now);
+	CHECK_MSG(rc == PA_S_CHANGED, "stale install: %d, want %d", rc, PA_S_CHANGED);
+	CHECK_MSG(snap_equal(&now, &s2), "stale install: the committed generation 1 was touched");
+	snap_free(&now);
+	rc = restart();
+	CHECK_MSG(rc == PA_OK && state_is(1, 2), "after a stale install: start %d", rc);
+
+	snap_free(&s2);
+	snap_restore(devdir, s1);
+	CHECK(restart() == PA_OK && state_is(1, 1));
+}
+
+/* A read-only opener (pa_agent_open_readonly) writes nothing: s1 with a
+ * leftover of generation 1 (a cut install's first record) keeps it, lookups
+ * work, keygen and install are refused; no identity key is made. */
+static void readonly_opener(const snap *s1)
+{
+	static const char identity_file[] = "000000002a000001.psa_its";   /* PSA ITS: key 0x2a000001 */
+	snap before, now;
+	psa_key_id_t id = 0;
+	struct stat sb;
+	int rc;
+
+	snap_restore(devdir, s1);
+	CHECK(plain->set(plain->ctx, PA_UID_SET(1, 0), (const uint8_t *)"left", 4) == PA_PORT_OK);
+	snap_take(devdir, &before);
+	CHECK(before.n == s1->n + 1);
+	psa_reboot();
+	pa_fault_port_arm(&FP, 0, 0);
+	rc = pa_agent_open_readonly(&A, faulty);
+	CHECK_MSG(rc == PA_OK, "read-only open: %d", rc);
+	CHECK(state_is(1, 1));   /* keys, records and profile of the committed set */
+	CHECK(pa_keygen_start(&A) == PA_A_STATE);
+	CHECK(pa_keygen(&A, 1, &id) == PA_A_STATE && id == 0);
+	rc = install_again(b2.p, b2.n);
+	CHECK_MSG(rc == PA_V_UNKNOWN_SIGNER, "read-only install: %d", rc);
+	snap_take(devdir, &now);
+	CHECK_MSG(FP.writes == 0, "read-only opener: %lu writes", FP.writes);
+	CHECK_MSG(snap_equal(&before, &now), "read-only opener changed storage");
+	snap_free(&now);
+	/* the agent that writes removes the leftover at its start */
+	CHECK(restart() == PA_OK && state_is(1, 1));
+	snap_take(devdir, &now);
+	CHECK(snap_equal(&now, s1));
+	snap_free(&now);
+	snap_free(&before);
+
+	/* without an identity key a read-only open fails and makes none */
+	CHECK(unlink(identity_file) == 0);
+	snap_take(devdir, &before);
+	psa_reboot();
+	rc = pa_agent_open_readonly(&A, plain);
+	CHECK_MSG(rc == PA_A_IDENTITY, "read-only open without identity: %d", rc);
+	CHECK(stat(identity_file, &sb) != 0);
+	snap_take(devdir, &now);
+	CHECK(snap_equal(&before, &now));
+	snap_free(&now);
+	snap_free(&before);
+	CHECK(pa_agent_start(&A, plain, NULL, 1) == PA_A_ARGS);   /* no signers but a count */
+	snap_restore(devdir, s1);
+	CHECK(restart() == PA_OK && state_is(1, 1));
 }
 
 /* Keygen for slot 1 on the running agent, its CSR through prov: a rotation of
@@ -822,8 +1016,9 @@ int main(int argc, char **argv)
 	b1 = load("b1.cbor"), b2 = load("b2.cbor"), b3n = load("b3n.cbor"), by = load("by.cbor");
 	bf2 = load("bf2.cbor"), b4psk = load("b4psk.cbor"), b5other = load("b5other.cbor");
 	b6wipe = load("b6wipe.cbor"), b7 = load("b7.cbor");
+	CHECK_MSG(b7.p != NULL, "the bundles prov made are missing");
 	if (b7.p == NULL)
-		return check_done("test_agent_install");
+		return check_done("test_agent_install");   /* a failed check: exits 1 */
 
 	/* fresh device */
 	CHECK(restart() == PA_OK);
@@ -863,6 +1058,8 @@ int main(int argc, char **argv)
 	SIG[0] = SIG[1];
 	exhaustive(&b2);
 	crafted(&s1);
+	readonly_opener(&s1);
+	stale_views(&s1);
 	CHECK(restart() == PA_OK && state_is(1, 1));
 
 	/* a session nonce, then rollback */
@@ -950,7 +1147,10 @@ int main(int argc, char **argv)
 	free(bk1.p), free(bk2.p), free(bw.p);
 
 	CHECK_MSG(cuts_bad == 0, "%lu inconsistent", cuts_bad);
-	printf("%lu cuts tried, %lu inconsistent\n", cuts_tried, cuts_bad);
+	CHECK_MSG(readers_tried > 0 && readers_bad == 0,
+	          "second opener: %lu of %lu wrong", readers_bad, readers_tried);
+	printf("%lu cuts tried, %lu inconsistent; a read-only second opener at %lu of them: "
+	       "%lu wrote or saw a mixed set\n", cuts_tried, cuts_bad, readers_tried, readers_bad);
 
 	snap_free(&s0);
 	snap_free(&s1);

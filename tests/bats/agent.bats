@@ -3,11 +3,46 @@
 # from prov.  The command contract (docs/agent.md): --init, --pubkey, --install
 # [--nonce] [--receipt], --status --json; exit codes are the agent's error codes.
 # Independent checks: openssl reads the public key, python3-cbor2/cryptography
-# recompute the manifest digest and verify the receipt.
+# recompute the manifest digest and verify the receipt.  One device, one
+# writer: a second agent-sim that would write is refused (exit 9), readers
+# (--status, --pubkey) work beside the writer and never recover.
 
+bats_require_minimum_version 1.5.0
 load helper
 
 SIM="$PROV_BUILD/agent-sim"
+
+# Every background process of the test, by PID.
+teardown() {
+	if [ -f "$T/pids" ]; then
+		while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done < "$T/pids"
+		while read -r pid; do wait "$pid" 2>/dev/null || true; done < "$T/pids"
+	fi
+	return 0
+}
+
+# one_generation DIR: the records of at most one generation are on storage.
+one_generation() {
+	[ "$(ls "$1" | grep -c '^pa-504100000000100..rec$')" -eq 0 ] ||
+		[ "$(ls "$1" | grep -c '^pa-504100000000110..rec$')" -eq 0 ]
+}
+
+# serve: agent-sim --pty on $T/dev in the background; sets SIMPID and PTY.
+serve() {
+	local i
+	PTY=
+	rm -f "$T/pty"
+	"$SIM" --storage "$T/dev" --pty > "$T/pty" 2>> "$T/sim.log" 3>&- &
+	SIMPID=$!
+	echo "$SIMPID" >> "$T/pids"
+	for i in $(seq 100); do
+		PTY=$(head -n 1 "$T/pty" 2>/dev/null)
+		[ -n "$PTY" ] && return 0
+		sleep 0.05
+	done
+	echo "agent-sim --pty printed no path" >&2
+	return 1
+}
 
 # A factory, a device D (mqtt-mtls, secrets to the simulator's key).
 setup_device() {
@@ -32,7 +67,8 @@ storage_digest() {
 	run "$SIM" --storage "$T/dev" --pubkey
 	assert_status 0
 	[ "$output" = "$(cat "$T/dev.pub")" ]
-	[ -f "$T/dev/device-id" ] && [ -f "$T/dev/signers.pem" ]
+	[ -f "$T/dev/device-id" ]
+	[ -f "$T/dev/signers.pem" ]
 	ls "$T/dev"/*.psa_its >/dev/null   # PSA's ITS files live in the storage dir
 	[ ! -e ./000000002a000001.psa_its ]
 }
@@ -96,7 +132,8 @@ assert st["tls"]["protocol"] == "mqtt"
 PY
 	# the host-made private key never shows: no long hex string but the digest
 	run grep -Eo '[0-9a-f]{40,}' "$T/status.json"
-	[ "$(echo "$output" | wc -l)" -eq 1 ]
+	assert_status 0
+	[ "$output" = "$(jq -r .manifest_digest "$T/status.json")" ]
 }
 
 @test "receipt: COSE_Sign1 by the device key over device, counter, digest, nonce (python3 verifies; prov records)" {
@@ -201,6 +238,7 @@ assert st["tls"]["protocol"] == "coaps" and st["tls"]["transport"] == "dtls", st
 	assert_status 0
 	assert_output_has "(wiped)"
 	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
 	echo "$output" | $PY -c '
 import json, sys
 st = json.load(sys.stdin)
@@ -279,5 +317,161 @@ build_image() { # $1: signer header, $2: output binary
 	assert_status 0
 	[ "$output" = 0 ]
 	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
 	[ "$(echo "$output" | jq .counter)" = 1 ]
+}
+
+@test "one device, two processes: --pty serves 30 rotations while a --status --json loop runs beside it" {
+	# The pair of commands the README shows.  Before the lock, the status loop's
+	# recovery removed the generation the server had just committed: storage
+	# corrupt (41) for good, while every prov install reported success.
+	make_factory
+	"$PROV" signer export > "$T/signer.pem"
+	"$SIM" --storage "$T/dev" --device-id D --signer "$T/signer.pem" --init > "$T/dev.pub"
+	serve
+	(
+		while [ ! -e "$T/stop" ]; do
+			rc=0
+			"$SIM" --storage "$T/dev" --status --json > "$T/st.json" 2>> "$T/status.err" || rc=$?
+			echo "$rc $(sed -n 's/.*"counter":\([0-9]*\),.*/\1/p' "$T/st.json")" >> "$T/status.log"
+		done
+	) 3>&- &
+	local loop=$! i
+	echo "$loop" >> "$T/pids"
+	run "$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json"
+	assert_status 0
+	for i in $(seq 2 30); do
+		run "$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json" --rotate
+		assert_status 0
+	done
+	touch "$T/stop"
+	wait "$loop"
+	kill "$SIMPID"
+	wait "$SIMPID"
+	# every status beside the server answered (exit 0), its counter never went back
+	echo "# $(wc -l < "$T/status.log") status runs beside 30 installs" >&3
+	[ "$(wc -l < "$T/status.log")" -ge 5 ]
+	run awk '$1 != 0 { bad++ } $2 < last { back++ } { last = $2 }
+		END { print bad + 0, back + 0 }' "$T/status.log"
+	assert_status 0
+	[ "$output" = "0 0" ] || { cat "$T/status.err" >&2; false; }
+	# the device starts again, holds counter 30 in exactly one generation ...
+	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
+	[ "$(echo "$output" | jq .counter)" = 30 ]
+	one_generation "$T/dev"
+	# ... and can be provisioned again
+	serve
+	run "$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json" --rotate
+	assert_status 0
+	kill "$SIMPID"
+	wait "$SIMPID"
+	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
+	[ "$(echo "$output" | jq .counter)" = 31 ]
+}
+
+@test "a second writer is refused at once (exit 9, one line); readers work beside the writer; kill -9 frees the lock" {
+	setup_device
+	"$PROV" bundle --device D --out "$T/b1.cbor" >/dev/null
+	serve
+	before=$(storage_digest "$T/dev")
+	run --separate-stderr "$SIM" --storage "$T/dev" --install "$T/b1.cbor"
+	assert_status 9
+	[ "$stderr" = "agent-sim: $T/dev: in use: another agent-sim writes this device (one writer per storage; --status reads beside it)" ]
+	# (timeout: a second server that is not refused would serve for ever)
+	run timeout 10 "$SIM" --storage "$T/dev" --pty
+	assert_status 9
+	run timeout 10 "$SIM" --storage "$T/dev" --device-id D --signer "$T/signer.pem" --init
+	assert_status 9
+	[ "$(storage_digest "$T/dev")" = "$before" ]
+	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
+	[ "$(echo "$output" | jq .counter)" = 0 ]
+	run --separate-stderr "$SIM" --storage "$T/dev" --pubkey
+	assert_status 0
+	[ "$output" = "$(cat "$T/dev.pub")" ]
+	[ "$(storage_digest "$T/dev")" = "$before" ]
+	# the kernel drops the lock with the process, however it ends
+	kill -9 "$SIMPID"
+	wait "$SIMPID" 2>/dev/null || true
+	run "$SIM" --storage "$T/dev" --install "$T/b1.cbor"
+	assert_status 0
+}
+
+@test "--status and --pubkey read without recovering: a leftover stays until a writer starts" {
+	setup_device
+	"$PROV" bundle --device D --out "$T/b1.cbor" >/dev/null
+	"$SIM" --storage "$T/dev" --install "$T/b1.cbor" >/dev/null
+	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
+	[ "$(echo "$output" | jq .generation)" = 0 ]
+	# what an install cut before its commit leaves: a record of generation 1
+	printf 'left' > "$T/dev/pa-5041000000001100.rec"
+	before=$(storage_digest "$T/dev")
+	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
+	[ "$(echo "$output" | jq .counter)" = 1 ]
+	run "$SIM" --storage "$T/dev" --pubkey
+	assert_status 0
+	[ "$(storage_digest "$T/dev")" = "$before" ]
+	# a writer's start recovers, even for a bundle it then refuses (replay)
+	run "$SIM" --storage "$T/dev" --install "$T/b1.cbor"
+	assert_status 19
+	[ ! -e "$T/dev/pa-5041000000001100.rec" ]
+	run "$SIM" --storage "$T/dev" --status --json
+	assert_status 0
+	[ "$(echo "$output" | jq .counter)" = 1 ]
+}
+
+@test "start-up removes what a killed writer left (pa-*.rec.tmp, tempfile.psa_its), nothing else; readers leave it" {
+	setup_device
+	"$PROV" bundle --device D --out "$T/b1.cbor" >/dev/null
+	"$SIM" --storage "$T/dev" --install "$T/b1.cbor" >/dev/null
+	printf 'half' > "$T/dev/pa-5041000000000001.rec.tmp"
+	printf 'half' > "$T/dev/pa-5041000000001005.rec.tmp"
+	printf 'half' > "$T/dev/tempfile.psa_its"
+	printf 'mine' > "$T/dev/notes.rec.tmp"
+	printf 'mine' > "$T/dev/pa-504100000000100G.rec.tmp"
+	run "$SIM" --storage "$T/dev" --status
+	assert_status 0
+	[ -e "$T/dev/pa-5041000000000001.rec.tmp" ]
+	[ -e "$T/dev/tempfile.psa_its" ]
+	run "$SIM" --storage "$T/dev" --install "$T/b1.cbor"
+	assert_status 19
+	[ ! -e "$T/dev/pa-5041000000000001.rec.tmp" ]
+	[ ! -e "$T/dev/pa-5041000000001005.rec.tmp" ]
+	[ ! -e "$T/dev/tempfile.psa_its" ]
+	[ -e "$T/dev/notes.rec.tmp" ]
+	[ -e "$T/dev/pa-504100000000100G.rec.tmp" ]
+}
+
+@test "kill -9 of the server in the middle of installs, 8 times: each restart recovers, no temporary left" {
+	setup_device
+	local i left=0
+	serve
+	run "$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json"
+	assert_status 0
+	for i in 1 2 3 4 5 6 7 8; do
+		"$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json" --rotate --timeout 200 \
+			--tries 2 > /dev/null 2>&1 3>&- &
+		local inst=$!
+		echo "$inst" >> "$T/pids"
+		sleep "0.0$((i * 7 % 10))"
+		kill -9 "$SIMPID"
+		wait "$SIMPID" 2>/dev/null || true
+		ls "$T/dev" | grep -q '\.tmp$' && left=$((left + 1))
+		wait "$inst" || true
+		serve   # prints its pty once started: recovered
+		run "$SIM" --storage "$T/dev" --status --json
+		assert_status 0
+		[ "$(echo "$output" | jq .counter)" -ge 1 ]
+		[ -z "$(ls "$T/dev" | grep '\.tmp$')" ]
+		one_generation "$T/dev"
+	done
+	echo "# $left of 8 kills left a temporary behind" >&3
+	# (whether prov then installs again depends on where the kill fell: after a
+	# commit whose receipt was never recorded it refuses, as docs/cli.md says)
+	kill "$SIMPID"
+	wait "$SIMPID"
 }

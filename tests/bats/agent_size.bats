@@ -80,7 +80,9 @@ make_tree() {
 	# (a static function may carry a suffix: big.isra)
 	frame() { awk -F'\t' -v f="$1" '{ n = split($1, a, ":"); if (a[n] == f || index(a[n], f ".") == 1) print $2 }' "$T"/out/obj/*.su; }
 	two=$(frame pa_two) big=$(frame big) one=$(frame pa_one)
-	[ -n "$two" ] && [ -n "$big" ] && [ -n "$one" ]
+	[ -n "$two" ]
+	[ -n "$big" ]
+	[ -n "$one" ]
 	want=$((two + (big > one ? big : one)))
 	echo "# pa_two $two, big $big, pa_one $one -> $want" >&3
 	[ "$output" = "$(echo "$output" | sed "s/stack=[0-9]*$/stack=$want/")" ]

@@ -484,7 +484,8 @@ assert j["ca_subject"] == "O=Test,CN=Test Intermediate CA", j
 	echo "pub $got_pub / $want_pub"
 	[ "$got_kid" = "$want_kid" ]
 	[ "$got_pub" = "$want_pub" ]
-	[ "${#got_pub}" = 130 ] && [ "${got_pub:0:2}" = 04 ]
+	[ "${#got_pub}" = 130 ]
+	[ "${got_pub:0:2}" = 04 ]
 	# The point is also the tail of the DER (P-256 SPKI: 91 bytes).
 	[ "$(stat -c %s "$T/spki.der")" = 91 ]
 	[ "$(tail -c 65 "$T/spki.der" | od -An -v -tx1 | tr -d ' \n')" = "$want_pub" ]
@@ -541,7 +542,8 @@ assert j["ca_subject"] == "O=Test,CN=Test Intermediate CA", j
 @test "init --home DIR/: a trailing slash names the same home (new, and an existing empty directory)" {
 	run "$PROV" init --home "$T/fac/"
 	assert_status 0
-	[ -f "$T/fac/prov.db" ] && [ "$(stat -c %a "$T/fac")" = 700 ]
+	[ -f "$T/fac/prov.db" ]
+	[ "$(stat -c %a "$T/fac")" = 700 ]
 	run "$PROV" list --home "$T/fac/"
 	assert_status 0
 	mkdir "$T/empty"

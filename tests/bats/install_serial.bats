@@ -240,7 +240,9 @@ assert s["resets"] == 1 and s["logs"] > 5 and s["dropped"] + s["flipped"] > 5, s
 	assert_output_has '"result":"installed"'
 	assert_output_has '"minted":"reused"'
 	run "$PROV" list --status pending
+	assert_status 0
 	[ "${#lines[@]}" = 1 ]
+	[[ "${lines[0]}" == "DEVICE "* ]]   # the header, no device
 	kill "$(tail -n 1 "$T/pids")"; wait "$(tail -n 1 "$T/pids")" 2>/dev/null || true
 	check_installed d1 dev-1
 }

@@ -702,7 +702,8 @@ EOF
 	run "$PROV" mint --template "$TPL/coaps-psk.json" --device rp --rotate
 	assert_status 0
 	k2=$("$PROV" export --device rp --what psk --reveal)
-	[ "${k1%:*}" = rp ] && [ "${k2%:*}" = rp ]
+	[ "${k1%:*}" = rp ]
+	[ "${k2%:*}" = rp ]
 	[ "${k1#*:}" != "${k2#*:}" ]
 	[ "$(db "SELECT group_concat(generation, ',') FROM (SELECT generation FROM psks WHERE device_id = 'rp' ORDER BY generation)")" = "1,2" ]
 }
@@ -1036,7 +1037,8 @@ wait_locked() {
 	assert_stderr_has "locked"
 	ms=$(((t1 - t0) / 1000000))
 	echo "waited ${ms} ms"
-	[ "$ms" -ge 150 ] && [ "$ms" -lt 5000 ]
+	[ "$ms" -ge 150 ]
+	[ "$ms" -lt 5000 ]
 	assert_db_unchanged "$before"
 	# Once the lock is gone the same command works.
 	run "$PROV" mint --busy-timeout 200 --template "$TPL/mqtt-mtls.json" --device dev-1

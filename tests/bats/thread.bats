@@ -72,6 +72,8 @@ pskc() { "$PROV" thread pskc "$@"; }
 	[[ "$output" =~ ^[0-9A-HJ-NPR-Y]{16}$ ]]
 	first=$output
 	run "$PROV" thread pskd
+	assert_status 0
+	[[ "$output" =~ ^[0-9A-HJ-NPR-Y]{16}$ ]]
 	[ "$output" != "$first" ]
 	for n in 6 32; do
 		run "$PROV" thread pskd --length $n --json

@@ -3,7 +3,10 @@
  *
  * CHECK(cond) records a pass or a failure (with file:line and the condition);
  * CHECK_EQ_HEX compares byte strings and prints both in hex on mismatch.
- * check_done() prints "<name>: N passed, N failed" and returns the exit status.
+ * check_done() prints "<name>: N passed, N failed" and returns the exit status:
+ * 0 only if at least one check ran and none failed.  A test that ran no check
+ * proved nothing, so it fails ("no check ran", counted as one failure); and
+ * tests/run.sh counts a binary that exits without this line as failed.
  */
 #ifndef PROV_TEST_CHECK_H
 #define PROV_TEST_CHECK_H
@@ -57,6 +60,10 @@ static inline void check_hex_(const char *what, const unsigned char *p, size_t n
 
 static inline int check_done(const char *name)
 {
+	if (check_pass_ + check_fail_ == 0) {
+		fprintf(stderr, "FAIL %s: no check ran\n", name);
+		check_fail_ = 1;
+	}
 	printf("%s: %d passed, %d failed\n", name, check_pass_, check_fail_);
 	return check_fail_ == 0 ? 0 : 1;
 }

@@ -250,6 +250,7 @@ static void test_strings(void)
 	size_t i;
 	char *buf = malloc(65536);
 
+	CHECK(buf != NULL);
 	if (buf == NULL)
 		return;
 	memset(buf, 'x', 65536);

@@ -464,6 +464,7 @@ static void test_eddsa_tbs(void)
 	const char *pt;
 	struct s1 s;
 
+	CHECK(ed != NULL);   /* (j: load_vec checks) */
 	if (j == NULL || ed == NULL)
 		goto out;
 	pt = jstr(json_object_get(j, "input"), "plaintext");
@@ -590,8 +591,10 @@ static void test_sign1_structure(void)
 	memset(sig, 0x11, sizeof(sig));
 	CHECK(prov_cose_sign1_create(key, kid, 2, (const uint8_t *)"hi", 2, &msg, &msg_len, &e) ==
 	      PROV_OK);
-	if (msg == NULL || s1_open(msg, msg_len, &s) != 0)
+	if (msg == NULL || s1_open(msg, msg_len, &s) != 0) {
+		CHECK_MSG(msg == NULL, "our COSE_Sign1 does not open");   /* (NULL: failed above) */
 		goto out;
+	}
 	/* protected {1: -7, 4: h'3131'} exactly, in deterministic order */
 	{
 		static const uint8_t want[] = { 0xa2, 0x01, 0x26, 0x04, 0x42, 0x31, 0x31 };
@@ -849,6 +852,7 @@ static void test_ecdh_vector(void)
 	uint8_t secret[32], cek[16], out[256];
 	prov_err e = { 0 };
 	prov_status st;
+	int opened;
 
 	if (j == NULL || j31 == NULL)
 		goto out;
@@ -905,7 +909,9 @@ static void test_ecdh_vector(void)
 	CHECK_EQ_HEX(ours, ours_len, canon, canon_len);
 	CHECK(prov_cbor_is_deterministic(ours, ours_len));
 	/* and piece by piece against the example's own bytes */
-	if (exitem != NULL && enc_open(msg, &ov) == 0 && enc_open(exitem, &ev) == 0) {
+	opened = exitem != NULL && enc_open(msg, &ov) == 0 && enc_open(exitem, &ev) == 0;
+	CHECK_MSG(opened || exitem == NULL, "ours or the example does not open as COSE_Encrypt");
+	if (opened) {
 		for (i = 0; i < 3; i += 2)   /* protected, ciphertext */
 			CHECK_EQ_HEX(cbor_bytestring_handle(ov.f[i]), cbor_bytestring_length(ov.f[i]),
 			             cbor_bytestring_handle(ev.f[i]), cbor_bytestring_length(ev.f[i]));

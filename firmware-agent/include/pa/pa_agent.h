@@ -9,7 +9,10 @@
  *   check keeps malloc, calloc, realloc and free out of the agent's objects.
  * - Crypto only through the PSA Crypto API; the caller need not initialise it
  *   (pa_agent_start calls psa_crypto_init, which is idempotent).
- * - One agent per storage; not thread-safe.
+ * - One agent per storage; not thread-safe.  Only one agent that may write
+ *   (started with signers) may run on a storage at a time: recovery removes what
+ *   the current commit does not name.  Readers beside it open the storage
+ *   read-only (pa_agent_open_readonly), which never writes.
  * - Bytes are pushed as they arrive (pa_install_push) and errors stick: the
  *   first error is what pa_install_finish reports.
  * - Fail closed: every function returns 0 (PA_OK) only on success; any other
@@ -62,7 +65,10 @@ typedef enum pa_store_err {
 	PA_S_KEY = 42,              /* PSA refused a persistent key operation */
 	PA_S_POWER = 43,            /* the port reported a power cut (host tests) */
 	PA_S_NOT_FOUND = 44,        /* lookup: no such (slot, type) or no data */
-	PA_S_BUFFER = 45            /* lookup: caller buffer too small */
+	PA_S_BUFFER = 45,           /* lookup: caller buffer too small */
+	PA_S_CHANGED = 46           /* the commit record names the generation the agent
+	                               was about to remove: another writer committed
+	                               since it read storage; nothing removed */
 } pa_store_err;
 
 /* Receipts (receipt/). */
@@ -199,8 +205,20 @@ typedef struct pa_agent {
 /* Start: read the device ID, create the identity key on first start (P-256
  * inside PSA, persistent, not exportable; its public half is), recover storage
  * to the last committed generation and remove leftovers of the other one.
- * `signers` (n >= 1) must outlive the agent. */
+ * `signers` (n >= 1) must outlive the agent.
+ *
+ * With no signers (NULL, 0) the agent is read-only, the same start without a
+ * single write: the identity key must exist already (PA_A_IDENTITY if not), the
+ * committed set is read but nothing is recovered or removed, and it can never
+ * install (no bundle has a trusted signer: PA_V_UNKNOWN_SIGNER before anything
+ * is read or written).  Lookups work as usual.  This is how a second reader
+ * (a status display beside the agent that writes) opens the same storage. */
 int pa_agent_start(pa_agent *a, const pa_port *port, const pa_signer *signers, size_t n);
+
+static inline int pa_agent_open_readonly(pa_agent *a, const pa_port *port)
+{
+	return pa_agent_start(a, port, NULL, 0);
+}
 
 /* The identity public key, 04 || x || y (65 bytes), and its kid (8 bytes). */
 int pa_agent_public_key(const pa_agent *a, uint8_t pub[65], uint8_t kid[8]);

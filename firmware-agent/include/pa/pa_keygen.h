@@ -25,7 +25,8 @@
 #include "pa/pa_agent.h"
 
 /* After pa_agent_start: load the pending keys, remove pool keys nobody holds,
- * and hook adoption into the agent's installs. */
+ * and hook adoption into the agent's installs.  PA_A_STATE on a read-only agent
+ * (pa_agent_open_readonly): this writes. */
 int pa_keygen_start(pa_agent *a);
 /* The pending key of slot (made now unless one is pending).  PA_V_LIMIT when
  * every pool ID is pending or held, PA_S_KEY/PA_S_IO/PA_S_POWER on a write. */

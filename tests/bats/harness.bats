@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# harness.bats - the test harnesses themselves can fail: tests/unit/check.h
+# fails a program that ran no check, and tests/run.sh counts as failed (and
+# shows the log of) a unit binary without its summary line or with no check, and
+# a Bats file without a plan, with a plan of 0 tests or with fewer results than
+# planned.  Each case next to a control that passes.
+
+bats_require_minimum_version 1.5.0
+load helper
+
+RUNSH="$REPO/tests/run.sh"
+
+# run.sh runs Bats files below from a temporary PROV_BATS_DIR, never this
+# directory; should a run.sh ignore it, the inner run finds this file again and
+# PROV_HARNESS_INNER stops the recursion here.
+outer_only() {
+	[ -z "${PROV_HARNESS_INNER:-}" ] || skip "inside a harness test's own run.sh"
+}
+
+# inner_runsh ARGS...: run.sh for the Bats suites in $T/bats, in a clean
+# environment (the outer bats's variables and its libexec in PATH would derail
+# the inner one); PATH_FIRST, if set, goes before PATH.
+inner_runsh() {
+	local path
+	path=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v bats-core | paste -sd:)
+	run env -i PATH="${PATH_FIRST:+$PATH_FIRST:}$path" HOME="$HOME" TMPDIR="$T" \
+		PROV_HARNESS_INNER=1 PROV_SUITES=bats PROV_BATS_DIR="$T/bats" sh "$RUNSH" "$T/build"
+}
+
+# cprog NAME BODY: a C program using check.h, built into $T/build/tests/NAME.
+cprog() {
+	mkdir -p "$T/build/tests"
+	printf '#include "check.h"\nint main(void)\n{\n%s\n\treturn check_done("%s");\n}\n' "$2" "$1" \
+		> "$T/$1.c"
+	cc -std=c11 -Wall -Wextra -Werror -I"$REPO/tests/unit" -o "$T/build/tests/$1" "$T/$1.c"
+}
+
+# script NAME TEXT: an executable shell script $T/build/tests/NAME printing TEXT.
+script() {
+	mkdir -p "$T/build/tests"
+	printf '#!/bin/sh\nprintf "%%s\\n" "%s"\nexit %s\n' "$2" "${3:-0}" > "$T/build/tests/$1"
+	chmod +x "$T/build/tests/$1"
+}
+
+@test "check.h: no check ran -> exit 1 and 'no check ran'; one passing check -> 0; one failing -> 1" {
+	cprog test_zero ''
+	cprog test_one 'CHECK(1 + 1 == 2);'
+	cprog test_bad 'CHECK(1 + 1 == 3);'
+	run --separate-stderr "$T/build/tests/test_zero"
+	assert_status 1
+	[ "$output" = "test_zero: 0 passed, 1 failed" ]
+	[ "$stderr" = "FAIL test_zero: no check ran" ]
+	run "$T/build/tests/test_one"
+	assert_status 0
+	[ "$output" = "test_one: 1 passed, 0 failed" ]
+	run "$T/build/tests/test_bad"
+	assert_status 1
+	assert_output_has "test_bad: 0 passed, 1 failed"
+}
+
+@test "run.sh: a unit binary exiting 0 without its summary line, or with no check, is a failure and its log is shown" {
+	script test_nosummary "started, then left early"
+	script test_oldzero "test_oldzero: 0 passed, 0 failed"
+	cprog test_zero ''
+	run env PROV_SUITES=unit sh "$RUNSH" "$T/build"
+	[ "$status" -ne 0 ]
+	assert_output_has "unit test_nosummary: 0 passed, 1 failed (no summary line, exit 0)"
+	assert_output_has "started, then left early"
+	assert_output_has "unit test_oldzero: 0 passed, 1 failed (no check ran)"
+	assert_output_has "unit test_zero: 0 passed, 1 failed"
+	[ "${lines[${#lines[@]} - 1]}" = "0 passed, 3 failed" ]
+}
+
+@test "run.sh: a unit binary that prints a clean summary but exits non-zero is a failure" {
+	script test_liar "test_liar: 3 passed, 0 failed" 2
+	run env PROV_SUITES=unit sh "$RUNSH" "$T/build"
+	[ "$status" -ne 0 ]
+	assert_output_has "unit test_liar: 3 passed, 1 failed (exit 2)"
+}
+
+@test "run.sh control: a unit binary with passing checks passes" {
+	cprog test_one 'CHECK(1 + 1 == 2);'
+	run env PROV_SUITES=unit sh "$RUNSH" "$T/build"
+	assert_status 0
+	[ "$output" = "$(printf 'unit test_one: 1 passed, 0 failed\n1 passed, 0 failed')" ]
+}
+
+@test "run.sh: a Bats file with no tests is a failure; a passing one is not" {
+	outer_only
+	mkdir -p "$T/bats" "$T/build"
+	printf '#!/usr/bin/env bats\n' > "$T/bats/empty.bats"
+	printf '#!/usr/bin/env bats\n@test "one" {\n\t[ 1 -eq 1 ]\n}\n' > "$T/bats/one.bats"
+	inner_runsh
+	[ "$status" -ne 0 ]
+	assert_output_has "bats empty.bats: 0 passed, 1 failed (no tests)"
+	assert_output_has "bats one.bats: 1 passed, 0 failed"
+	[ "${lines[${#lines[@]} - 1]}" = "1 passed, 1 failed" ]
+}
+
+@test "run.sh: Bats output without a plan, or with fewer results than planned, is a failure" {
+	outer_only
+	mkdir -p "$T/bats" "$T/build" "$T/bin"
+	printf '#!/usr/bin/env bats\n@test "one" {\n\ttrue\n}\n' > "$T/bats/a.bats"
+	# a bats that prints nothing and exits 0 (a broken install), then one that
+	# stops after the first of two tests
+	printf '#!/bin/sh\nexit 0\n' > "$T/bin/bats"
+	chmod +x "$T/bin/bats"
+	PATH_FIRST="$T/bin" inner_runsh
+	[ "$status" -ne 0 ]
+	assert_output_has "bats a.bats: 0 passed, 1 failed (no plan line, exit 0)"
+	printf '#!/bin/sh\nprintf "1..2\\nok 1 one\\n"\nexit 0\n' > "$T/bin/bats"
+	PATH_FIRST="$T/bin" inner_runsh
+	[ "$status" -ne 0 ]
+	assert_output_has "bats a.bats: 1 passed, 1 failed (died after 1 of 2)"
+}
