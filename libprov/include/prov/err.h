@@ -7,6 +7,12 @@
  * "prov: <command>: <message>" and exit with the status as exit code, so the
  * numeric values below are the documented exit codes of `prov` (docs/cli.md).
  * A NULL error pointer is allowed and discards the message.
+ *
+ * A message is made safe when it is made: the formatted text is escaped by the
+ * rule of prov/escape.h (printable ASCII but the backslash kept, every other
+ * byte a C escape) and cut with "..." to fit, so outside text passed through
+ * "%s" can neither reach a terminal raw nor add a line.  prov_err_wrap escapes
+ * its prefix and keeps the (already escaped) old message.
  */
 #ifndef PROV_ERR_H
 #define PROV_ERR_H

@@ -1,0 +1,158 @@
+/* escape.c - outside text and numbers made safe to print (see prov/escape.h). */
+#include "prov/escape.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The escape of one byte into piece (PROV_ESCAPE_MAX + 1 bytes); its length. */
+static size_t escape_byte(unsigned char c, char piece[PROV_ESCAPE_MAX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	switch (c) {
+	case '\\': memcpy(piece, "\\\\", 3); return 2;
+	case '\n': memcpy(piece, "\\n", 3); return 2;
+	case '\r': memcpy(piece, "\\r", 3); return 2;
+	case '\t': memcpy(piece, "\\t", 3); return 2;
+	default: break;
+	}
+	if (c >= 0x20 && c <= 0x7e) {
+		piece[0] = (char)c;
+		piece[1] = 0;
+		return 1;
+	}
+	piece[0] = '\\';
+	piece[1] = 'x';
+	piece[2] = hex[c >> 4];
+	piece[3] = hex[c & 15];
+	piece[4] = 0;
+	return 4;
+}
+
+char *prov_escape(char *out, size_t cap, const void *in, size_t len)
+{
+	const unsigned char *p = in;
+	char piece[PROV_ESCAPE_MAX + 1];
+	size_t total = 0, pos = 0, room, cut = sizeof(PROV_ESCAPE_CUT) - 1;
+
+	if (cap == 0)
+		return out;
+	room = cap - 1;
+	for (size_t i = 0; i < len && total <= room; i++)
+		total += escape_byte(p[i], piece);
+	if (total <= room) {
+		for (size_t i = 0; i < len; i++)
+			pos += escape_byte(p[i], out + pos);
+		out[pos] = 0;
+		return out;
+	}
+	/* Too long: whole escapes while they leave room for the mark of the cut. */
+	for (size_t i = 0; i < len; i++) {
+		size_t n = escape_byte(p[i], piece);
+
+		if (pos + n + cut > room)
+			break;
+		memcpy(out + pos, piece, n);
+		pos += n;
+	}
+	if (cut > room - pos)
+		cut = room - pos; /* a buffer of fewer than 4 bytes holds part of the mark */
+	memcpy(out + pos, PROV_ESCAPE_CUT, cut);
+	out[pos + cut] = 0;
+	return out;
+}
+
+char *prov_escape_str(char *out, size_t cap, const char *s)
+{
+	if (s == NULL)
+		s = "(null)";
+	return prov_escape(out, cap, s, strlen(s));
+}
+
+json_t *prov_json_text(const void *in, size_t len)
+{
+	json_t *j;
+	char *esc;
+	size_t cap;
+
+	/* jansson checks UTF-8 (shortest forms, no surrogates) and refuses what is
+	 * not; a NUL would end the text for every C reader of the output. */
+	if (memchr(in, 0, len) == NULL && (j = json_stringn(in, len)) != NULL)
+		return j;
+	if (len > (SIZE_MAX - 1) / PROV_ESCAPE_MAX)
+		return NULL;
+	cap = len * PROV_ESCAPE_MAX + 1;
+	esc = malloc(cap);
+	if (esc == NULL)
+		return NULL;
+	j = json_string(prov_escape(esc, cap, in, len));
+	free(esc);
+	return j;
+}
+
+/* The marker of a uint64 above INT64_MAX: NUL, "u64:", the digits. */
+#define U64_TAG "u64:"
+#define U64_TAG_LEN (sizeof(U64_TAG) - 1)
+/* How the marker's first bytes look in jansson's output. */
+#define U64_DUMPED "\"\\u0000" U64_TAG
+
+json_t *prov_json_u64(uint64_t v)
+{
+	char buf[1 + U64_TAG_LEN + 21];
+	int n;
+
+	if (v <= (uint64_t)INT64_MAX)
+		return json_integer((json_int_t)v);
+	n = snprintf(buf, sizeof(buf), "%c" U64_TAG "%" PRIu64, 0, v);
+	return json_stringn(buf, (size_t)n);
+}
+
+int prov_json_get_u64(const json_t *j, uint64_t *v)
+{
+	const char *s;
+	size_t n;
+	char *end;
+
+	if (json_is_integer(j) && json_integer_value(j) >= 0) {
+		*v = (uint64_t)json_integer_value(j);
+		return 0;
+	}
+	if (!json_is_string(j))
+		return -1;
+	s = json_string_value(j);
+	n = json_string_length(j);
+	if (n < 2 + U64_TAG_LEN || s[0] != 0 || memcmp(s + 1, U64_TAG, U64_TAG_LEN) != 0)
+		return -1;
+	*v = strtoull(s + 1 + U64_TAG_LEN, &end, 10);
+	return end == s + n ? 0 : -1;
+}
+
+char *prov_json_dump(const json_t *j, size_t flags)
+{
+	char *s = json_dumps(j, flags), *r, *w;
+
+	if (s == NULL)
+		return NULL;
+	/* In place: a marker "\u0000u64:DIGITS" (quotes included) becomes DIGITS. */
+	for (r = w = s; *r != 0;) {
+		size_t d;
+
+		if (strncmp(r, U64_DUMPED, sizeof(U64_DUMPED) - 1) == 0) {
+			const char *digits = r + sizeof(U64_DUMPED) - 1;
+
+			d = strspn(digits, "0123456789");
+			if (d > 0 && digits[d] == '"') {
+				memmove(w, digits, d);
+				w += d;
+				r = (char *)digits + d + 1;
+				continue;
+			}
+		}
+		*w++ = *r++;
+	}
+	*w = 0;
+	return s;
+}
