@@ -125,25 +125,28 @@ static prov_status read_ids(const char *path, char ***out, size_t *n, prov_err *
 {
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0, line = 0;
-	char **ids = NULL, *next, **sorted = NULL;
+	char **ids = NULL, **sorted = NULL;
 	prov_status st = prov_file_read(path, 64u << 20, &buf, &len, e);
 
 	*out = NULL;
 	*n = 0;
 	if (st != PROV_OK)
 		return st;
-	/* Split by hand, not with strtok: it swallows empty lines, and the error
-	 * messages must give the real line number. */
-	for (next = (char *)buf; next != NULL;) {
-		char *s = next, *end, *nl = strchr(next, '\n');
+	/* Split by hand over all len bytes, not with strtok or strchr: strtok
+	 * swallows empty lines (the messages must give the real line number), and
+	 * a NUL byte would end the text early, silently dropping every later ID. */
+	for (size_t at = 0; at < len;) {
+		char *s = (char *)buf + at, *end, *nl = memchr(s, '\n', len - at);
+		size_t n_line = nl != NULL ? (size_t)(nl - s) : len - at;
 
-		if (nl != NULL) {
-			*nl = 0;
-			next = nl + 1;
-		} else {
-			next = NULL;
-		}
+		at += n_line + 1;
 		line++;
+		if (memchr(s, 0, n_line) != NULL) {
+			st = prov_err_set(e, PROV_E_INPUT, "%s line %zu: a NUL byte: not a text file of device IDs",
+			                  path, line);
+			goto out;
+		}
+		s[n_line] = 0; /* the newline, or the NUL prov_file_read puts after the end */
 		while (isspace((unsigned char)*s))
 			s++;
 		end = s + strlen(s);
