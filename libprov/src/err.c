@@ -4,12 +4,13 @@
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "prov/escape.h"
 
-/* Room for a message before it is escaped: more than the message holds, so an
- * overlong one is always cut by prov_escape, with its mark. */
+/* Room for most messages before they are escaped; a longer one is formatted
+ * into the heap, so that its end (the reason) survives the cut. */
 #define RAW_MAX 2048
 
 /* Format into out (cap bytes) and escape the result (prov/escape.h): the
@@ -19,22 +20,38 @@ static void format_escaped(char *out, size_t cap, const char *fmt, va_list ap)
 
 static void format_escaped(char *out, size_t cap, const char *fmt, va_list ap)
 {
-	char raw[RAW_MAX];
-	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
-	size_t len = n < 0 ? 0 : (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1;
+	char raw[RAW_MAX], *big = NULL;
+	va_list again;
+	int n;
 
-	prov_escape(out, cap, raw, len);
+	va_copy(again, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	if (n >= (int)sizeof(raw) && (big = malloc((size_t)n + 1)) != NULL)
+		n = vsnprintf(big, (size_t)n + 1, fmt, again);
+	va_end(again);
+	if (n < 0)
+		n = 0;
+	else if (big == NULL && n >= (int)sizeof(raw))
+		n = sizeof(raw) - 1; /* no memory: the start of it */
+	prov_escape_msg(out, cap, big != NULL ? big : raw, (size_t)n);
+	free(big);
+}
+
+prov_status prov_err_vset(prov_err *e, prov_status code, const char *fmt, va_list ap)
+{
+	if (e == NULL)
+		return code;
+	e->code = code;
+	format_escaped(e->msg, sizeof(e->msg), fmt, ap);
+	return code;
 }
 
 prov_status prov_err_set(prov_err *e, prov_status code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (e == NULL)
-		return code;
-	e->code = code;
 	va_start(ap, fmt);
-	format_escaped(e->msg, sizeof(e->msg), fmt, ap);
+	prov_err_vset(e, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -80,27 +97,40 @@ prov_status prov_err_wrap(prov_err *e, const char *fmt, ...)
 	memcpy(old, e->msg, sizeof(old));
 	old[sizeof(old) - 1] = 0;
 	{
-		/* prefix ": " old; an old message too long for the rest is cut at an
-		 * escape boundary and marked, as prov_escape cuts. */
+		/* prefix ": " old; an old message too long for the rest loses its
+		 * middle at escape boundaries, marked, as prov_escape_msg cuts. */
 		size_t pl = strlen(prefix), ol = strlen(old), cap = sizeof(e->msg) - 1;
 
 		memcpy(e->msg, prefix, pl); /* pl < sizeof(prefix) < cap - 2 */
 		memcpy(e->msg + pl, ": ", 2);
 		pl += 2;
 		if (ol > cap - pl) {
-			size_t keep = 0, cut = sizeof(PROV_ESCAPE_CUT) - 1;
+			size_t cut = sizeof(PROV_ESCAPE_CUT) - 1, room = cap - pl - cut, head = 0, tail;
 
+			/* head: whole escapes from the start, up to half the room */
 			for (size_t i = 0; i < ol;) {
 				size_t n = old[i] != '\\' ? 1 : old[i + 1] == 'x' ? 4 : 2;
 
-				if (i + n + cut > cap - pl)
+				if (i + n > room / 2)
 					break;
 				i += n;
-				keep = i;
+				head = i;
 			}
-			memcpy(e->msg + pl, old, keep);
-			memcpy(e->msg + pl + keep, PROV_ESCAPE_CUT, cut);
-			e->msg[pl + keep + cut] = 0;
+			/* tail: from the first escape boundary that leaves it short enough */
+			tail = ol;
+			for (size_t i = head; i < ol;) {
+				size_t n = old[i] != '\\' ? 1 : old[i + 1] == 'x' ? 4 : 2;
+
+				if (ol - i <= room - head) {
+					tail = i;
+					break;
+				}
+				i += n;
+			}
+			memcpy(e->msg + pl, old, head);
+			memcpy(e->msg + pl + head, PROV_ESCAPE_CUT, cut);
+			memcpy(e->msg + pl + head + cut, old + tail, ol - tail);
+			e->msg[pl + head + cut + ol - tail] = 0;
 		} else {
 			memcpy(e->msg + pl, old, ol);
 			e->msg[pl + ol] = 0;

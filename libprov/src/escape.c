@@ -32,11 +32,12 @@ static size_t escape_byte(unsigned char c, char piece[PROV_ESCAPE_MAX + 1])
 	return 4;
 }
 
-char *prov_escape(char *out, size_t cap, const void *in, size_t len)
+/* Escape into out; when the whole does not fit, whole escapes from the start
+ * (and, with middle, from the end) around the mark of the cut. */
+static char *escape_cut(char *out, size_t cap, const unsigned char *p, size_t len, int middle)
 {
-	const unsigned char *p = in;
 	char piece[PROV_ESCAPE_MAX + 1];
-	size_t total = 0, pos = 0, room, cut = sizeof(PROV_ESCAPE_CUT) - 1;
+	size_t total = 0, pos = 0, room, cut = sizeof(PROV_ESCAPE_CUT) - 1, head, tail = 0, from = len;
 
 	if (cap == 0)
 		return out;
@@ -49,20 +50,49 @@ char *prov_escape(char *out, size_t cap, const void *in, size_t len)
 		out[pos] = 0;
 		return out;
 	}
-	/* Too long: whole escapes while they leave room for the mark of the cut. */
-	for (size_t i = 0; i < len; i++) {
+	if (cut > room) {
+		/* a buffer of fewer than 4 bytes holds part of the mark */
+		memcpy(out, PROV_ESCAPE_CUT, room);
+		out[room] = 0;
+		return out;
+	}
+	head = middle ? (room - cut) / 2 : room - cut;
+	if (middle) {
+		/* The end first: whole escapes back from the last byte. */
+		size_t budget = room - cut - head;
+
+		while (from > 0 && tail + escape_byte(p[from - 1], piece) <= budget)
+			tail += escape_byte(p[from - 1], piece), from--;
+		head = room - cut - tail; /* the start may use what the end left */
+	}
+	for (size_t i = 0; i < from; i++) {
 		size_t n = escape_byte(p[i], piece);
 
-		if (pos + n + cut > room)
+		if (pos + n > head)
 			break;
 		memcpy(out + pos, piece, n);
 		pos += n;
 	}
-	if (cut > room - pos)
-		cut = room - pos; /* a buffer of fewer than 4 bytes holds part of the mark */
+	/* What the start could not use (a wide escape stopped it) goes to the end.
+	 * The two never meet: then the whole would have fitted. */
+	while (middle && from > 0 && pos + cut + tail + escape_byte(p[from - 1], piece) <= room)
+		tail += escape_byte(p[from - 1], piece), from--;
 	memcpy(out + pos, PROV_ESCAPE_CUT, cut);
-	out[pos + cut] = 0;
+	pos += cut;
+	for (size_t i = from; i < len; i++)
+		pos += escape_byte(p[i], out + pos);
+	out[pos] = 0;
 	return out;
+}
+
+char *prov_escape(char *out, size_t cap, const void *in, size_t len)
+{
+	return escape_cut(out, cap, in, len, 0);
+}
+
+char *prov_escape_msg(char *out, size_t cap, const void *in, size_t len)
+{
+	return escape_cut(out, cap, in, len, 1);
 }
 
 char *prov_escape_str(char *out, size_t cap, const char *s)

@@ -95,57 +95,88 @@ static void every_byte(void)
 	}
 }
 
-/* A hostile text into every buffer size: never overrun, printable, and when it
- * does not fit, a whole-escape prefix of the full escape then "...". */
+/* The escape boundaries of the whole escape of in: bounds[k] is where the
+ * escape of byte k starts; bounds[n] the end. */
+static void boundaries(const unsigned char *in, size_t n, size_t *bounds)
+{
+	bounds[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		bounds[i + 1] = bounds[i] + full_len(in + i, 1);
+}
+
+static int is_bound(const size_t *bounds, size_t n, size_t at)
+{
+	for (size_t i = 0; i <= n; i++)
+		if (bounds[i] == at)
+			return 1;
+	return 0;
+}
+
+/* A hostile text into every buffer size, cut at the end (prov_escape) and in
+ * the middle (prov_escape_msg): never overrun, printable, and when it does not
+ * fit, whole escapes of the full escape around one "..." mark, as many as fit. */
 static void cuts(void)
 {
 	static const unsigned char in[] = "ab\x1b[2J\ncd\\e\xff" "fgh\x07" "0123456789";
-	size_t n = sizeof(in) - 1, full = full_len(in, n);
+	size_t n = sizeof(in) - 1, full = full_len(in, n), bounds[sizeof(in)];
 	char whole[256], buf[256];
 	int cases = 0;
 
+	boundaries(in, n, bounds);
 	prov_escape(whole, sizeof(whole), in, n);
 	CHECK(strlen(whole) == full);
-	for (size_t cap = 0; cap <= full + 2; cap++) {
-		size_t got;
+	for (int middle = 0; middle < 2; middle++)
+		for (size_t cap = 0; cap <= full + 2; cap++) {
+			size_t got, head, tail;
+			const char *mark;
 
-		memset(buf, 'Z', sizeof(buf));
-		prov_escape(buf, cap, in, n);
-		cases++;
-		if (cap == 0) {
-			CHECK(buf[0] == 'Z'); /* nothing written */
-			continue;
-		}
-		got = strlen(buf);
-		CHECK_MSG(got <= cap - 1 && buf[cap] == 'Z', "cap %zu: overrun", cap);
-		CHECK_MSG(printable_line(buf), "cap %zu: not printable", cap);
-		if (cap - 1 >= full) {
-			CHECK_MSG(strcmp(buf, whole) == 0, "cap %zu: cut though it fits", cap);
-			continue;
-		}
-		if (cap - 1 < 3) {
-			CHECK_MSG(strncmp(buf, "...", got) == 0 && got == cap - 1, "cap %zu: \"%s\"", cap, buf);
-			continue;
-		}
-		/* prefix + "...": the prefix is a prefix of the whole escape, ends at an
-		 * escape boundary, and is the longest such that fits. */
-		CHECK_MSG(got >= 3 && strcmp(buf + got - 3, "...") == 0, "cap %zu: no mark: \"%s\"", cap, buf);
-		{
-			size_t pre = got - 3, bound = 0, next = 0;
-
-			CHECK_MSG(strncmp(buf, whole, pre) == 0, "cap %zu: not a prefix", cap);
-			for (size_t i = 0, at = 0; i < n; i++) {
-				at += full_len(in + i, 1);
-				if (at <= pre)
-					bound = at;
-				else if (next == 0)
-					next = at;
+			memset(buf, 'Z', sizeof(buf));
+			if (middle)
+				prov_escape_msg(buf, cap, in, n);
+			else
+				prov_escape(buf, cap, in, n);
+			cases++;
+			if (cap == 0) {
+				CHECK(buf[0] == 'Z'); /* nothing written */
+				continue;
 			}
-			CHECK_MSG(bound == pre, "cap %zu: cut inside an escape (%zu, %zu)", cap, pre, bound);
-			CHECK_MSG(next + 3 > cap - 1, "cap %zu: one more escape would have fit", cap);
+			got = strlen(buf);
+			CHECK_MSG(got <= cap - 1 && buf[cap] == 'Z', "cap %zu: overrun", cap);
+			CHECK_MSG(printable_line(buf), "cap %zu: not printable", cap);
+			if (cap - 1 >= full) {
+				CHECK_MSG(strcmp(buf, whole) == 0, "cap %zu: cut though it fits", cap);
+				continue;
+			}
+			if (cap - 1 < 3) {
+				CHECK_MSG(strncmp(buf, "...", got) == 0 && got == cap - 1, "cap %zu: \"%s\"", cap, buf);
+				continue;
+			}
+			/* head "..." tail: head a prefix and tail a suffix of the whole
+			 * escape, both at escape boundaries, filling the buffer as far as
+			 * whole escapes go. */
+			mark = middle ? strstr(buf, "...") : buf + got - 3;
+			CHECK_MSG(mark != NULL && strncmp(mark, "...", 3) == 0, "cap %zu/%d: no mark: \"%s\"", cap, middle, buf);
+			if (mark == NULL)
+				continue;
+			head = (size_t)(mark - buf);
+			tail = got - head - 3;
+			CHECK_MSG(strncmp(buf, whole, head) == 0 && strcmp(buf + head + 3, whole + full - tail) == 0,
+			          "cap %zu/%d: not whole's head and tail: \"%s\"", cap, middle, buf);
+			CHECK_MSG(is_bound(bounds, n, head) && is_bound(bounds, n, full - tail),
+			          "cap %zu/%d: cut inside an escape", cap, middle);
+			CHECK_MSG(middle || tail == 0, "cap %zu: prov_escape kept an end", cap);
+			/* One more escape on either side would not have fit. */
+			for (size_t k = 0; k < n; k++) {
+				if (bounds[k] == head)
+					CHECK_MSG(head + full_len(in + k, 1) + 3 + tail > cap - 1, "cap %zu/%d: room left at the head", cap, middle);
+				if (middle && bounds[k + 1] == full - tail)
+					CHECK_MSG(head + 3 + tail + full_len(in + k, 1) > cap - 1, "cap %zu/%d: room left at the tail", cap, middle);
+			}
+			/* A middle cut keeps a tail when there is room for one escape. */
+			CHECK_MSG(!middle || tail > 0 || (cap - 1 - 3) / 2 < full_len(in + n - 1, 1),
+			          "cap %zu: prov_escape_msg dropped the end", cap);
 		}
-	}
-	printf("escape: %d buffer sizes of a hostile text\n", cases);
+	printf("escape: %d buffer sizes of a hostile text, cut at the end and in the middle\n", cases);
 }
 
 static void json_helpers(void)
@@ -219,21 +250,45 @@ static void errors(void)
 	/* The prefix is escaped, the old message kept as it is (no doubled backslashes). */
 	prov_err_wrap(&e, "port %s", "/dev/\x07tty");
 	CHECK_MSG(strcmp(e.msg, "port /dev/\\x07tty: unknown device \\x1b[31mx\\ninstalled OK\\r") == 0, "%s", e.msg);
-	/* Too long: cut to the buffer, marked. */
+	/* Too long: cut to the buffer in the middle, marked, the reason kept. */
 	memset(big, '\x1b', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
-	prov_err_set(&e, PROV_E_INPUT, "id %s", big);
-	CHECK(strlen(e.msg) <= sizeof(e.msg) - 1 && printable_line(e.msg) &&
-	      strcmp(e.msg + strlen(e.msg) - 3, "...") == 0 && strncmp(e.msg, "id \\x1b\\x1b", 11) == 0);
-	/* A long old message under a wrap: cut at an escape boundary, marked. */
-	prov_err_wrap(&e, "%s", "prefix");
+	prov_err_set(&e, PROV_E_INPUT, "id %s: the reason", big);
 	{
 		size_t n = strlen(e.msg);
+		const char *mark = strstr(e.msg, "...");
 
-		CHECK(n <= sizeof(e.msg) - 1 && strcmp(e.msg + n - 3, "...") == 0 && printable_line(e.msg));
-		CHECK(strncmp(e.msg, "prefix: id ", 11) == 0);
-		/* before the mark: whole "\x1b" escapes only */
-		CHECK((n - 3 - strlen("prefix: id ")) % 4 == 0);
+		CHECK(n <= sizeof(e.msg) - 1 && n > sizeof(e.msg) - 1 - 4 && printable_line(e.msg));
+		CHECK(strncmp(e.msg, "id \\x1b\\x1b", 11) == 0 && strcmp(e.msg + n - 16, "\\x1b: the reason") == 0);
+		/* whole escapes on both sides of the one mark */
+		CHECK(mark != NULL && (mark - e.msg - 3) % 4 == 0 && (e.msg + n - 12 - (mark + 3)) % 4 == 0);
+		CHECK(mark != NULL && strstr(mark + 3, "...") == NULL);
+	}
+	/* A long old message under a wrap: the prefix first, the old message cut
+	 * in its middle at escape boundaries, its reason kept. */
+	memset(big, '\x1b', 185);
+	big[185] = 0;
+	prov_err_set(&e, PROV_E_INPUT, "id %s: the reason", big); /* 755 characters: fits */
+	CHECK(strlen(e.msg) == 3 + 185 * 4 + 12 && strstr(e.msg, "...") == NULL);
+	prov_err_wrap(&e, "prefix-%s", "0123456789"); /* 19 more: too long */
+	{
+		size_t n = strlen(e.msg);
+		const char *mark = strstr(e.msg, "...");
+
+		CHECK(n <= sizeof(e.msg) - 1 && n > sizeof(e.msg) - 1 - 4 && printable_line(e.msg));
+		CHECK(strncmp(e.msg, "prefix-0123456789: id \\x1b", 26) == 0 &&
+		      strcmp(e.msg + n - 16, "\\x1b: the reason") == 0);
+		CHECK(mark != NULL && (mark - e.msg - 22) % 4 == 0 && (e.msg + n - 12 - (mark + 3)) % 4 == 0);
+		CHECK(mark != NULL && strstr(mark + 3, "...") == NULL);
+	}
+	/* A long message made through the heap keeps its end exactly. */
+	{
+		static char huge[20000];
+
+		memset(huge, 'A', sizeof(huge) - 1);
+		prov_err_set(&e, PROV_E_INPUT, "name %s is too long", huge);
+		CHECK(strlen(e.msg) == sizeof(e.msg) - 1 && strcmp(e.msg + strlen(e.msg) - 16, "AAA is too long") != 0);
+		CHECK(strcmp(e.msg + strlen(e.msg) - 15, "AAA is too long") == 0 && strncmp(e.msg, "name AAA", 8) == 0);
 	}
 	prov_err_ssl(&e, PROV_E_CRYPTO, "file %s", "a\nb");
 	CHECK(strcmp(e.msg, "file a\\nb") == 0);

@@ -17,6 +17,7 @@
 #ifndef PROV_ERR_H
 #define PROV_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum prov_status {
@@ -42,6 +43,10 @@ typedef struct prov_err {
 /* Set the error and return `code`.  printf-style. */
 prov_status prov_err_set(prov_err *e, prov_status code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The same with a va_list. */
+prov_status prov_err_vset(prov_err *e, prov_status code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Like prov_err_set, appending ": " and the newest OpenSSL error reason (if any),
  * then clearing OpenSSL's error queue. */

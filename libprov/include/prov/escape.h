@@ -15,8 +15,10 @@
  * characters that make a line read other than it is.  Device IDs are ASCII
  * by definition (prov_device_id_valid), so only unusual text is affected.
  *
- * Length: text longer than the room for it is cut at an escape boundary (never
- * inside "\xHH") and ends in "...", so a cut is always visible.
+ * Length: text longer than the room for it is cut at escape boundaries (never
+ * inside "\xHH") and marked "...", so a cut is always visible: a value loses
+ * its end (prov_escape); a message loses its middle (prov_escape_msg), so that
+ * what comes after a long argument, the reason, stays.
  *
  * libprov's error messages go through this rule when they are made
  * (prov_err_set and friends, err.c); the tools escape what they print of
@@ -42,7 +44,11 @@
  * out, for use as a printf argument. */
 char *prov_escape(char *out, size_t cap, const void *in, size_t len);
 
-/* The same for a C string; NULL is written as "(null)". */
+/* The same, cutting out the middle rather than the end: for a whole message
+ * ("<what>: <why>") that may hold a long argument. */
+char *prov_escape_msg(char *out, size_t cap, const void *in, size_t len);
+
+/* prov_escape for a C string; NULL is written as "(null)". */
 char *prov_escape_str(char *out, size_t cap, const char *s);
 
 struct json_t;
