@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "prov/db.h"
+#include "prov/escape.h"
 #include "prov/mint.h"
 #include "prov/util.h"
 
@@ -58,10 +59,12 @@ static json_t *result_json(const prov_mint_result *r)
 		json_object_set_new(j, "serial", json_string(r->serial));
 	if (r->key_origin != NULL)
 		json_object_set_new(j, "key_origin", json_string(r->key_origin));
+	/* The identity comes from a template, the path from --bundle-dir: never
+	 * dropped for invalid UTF-8 (prov_json_text). */
 	if (r->psk_identity[0] != 0)
-		json_object_set_new(j, "psk_identity", json_string(r->psk_identity));
+		json_object_set_new(j, "psk_identity", prov_json_text(r->psk_identity, strlen(r->psk_identity)));
 	if (r->bundle_path[0] != 0)
-		json_object_set_new(j, "bundle", json_string(r->bundle_path));
+		json_object_set_new(j, "bundle", prov_json_text(r->bundle_path, strlen(r->bundle_path)));
 	if (r->bundle_counter != 0)
 		json_object_set_new(j, "bundle_counter", json_integer((json_int_t)r->bundle_counter));
 	return j;
@@ -223,7 +226,7 @@ static int mint_single(cli *c, prov_home *h, prov_template *t, prov_mint_req *r)
 	if (res.key_origin != NULL)
 		cli_out(", key from %s", res.key_origin);
 	if (res.psk_identity[0] != 0)
-		cli_out(", PSK identity %s", res.psk_identity);
+		cli_out(", PSK identity %s", cli_esc(res.psk_identity));
 	cli_out("\n");
 	return 0;
 }
