@@ -92,8 +92,7 @@ prov_status prov_err_wrap(prov_err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	format_escaped(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	/* The old message was escaped when it was made: escaping it again would
-	 * double its backslashes. */
+	/* The old message was escaped when it was made. */
 	memcpy(old, e->msg, sizeof(old));
 	old[sizeof(old) - 1] = 0;
 	{

@@ -7,13 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How a text is escaped and cut. */
+enum {
+	CUT_MIDDLE = 1,     /* keep the end too (messages) */
+	KEEP_BACKSLASH = 2, /* a backslash stays one (messages: idempotent) */
+};
+
 /* The escape of one byte into piece (PROV_ESCAPE_MAX + 1 bytes); its length. */
-static size_t escape_byte(unsigned char c, char piece[PROV_ESCAPE_MAX + 1])
+static size_t escape_byte(unsigned char c, char piece[PROV_ESCAPE_MAX + 1], unsigned how)
 {
 	static const char hex[] = "0123456789abcdef";
 
 	switch (c) {
-	case '\\': memcpy(piece, "\\\\", 3); return 2;
+	case '\\':
+		if (how & KEEP_BACKSLASH)
+			break;
+		memcpy(piece, "\\\\", 3);
+		return 2;
 	case '\n': memcpy(piece, "\\n", 3); return 2;
 	case '\r': memcpy(piece, "\\r", 3); return 2;
 	case '\t': memcpy(piece, "\\t", 3); return 2;
@@ -34,8 +44,9 @@ static size_t escape_byte(unsigned char c, char piece[PROV_ESCAPE_MAX + 1])
 
 /* Escape into out; when the whole does not fit, whole escapes from the start
  * (and, with middle, from the end) around the mark of the cut. */
-static char *escape_cut(char *out, size_t cap, const unsigned char *p, size_t len, int middle)
+static char *escape_cut(char *out, size_t cap, const unsigned char *p, size_t len, unsigned how)
 {
+	int middle = (how & CUT_MIDDLE) != 0;
 	char piece[PROV_ESCAPE_MAX + 1];
 	size_t total = 0, pos = 0, room, cut = sizeof(PROV_ESCAPE_CUT) - 1, head, tail = 0, from = len;
 
@@ -43,10 +54,10 @@ static char *escape_cut(char *out, size_t cap, const unsigned char *p, size_t le
 		return out;
 	room = cap - 1;
 	for (size_t i = 0; i < len && total <= room; i++)
-		total += escape_byte(p[i], piece);
+		total += escape_byte(p[i], piece, how);
 	if (total <= room) {
 		for (size_t i = 0; i < len; i++)
-			pos += escape_byte(p[i], out + pos);
+			pos += escape_byte(p[i], out + pos, how);
 		out[pos] = 0;
 		return out;
 	}
@@ -61,12 +72,12 @@ static char *escape_cut(char *out, size_t cap, const unsigned char *p, size_t le
 		/* The end first: whole escapes back from the last byte. */
 		size_t budget = room - cut - head;
 
-		while (from > 0 && tail + escape_byte(p[from - 1], piece) <= budget)
-			tail += escape_byte(p[from - 1], piece), from--;
+		while (from > 0 && tail + escape_byte(p[from - 1], piece, how) <= budget)
+			tail += escape_byte(p[from - 1], piece, how), from--;
 		head = room - cut - tail; /* the start may use what the end left */
 	}
 	for (size_t i = 0; i < from; i++) {
-		size_t n = escape_byte(p[i], piece);
+		size_t n = escape_byte(p[i], piece, how);
 
 		if (pos + n > head)
 			break;
@@ -75,12 +86,12 @@ static char *escape_cut(char *out, size_t cap, const unsigned char *p, size_t le
 	}
 	/* What the start could not use (a wide escape stopped it) goes to the end.
 	 * The two never meet: then the whole would have fitted. */
-	while (middle && from > 0 && pos + cut + tail + escape_byte(p[from - 1], piece) <= room)
-		tail += escape_byte(p[from - 1], piece), from--;
+	while (middle && from > 0 && pos + cut + tail + escape_byte(p[from - 1], piece, how) <= room)
+		tail += escape_byte(p[from - 1], piece, how), from--;
 	memcpy(out + pos, PROV_ESCAPE_CUT, cut);
 	pos += cut;
 	for (size_t i = from; i < len; i++)
-		pos += escape_byte(p[i], out + pos);
+		pos += escape_byte(p[i], out + pos, how);
 	out[pos] = 0;
 	return out;
 }
@@ -92,7 +103,7 @@ char *prov_escape(char *out, size_t cap, const void *in, size_t len)
 
 char *prov_escape_msg(char *out, size_t cap, const void *in, size_t len)
 {
-	return escape_cut(out, cap, in, len, 1);
+	return escape_cut(out, cap, in, len, CUT_MIDDLE | KEEP_BACKSLASH);
 }
 
 char *prov_escape_str(char *out, size_t cap, const char *s)

@@ -46,17 +46,20 @@ static int printable_line(const char *s)
 	return 1;
 }
 
-/* The length of the escaped text of in (no cut). */
-static size_t full_len(const unsigned char *in, size_t n)
+/* The length of the escaped text of in (no cut); msg: a message's escape,
+ * which keeps a backslash. */
+static size_t full_len_of(const unsigned char *in, size_t n, int msg)
 {
 	size_t t = 0;
 
 	for (size_t i = 0; i < n; i++)
-		t += in[i] == '\\' || in[i] == '\n' || in[i] == '\r' || in[i] == '\t' ? 2
-		     : in[i] >= 0x20 && in[i] <= 0x7e                                 ? 1
-		                                                                       : 4;
+		t += in[i] == '\\'                                   ? (msg ? 1 : 2)
+		     : in[i] == '\n' || in[i] == '\r' || in[i] == '\t' ? 2
+		     : in[i] >= 0x20 && in[i] <= 0x7e                 ? 1
+		                                                       : 4;
 	return t;
 }
+
 
 static void table(void)
 {
@@ -97,11 +100,11 @@ static void every_byte(void)
 
 /* The escape boundaries of the whole escape of in: bounds[k] is where the
  * escape of byte k starts; bounds[n] the end. */
-static void boundaries(const unsigned char *in, size_t n, size_t *bounds)
+static void boundaries(const unsigned char *in, size_t n, size_t *bounds, int msg)
 {
 	bounds[0] = 0;
 	for (size_t i = 0; i < n; i++)
-		bounds[i + 1] = bounds[i] + full_len(in + i, 1);
+		bounds[i + 1] = bounds[i] + full_len_of(in + i, 1, msg);
 }
 
 static int is_bound(const size_t *bounds, size_t n, size_t at)
@@ -118,14 +121,19 @@ static int is_bound(const size_t *bounds, size_t n, size_t at)
 static void cuts(void)
 {
 	static const unsigned char in[] = "ab\x1b[2J\ncd\\e\xff" "fgh\x07" "0123456789";
-	size_t n = sizeof(in) - 1, full = full_len(in, n), bounds[sizeof(in)];
+	size_t n = sizeof(in) - 1, full, bounds[sizeof(in)];
 	char whole[256], buf[256];
 	int cases = 0;
 
-	boundaries(in, n, bounds);
-	prov_escape(whole, sizeof(whole), in, n);
-	CHECK(strlen(whole) == full);
-	for (int middle = 0; middle < 2; middle++)
+	/* middle 0: prov_escape; 1: prov_escape_msg (a backslash kept, cut in the middle) */
+	for (int middle = 0; middle < 2; middle++) {
+		full = full_len_of(in, n, middle);
+		boundaries(in, n, bounds, middle);
+		if (middle)
+			prov_escape_msg(whole, sizeof(whole), in, n);
+		else
+			prov_escape(whole, sizeof(whole), in, n);
+		CHECK(strlen(whole) == full);
 		for (size_t cap = 0; cap <= full + 2; cap++) {
 			size_t got, head, tail;
 			const char *mark;
@@ -168,14 +176,15 @@ static void cuts(void)
 			/* One more escape on either side would not have fit. */
 			for (size_t k = 0; k < n; k++) {
 				if (bounds[k] == head)
-					CHECK_MSG(head + full_len(in + k, 1) + 3 + tail > cap - 1, "cap %zu/%d: room left at the head", cap, middle);
+					CHECK_MSG(head + full_len_of(in + k, 1, middle) + 3 + tail > cap - 1, "cap %zu/%d: room left at the head", cap, middle);
 				if (middle && bounds[k + 1] == full - tail)
-					CHECK_MSG(head + 3 + tail + full_len(in + k, 1) > cap - 1, "cap %zu/%d: room left at the tail", cap, middle);
+					CHECK_MSG(head + 3 + tail + full_len_of(in + k, 1, middle) > cap - 1, "cap %zu/%d: room left at the tail", cap, middle);
 			}
 			/* A middle cut keeps a tail when there is room for one escape. */
-			CHECK_MSG(!middle || tail > 0 || (cap - 1 - 3) / 2 < full_len(in + n - 1, 1),
+			CHECK_MSG(!middle || tail > 0 || (cap - 1 - 3) / 2 < full_len_of(in + n - 1, 1, middle),
 			          "cap %zu: prov_escape_msg dropped the end", cap);
 		}
+	}
 	printf("escape: %d buffer sizes of a hostile text, cut at the end and in the middle\n", cases);
 }
 
@@ -244,6 +253,18 @@ static void errors(void)
 	char big[3000];
 	prov_err e;
 
+	/* A message keeps a backslash: quoting an escaped text (a JSON value, a
+	 * message) again changes nothing.  Everything else as prov_escape. */
+	prov_err_set(&e, PROV_E_INPUT, "value %s", "\"a\\\"b\\n\"");
+	CHECK_MSG(strcmp(e.msg, "value \"a\\\"b\\n\"") == 0, "%s", e.msg);
+	{
+		prov_err inner, outer;
+
+		prov_err_set(&inner, PROV_E_INPUT, "id %s", "a\x1b\\b\xff");
+		CHECK_MSG(strcmp(inner.msg, "id a\\x1b\\b\\xff") == 0, "%s", inner.msg);
+		prov_err_set(&outer, PROV_E_VERIFY, "%s", inner.msg);
+		CHECK(strcmp(outer.msg, inner.msg) == 0);
+	}
 	prov_err_set(&e, PROV_E_INPUT, "unknown device %s", "\x1b[31mx\ninstalled OK\r");
 	CHECK_MSG(strcmp(e.msg, "unknown device \\x1b[31mx\\ninstalled OK\\r") == 0, "%s", e.msg);
 	CHECK(e.code == PROV_E_INPUT);

@@ -8,11 +8,12 @@
  * numeric values below are the documented exit codes of `prov` (docs/cli.md).
  * A NULL error pointer is allowed and discards the message.
  *
- * A message is made safe when it is made: the formatted text is escaped by the
- * rule of prov/escape.h (printable ASCII but the backslash kept, every other
- * byte a C escape) and cut with "..." to fit, so outside text passed through
- * "%s" can neither reach a terminal raw nor add a line.  prov_err_wrap escapes
- * its prefix and keeps the (already escaped) old message.
+ * A message is made safe when it is made: the formatted text is escaped by
+ * prov_escape_msg (prov/escape.h: printable ASCII kept, every other byte a C
+ * escape) and cut in its middle with "..." to fit, so outside text passed
+ * through "%s" can neither reach a terminal raw nor add a line.  Escaping a
+ * message is idempotent: prov_err_wrap and a message quoted in another stay
+ * as they are.
  */
 #ifndef PROV_ERR_H
 #define PROV_ERR_H

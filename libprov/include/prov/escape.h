@@ -9,7 +9,14 @@
  *   - every other byte, UTF-8 included, becomes "\xHH" (lower-case hex).
  *
  * So the result is one line of printable ASCII that reads back unambiguously
- * (C escapes), whatever the input held.  Non-ASCII is escaped, not kept: to a
+ * (C escapes), whatever the input held.
+ *
+ * Error messages (prov_escape_msg) keep a backslash as it is: a message quotes
+ * text that is escaped already (a JSON value in jsonschema's messages, another
+ * message wrapped in a new one), and escaping is then idempotent instead of
+ * doubling every backslash at each level.  The cost: in a message, a literal
+ * "\x1b" typed by someone reads like an escaped ESC; the safety (one line of
+ * printable ASCII) is the same.  Non-ASCII is escaped, not kept: to a
  * terminal that is not in UTF-8 mode the bytes 0x80..0x9f are C1 controls
  * (0x9b is CSI), and even valid UTF-8 carries bidi overrides and invisible
  * characters that make a line read other than it is.  Device IDs are ASCII
@@ -44,8 +51,9 @@
  * out, for use as a printf argument. */
 char *prov_escape(char *out, size_t cap, const void *in, size_t len);
 
-/* The same, cutting out the middle rather than the end: for a whole message
- * ("<what>: <why>") that may hold a long argument. */
+/* For a whole message ("<what>: <why>") that may hold a long argument: the
+ * same escapes but a backslash is kept (see above), and a cut takes out the
+ * middle rather than the end, so the reason stays. */
 char *prov_escape_msg(char *out, size_t cap, const void *in, size_t len);
 
 /* prov_escape for a C string; NULL is written as "(null)". */
