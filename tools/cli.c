@@ -35,11 +35,13 @@ int cli_getopt(cli *c, int argc, char **argv, const struct option *opts)
 		 * its value, or 0 when unknown); a short one is optopt. */
 		char opt[3] = {'-', (char)optopt, 0};
 		const char *last = optind > 0 && optind <= argc ? argv[optind - 1] : NULL;
-		const char *word = last != NULL && strncmp(last, "--", 2) == 0 ? last : optopt != 0 ? opt : "?";
+		int is_long = last != NULL && strncmp(last, "--", 2) == 0;
+		const char *word = is_long ? last : optopt != 0 ? opt : "?";
 
 		fflush(stdout);
-		fprintf(stderr, ch == ':' ? "prov: %s: option '%s' requires an argument\n"
-		                          : "prov: %s: unrecognized option '%s'\n",
+		fprintf(stderr, ch == ':'                 ? "prov: %s: option '%s' requires an argument\n"
+		                : is_long && optopt != 0 ? "prov: %s: option '%s' does not take an argument\n"
+		                                         : "prov: %s: unrecognized or ambiguous option '%s'\n",
 		        c->cmd, cli_esc(word));
 		return '?';
 	}

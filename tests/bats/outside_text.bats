@@ -118,7 +118,9 @@ assert d["error"].endswith("bad ID \"\\x1b]0;pwned\\x07\\x1b[2J\\ninstalled OK\"
 	[ "$(cat "$T/first")" = 'prov: list: unexpected argument "x\x1b[2J\ny"' ]
 	out 2 "$PROV" list $'--bad\e]0;x\a'
 	head -n 1 "$T/err" >"$T/first"
-	[ "$(cat "$T/first")" = "prov: list: unrecognized option '--bad\\x1b]0;x\\x07'" ]
+	[ "$(cat "$T/first")" = "prov: list: unrecognized or ambiguous option '--bad\\x1b]0;x\\x07'" ]
+	out 2 "$PROV" list --json=$'\e'
+	[ "$(head -n 1 "$T/err")" = "prov: list: option '--json=\\x1b' does not take an argument" ]
 	out 2 "$PROV" show --home
 	[ "$(head -n 1 "$T/err")" = "prov: show: option '--home' requires an argument" ]
 	out 2 "$PROV" $'\e[2Jmint'
