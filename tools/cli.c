@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "prov/db.h"
+#include "prov/escape.h"
 #include "prov/keys.h"
 #include "prov/util.h"
 
@@ -18,13 +19,32 @@ static int reported;
 
 int cli_getopt(cli *c, int argc, char **argv, const struct option *opts)
 {
-	char shortopts[] = "h";
+	/* ":" first: a missing argument is ':' rather than '?', so the message
+	 * (ours, escaped: getopt would print the option as typed) can say which. */
+	char shortopts[] = ":h";
 	int ch;
 
 	/* Short forms: only -h; everything else is a long option.  Options and
 	 * operands may mix (GNU permutation): `prov inspect FILE --json`. */
+	opterr = 0;
 	ch = getopt_long(argc, argv, shortopts, opts, NULL);
 	switch (ch) {
+	case '?':
+	case ':': {
+		/* The option as typed: a long one is argv[optind - 1] (optopt is
+		 * its value, or 0 when unknown); a short one is optopt. */
+		char opt[3] = {'-', (char)optopt, 0};
+		const char *last = optind > 0 && optind <= argc ? argv[optind - 1] : NULL;
+		int is_long = last != NULL && strncmp(last, "--", 2) == 0;
+		const char *word = is_long ? last : optopt != 0 ? opt : "?";
+
+		fflush(stdout);
+		fprintf(stderr, ch == ':'                 ? "prov: %s: option '%s' requires an argument\n"
+		                : is_long && optopt != 0 ? "prov: %s: option '%s' does not take an argument\n"
+		                                         : "prov: %s: unrecognized or ambiguous option '%s'\n",
+		        c->cmd, cli_esc(word));
+		return '?';
+	}
 	case CLI_OPT_HOME:
 		c->home = optarg;
 		return 0;
@@ -37,7 +57,7 @@ int cli_getopt(cli *c, int argc, char **argv, const struct option *opts)
 
 		if (*end != 0 || v < 0 || v > INT_MAX) {
 			fprintf(stderr, "prov: %s: --busy-timeout: not a number of milliseconds: %s\n", c->cmd,
-			        optarg);
+			        cli_esc(optarg));
 			return '?';
 		}
 		c->busy_ms = (int)v;
@@ -58,14 +78,16 @@ int cli_fail(cli *c, const prov_err *e)
 
 int cli_usage(cli *c, const char *fmt, ...)
 {
+	prov_err e;
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "prov: %s: ", c->cmd);
+	/* The arguments are often what the user typed: made like every error
+	 * message (escaped, cut in the middle when too long). */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	prov_err_vset(&e, PROV_E_USAGE, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n\n%s", c->usage);
+	fflush(stdout);
+	fprintf(stderr, "prov: %s: %s\n\n%s", c->cmd, e.msg, c->usage);
 	reported = 1;
 	return PROV_E_USAGE;
 }
@@ -80,7 +102,7 @@ int cli_open(cli *c, unsigned need, prov_home **h)
 {
 	prov_err e;
 
-	if (prov_home_open(prov_home_dir(c->home), need, c->busy_ms, h, &e) != PROV_OK)
+	if (prov_home_open(prov_home_dir(c->home), need | c->open, c->busy_ms, h, &e) != PROV_OK)
 		return cli_fail(c, &e);
 	return 0;
 }
@@ -102,18 +124,23 @@ int cli_signer(cli *c, const char *path, prov_home **h, EVP_PKEY **signer)
 
 int cli_json(cli *c, json_t *j)
 {
+	char *s;
 	int rc;
 
-	(void)c;
 	if (j == NULL) {
 		fprintf(stderr, "prov: %s: out of memory building JSON\n", c->cmd);
 		return PROV_E_INTERNAL;
 	}
-	rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	/* prov_json_dump: numbers above 2^63 (prov_json_u64) stay exact. */
+	s = prov_json_dump(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
-	if (rc != 0 || fputc('\n', stdout) == EOF)
-		return PROV_E_IO;
-	return 0;
+	if (s == NULL) {
+		fprintf(stderr, "prov: %s: cannot encode the JSON output\n", c->cmd);
+		return PROV_E_INTERNAL;
+	}
+	rc = fputs(s, stdout) == EOF || fputc('\n', stdout) == EOF ? PROV_E_IO : 0;
+	free(s);
+	return rc;
 }
 
 void cli_out(const char *fmt, ...)
@@ -123,6 +150,39 @@ void cli_out(const char *fmt, ...)
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
+}
+
+static const char *esc_slot(const void *p, size_t len)
+{
+	static _Thread_local char ring[CLI_ESC_SLOTS][CLI_ESC_MAX];
+	static _Thread_local unsigned next;
+	char *out = ring[next++ % CLI_ESC_SLOTS];
+
+	return prov_escape(out, CLI_ESC_MAX, p, len);
+}
+
+const char *cli_esc(const char *s)
+{
+	return s == NULL ? "-" : esc_slot(s, strlen(s));
+}
+
+const char *cli_escn(const void *p, size_t len)
+{
+	return p == NULL ? "-" : esc_slot(p, len);
+}
+
+int cli_audit_public(cli *c, prov_home *h, const char *detail)
+{
+	prov_err e;
+
+	if (sqlite3_db_readonly(h->db, "main") == 1) {
+		fprintf(stderr, "prov: %s: note: not recorded in the audit log: the factory database is read-only\n",
+		        c->cmd);
+		return 0;
+	}
+	if (prov_db_audit(h->db, "export", NULL, detail, &e) != PROV_OK)
+		return cli_fail(c, &e);
+	return 0;
 }
 
 int cli_finish(cli *c, int status)

@@ -22,6 +22,9 @@ typedef struct cli {
 	const char *home;      /* --home, NULL for the default */
 	int json;              /* --json */
 	int busy_ms;           /* --busy-timeout */
+	unsigned open;         /* how cli_open opens the database: 0 read-write,
+	                          PROV_OPEN_READONLY or PROV_OPEN_READ_MOSTLY
+	                          (the command table in prov.c) */
 } cli;
 
 /* Options every command takes; put CLI_COMMON_OPTIONS first in each table. */
@@ -46,7 +49,8 @@ int cli_usage(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* Print usage to stdout and return 0 (for --help). */
 int cli_help(cli *c);
 
-/* Open the factory home (prov_home_dir(c->home)). */
+/* Open the factory home (prov_home_dir(c->home)), its database as c->open
+ * says: a command that only reads works on a read-only home. */
 int cli_open(cli *c, unsigned need, prov_home **h);
 
 /* The bundle signer a signature is checked against: --signer PEM when given
@@ -54,10 +58,26 @@ int cli_open(cli *c, unsigned need, prov_home **h);
  * caller's to free.  0, or the exit status of a printed error. */
 int cli_signer(cli *c, const char *path, prov_home **h, EVP_PKEY **signer);
 
+/* Record an export of public material (detail: JSON text) in the audit log.
+ * On a read-only home (c->open PROV_OPEN_READ_MOSTLY) it cannot be recorded:
+ * a note on stderr says so and the export stands (nothing secret left).
+ * Exports of secrets audit with prov_db_audit before they print, and fail. */
+int cli_audit_public(cli *c, prov_home *h, const char *detail);
+
 /* Write JSON (indented, sorted keys, newline) to stdout; takes the reference. */
 int cli_json(cli *c, json_t *j);
 /* printf to stdout; output errors are caught by cli_finish. */
 void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Outside text for human output: escaped and cut to one line by the rule of
+ * prov/escape.h (at most CLI_ESC_MAX - 1 characters).  The result lives in one
+ * of CLI_ESC_SLOTS buffers of the calling thread, reused round-robin: enough
+ * for the arguments of one cli_out.  NULL gives "-". */
+#define CLI_ESC_MAX 256
+#define CLI_ESC_SLOTS 8
+const char *cli_esc(const char *s);
+/* The same for len bytes that may hold anything, NUL included. */
+const char *cli_escn(const void *p, size_t len);
 /* Flush stdout; a write error turns status into PROV_E_IO with a message. */
 int cli_finish(cli *c, int status);
 

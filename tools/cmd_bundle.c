@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "prov/escape.h"
 #include "prov/bundle.h"
 #include "prov/db.h"
 #include "prov/util.h"
@@ -103,19 +104,20 @@ int cmd_bundle(int argc, char **argv, cli *c)
 	}
 	if (info.plaintext_secrets)
 		fprintf(stderr, "prov: %s: warning: %d secret%s of %s stored UNENCRYPTED in %s (lab use only)\n",
-		        c->cmd, info.n_secrets, info.n_secrets == 1 ? "" : "s", dev, out);
+		        c->cmd, info.n_secrets, info.n_secrets == 1 ? "" : "s", cli_esc(dev), cli_esc(out));
 	prov_hex(info.sha256, sizeof(info.sha256), hex);
 	if (c->json)
-		rc = cli_json(c, json_pack("{s:s, s:s, s:I, s:I, s:I, s:i, s:b, s:s, s:b}", "device", dev, "file", out,
+		rc = cli_json(c, json_pack("{s:s, s:o, s:I, s:I, s:I, s:i, s:b, s:s, s:b}", "device", dev, "file",
+		                           prov_json_text(out, strlen(out)),
 		                           "counter", (json_int_t)info.counter, "size", (json_int_t)len,
 		                           "entries", (json_int_t)info.n_entries, "secrets", info.n_secrets,
 		                           "plaintext_secrets", info.plaintext_secrets, "sha256", hex,
 		                           "wipe", o.wipe));
 	else if (o.wipe)
-		cli_out("wrote %s: wipe bundle %llu for %s, %zu bytes\n", out, info.counter, dev, len);
+		cli_out("wrote %s: wipe bundle %llu for %s, %zu bytes\n", cli_esc(out), info.counter, cli_esc(dev), len);
 	else
-		cli_out("wrote %s: bundle %llu for %s, %zu entries, %zu bytes\n", out, info.counter, dev,
-		        info.n_entries, len);
+		cli_out("wrote %s: bundle %llu for %s, %zu entries, %zu bytes\n", cli_esc(out), info.counter,
+		        cli_esc(dev), info.n_entries, len);
 out:
 	free(buf);
 	EVP_PKEY_free(o.recipient);

@@ -48,8 +48,8 @@ int cmd_ca_export(int argc, char **argv, cli *c)
 	}
 	BIO_get_mem_ptr(b, &m);
 	rc = cli_write_out(c, out, m->data, m->length, 0644);
-	if (rc == 0 && prov_db_audit(h->db, "export", NULL, "{\"what\":\"ca-chain\"}", &e) != PROV_OK)
-		rc = cli_fail(c, &e);
+	if (rc == 0)
+		rc = cli_audit_public(c, h, "{\"what\":\"ca-chain\"}");
 out:
 	BIO_free(b);
 	prov_home_close(h);

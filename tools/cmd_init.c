@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "prov/escape.h"
 #include "prov/home.h"
 #include "prov/util.h"
 #include "prov/x509.h"
@@ -78,12 +79,13 @@ int cmd_init(int argc, char **argv, cli *c)
 		char *subj = prov_x509_name_text(X509_get_subject_name(h->ca));
 
 		if (c->json)
-			rc = cli_json(c, json_pack("{s:s, s:s?, s:s, s:b, s:b}", "home", o.dir, "ca_subject", subj,
+			rc = cli_json(c, json_pack("{s:o, s:o?, s:s, s:b, s:b}", "home", prov_json_text(o.dir, strlen(o.dir)),
+			                           "ca_subject", subj != NULL ? prov_json_text(subj, strlen(subj)) : NULL,
 			                           "signer_kid", kid, "ca_imported", o.ca_cert != NULL,
 			                           "passphrase", o.passphrase != NULL));
 		else
 			cli_out("created factory home %s\n  CA:     %s%s\n  signer: kid %s\n  secrets: %s\n",
-			        o.dir, subj != NULL ? subj : "?", o.ca_cert != NULL ? " (imported)" : "", kid,
+			        cli_esc(o.dir), subj != NULL ? cli_esc(subj) : "?", o.ca_cert != NULL ? " (imported)" : "", kid,
 			        o.passphrase != NULL ? "key derived from PROV_PASSPHRASE" : "key file kek (0600)");
 		free(subj);
 	}

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "prov/bundle.h"
+#include "prov/escape.h"
 #include "prov/keys.h"
 #include "prov/util.h"
 
@@ -16,63 +17,83 @@ const char usage_inspect[] =
 	"the clear.  Exit 0 when valid, 7 when the signature does not verify\n"
 	"(tampered, or from another factory), 3 when it is not a well-formed bundle.\n";
 
+/* A string member for people: escaped (cli_esc), "-" when absent. */
+static const char *str(json_t *o, const char *k)
+{
+	return cli_esc(json_string_value(json_object_get(o, k)));
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* "SECONDS" of a time, then its date, or a note when no date can show it. */
+static void print_time(const char *label, json_t *o, const char *iso_key, const char *sec_key)
+{
+	uint64_t t = 0;
+
+	if (json_is_string(json_object_get(o, iso_key)))
+		cli_out("%s%s\n", label, str(o, iso_key));
+	else if (prov_json_get_u64(json_object_get(o, sec_key), &t) == 0)
+		cli_out("%s%llu (seconds since 1970; after 9999-12-31, not shown as a date)\n", label,
+		        (unsigned long long)t);
+	else
+		cli_out("%s-\n", label);
+}
+
+/* The same facts as --json, for people: every string from the bundle escaped. */
 static void print_human(json_t *j)
 {
 	json_t *sig = json_object_get(j, "signature"), *ents = json_object_get(j, "entries"), *en;
 	json_t *tls = json_object_get(j, "tls"), *sec = json_object_get(j, "secrets");
+	uint64_t counter = 0;
 	size_t i;
 
-	cli_out("signature: %s", json_string_value(json_object_get(sig, "status")));
+	cli_out("signature: %s", str(sig, "status"));
 	if (json_object_get(sig, "kid") != NULL)
-		cli_out(" (%s, kid %s)", json_string_value(json_object_get(sig, "alg")),
-		        json_string_value(json_object_get(sig, "kid")));
-	cli_out("\ndevice:    %s\ncounter:   %lld\nissued at: %s\nnonce:     %s\nsize:      %lld bytes\n",
-	        json_string_value(json_object_get(j, "device")),
-	        (long long)json_integer_value(json_object_get(j, "counter")),
-	        json_string_value(json_object_get(j, "issued_at")),
-	        json_is_string(json_object_get(j, "nonce")) ? json_string_value(json_object_get(j, "nonce")) : "-",
-	        (long long)json_integer_value(json_object_get(j, "size")));
+		cli_out(" (%s, kid %s)", str(sig, "alg"), str(sig, "kid"));
+	prov_json_get_u64(json_object_get(j, "counter"), &counter);
+	cli_out("\ndevice:    %s\ncounter:   %llu\n", str(j, "device"), (unsigned long long)counter);
+	print_time("issued at: ", j, "issued_at", "issued_at_seconds");
+	cli_out("nonce:     %s\nsize:      %lld bytes\n", str(j, "nonce"), num(j, "size"));
 	if (json_is_true(json_object_get(j, "wipe")))
 		cli_out("wipe:      yes: installing it erases the device's credentials\n");
 	json_array_foreach(ents, i, en) {
 		json_t *certs = json_object_get(en, "certificates"), *ce;
 		size_t k;
 
-		cli_out("entry:     slot %lld %s", (long long)json_integer_value(json_object_get(en, "slot")),
-		        json_string_value(json_object_get(en, "type")));
+		cli_out("entry:     slot %lld %s", num(en, "slot"), str(en, "type"));
 		if (json_object_get(en, "alg") != NULL)
-			cli_out(" %s", json_string_value(json_object_get(en, "alg")));
+			cli_out(" %s", str(en, "alg"));
 		if (json_object_get(en, "identity") != NULL)
-			cli_out(" identity \"%s\"", json_string_value(json_object_get(en, "identity")));
+			cli_out(" identity \"%s\"", str(en, "identity"));
 		if (json_is_true(json_object_get(en, "encrypted")))
-			cli_out(" [secret %lld, encrypted]", (long long)json_integer_value(json_object_get(en, "secret_index")));
+			cli_out(" [secret %lld, encrypted]", num(en, "secret_index"));
 		else if (json_is_true(json_object_get(en, "plaintext_secret")))
-			cli_out(" [secret %lld, PLAINTEXT]", (long long)json_integer_value(json_object_get(en, "secret_index")));
+			cli_out(" [secret %lld, PLAINTEXT]", num(en, "secret_index"));
 		else if (json_is_array(json_object_get(en, "anchors")))
-			cli_out(" (%lld bytes, %zu anchors)", (long long)json_integer_value(json_object_get(en, "size")),
-			        json_array_size(json_object_get(en, "anchors")));
+			cli_out(" (%lld bytes, %zu anchors)", num(en, "size"), json_array_size(json_object_get(en, "anchors")));
 		else
-			cli_out(" (%lld bytes)", (long long)json_integer_value(json_object_get(en, "size")));
+			cli_out(" (%lld bytes)", num(en, "size"));
 		cli_out("\n");
 		json_array_foreach(certs, k, ce)
-			cli_out("             %s, serial %s, until %s\n",
-			        json_string_value(json_object_get(ce, "subject")),
-			        json_string_value(json_object_get(ce, "serial")),
-			        json_string_value(json_object_get(ce, "not_after")));
+			cli_out("             %s, serial %s, until %s\n", str(ce, "subject"), str(ce, "serial"),
+			        str(ce, "not_after"));
 	}
 	if (json_is_object(sec) && json_is_true(json_object_get(sec, "encrypted")))
-		cli_out("secrets:   %lld, encrypted %s (%s) to kid %s\n",
-		        (long long)json_integer_value(json_object_get(sec, "count")),
-		        json_string_value(json_object_get(sec, "content_alg")),
-		        json_string_value(json_object_get(sec, "key_agreement")),
-		        json_string_value(json_object_get(sec, "recipient_kid")));
+		cli_out("secrets:   %lld, encrypted %s (%s) to kid %s\n", num(sec, "count"), str(sec, "content_alg"),
+		        str(sec, "key_agreement"), str(sec, "recipient_kid"));
 	else if (json_is_object(sec))
-		cli_out("secrets:   %lld, NOT ENCRYPTED (lab bundle)\n",
-		        (long long)json_integer_value(json_object_get(sec, "count")));
+		cli_out("secrets:   %lld, NOT ENCRYPTED (lab bundle)\n", num(sec, "count"));
 	if (json_is_object(tls)) {
-		char *t = json_dumps(tls, JSON_COMPACT | JSON_SORT_KEYS);
+		/* The profile as compact JSON (ASCII only), escaped like any outside text. */
+		char *t = prov_json_dump(tls, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+		size_t n = t != NULL ? strlen(t) : 0;
+		char *esc = t != NULL ? malloc(n * PROV_ESCAPE_MAX + 1) : NULL;
 
-		cli_out("tls:       %s\n", t != NULL ? t : "?");
+		cli_out("tls:       %s\n", esc != NULL ? prov_escape(esc, n * PROV_ESCAPE_MAX + 1, t, n) : "?");
+		free(esc);
 		free(t);
 	}
 }
@@ -114,7 +135,7 @@ int cmd_inspect(int argc, char **argv, cli *c)
 	}
 	st = prov_bundle_inspect(buf, len, &signer, 1, &j, &e);
 	if (j != NULL) {
-		json_object_set_new(j, "file", json_string(file));
+		json_object_set_new(j, "file", prov_json_text(file, strlen(file)));
 		if (c->json) {
 			rc = cli_json(c, j);
 			j = NULL;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "prov/escape.h"
 #include "prov/install.h"
 #include "prov/smp.h"
 
@@ -104,14 +105,19 @@ static void on_progress(void *ctx, const char *port, const char *id, const char 
 		return;
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < r->n; i++) {
+		char p[21], d[17];
+
 		if (strcmp(r->ports[i], port) != 0)
 			continue;
+		/* Escaped and cut to the columns at escape boundaries (prov/escape.h):
+		 * a port name or a device ID must not draw on the terminal. */
+		prov_escape_str(p, sizeof(p), port);
+		prov_escape_str(d, sizeof(d), id[0] ? id : "?");
 		if (total > 0)
-			snprintf(r->lines[i], sizeof(r->lines[i]), "%-20.20s %-16.16s %-8s %5zu/%zu bytes",
-			         port, id[0] ? id : "?", stage, done, total);
+			snprintf(r->lines[i], sizeof(r->lines[i]), "%-20s %-16s %-8s %5zu/%zu bytes", p, d, stage,
+			         done, total);
 		else
-			snprintf(r->lines[i], sizeof(r->lines[i]), "%-20.20s %-16.16s %s", port,
-			         id[0] ? id : "?", stage);
+			snprintf(r->lines[i], sizeof(r->lines[i]), "%-20s %-16s %s", p, d, stage);
 	}
 	draw(r);
 	pthread_mutex_unlock(&r->lock);
@@ -142,11 +148,14 @@ static int parse_uint(const char *s, unsigned long max, unsigned *out)
 static void print_result(cli *c, const prov_install_result *res)
 {
 	if (c->json) {
-		json_t *j = json_pack("{s:s, s:s?, s:s, s:I, s:s?, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:i, "
+		/* The port and the device's counter are outside values: kept valid
+		 * UTF-8 and exact (prov/escape.h). */
+		json_t *j = json_pack("{s:o, s:o?, s:s, s:o, s:s?, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:i, "
 		                      "s:f, s:s?, s:s?}",
-		                      "port", res->port, "device", res->device[0] ? res->device : NULL,
+		                      "port", prov_json_text(res->port, strlen(res->port)), "device",
+		                      res->device[0] ? prov_json_text(res->device, strlen(res->device)) : NULL,
 		                      "result", prov_install_outcome_name(res->outcome), "counter",
-		                      (json_int_t)res->counter, "digest", res->digest[0] ? res->digest : NULL,
+		                      prov_json_u64(res->counter), "digest", res->digest[0] ? res->digest : NULL,
 		                      "minted", res->minted == 2 ? "rotated" : res->minted ? "new" : "reused",
 		                      "key_origin", res->key_origin, "bundle_bytes", (json_int_t)res->bundle_len,
 		                      "wire_bytes_out", (json_int_t)res->bytes_out, "wire_bytes_in",
@@ -155,7 +164,7 @@ static void print_result(cli *c, const prov_install_result *res)
 		                      "seconds", res->seconds, "error",
 		                      res->err.code != PROV_OK ? res->err.msg : NULL, "status",
 		                      res->err.code != PROV_OK ? prov_status_name(res->err.code) : NULL);
-		char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		char *s = j != NULL ? prov_json_dump(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
 		if (s != NULL)
 			cli_out("%s\n", s);
@@ -166,16 +175,16 @@ static void print_result(cli *c, const prov_install_result *res)
 	switch (res->outcome) {
 	case PROV_INSTALL_INSTALLED:
 		cli_out("%s: %s installed: bundle %llu (%zu bytes, digest %.16s...), %.2f s, %lu retries\n",
-		        res->port, res->device, res->counter, res->bundle_len, res->digest, res->seconds,
-		        res->retries);
+		        cli_esc(res->port), cli_esc(res->device), res->counter, res->bundle_len, res->digest,
+		        res->seconds, res->retries);
 		break;
 	case PROV_INSTALL_ALREADY:
 		cli_out("%s: %s already provisioned: bundle %llu installed and recorded; nothing changed\n",
-		        res->port, res->device, res->counter);
+		        cli_esc(res->port), cli_esc(res->device), res->counter);
 		break;
 	case PROV_INSTALL_RECORDED:
-		cli_out("%s: %s had installed bundle %llu; its receipt is now recorded\n", res->port,
-		        res->device, res->counter);
+		cli_out("%s: %s had installed bundle %llu; its receipt is now recorded\n", cli_esc(res->port),
+		        cli_esc(res->device), res->counter);
 		break;
 	default:
 		break;
@@ -261,8 +270,12 @@ int cmd_install(int argc, char **argv, cli *c)
 	r->o.ctx = r;
 	r->tty = !c->json && isatty(STDERR_FILENO);
 	pthread_mutex_init(&r->lock, NULL);
-	for (size_t i = 0; i < r->n; i++)
-		snprintf(r->lines[i], sizeof(r->lines[i]), "%-20.20s %-16s waiting", r->ports[i], "?");
+	for (size_t i = 0; i < r->n; i++) {
+		char p[21];
+
+		snprintf(r->lines[i], sizeof(r->lines[i]), "%-20s %-16s waiting",
+		         prov_escape_str(p, sizeof(p), r->ports[i]), "?");
+	}
 	jobs = calloc(r->n, sizeof(*jobs));
 	th = calloc(r->n, sizeof(*th));
 	if (jobs == NULL || th == NULL) {
@@ -291,7 +304,7 @@ int cmd_install(int argc, char **argv, cli *c)
 		const prov_install_result *res = &jobs[i].res;
 
 		if (res->err.code != PROV_OK) {
-			if (!c->json)
+			if (!c->json) /* escaped when made (prov/err.h) */
 				fprintf(stderr, "prov: %s: %s\n", c->cmd, res->err.msg);
 			if (rc == 0)
 				rc = res->err.code;

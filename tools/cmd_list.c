@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "prov/db.h"
+#include "prov/escape.h"
 #include "prov/util.h"
 
 const char usage_list[] =
@@ -13,6 +14,23 @@ const char usage_list[] =
 	"(a `prov install` interrupted, or a bundle not yet delivered).\n"
 	"--json prints {\"count\": N, \"devices\": [{\"id\", \"status\", \"generation\",\n"
 	"\"bundle_counter\", \"template\", \"created_at\", \"updated_at\"}]}.\n";
+
+/* A text column as JSON: database rows are outside data too; text that is not
+ * valid UTF-8 is given escaped rather than dropping the row (prov_json_text). */
+static json_t *text_json(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t != NULL ? prov_json_text(t, (size_t)sqlite3_column_bytes(s, i)) : json_null();
+}
+
+/* The same for people (cli_escn: every byte, a NUL included). */
+static const char *col_esc(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return cli_escn(t, t != NULL ? (size_t)sqlite3_column_bytes(s, i) : 0);
+}
 
 int cmd_list(int argc, char **argv, cli *c)
 {
@@ -59,22 +77,20 @@ int cmd_list(int argc, char **argv, cli *c)
 	if (!c->json)
 		cli_out("%-24s %-10s %4s %8s  %s\n", "DEVICE", "STATUS", "GEN", "BUNDLES", "TEMPLATE");
 	while ((sr = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(s, 0);
-		const char *st = (const char *)sqlite3_column_text(s, 1);
-		const char *tpl = (const char *)sqlite3_column_text(s, 4);
 		char ca[21], ua[21];
 
 		n++;
 		if (c->json)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "id", id,
-			                                     "status", st, "generation",
+			json_array_append_new(arr, json_pack("{s:o, s:o, s:I, s:I, s:o, s:s, s:s}", "id", text_json(s, 0),
+			                                     "status", text_json(s, 1), "generation",
 			                                     (json_int_t)sqlite3_column_int64(s, 2), "bundle_counter",
-			                                     (json_int_t)sqlite3_column_int64(s, 3), "template", tpl,
-			                                     "created_at", prov_time_iso(sqlite3_column_int64(s, 5), ca),
-			                                     "updated_at", prov_time_iso(sqlite3_column_int64(s, 6), ua)));
+			                                     (json_int_t)sqlite3_column_int64(s, 3), "template",
+			                                     text_json(s, 4), "created_at",
+			                                     prov_time_iso(sqlite3_column_int64(s, 5), ca), "updated_at",
+			                                     prov_time_iso(sqlite3_column_int64(s, 6), ua)));
 		else
-			cli_out("%-24s %-10s %4lld %8lld  %s\n", id, st, (long long)sqlite3_column_int64(s, 2),
-			        (long long)sqlite3_column_int64(s, 3), tpl);
+			cli_out("%-24s %-10s %4lld %8lld  %s\n", col_esc(s, 0), col_esc(s, 1),
+			        (long long)sqlite3_column_int64(s, 2), (long long)sqlite3_column_int64(s, 3), col_esc(s, 4));
 	}
 	if (sr != SQLITE_DONE) {
 		prov_db_fail(h->db, sr, "listing devices", &e);

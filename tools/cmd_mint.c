@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "prov/db.h"
+#include "prov/escape.h"
 #include "prov/mint.h"
 #include "prov/util.h"
 
@@ -58,10 +59,12 @@ static json_t *result_json(const prov_mint_result *r)
 		json_object_set_new(j, "serial", json_string(r->serial));
 	if (r->key_origin != NULL)
 		json_object_set_new(j, "key_origin", json_string(r->key_origin));
+	/* The identity comes from a template, the path from --bundle-dir: never
+	 * dropped for invalid UTF-8 (prov_json_text). */
 	if (r->psk_identity[0] != 0)
-		json_object_set_new(j, "psk_identity", json_string(r->psk_identity));
+		json_object_set_new(j, "psk_identity", prov_json_text(r->psk_identity, strlen(r->psk_identity)));
 	if (r->bundle_path[0] != 0)
-		json_object_set_new(j, "bundle", json_string(r->bundle_path));
+		json_object_set_new(j, "bundle", prov_json_text(r->bundle_path, strlen(r->bundle_path)));
 	if (r->bundle_counter != 0)
 		json_object_set_new(j, "bundle_counter", json_integer((json_int_t)r->bundle_counter));
 	return j;
@@ -125,25 +128,28 @@ static prov_status read_ids(const char *path, char ***out, size_t *n, prov_err *
 {
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0, line = 0;
-	char **ids = NULL, *next, **sorted = NULL;
+	char **ids = NULL, **sorted = NULL;
 	prov_status st = prov_file_read(path, 64u << 20, &buf, &len, e);
 
 	*out = NULL;
 	*n = 0;
 	if (st != PROV_OK)
 		return st;
-	/* Split by hand, not with strtok: it swallows empty lines, and the error
-	 * messages must give the real line number. */
-	for (next = (char *)buf; next != NULL;) {
-		char *s = next, *end, *nl = strchr(next, '\n');
+	/* Split by hand over all len bytes, not with strtok or strchr: strtok
+	 * swallows empty lines (the messages must give the real line number), and
+	 * a NUL byte would end the text early, silently dropping every later ID. */
+	for (size_t at = 0; at < len;) {
+		char *s = (char *)buf + at, *end, *nl = memchr(s, '\n', len - at);
+		size_t n_line = nl != NULL ? (size_t)(nl - s) : len - at;
 
-		if (nl != NULL) {
-			*nl = 0;
-			next = nl + 1;
-		} else {
-			next = NULL;
-		}
+		at += n_line + 1;
 		line++;
+		if (memchr(s, 0, n_line) != NULL) {
+			st = prov_err_set(e, PROV_E_INPUT, "%s line %zu: a NUL byte: not a text file of device IDs",
+			                  path, line);
+			goto out;
+		}
+		s[n_line] = 0; /* the newline, or the NUL prov_file_read puts after the end */
 		while (isspace((unsigned char)*s))
 			s++;
 		end = s + strlen(s);
@@ -220,7 +226,7 @@ static int mint_single(cli *c, prov_home *h, prov_template *t, prov_mint_req *r)
 	if (res.key_origin != NULL)
 		cli_out(", key from %s", res.key_origin);
 	if (res.psk_identity[0] != 0)
-		cli_out(", PSK identity %s", res.psk_identity);
+		cli_out(", PSK identity %s", cli_esc(res.psk_identity));
 	cli_out("\n");
 	return 0;
 }

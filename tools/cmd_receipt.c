@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "prov/db.h"
+#include "prov/escape.h"
 #include "prov/receipt.h"
 #include "prov/util.h"
 
@@ -66,17 +67,18 @@ int cmd_receipt_verify(int argc, char **argv, cli *c)
 	prov_hex(r.nonce, r.nonce_len, nonce);
 	prov_hex(r.kid, sizeof(r.kid), kid);
 	if (c->json)
-		rc = cli_json(c, json_pack("{s:s, s:s, s:I, s:s, s:s?, s:s, s:b, s:b, s:b}", "file", file,
-		                           "device", r.device, "counter", (json_int_t)r.counter, "digest",
+		rc = cli_json(c, json_pack("{s:o, s:s, s:o, s:s, s:s?, s:s, s:b, s:b, s:b}", "file",
+		                           prov_json_text(file, strlen(file)), "device", r.device, "counter",
+		                           prov_json_u64(r.counter), "digest",
 		                           digest, "nonce", r.nonce_len ? nonce : NULL, "kid", kid,
 		                           "recorded", !r.already, "already_recorded", r.already, "wipe",
 		                           r.wipe));
 	else if (r.already)
-		cli_out("%s: install of bundle %llu on %s already recorded; nothing added\n", file, r.counter,
-		        r.device);
+		cli_out("%s: install of bundle %llu on %s already recorded; nothing added\n", cli_esc(file),
+		        r.counter, cli_esc(r.device));
 	else
-		cli_out("%s: valid; recorded install of %sbundle %llu on %s (digest %.16s...)\n", file,
-		        r.wipe ? "wipe " : "", r.counter, r.device, digest);
+		cli_out("%s: valid; recorded install of %sbundle %llu on %s (digest %.16s...)\n", cli_esc(file),
+		        r.wipe ? "wipe " : "", r.counter, cli_esc(r.device), digest);
 out:
 	free(buf);
 	prov_home_close(h);

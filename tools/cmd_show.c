@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "prov/db.h"
+#include "prov/escape.h"
 #include "prov/util.h"
 
 const char usage_show[] =
@@ -18,7 +19,12 @@ static json_t *col_json(sqlite3_stmt *s, int i)
 {
 	switch (sqlite3_column_type(s, i)) {
 	case SQLITE_INTEGER: return json_integer((json_int_t)sqlite3_column_int64(s, i));
-	case SQLITE_TEXT: return json_string((const char *)sqlite3_column_text(s, i));
+	case SQLITE_TEXT: {
+		/* Rows are outside data too: invalid UTF-8 is given escaped, not lost. */
+		const unsigned char *t = sqlite3_column_text(s, i);
+
+		return prov_json_text(t, (size_t)sqlite3_column_bytes(s, i));
+	}
 	case SQLITE_NULL: return json_null();
 	default: {
 		/* Blobs are public data here (SPKI, identity, digests): show a digest or hex. */
@@ -56,10 +62,9 @@ static prov_status rows(sqlite3 *db, const char *sql, const char *id, json_t **o
 			const char *name = sqlite3_column_name(s, i);
 
 			if (strcmp(name, "identity") == 0 && sqlite3_column_type(s, i) == SQLITE_BLOB) {
-				char *v = strndup(sqlite3_column_blob(s, i), (size_t)sqlite3_column_bytes(s, i));
+				const void *b = sqlite3_column_blob(s, i);
 
-				json_object_set_new(o, name, json_string(v));
-				free(v);
+				json_object_set_new(o, name, prov_json_text(b, (size_t)sqlite3_column_bytes(s, i)));
 			} else if (strcmp(name, "detail") == 0 && sqlite3_column_type(s, i) == SQLITE_TEXT) {
 				json_t *d = json_loads((const char *)sqlite3_column_text(s, i), 0, NULL);
 
@@ -83,11 +88,12 @@ static prov_status rows(sqlite3 *db, const char *sql, const char *id, json_t **o
 	return st;
 }
 
+/* A string member for people: escaped (cli_esc), "-" when absent. */
 static const char *str(json_t *o, const char *k)
 {
-	const char *v = json_string_value(json_object_get(o, k));
+	json_t *v = json_object_get(o, k);
 
-	return v != NULL ? v : "-";
+	return json_is_string(v) ? cli_escn(json_string_value(v), json_string_length(v)) : "-";
 }
 
 static long long num(json_t *o, const char *k)
@@ -134,10 +140,12 @@ static void print_human(json_t *d)
 	if (json_is_integer(json_object_get(d, "pending_bundle")))
 		cli_out("pending:    bundle %lld issued, not installed\n", num(d, "pending_bundle"));
 	json_array_foreach(json_object_get(d, "audit"), i, row) {
-		char *detail = json_dumps(json_object_get(row, "detail"), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		/* The detail as compact JSON (ASCII only), escaped like any outside text. */
+		char *detail = json_dumps(json_object_get(row, "detail"),
+		                          JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
 
 		cli_out("audit:      %s %-7s %s\n", str(row, "logged_at"), str(row, "action"),
-		        detail != NULL ? detail : "");
+		        detail != NULL ? cli_esc(detail) : "");
 		free(detail);
 	}
 }

@@ -122,8 +122,8 @@ int cmd_signer_export(int argc, char **argv, cli *c)
 		snprintf(p, left, " }\n\n#endif\n");
 	}
 	rc = cli_write_out(c, out, text, strlen(text), 0644);
-	if (rc == 0 && prov_db_audit(h->db, "export", NULL, "{\"what\":\"signer\"}", &e) != PROV_OK)
-		rc = cli_fail(c, &e);
+	if (rc == 0)
+		rc = cli_audit_public(c, h, "{\"what\":\"signer\"}");
 out:
 	free(text);
 	prov_home_close(h);

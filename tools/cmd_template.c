@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "prov/escape.h"
 #include "prov/template.h"
 #include "prov/util.h"
 
@@ -50,7 +51,8 @@ int cmd_template_check(int argc, char **argv, cli *c)
 
 		if (prov_template_load(argv[i], &t, &e) != PROV_OK) {
 			if (c->json)
-				json_array_append_new(all, json_pack("{s:s, s:b, s:s}", "file", argv[i], "valid", 0,
+				json_array_append_new(all, json_pack("{s:o, s:b, s:s}", "file",
+				                                     prov_json_text(argv[i], strlen(argv[i])), "valid", 0,
 				                                     "error", e.msg));
 			else
 				fprintf(stderr, "prov: %s: %s\n", c->cmd, e.msg);
@@ -65,12 +67,14 @@ int cmd_template_check(int argc, char **argv, cli *c)
 			for (size_t k = 0; k < t->n_creds; k++)
 				json_array_append_new(creds, json_pack("{s:s, s:I}", "type", kind_name(t->creds[k].kind),
 				                                       "slot", (json_int_t)t->creds[k].slot));
-			json_array_append_new(all, json_pack("{s:s, s:b, s:s, s:s, s:o, s:s}", "file", argv[i],
+			json_array_append_new(all, json_pack("{s:o, s:b, s:s, s:s, s:o, s:s}", "file",
+			                                     prov_json_text(argv[i], strlen(argv[i])),
 			                                     "valid", 1, "name", t->name, "protocol", t->protocol,
 			                                     "credentials", creds, "digest",
 			                                     prov_hex(t->digest, sizeof(t->digest), hex)));
 		} else {
-			cli_out("%s: ok (%s, %s, %zu credential%s)\n", argv[i], t->name, t->protocol, t->n_creds,
+			cli_out("%s: ok (%s, %s, %zu credential%s)\n", cli_esc(argv[i]), cli_esc(t->name),
+			        cli_esc(t->protocol), t->n_creds,
 			        t->n_creds == 1 ? "" : "s");
 		}
 		prov_template_free(t);

@@ -13,6 +13,12 @@
 
 #include "commands.h"
 #include "prov/err.h"
+#include "prov/escape.h"
+
+/* How a command opens the factory database (see cli.h, cli_open). */
+#define WRITES 0                       /* read-write; a read-only home is an error */
+#define READS PROV_OPEN_READONLY       /* never writes: works on a read-only home */
+#define AUDITS PROV_OPEN_READ_MOSTLY   /* reads, and records some reads (secrets) */
 
 struct command {
 	const char *name;      /* "mint", or "ca" for two-word commands */
@@ -20,26 +26,27 @@ struct command {
 	int (*fn)(int argc, char **argv, cli *c);
 	const char *usage;
 	const char *summary;
+	unsigned open;         /* WRITES, READS or AUDITS */
 };
 
 static const struct command commands[] = {
-	{"init", NULL, cmd_init, usage_init, "create a factory home: database, CA, bundle signer"},
-	{"ca", "export", cmd_ca_export, usage_ca_export, "print the device CA chain (PEM)"},
-	{"signer", "export", cmd_signer_export, usage_signer_export, "print the bundle signer's public key (PEM or C header)"},
-	{"template", "check", cmd_template_check, usage_template_check, "validate a device template"},
-	{"mint", NULL, cmd_mint, usage_mint, "register devices and issue their credentials"},
-	{"list", NULL, cmd_list, usage_list, "list devices"},
-	{"show", NULL, cmd_show, usage_show, "show one device: credentials, bundles, history"},
-	{"export", NULL, cmd_export, usage_export, "export a device's certificate, keys or PSK; PSK tables"},
-	{"bundle", NULL, cmd_bundle, usage_bundle, "build a device's signed credential bundle"},
-	{"inspect", NULL, cmd_inspect, usage_inspect, "verify and decode a bundle"},
-	{"trust", "build", cmd_trust_build, usage_trust_build, "cut a root bundle down to a minimal trust store"},
-	{"trust", "sign", cmd_trust_sign, usage_trust_sign, "sign a trust store for a roots-only device update"},
-	{"trust", "inspect", cmd_trust_inspect, usage_trust_inspect, "check and describe a trust store or a signed one"},
-	{"receipt", "verify", cmd_receipt_verify, usage_receipt_verify, "check a device's install receipt and record the install"},
-	{"install", NULL, cmd_install, usage_install, "provision devices over serial ports (SMP), many at once"},
-	{"thread", "pskc", cmd_thread_pskc, usage_thread_pskc, "derive a Thread network's PSKc from its passphrase"},
-	{"thread", "pskd", cmd_thread_pskd, usage_thread_pskd, "generate or check a Thread joiner credential (PSKd)"},
+	{"init", NULL, cmd_init, usage_init, "create a factory home: database, CA, bundle signer", WRITES},
+	{"ca", "export", cmd_ca_export, usage_ca_export, "print the device CA chain (PEM)", AUDITS},
+	{"signer", "export", cmd_signer_export, usage_signer_export, "print the bundle signer's public key (PEM or C header)", AUDITS},
+	{"template", "check", cmd_template_check, usage_template_check, "validate a device template", READS},
+	{"mint", NULL, cmd_mint, usage_mint, "register devices and issue their credentials", WRITES},
+	{"list", NULL, cmd_list, usage_list, "list devices", READS},
+	{"show", NULL, cmd_show, usage_show, "show one device: credentials, bundles, history", READS},
+	{"export", NULL, cmd_export, usage_export, "export a device's certificate, keys or PSK; PSK tables", AUDITS},
+	{"bundle", NULL, cmd_bundle, usage_bundle, "build a device's signed credential bundle", WRITES},
+	{"inspect", NULL, cmd_inspect, usage_inspect, "verify and decode a bundle", READS},
+	{"trust", "build", cmd_trust_build, usage_trust_build, "cut a root bundle down to a minimal trust store", READS},
+	{"trust", "sign", cmd_trust_sign, usage_trust_sign, "sign a trust store for a roots-only device update", WRITES},
+	{"trust", "inspect", cmd_trust_inspect, usage_trust_inspect, "check and describe a trust store or a signed one", READS},
+	{"receipt", "verify", cmd_receipt_verify, usage_receipt_verify, "check a device's install receipt and record the install", WRITES},
+	{"install", NULL, cmd_install, usage_install, "provision devices over serial ports (SMP), many at once", WRITES},
+	{"thread", "pskc", cmd_thread_pskc, usage_thread_pskc, "derive a Thread network's PSKc from its passphrase", READS},
+	{"thread", "pskd", cmd_thread_pskd, usage_thread_pskd, "generate or check a Thread joiner credential (PSKd)", READS},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -105,7 +112,9 @@ static int help(int argc, char **argv)
 	} else if ((cmd = find(argc, argv, &used)) != NULL) {
 		fputs(cmd->usage, stdout);
 	} else {
-		fprintf(stderr, "prov: help: no such command: %s\n", argv[0]);
+		char esc[256];
+
+		fprintf(stderr, "prov: help: no such command: %s\n", prov_escape_str(esc, sizeof(esc), argv[0]));
 		return PROV_E_USAGE;
 	}
 	return finish("help");
@@ -138,8 +147,11 @@ int main(int argc, char **argv)
 	}
 	cmd = find(argc - 1, argv + 1, &used);
 	if (cmd == NULL) {
-		fprintf(stderr, "prov: '%s%s%s' is not a prov command; see 'prov help'\n", argv[1],
-		        argc > 2 && argv[2][0] != '-' ? " " : "", argc > 2 && argv[2][0] != '-' ? argv[2] : "");
+		char w1[256], w2[256];
+
+		fprintf(stderr, "prov: '%s%s%s' is not a prov command; see 'prov help'\n",
+		        prov_escape_str(w1, sizeof(w1), argv[1]), argc > 2 && argv[2][0] != '-' ? " " : "",
+		        argc > 2 && argv[2][0] != '-' ? prov_escape_str(w2, sizeof(w2), argv[2]) : "");
 		return PROV_E_USAGE;
 	}
 	snprintf(name, sizeof(name), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ? cmd->sub : "");
@@ -151,6 +163,7 @@ int main(int argc, char **argv)
 	c.cmd = name;
 	c.usage = cmd->usage;
 	c.busy_ms = 30000;
+	c.open = cmd->open;
 	/* The command sees "prov <name>" as argv[0]. */
 	return cmd->fn(argc - used, argv + used, &c);
 }

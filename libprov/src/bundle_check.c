@@ -10,6 +10,7 @@
 
 #include "prov/bundle.h"
 #include "prov/cbor.h"
+#include "prov/escape.h"
 #include "prov/template.h"
 #include "prov/trust.h"
 #include "prov/util.h"
@@ -313,8 +314,9 @@ static json_t *describe_certs(const uint8_t *p, size_t len)
 			n = BIO_read(b, na, sizeof(na) - 1);
 			na[n > 0 ? n : 0] = 0;
 		}
-		json_array_append_new(a, json_pack("{s:s?, s:s?, s:s}", "subject", subj, "serial", serial,
-		                                   "not_after", na));
+		json_array_append_new(a, json_pack("{s:o?, s:s?, s:s}", "subject",
+		                                   subj != NULL ? prov_json_text(subj, strlen(subj)) : NULL,
+		                                   "serial", serial, "not_after", na));
 		BIO_free(b);
 		OPENSSL_free(serial);
 		BN_free(bn);
@@ -384,12 +386,9 @@ static json_t *describe_entry(const cbor_item_t *m, int secrets_encrypted)
 
 	if ((x = prov_cbor_map_get_int(m, PROV_EK_ALG)) != NULL && prov_cbor_get_int(x, &alg) == 0)
 		json_object_set_new(j, "alg", json_string(alg_name(alg)));
-	if ((x = prov_cbor_map_get_int(m, PROV_EK_IDENTITY)) != NULL) {
-		char *s = strndup((const char *)cbor_bytestring_handle(x), cbor_bytestring_length(x));
-
-		json_object_set_new(j, "identity", json_string(s));
-		free(s);
-	}
+	if ((x = prov_cbor_map_get_int(m, PROV_EK_IDENTITY)) != NULL)
+		json_object_set_new(j, "identity",
+		                    prov_json_text(cbor_bytestring_handle(x), cbor_bytestring_length(x)));
 	if (type == PROV_ENT_PRIVATE_KEY || type == PROV_ENT_PSK) {
 		/* Never the value: where it is, and whether it is encrypted. */
 		json_object_set_new(j, "secret_index", json_integer((json_int_t)cbor_get_int(v)));
@@ -427,17 +426,23 @@ static json_t *describe_entry(const cbor_item_t *m, int secrets_encrypted)
 	return j;
 }
 
+/* A time as ISO 8601, or null past 9999-12-31T23:59:59Z: a bundle may carry
+ * any uint (schemas/bundle.cddl), and the caller gives the exact number beside
+ * it ("..._seconds"), never a wrong date. */
+static json_t *time_json(uint64_t t)
+{
+	char iso[21];
+
+	return t <= (uint64_t)PROV_TIME_ISO_MAX ? json_string(prov_time_iso((int64_t)t, iso)) : json_null();
+}
+
 static json_t *describe_tls(const cbor_item_t *m)
 {
 	json_t *j = json_object();
 	cbor_item_t *v;
 
-	if ((v = prov_cbor_map_get_int(m, PROV_T_PROTOCOL)) != NULL) {
-		char *s = strndup((const char *)cbor_string_handle(v), cbor_string_length(v));
-
-		json_object_set_new(j, "protocol", json_string(s));
-		free(s);
-	}
+	if ((v = prov_cbor_map_get_int(m, PROV_T_PROTOCOL)) != NULL)
+		json_object_set_new(j, "protocol", prov_json_text(cbor_string_handle(v), cbor_string_length(v)));
 	if ((v = prov_cbor_map_get_int(m, PROV_T_TRANSPORT)) != NULL)
 		json_object_set_new(j, "transport", json_string(cbor_get_int(v) ? "dtls" : "tls"));
 	if ((v = prov_cbor_map_get_int(m, PROV_T_VERSIONS)) != NULL) {
@@ -480,16 +485,11 @@ static json_t *describe_tls(const cbor_item_t *m)
 		json_object_set_new(j, "time_check", json_string(tc[cbor_get_int(v)]));
 	}
 	if ((v = prov_cbor_map_get_int(m, PROV_T_TIME_FLOOR)) != NULL) {
-		char iso[21];
-
-		json_object_set_new(j, "time_floor", json_string(prov_time_iso((int64_t)cbor_get_int(v), iso)));
+		json_object_set_new(j, "time_floor", time_json(cbor_get_int(v)));
+		json_object_set_new(j, "time_floor_seconds", prov_json_u64(cbor_get_int(v)));
 	}
-	if ((v = prov_cbor_map_get_int(m, PROV_T_SERVER_NAME)) != NULL) {
-		char *s = strndup((const char *)cbor_string_handle(v), cbor_string_length(v));
-
-		json_object_set_new(j, "server_name", json_string(s));
-		free(s);
-	}
+	if ((v = prov_cbor_map_get_int(m, PROV_T_SERVER_NAME)) != NULL)
+		json_object_set_new(j, "server_name", prov_json_text(cbor_string_handle(v), cbor_string_length(v)));
 	return j;
 }
 
@@ -510,16 +510,16 @@ static json_int_t count_secrets(const cbor_item_t *ents)
 static json_t *describe(const cbor_item_t *p)
 {
 	cbor_item_t *sec, *v = prov_cbor_map_get_int(p, PROV_B_DEVICE);
-	char *dev = strndup((const char *)cbor_string_handle(v), cbor_string_length(v));
-	char iso[21];
+	uint64_t issued = cbor_get_int(prov_cbor_map_get_int(p, PROV_B_ISSUED_AT));
 	json_t *j, *ents = json_array();
 
-	j = json_pack("{s:I, s:s, s:I, s:s}", "version",
-	              (json_int_t)cbor_get_int(prov_cbor_map_get_int(p, PROV_B_VERSION)), "device", dev,
-	              "counter", (json_int_t)cbor_get_int(prov_cbor_map_get_int(p, PROV_B_COUNTER)),
-	              "issued_at",
-	              prov_time_iso((int64_t)cbor_get_int(prov_cbor_map_get_int(p, PROV_B_ISSUED_AT)), iso));
-	free(dev);
+	/* Counter and time are any uint64 (schemas/bundle.cddl): prov_json_u64
+	 * keeps them exact where jansson's signed integers would turn negative. */
+	j = json_pack("{s:I, s:o, s:o, s:o, s:o}", "version",
+	              (json_int_t)cbor_get_int(prov_cbor_map_get_int(p, PROV_B_VERSION)), "device",
+	              prov_json_text(cbor_string_handle(v), cbor_string_length(v)), "counter",
+	              prov_json_u64(cbor_get_int(prov_cbor_map_get_int(p, PROV_B_COUNTER))), "issued_at",
+	              time_json(issued), "issued_at_seconds", prov_json_u64(issued));
 	v = prov_cbor_map_get_int(p, PROV_B_NONCE);
 	json_object_set_new(j, "nonce", v != NULL ? bytes_hex(v) : json_null());
 	json_object_set_new(j, "wipe", json_boolean(prov_cbor_map_get_int(p, PROV_B_WIPE) != NULL));

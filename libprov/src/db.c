@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +154,9 @@ prov_status prov_db_fail(sqlite3 *db, int rc, const char *what, prov_err *e)
 		return prov_err_set(e, s, "%s: database is locked by another process (waited for the busy timeout)", what);
 	if ((rc & 0xff) == SQLITE_NOTADB)
 		return prov_err_set(e, s, "%s: not a provkit database (%s)", what, m);
+	if ((rc & 0xff) == SQLITE_READONLY)
+		return prov_err_set(e, s, "%s: the factory database is read-only here (a read-only file "
+		                    "system, or no write permission): %s", what, m);
 	return prov_err_set(e, s, "%s: %s", what, m);
 }
 
@@ -290,11 +294,129 @@ static int busy_poll(void *arg, int tries)
 	return 1;
 }
 
-prov_status prov_db_open(const char *path, int create, int busy_ms, sqlite3 **out,
+/* path + suffix, malloc'd. */
+static char *path_with(const char *path, const char *suffix)
+{
+	size_t n = strlen(path) + strlen(suffix) + 1;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s%s", path, suffix);
+	return p;
+}
+
+/* Why the database at path cannot be written (a static text), or NULL when
+ * it can: the file, and its directory for the WAL's -wal and -shm files. */
+static const char *why_unwritable(const char *path)
+{
+	struct statvfs sv;
+	char *dir;
+	int dir_ok;
+
+	if (statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0)
+		return "it is on a read-only file system";
+	if (access(path, W_OK) != 0)
+		return "the file is not writable";
+	dir = strdup(path);
+	if (dir == NULL)
+		return NULL;
+	{
+		char *slash = strrchr(dir, '/');
+
+		if (slash == NULL)
+			strcpy(dir, ".");
+		else if (slash == dir)
+			dir[1] = 0;
+		else
+			*slash = 0;
+	}
+	dir_ok = access(dir, W_OK) == 0;
+	free(dir);
+	return dir_ok ? NULL : "its directory is not writable (SQLite keeps its -wal and -shm files there)";
+}
+
+/* "file:" and path as a URI (RFC 3986: every byte but the unreserved ones and
+ * "/" percent-encoded), then "?" query; malloc'd. */
+static char *path_uri(const char *path, const char *query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(path);
+	char *u = malloc(5 + 3 * n + 1 + strlen(query) + 1), *w;
+
+	if (u == NULL)
+		return NULL;
+	w = u + 5;
+	memcpy(u, "file:", 5);
+	for (const unsigned char *p = (const unsigned char *)path; *p != 0; p++) {
+		int keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		           *p == '-' || *p == '.' || *p == '_' || *p == '~' || *p == '/';
+
+		if (keep) {
+			*w++ = (char)*p;
+		} else {
+			*w++ = '%';
+			*w++ = hex[*p >> 4];
+			*w++ = hex[*p & 15];
+		}
+	}
+	*w++ = '?';
+	strcpy(w, query);
+	return u;
+}
+
+/* A read-only connection.  SQLite reads a WAL database through its -shm file
+ * and makes that file when it is missing; on a read-only file system it
+ * cannot, so there the database is opened immutable (no locks, no -shm), which
+ * is sound because nothing can change it, as long as no -wal holds changes the
+ * main file lacks (immutable ignores the -wal: those would be silently lost).
+ * *immutable says which way it went. */
+static prov_status open_readonly(const char *path, sqlite3 **db, int *immutable, prov_err *e)
+{
+	char *shm = path_with(path, "-shm"), *wal = path_with(path, "-wal"), *uri = NULL;
+	struct statvfs sv;
+	struct stat sb;
+	prov_status st = PROV_OK;
+	int rc;
+
+	*immutable = 0;
+	if (shm == NULL || wal == NULL) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0 && stat(shm, &sb) != 0) {
+		if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+			st = prov_err_set(e, PROV_E_IO,
+			                  "%s: cannot be read on this read-only file system: its write-ahead log "
+			                  "%s holds changes that SQLite applies only through a %s file, which it "
+			                  "cannot create here; checkpoint the log where the home is writable "
+			                  "(PRAGMA wal_checkpoint)", path, wal, shm);
+			goto out;
+		}
+		*immutable = 1;
+		uri = path_uri(path, "immutable=1");
+		if (uri == NULL) {
+			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+			goto out;
+		}
+	}
+	rc = sqlite3_open_v2(uri != NULL ? uri : path, db,
+	                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (uri != NULL ? SQLITE_OPEN_URI : 0),
+	                     NULL);
+	if (rc != SQLITE_OK)
+		st = prov_db_fail(*db, rc, path, e);
+out:
+	free(shm);
+	free(wal);
+	free(uri);
+	return st;
+}
+
+prov_status prov_db_open(const char *path, int mode, int busy_ms, sqlite3 **out,
                          prov_err *e)
 {
 	sqlite3 *db = NULL;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	int create = mode == PROV_DB_CREATE, readonly = mode == PROV_DB_READONLY, immutable = 0;
 	int rc;
 	prov_status st;
 
@@ -308,11 +430,25 @@ prov_status prov_db_open(const char *path, int create, int busy_ms, sqlite3 **ou
 		close(fd);
 	} else if (access(path, F_OK) != 0) {
 		return prov_err_set(e, PROV_E_NOTFOUND, "no database at %s", path);
+	} else if (!readonly) {
+		const char *why = why_unwritable(path);
+
+		if (why != NULL && mode == PROV_DB_READ_MOSTLY)
+			readonly = 1;
+		else if (why != NULL)
+			return prov_err_set(e, PROV_E_IO, "%s: cannot be written: %s, and this command writes to "
+			                    "the database", path, why);
 	}
-	rc = sqlite3_open_v2(path, &db, flags, NULL);
-	if (rc != SQLITE_OK) {
-		st = prov_db_fail(db, rc, path, e);
-		goto out;
+	if (readonly) {
+		st = open_readonly(path, &db, &immutable, e);
+		if (st != PROV_OK)
+			goto out;
+	} else {
+		rc = sqlite3_open_v2(path, &db, flags, NULL);
+		if (rc != SQLITE_OK) {
+			st = prov_db_fail(db, rc, path, e);
+			goto out;
+		}
 	}
 	sqlite3_busy_handler(db, busy_poll, (void *)(intptr_t)busy_ms);
 	sqlite3_extended_result_codes(db, 0);
@@ -323,18 +459,37 @@ prov_status prov_db_open(const char *path, int create, int busy_ms, sqlite3 **ou
 		int version = 0;
 
 		st = schema_version(db, &version, e);
+		if (st == PROV_E_IO && readonly && !immutable) {
+			/* CANTOPEN or READONLY: the -shm file could not be made. */
+			st = prov_err_set(e, PROV_E_IO,
+			                  "%s: cannot be read without write access to its directory: SQLite "
+			                  "makes a -shm file beside a WAL database to read it", path);
+			goto out;
+		}
 		if (st == PROV_OK && version == 0)
 			st = prov_err_set(e, PROV_E_DB, "not a provkit database (no provkit schema)");
+		if (st == PROV_OK && readonly && version > (int)N_MIGRATIONS)
+			st = prov_err_set(e, PROV_E_DB,
+			                  "database schema version %d is newer than this prov supports (%d)",
+			                  version, (int)N_MIGRATIONS);
+		else if (st == PROV_OK && readonly && version != (int)N_MIGRATIONS)
+			st = prov_err_set(e, PROV_E_DB,
+			                  "database schema version %d is older than this prov's (%d): a command "
+			                  "that writes migrates it, this one only reads", version, (int)N_MIGRATIONS);
 		if (st != PROV_OK) {
 			prov_err_wrap(e, "%s", path);
 			goto out;
 		}
 	}
-	st = prov_db_exec(db, "PRAGMA journal_mode = WAL", e);
-	if (st == PROV_OK)
-		st = prov_db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", e);
-	if (st == PROV_OK)
-		st = migrate(db, e);
+	if (readonly) {
+		st = prov_db_exec(db, "PRAGMA foreign_keys = ON", e);
+	} else {
+		st = prov_db_exec(db, "PRAGMA journal_mode = WAL", e);
+		if (st == PROV_OK)
+			st = prov_db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", e);
+		if (st == PROV_OK)
+			st = migrate(db, e);
+	}
 	if (st != PROV_OK) {
 		prov_err_wrap(e, "%s", path);
 		goto out;

@@ -217,7 +217,7 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	st = prov_file_write(p, pem, strlen(pem), 0644, 1, e);
 	if (st != PROV_OK) goto out;
 	if (JOIN("prov.db") == NULL) goto oom;
-	st = prov_db_open(p, 1, PROV_DB_BUSY_MS_DEFAULT, &db, e);
+	st = prov_db_open(p, PROV_DB_CREATE, PROV_DB_BUSY_MS_DEFAULT, &db, e);
 	if (st != PROV_OK) goto out;
 	st = init_kek(db, tmp, o->passphrase, e);
 	if (st != PROV_OK) goto out;
@@ -345,7 +345,9 @@ prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_hom
 		st = prov_err_set(e, PROV_E_NOTFOUND, "no factory home at %s (create one with prov init)", dir);
 		goto out;
 	}
-	st = prov_db_open(p, 0, busy_ms, &h->db, e);
+	st = prov_db_open(p, need & PROV_OPEN_READONLY ? PROV_DB_READONLY
+	                     : need & PROV_OPEN_READ_MOSTLY ? PROV_DB_READ_MOSTLY : PROV_DB_OPEN,
+	                  busy_ms, &h->db, e);
 	if (st != PROV_OK)
 		goto out;
 	free(p);

@@ -245,8 +245,11 @@ char *prov_time_iso(int64_t t, char *out)
 	struct tm tm;
 	time_t tt = (time_t)t;
 
-	gmtime_r(&tt, &tm);
-	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Years 1000..9999 only: four digits; beyond, gmtime fails or strftime
+	 * overflows the 21 bytes, and a wrong date must never be shown: the number. */
+	if (t < PROV_TIME_ISO_MIN || t > PROV_TIME_ISO_MAX || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 21, "%lld", (long long)t);
 	return out;
 }
 

@@ -1,4 +1,5 @@
 /* x509.c - certificate profile and CSR handling (see prov/x509.h). */
+#define _GNU_SOURCE /* memmem */
 #include "prov/algs.h"
 #include "prov/x509.h"
 
@@ -392,6 +393,8 @@ prov_status prov_x509_chain_check(STACK_OF(X509) *chain, prov_err *e)
 	return PROV_OK;
 }
 
+#define PEM_CERT_BEGIN "-----BEGIN CERTIFICATE-----"
+
 prov_status prov_x509_load_certs(const char *path, STACK_OF(X509) **out, prov_err *e)
 {
 	uint8_t *buf = NULL;
@@ -411,22 +414,50 @@ prov_status prov_x509_load_certs(const char *path, STACK_OF(X509) **out, prov_er
 		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (strstr((char *)buf, "-----BEGIN CERTIFICATE-----") != NULL) {
+	/* Every certificate or an error: a block that does not parse must not end
+	 * the reading quietly, dropping it and every later one.  memmem, not
+	 * strstr: a NUL byte must not hide the rest of the file. */
+	if (memmem(buf, len, PEM_CERT_BEGIN, sizeof(PEM_CERT_BEGIN) - 1) != NULL) {
 		X509 *c;
 
-		while ((c = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		for (int blk = 1;; blk++) {
+			unsigned long err;
+
+			c = PEM_read_bio_X509(b, NULL, NULL, NULL);
+			if (c == NULL) {
+				err = ERR_peek_last_error();
+				ERR_clear_error();
+				if (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)
+					break; /* no further block: the end of the input */
+				st = prov_err_set(e, PROV_E_INPUT,
+				                  "%s: certificate %d is garbage (bad base64, a NUL byte or no END line)",
+				                  path, blk);
+				goto out;
+			}
 			if (!sk_X509_push(sk, c)) {
 				X509_free(c);
 				st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 				goto out;
 			}
-		ERR_clear_error(); /* end of input */
+		}
 	} else {
-		const unsigned char *p = buf;
-		X509 *c = d2i_X509(NULL, &p, (long)len);
+		/* DER certificates back to back, to the last byte. */
+		for (const unsigned char *p = buf; p < buf + len;) {
+			X509 *c = d2i_X509(NULL, &p, (long)(buf + len - p));
 
-		if (c != NULL && !sk_X509_push(sk, c))
-			X509_free(c);
+			if (c == NULL) {
+				st = sk_X509_num(sk) == 0
+				         ? prov_err_ssl(e, PROV_E_INPUT, "%s holds no certificate (PEM or DER)", path)
+				         : prov_err_ssl(e, PROV_E_INPUT, "%s: not a DER certificate at byte %zu", path,
+				                        (size_t)(p - buf));
+				goto out;
+			}
+			if (!sk_X509_push(sk, c)) {
+				X509_free(c);
+				st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+				goto out;
+			}
+		}
 	}
 	if (sk_X509_num(sk) == 0) {
 		st = prov_err_ssl(e, PROV_E_INPUT, "%s holds no certificate (PEM or DER)", path);

@@ -281,3 +281,30 @@ assert s["resets"] == 1 and s["logs"] > 5 and s["dropped"] + s["flipped"] > 5, s
 	[ "$(status d1 '["slots"][0]["entries"][2]["type"]')" = trust-store ]
 	[ "$(status d1 '["slots"][0]["entries"][2]["size"]')" = "$(stat -c %s "$T/roots.store")" ]
 }
+
+@test "a port name with terminal controls: escaped in the progress lines on a terminal, the result and --json" {
+	if ! command -v script >/dev/null; then
+		skip "no script(1) to give prov install a terminal"
+	fi
+	make_factory
+	new_device d1 dev-1
+	serve d1
+	# A name that retitles the terminal, rings, and breaks the line.
+	export HOSTILE_PORT="$T/port"$'\e]0;pwned\a\nX'
+	ln -s "$PORT" "$HOSTILE_PORT"
+	export PROV MQTT
+	script -qec 'exec "$PROV" install --port "$HOSTILE_PORT" --template "$MQTT"' /dev/null >"$T/tty" 2>&1
+	# The progress block was drawn (its own cursor controls), the name escaped in it.
+	grep -aqF $'\e[K' "$T/tty"
+	grep -aqF 'port\x1b]0;pwned\x07\nX' "$T/tty"
+	grep -aqF 'port\x1b]0;pwned\x07\nX: dev-1 installed: bundle 1' "$T/tty"
+	# Nothing of the name reached the terminal raw: no OSC, no BEL.
+	run grep -acF $'\e]' "$T/tty"
+	[ "$output" = 0 ]
+	run grep -acF $'\a' "$T/tty"
+	[ "$output" = 0 ]
+	run -0 "$PROV" install --port "$HOSTILE_PORT" --template "$MQTT" --json
+	"$PY" -c 'import json, sys
+j = json.loads(sys.argv[1])
+assert j["port"].endswith("port\x1b]0;pwned\x07\nX") and j["result"] == "already-provisioned", j' "$output"
+}

@@ -845,6 +845,76 @@ EOF
 	[ "$(db "SELECT count(*) FROM devices")" -eq 0 ]
 }
 
+@test "batch --devices: a NUL byte on line N -> exit 3 naming line N, nothing minted (no ID after it dropped)" {
+	make_factory
+	before=$(db_digest)
+	# The NUL used to end the text: n-3 and n-4 were dropped, 2 of 4 minted, exit 0.
+	printf 'n-1\nn-2\0\nn-3\nn-4\n' >"$T/ids"
+	run --separate-stderr "$PROV" mint --template "$TPL/coaps-psk.json" --devices "$T/ids"
+	assert_status 3
+	[ -z "$output" ]
+	assert_stderr_has "ids line 2: a NUL byte"
+	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+	assert_db_unchanged "$before"
+	[ "$(db "SELECT count(*) FROM devices")" -eq 0 ]
+	# On the last line without a newline, and in the middle of a line: the same.
+	for body in 'n-1\nn-2\nn-3\0' 'n-1\nn\0-2\nn-3\n' '\0'; do
+		printf "$body" >"$T/ids"
+		run --separate-stderr "$PROV" mint --template "$TPL/coaps-psk.json" --devices "$T/ids" --json
+		assert_status 3
+		[ -z "$output" ]
+		assert_stderr_has "a NUL byte"
+		assert_db_unchanged "$before"
+	done
+	# Without the NUL, all four are minted: the file is read to its end.
+	printf 'n-1\nn-2\nn-3\nn-4' >"$T/ids"
+	run "$PROV" mint --template "$TPL/coaps-psk.json" --devices "$T/ids"
+	assert_status 0
+	[ "$(db "SELECT group_concat(id) FROM (SELECT id FROM devices ORDER BY id)")" = "n-1,n-2,n-3,n-4" ]
+}
+
+@test "--trust PEM/DER: a broken certificate after a good one is an error, never a shorter anchor list" {
+	make_factory
+	for i in 1 2 3; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/k$i.pem" \
+			-subj "/CN=root$i" -days 30 -out "$T/c$i.pem" 2>/dev/null
+		openssl x509 -in "$T/c$i.pem" -outform DER -out "$T/c$i.der"
+	done
+	# A NUL inside the second certificate's base64: it used to end the reading
+	# quietly, so the device got one anchor of three.
+	$PY -c 'import sys
+c = [open(sys.argv[i], "rb").read() for i in (1, 2, 3)]
+open(sys.argv[4], "wb").write(c[0] + c[1][:40] + b"\0" + c[1][40:] + c[2])' \
+		"$T/c1.pem" "$T/c2.pem" "$T/c3.pem" "$T/nul.pem"
+	before=$(db_digest)
+	run --separate-stderr "$PROV" mint --template "$TPL/mqtt-mtls.json" --device t-1 --trust "$T/nul.pem"
+	assert_status 3
+	assert_stderr_has "certificate 2 is garbage"
+	assert_db_unchanged "$before"
+	# DER back to back with a trailing byte: refused (it used to keep the first only).
+	cat "$T/c1.der" "$T/c2.der" >"$T/two.der"
+	{ cat "$T/two.der"; printf 'x'; } >"$T/tail.der"
+	run --separate-stderr "$PROV" mint --template "$TPL/mqtt-mtls.json" --device t-1 --trust "$T/tail.der"
+	assert_status 3
+	assert_stderr_has "not a DER certificate at byte $(($(stat -c %s "$T/two.der")))"
+	assert_db_unchanged "$before"
+	# openssl refuses the first file too.
+	run openssl crl2pkcs7 -nocrl -certfile "$T/nul.pem"
+	[ "$status" -ne 0 ]
+	# Text between PEM blocks (a NUL in it included) is skipped as PEM allows:
+	# all three anchors, as openssl counts them; two DER certificates: both.
+	{ cat "$T/c1.pem"; printf 'note\0here\n'; cat "$T/c2.pem" "$T/c3.pem"; } >"$T/notes.pem"
+	[ "$(openssl crl2pkcs7 -nocrl -certfile "$T/notes.pem" | openssl pkcs7 -print_certs -noout | grep -c '^subject')" -eq 3 ]
+	run "$PROV" mint --template "$TPL/mqtt-mtls.json" --device t-1 --trust "$T/notes.pem"
+	assert_status 0
+	want=$(cat "$T/c1.der" "$T/c2.der" "$T/c3.der" | wc -c)
+	[ "$(db "SELECT length(trust_der) FROM templates t JOIN devices d ON d.template = t.digest WHERE d.id = 't-1'")" -eq "$want" ]
+	run "$PROV" mint --template "$TPL/mqtt-mtls.json" --device t-2 --trust "$T/two.der"
+	assert_status 0
+	want=$(wc -c <"$T/two.der")
+	[ "$(db "SELECT length(trust_der) FROM templates t JOIN devices d ON d.template = t.digest WHERE d.id = 't-2'")" -eq "$want" ]
+}
+
 @test "batch --devices: a duplicated ID -> exit 3, nothing minted" {
 	make_factory
 	before=$(db_digest)

@@ -424,7 +424,7 @@ static const struct bad_case {
 	{"trust-file-missing", HEAD "\"credentials\":[" PSK ",{\"type\":\"trust\",\"slot\":4,\"file\":\"nope.pem\"}]}",
 	 PROV_E_NOTFOUND, "$.credentials[1].file: cannot open @/nope.pem: No such file or directory"},
 	{"trust-file-junk", HEAD "\"credentials\":[" PSK ",{\"type\":\"trust\",\"slot\":4,\"file\":\"junk.pem\"}]}",
-	 PROV_E_INPUT, "$.credentials[1].file: @/junk.pem holds no certificate"},
+	 PROV_E_INPUT, "$.credentials[1].file: @/junk.pem: certificate 1 is garbage (bad base64, a NUL byte or no END line)"},
 	{"trust-file-is-json", HEAD "\"credentials\":[" PSK ",{\"type\":\"trust\",\"slot\":4,\"file\":\"psk-twice.json\"}]}",
 	 PROV_E_INPUT, "$.credentials[1].file: @/psk-twice.json holds no certificate"},
 };

@@ -20,8 +20,25 @@
 #define PROV_DB_SCHEMA_VERSION 1
 #define PROV_DB_BUSY_MS_DEFAULT 30000
 
-/* Open (create=1: create a new file, failing if it exists) and migrate. */
-prov_status prov_db_open(const char *path, int create, int busy_ms, sqlite3 **out,
+/* How prov_db_open opens. */
+enum {
+	PROV_DB_OPEN = 0,        /* an existing database, to read and write; migrated */
+	PROV_DB_CREATE = 1,      /* a new file (failing if it exists) */
+	/* Only to read: the connection cannot write, and nothing is migrated (a
+	 * schema older than this build is an error).  On a read-only file system a
+	 * WAL database without its -shm file is opened immutable (SQLite cannot
+	 * make the file there), unless its -wal holds changes it could not see. */
+	PROV_DB_READONLY = 2,
+	/* To read and write where the file can be written, else as PROV_DB_READONLY:
+	 * for a command that reads and records some reads (an audited export). */
+	PROV_DB_READ_MOSTLY = 3,
+};
+
+/* Open (mode: PROV_DB_OPEN, _CREATE, _READONLY, _READ_MOSTLY) and migrate
+ * (not when read-only).  A database the mode would write to but cannot
+ * (read-only file system, no write permission) is PROV_E_IO with a message
+ * saying so; a write on a read-only connection fails as PROV_E_IO naming it. */
+prov_status prov_db_open(const char *path, int mode, int busy_ms, sqlite3 **out,
                          prov_err *e);
 
 /* Map an SQLite result to a status and message: BUSY/LOCKED -> PROV_E_BUSY,

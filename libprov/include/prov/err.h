@@ -7,10 +7,18 @@
  * "prov: <command>: <message>" and exit with the status as exit code, so the
  * numeric values below are the documented exit codes of `prov` (docs/cli.md).
  * A NULL error pointer is allowed and discards the message.
+ *
+ * A message is made safe when it is made: the formatted text is escaped by
+ * prov_escape_msg (prov/escape.h: printable ASCII kept, every other byte a C
+ * escape) and cut in its middle with "..." to fit, so outside text passed
+ * through "%s" can neither reach a terminal raw nor add a line.  Escaping a
+ * message is idempotent: prov_err_wrap and a message quoted in another stay
+ * as they are.
  */
 #ifndef PROV_ERR_H
 #define PROV_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum prov_status {
@@ -36,6 +44,10 @@ typedef struct prov_err {
 /* Set the error and return `code`.  printf-style. */
 prov_status prov_err_set(prov_err *e, prov_status code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The same with a va_list. */
+prov_status prov_err_vset(prov_err *e, prov_status code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Like prov_err_set, appending ": " and the newest OpenSSL error reason (if any),
  * then clearing OpenSSL's error queue. */

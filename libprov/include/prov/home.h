@@ -47,6 +47,10 @@ enum {
 	PROV_NEED_SIGNER = 2,   /* bundle-signing private key */
 	PROV_NEED_KEK = 4,      /* key-encryption key (secrets) */
 	PROV_NEED_CA_CERT = 8,  /* CA certificate and chain only */
+	/* How the database is opened (prov/db.h): only to read (a command that
+	 * never writes), or writable where it can be (one that audits some reads). */
+	PROV_OPEN_READONLY = 16,
+	PROV_OPEN_READ_MOSTLY = 32,
 };
 
 typedef struct prov_home {

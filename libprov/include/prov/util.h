@@ -46,7 +46,11 @@ prov_status prov_random(uint8_t *p, size_t n, int secret, prov_err *e);
 /* Zero memory that held secrets (not optimised away). */
 void prov_wipe(void *p, size_t n);
 
-/* "YYYY-MM-DDTHH:MM:SSZ" for a UNIX time; out must hold 21 bytes. */
+/* "YYYY-MM-DDTHH:MM:SSZ" for a UNIX time; out must hold 21 bytes.  Outside
+ * years 1000..9999 (PROV_TIME_ISO_MIN..MAX) the number of seconds in decimal,
+ * never a wrong date. */
+#define PROV_TIME_ISO_MIN (-30610224000LL) /* 1000-01-01T00:00:00Z */
+#define PROV_TIME_ISO_MAX 253402300799LL   /* 9999-12-31T23:59:59Z */
 char *prov_time_iso(int64_t t, char *out);
 
 /* Current time; PROV_NOW (seconds since the epoch) overrides it for tests. */
