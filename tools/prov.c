@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "prov/err.h"
+#include "prov/secret.h"
 
 struct command {
 	const char *name;      /* "mint", or "ca" for two-word commands */
@@ -126,6 +127,8 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_TOP_PAD, 4 << 20);
 #endif
+	/* Before OpenSSL allocates anything: its frees wipe, secure heap for the KEK. */
+	prov_memory_init();
 	if (argc < 2) {
 		overview(stderr);
 		return PROV_E_USAGE;
