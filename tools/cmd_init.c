@@ -67,7 +67,7 @@ int cmd_init(int argc, char **argv, cli *c)
 	if (o.ca_cert != NULL && o.ca_subject != NULL)
 		return cli_usage(c, "--ca-subject makes a new CA; it does not apply with --ca-cert");
 	o.dir = prov_home_dir(c->home);
-	o.passphrase = pass != NULL && *pass != 0 ? pass : NULL;
+	o.passphrase = pass; /* "" is refused by prov_home_init, not taken for none */
 	if (prov_home_init(&o, &e) != PROV_OK)
 		return cli_fail(c, &e);
 	rc = cli_open(c, PROV_NEED_CA_CERT, &h);

@@ -5,6 +5,9 @@
  *   FREESCAN_SECRETS=HEX[,HEX...]  secrets to look for: each as its raw bytes and
  *                                  as its hex text (lower and upper case), the
  *                                  forms prov holds a PSK or key in
+ *   FREESCAN_SECRETS_FILE=FILE     the same list read from FILE (commas, spaces
+ *                                  or newlines between): a secret kept out of
+ *                                  the environment, which a program may copy
  *   FREESCAN_OUT=FILE              report file (appended; default stderr)
  *   FREESCAN_DUMP=FILE             also append every freed block to FILE as
  *                                  [8-byte little-endian size][bytes], to look
@@ -38,6 +41,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define MAX_SECRETS 16
@@ -105,21 +109,7 @@ static void say(const char *line, size_t n)
 	}
 }
 
-static void write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		c += w;
-		n -= (size_t)w;
-	}
-}
+#define say_lit(s) say(s, sizeof(s) - 1)
 
 static void report(int which, const char *form, size_t size, size_t off)
 {
@@ -148,12 +138,14 @@ static void scan(void *ptr)
 	__atomic_add_fetch(&n_blocks, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&n_bytes, size, __ATOMIC_RELAXED);
 	if (dump_fd >= 0) {
-		uint64_t le = 0;
+		/* One writev per block: O_APPEND keeps the threads' records whole. */
+		unsigned char le[8];
+		struct iovec iov[2] = {{le, sizeof(le)}, {ptr, size}};
 
 		for (int i = 0; i < 8; i++)
-			le |= (uint64_t)(unsigned char)(size >> (8 * i)) << (8 * i);
-		write_all(dump_fd, &le, sizeof(le));
-		write_all(dump_fd, ptr, size);
+			le[i] = (unsigned char)(size >> (8 * i));
+		if (writev(dump_fd, iov, 2) != (ssize_t)(sizeof(le) + size))
+			say_lit("freescan: short write to FREESCAN_DUMP\n");
 	}
 	for (int i = 0; i < n_needles; i++) {
 		const struct needle *nd = &needles[i];
@@ -193,13 +185,13 @@ static void parse_secrets(const char *s)
 		struct needle *nd = &needles[n_needles];
 		size_t n = 0;
 
-		while (*s == ',' || *s == ' ')
+		while (*s == ',' || *s == ' ' || *s == '\n')
 			s++;
 		while (hexval(s[0]) >= 0 && hexval(s[1]) >= 0 && n < MAX_SECRET_LEN) {
 			nd->raw[n++] = (unsigned char)(hexval(s[0]) << 4 | hexval(s[1]));
 			s += 2;
 		}
-		while (*s != 0 && *s != ',' && *s != ' ')
+		while (*s != 0 && *s != ',' && *s != ' ' && *s != '\n')
 			s++; /* the rest of a malformed entry */
 		if (n == 0)
 			continue;
@@ -214,14 +206,27 @@ static void parse_secrets(const char *s)
 	}
 }
 
-__attribute__((constructor)) static void freescan_init(void)
+/* The allocator after this object: glibc's, or an ASan runtime's.  dlsym may
+ * allocate and free on the way; a free it makes meanwhile is skipped (leaked). */
+static void resolve(void)
 {
-	const char *out = getenv("FREESCAN_OUT"), *dump = getenv("FREESCAN_DUMP");
+	static volatile int busy; /* re-entered through dlsym -> free */
 
+	if (busy || real_usable != NULL)
+		return;
+	busy = 1;
 	real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
 	real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
 	real_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
 	real_usable = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+	busy = 0;
+}
+
+__attribute__((constructor)) static void freescan_init(void)
+{
+	const char *out = getenv("FREESCAN_OUT"), *dump = getenv("FREESCAN_DUMP");
+
+	resolve();
 	if (out != NULL && *out != 0) {
 		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
@@ -231,11 +236,30 @@ __attribute__((constructor)) static void freescan_init(void)
 	if (dump != NULL && *dump != 0)
 		dump_fd = open(dump, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	parse_secrets(getenv("FREESCAN_SECRETS"));
+	if (getenv("FREESCAN_SECRETS_FILE") != NULL) {
+		static char text[MAX_SECRETS * (2 * MAX_SECRET_LEN + 2) + 1];
+		int fd = open(getenv("FREESCAN_SECRETS_FILE"), O_RDONLY | O_CLOEXEC);
+		size_t n = 0;
+		ssize_t r;
+
+		while (fd >= 0 && n < sizeof(text) - 1 &&
+		       (r = read(fd, text + n, sizeof(text) - 1 - n)) != 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				break;
+			n += (size_t)r;
+		}
+		if (fd >= 0)
+			close(fd);
+		text[n] = 0;
+		parse_secrets(text);
+	}
 	if (getenv("FREESCAN_ABORT") != NULL)
 		abort_at = strtoul(getenv("FREESCAN_ABORT"), NULL, 10);
 	ready = real_free != NULL && real_malloc != NULL && real_realloc != NULL && real_usable != NULL;
 	if (!ready)
-		say("freescan: cannot find the real allocator\n", 41);
+		say_lit("freescan: cannot find the real allocator\n");
 }
 
 __attribute__((destructor)) static void freescan_fini(void)
@@ -258,13 +282,10 @@ void free(void *ptr)
 {
 	if (ptr == NULL)
 		return;
-	if (real_free == NULL) {
-		/* Before the constructor (dlsym itself may free): glibc's own. */
-		extern void __libc_free(void *);
-
-		__libc_free(ptr);
-		return;
-	}
+	if (real_free == NULL)
+		resolve();
+	if (real_free == NULL)
+		return; /* inside dlsym, before the allocator is known */
 	scan(ptr);
 	real_free(ptr);
 }
@@ -276,6 +297,8 @@ void *realloc(void *ptr, size_t n)
 	void *q;
 	size_t have;
 
+	if (real_realloc == NULL)
+		resolve();
 	if (!ready) {
 		extern void *__libc_realloc(void *, size_t);
 
