@@ -40,12 +40,12 @@ const char usage_export[] =
 	"           --reveal); --json for the JSON, else one \"ID VALUE\" line each\n"
 	"psk-table prints every device's current PSK for a server: gnutls\n"
 	"(identity:hexkey lines, as gnutls-serv --pskpasswd reads; #HEX for an\n"
-	"identity with ':'), json or csv\n"
-	"(identity,key_hex,device; a cell starting with = + - @ TAB or CR gets a\n"
-	"leading ', so a spreadsheet does not run it as a formula).  A damaged row\n"
-	"is left out with a note on stderr and exit 12, the others are written.\n"
-	"Secrets need --reveal, are written with mode\n"
-	"0600 under --out, and every export of one is recorded in the audit log.\n";
+	"identity with ':'), json or csv (identity,key_hex,device; a cell starting\n"
+	"with = + - @ TAB or CR gets a leading ' so that a spreadsheet does not run\n"
+	"it as a formula).  A damaged row is left out with a note on stderr, the\n"
+	"others are written, and the exit status is 12.\n"
+	"Secrets need --reveal, are written with mode 0600 under --out, and every\n"
+	"export of one is recorded in the audit log.\n";
 
 enum what { W_CERT, W_CHAIN, W_PUBKEY, W_PSK, W_KEY, W_BUNDLE, W_LWM2M };
 

@@ -16,6 +16,7 @@ const char usage_init[] =
 	"key-encryption key for secrets at rest.  With PROV_PASSPHRASE set, the\n"
 	"private keys are encrypted with it and the key-encryption key is derived\n"
 	"from it (scrypt); every later command that needs a secret needs it too.\n"
+	"An empty PROV_PASSPHRASE is refused (exit 2), not taken for none.\n"
 	"\n"
 	"  --ca-subject DN    subject of a new self-signed CA (RFC 4514 order, e.g.\n"
 	"                     \"CN=Acme Device CA,O=Acme\")\n"
