@@ -83,7 +83,7 @@ static int emit(cli *c, const char *out, const void *p, size_t n, int secret)
 }
 
 /* A device ID or other outside text for a message: printable ASCII as it is,
- * other bytes as \xHH, at most 64 bytes.
+ * other bytes (and '"', '\\') as \xHH, at most 64 bytes.
  * TODO(coordinator): replace with the shared escaping function for outside text
  * in messages (issue 10, section 4) when it lands. */
 static const char *esc(const char *s, char *buf, size_t cap)
@@ -93,7 +93,7 @@ static const char *esc(const char *s, char *buf, size_t cap)
 	for (i = 0; i < n && i < 64 && o + 5 < cap; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"')
 			buf[o++] = (char)ch;
 		else
 			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
@@ -379,12 +379,17 @@ out:
 static prov_status open_psk(prov_home *h, sqlite3_stmt *s, int col, const char *dev, uint8_t *key,
                             size_t *n, prov_err *e)
 {
-	char aad[128];
+	char aad[128], ed[300];
 
 	snprintf(aad, sizeof(aad), "psk|%s|%d|%d", dev, sqlite3_column_int(s, col + 1),
 	         sqlite3_column_int(s, col + 2));
 	if ((size_t)sqlite3_column_bytes(s, col) > 64 + PROV_SEAL_OVERHEAD)
-		return prov_err_set(e, PROV_E_DB, "stored PSK of %s is malformed", dev);
+		return prov_err_set(e, PROV_E_DB,
+		                    "the PSK of device \"%s\" (generation %d, slot %d) is damaged: its sealed "
+		                    "value is malformed (%d bytes, more than the %d of a 64-byte PSK)",
+		                    esc(dev, ed, sizeof(ed)), sqlite3_column_int(s, col + 1),
+		                    sqlite3_column_int(s, col + 2), sqlite3_column_bytes(s, col),
+		                    64 + PROV_SEAL_OVERHEAD);
 	return prov_open(&h->kek, aad, sqlite3_column_blob(s, col), (size_t)sqlite3_column_bytes(s, col),
 	                 key, n, e);
 }

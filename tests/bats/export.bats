@@ -339,7 +339,7 @@ flip_sealed() {
 
 @test "export: a corrupted sealed row is named as damaged (6), not blamed on the key (9); psk-table writes the rest (12)" {
 	make_factory
-	for d in p1 p2 p3 p4; do
+	for d in p1 p2 p3 p4 p5; do
 		"$PROV" mint --template "$TPL/coaps-psk.json" --device $d >/dev/null
 	done
 	p1=$("$PROV" export --device p1 --what psk --reveal)
@@ -348,6 +348,7 @@ flip_sealed() {
 	flip_sealed p2
 	# p3's row gets p1's sealed PSK: it opens only as p1's (the AAD names the row).
 	db "UPDATE psks SET key_sealed = (SELECT key_sealed FROM psks WHERE device_id = 'p1') WHERE device_id = 'p3'"
+	db "UPDATE psks SET key_sealed = zeroblob(200) WHERE device_id = 'p5'"
 	run --separate-stderr "$PROV" export --device p2 --what psk --reveal
 	assert_status 6
 	[ -z "$output" ]
@@ -365,10 +366,11 @@ flip_sealed() {
 		echo "$stderr"
 		assert_status 12
 		[ "$(stat -c %a "$T/table.$f")" = 600 ]
-		[ "$(echo "$stderr" | wc -l)" = 3 ]
+		[ "$(echo "$stderr" | wc -l)" = 4 ]
 		[ "$(echo "$stderr" | sed -n 1p)" = "prov: export: psk-table: row left out: the PSK of device \"p2\" (generation 1, slot 2) is damaged: its sealed value does not open under this factory's key-encryption key$damaged" ]
 		[[ "$(echo "$stderr" | sed -n 2p)" == 'prov: export: psk-table: row left out: the PSK of device "p3" (generation 1, slot 2) is damaged: '* ]]
-		[ "$(echo "$stderr" | sed -n 3p)" = "prov: export: psk-table: 2 damaged rows left out (named above); 2 rows written" ]
+		[ "$(echo "$stderr" | sed -n 3p)" = 'prov: export: psk-table: row left out: the PSK of device "p5" (generation 1, slot 2) is damaged: its sealed value is malformed (200 bytes, more than the 93 of a 64-byte PSK)' ]
+		[ "$(echo "$stderr" | sed -n 4p)" = "prov: export: psk-table: 3 damaged rows left out (named above); 2 rows written" ]
 	done
 	[ "$(cat "$T/table.gnutls")" = "$p1
 $p4" ]
@@ -386,7 +388,7 @@ $p4" ]
 	[ "$output" = "$p1
 $p4" ]
 	[ "$(audit_count "AND detail LIKE '%psk-table%'")" = $((before + 4)) ]
-	[ "$(db "SELECT detail FROM audit ORDER BY seq DESC LIMIT 1")" = '{"count":2,"format":"gnutls","left_out":2,"what":"psk-table"}' ]
+	[ "$(db "SELECT detail FROM audit ORDER BY seq DESC LIMIT 1")" = '{"count":2,"format":"gnutls","left_out":3,"what":"psk-table"}' ]
 }
 
 @test "export: a damaged row's device ID is escaped in the message, whatever the database holds" {
