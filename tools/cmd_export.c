@@ -693,7 +693,7 @@ static int export_psk_table(cli *c, prov_home *h, const char *format, const char
 		"SELECT d.id, p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
 		"JOIN devices d ON d.id = p.device_id AND p.generation = d.generation ORDER BY p.identity";
 	sqlite3_stmt *s = NULL;
-	/* Not BIO_s_secmem: the secure heap is 256 KiB, a factory's table is larger.
+	/* Not BIO_s_secmem: the secure heap is 1 MiB, a factory's table is larger.
 	 * A memory BIO's buffer is grown with BUF_MEM_grow_clean and freed with
 	 * OPENSSL_clear_free: wiped, though not locked. */
 	BIO *b = BIO_new(BIO_s_mem());

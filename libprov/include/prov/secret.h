@@ -37,8 +37,10 @@
 
 #define PROV_KEK_LEN 32
 #define PROV_SEAL_OVERHEAD (1 + 12 + 16)
-/* OpenSSL's secure heap: a power of two; PROV_SECURE_HEAP_MIN its smallest block. */
-#define PROV_SECURE_HEAP_SIZE (256 * 1024)
+/* OpenSSL's secure heap: a power of two; PROV_SECURE_HEAP_MIN its smallest block.
+ * It holds each open home (about 1 KiB, a 2 KiB block: prov install opens one per
+ * port, up to 64) and OpenSSL's own secure allocations (private scalars). */
+#define PROV_SECURE_HEAP_SIZE (1024 * 1024)
 #define PROV_SECURE_HEAP_MIN 16
 /* scrypt cost of the KEK (RFC 7914): N = 2^15, r = 8, p = 1 (32 MiB). */
 #define PROV_KEK_SCRYPT_N (1u << 15)
