@@ -45,7 +45,7 @@ PROV     := $(BUILD)/prov
 
 .PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent
 
-all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 agent
+all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
 
 # The device side builds with its own makefiles (firmware-agent/Makefile and one per
 # module beside the agent), run from the top directory with the same BUILD and SAN.
@@ -81,6 +81,12 @@ $(BUILD)/prov.1: $(PROV) scripts/manpage.sh
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPROV)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBPROV) $(LIBS)
+
+# The secret scanner for tests/bats/secrets_wiped.bats, an LD_PRELOAD object: never
+# built with the sanitizers (it wraps the allocator of whatever it is loaded into).
+$(BUILD)/tests/freescan.so: tests/tools/freescan.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl
 
 # Install missing Debian packages (non-interactive); a no-op when all are present.
 deps:

@@ -119,6 +119,8 @@ int cmd_bundle(int argc, char **argv, cli *c)
 		cli_out("wrote %s: bundle %llu for %s, %zu entries, %zu bytes\n", cli_esc(out), info.counter,
 		        cli_esc(dev), info.n_entries, len);
 out:
+	if (buf != NULL)
+		prov_wipe(buf, len); /* a lab bundle carries plaintext secrets */
 	free(buf);
 	EVP_PKEY_free(o.recipient);
 	prov_home_close(h);

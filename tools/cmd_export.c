@@ -1,8 +1,17 @@
-/* cmd_export.c - prov export: a device's credentials, and PSK tables for servers. */
+/* cmd_export.c - prov export: a device's credentials, and PSK tables for servers.
+ *
+ * Revealed secrets never pass through jansson (whose buffers are freed unwiped)
+ * or stdio (whose stdout buffer keeps a copy until exit): text that holds one is
+ * built in an OpenSSL memory BIO (grown with BUF_MEM_grow_clean, freed with
+ * OPENSSL_clear_free) and written to stdout with write(2).  JSON that holds one is
+ * written by jw_* below in exactly jansson's layout, every other value formatted
+ * by jansson itself. */
+#include <errno.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "prov/db.h"
@@ -31,15 +40,200 @@ const char usage_export[] =
 	"           --reveal); --json for the JSON, else one \"ID VALUE\" line each\n"
 	"psk-table prints every device's current PSK for a server: gnutls\n"
 	"(identity:hexkey lines, as gnutls-serv --pskpasswd reads; #HEX for an\n"
-	"identity with ':'), json or csv\n"
-	"(identity,key_hex,device).  Secrets need --reveal, are written with mode\n"
-	"0600 under --out, and every export of one is recorded in the audit log.\n";
+	"identity with ':'), json or csv (identity,key_hex,device; a cell starting\n"
+	"with = + - @ TAB or CR gets a leading ' so that a spreadsheet does not run\n"
+	"it as a formula).  A damaged row is left out with a note on stderr, the\n"
+	"others are written, and the exit status is 12.\n"
+	"Secrets need --reveal, are written with mode 0600 under --out, and every\n"
+	"export of one is recorded in the audit log.\n";
 
 enum what { W_CERT, W_CHAIN, W_PUBKEY, W_PSK, W_KEY, W_BUNDLE, W_LWM2M };
 
+/* Secret bytes to stdout: straight to the descriptor, never into stdio's buffer. */
+static int write_stdout(cli *c, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	prov_err e;
+
+	if (fflush(stdout) != 0) {
+		prov_err_set(&e, PROV_E_IO, "cannot write standard output: %s", strerror(errno));
+		return cli_fail(c, &e);
+	}
+	while (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			prov_err_set(&e, PROV_E_IO, "cannot write standard output: %s",
+			             w < 0 ? strerror(errno) : "short write");
+			return cli_fail(c, &e);
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 static int emit(cli *c, const char *out, const void *p, size_t n, int secret)
 {
+	if (secret && out == NULL)
+		return write_stdout(c, p, n);
 	return cli_write_out(c, out, p, n, secret ? 0600 : 0644);
+}
+
+/* A device ID or other outside text for a message: printable ASCII as it is,
+ * other bytes (and '"', '\\') as \xHH, at most 64 bytes.
+ * TODO(coordinator): replace with the shared escaping function for outside text
+ * in messages (issue 10, section 4) when it lands. */
+static const char *esc(const char *s, char *buf, size_t cap)
+{
+	size_t o = 0, i, n = s != NULL ? strlen(s) : 0;
+
+	for (i = 0; i < n && i < 64 && o + 5 < cap; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
+	}
+	if (i < n && o + 4 < cap) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+/* ---- text holding secrets, in a wiped memory BIO --------------------------------- */
+
+static int put(BIO *b, const void *p, size_t n)
+{
+	return n == 0 || BIO_write(b, p, (int)n) == (int)n ? 0 : -1;
+}
+
+static int puts_(BIO *b, const char *s)
+{
+	return put(b, s, strlen(s));
+}
+
+/* Lower-case hex of a secret, through a stack buffer that is wiped. */
+static int put_hex(BIO *b, const uint8_t *p, size_t n)
+{
+	char hex[2 * 32 + 1];
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i += 32) {
+		size_t k = n - i < 32 ? n - i : 32;
+
+		rc = put(b, prov_hex(p + i, k, hex), 2 * k);
+	}
+	prov_wipe(hex, sizeof(hex));
+	return rc;
+}
+
+/* A JSON value (never a secret) as jansson writes it, compact. */
+static int jw_scalar(BIO *b, const json_t *v)
+{
+	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	int rc = t != NULL ? puts_(b, t) : -1;
+
+	free(t);
+	return rc;
+}
+
+/* Newline and two spaces per level: jansson's JSON_INDENT(2). */
+static int jw_indent(BIO *b, int depth)
+{
+	int rc = put(b, "\n", 1);
+
+	for (int i = 0; i < depth && rc == 0; i++)
+		rc = put(b, "  ", 2);
+	return rc;
+}
+
+/* A member added to one object of a tree as it is written: "key": "HEX". */
+struct jw_secret {
+	const json_t *obj;
+	const char *key;
+	const uint8_t *bytes;
+	size_t len;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* v as json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS) writes it, plus x's member
+ * in its sorted place. */
+static int jw_value(BIO *b, const json_t *v, int depth, const struct jw_secret *x)
+{
+	if (json_is_array(v)) {
+		size_t n = json_array_size(v);
+		int rc = put(b, "[", 1);
+
+		if (n == 0)
+			return rc == 0 ? put(b, "]", 1) : -1;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			rc = jw_indent(b, depth + 1);
+			if (rc == 0)
+				rc = jw_value(b, json_array_get(v, i), depth + 1, x);
+			if (rc == 0 && i + 1 < n)
+				rc = put(b, ",", 1);
+		}
+		if (rc == 0)
+			rc = jw_indent(b, depth);
+		return rc == 0 ? put(b, "]", 1) : -1;
+	}
+	if (json_is_object(v)) {
+		int extra = x != NULL && x->obj == v && json_object_get(v, x->key) == NULL;
+		size_t n = json_object_size(v) + (size_t)extra, i = 0;
+		const char **keys = calloc(n + 1, sizeof(*keys));
+		const char *k;
+		json_t *m;
+		int rc;
+
+		if (keys == NULL)
+			return -1;
+		json_object_foreach((json_t *)v, k, m)
+			keys[i++] = k;
+		if (extra)
+			keys[i++] = x->key;
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		rc = put(b, "{", 1);
+		if (n == 0)
+			rc = rc == 0 ? put(b, "}", 1) : -1;
+		for (i = 0; i < n && rc == 0; i++) {
+			json_t *kj = json_string(keys[i]);
+
+			rc = jw_indent(b, depth + 1);
+			if (rc == 0)
+				rc = kj != NULL ? jw_scalar(b, kj) : -1;
+			json_decref(kj);
+			if (rc == 0)
+				rc = put(b, ": ", 2);
+			if (rc == 0 && extra && keys[i] == x->key) {
+				rc = put(b, "\"", 1);
+				if (rc == 0)
+					rc = put_hex(b, x->bytes, x->len);
+				if (rc == 0)
+					rc = put(b, "\"", 1);
+			} else if (rc == 0) {
+				rc = jw_value(b, json_object_get(v, keys[i]), depth + 1, x);
+			}
+			if (rc == 0 && i + 1 < n)
+				rc = put(b, ",", 1);
+		}
+		if (rc == 0 && n > 0)
+			rc = jw_indent(b, depth);
+		if (rc == 0 && n > 0)
+			rc = put(b, "}", 1);
+		free(keys);
+		return rc;
+	}
+	return jw_scalar(b, v);
 }
 
 static int audit(cli *c, prov_home *h, const char *dev, const char *what)
@@ -185,12 +379,17 @@ out:
 static prov_status open_psk(prov_home *h, sqlite3_stmt *s, int col, const char *dev, uint8_t *key,
                             size_t *n, prov_err *e)
 {
-	char aad[128];
+	char aad[128], ed[300];
 
 	snprintf(aad, sizeof(aad), "psk|%s|%d|%d", dev, sqlite3_column_int(s, col + 1),
 	         sqlite3_column_int(s, col + 2));
 	if ((size_t)sqlite3_column_bytes(s, col) > 64 + PROV_SEAL_OVERHEAD)
-		return prov_err_set(e, PROV_E_DB, "stored PSK of %s is malformed", dev);
+		return prov_err_set(e, PROV_E_DB,
+		                    "the PSK of device \"%s\" (generation %d, slot %d) is damaged: its sealed "
+		                    "value is malformed (%d bytes, more than the %d of a 64-byte PSK)",
+		                    esc(dev, ed, sizeof(ed)), sqlite3_column_int(s, col + 1),
+		                    sqlite3_column_int(s, col + 2), sqlite3_column_bytes(s, col),
+		                    64 + PROV_SEAL_OVERHEAD);
 	return prov_open(&h->kek, aad, sqlite3_column_blob(s, col), (size_t)sqlite3_column_bytes(s, col),
 	                 key, n, e);
 }
@@ -307,67 +506,184 @@ out:
 /* The LwM2M Security object (prov/lwm2m.h); secret resource 5 only with --reveal. */
 static int export_lwm2m(cli *c, prov_home *h, const char *dev, int reveal, const char *out)
 {
+	prov_lwm2m_secret *sec = NULL;
 	json_t *o = NULL, *res, *v;
-	char *text = NULL;
-	const char *k;
+	BIO *b = NULL;
+	BUF_MEM *m;
 	prov_err e;
-	int rc = 0;
+	int rc = 0, bad = 0;
 
-	if (prov_lwm2m_security(h, dev, reveal, &o, &e) != PROV_OK)
+	if (reveal && (sec = OPENSSL_secure_zalloc(sizeof(*sec))) == NULL) {
+		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
 		return cli_fail(c, &e);
-	res = json_object_get(o, "resources");
-	if (reveal && json_object_get(res, "5") != NULL && (rc = audit(c, h, dev, "lwm2m-security")) != 0)
+	}
+	if (prov_lwm2m_security(h, dev, sec, &o, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
 		goto out;
-	if (c->json) {
-		text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-		if (text != NULL) {
-			size_t n = strlen(text);
-			char *t2 = realloc(text, n + 2);
+	}
+	res = json_object_get(o, "resources");
+	if (sec != NULL && sec->present && (rc = audit(c, h, dev, "lwm2m-security")) != 0)
+		goto out;
+	b = BIO_new(BIO_s_secmem());
+	if (b == NULL) {
+		bad = 1;
+	} else if (c->json && (sec == NULL || !sec->present)) {
+		/* Nothing secret in it: jansson writes it all. */
+		char *t = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 
-			if (t2 != NULL) {
-				text = t2;
-				memcpy(text + n, "\n", 2);
-			}
-		}
+		bad = t == NULL || puts_(b, t) != 0 || put(b, "\n", 1) != 0;
+		free(t);
+	} else if (c->json) {
+		struct jw_secret x = {res, "5", sec->bytes, sec->len};
+
+		bad = jw_value(b, o, 0, &x) != 0 || put(b, "\n", 1) != 0;
 	} else {
 		/* "ID VALUE" lines in resource order. */
 		static const char *const ids[] = {"0", "1", "2", "3", "4", "5", "10", "15", "16"};
-		BIO *b = BIO_new(BIO_s_secmem());
-		BUF_MEM *m;
 
-		for (size_t i = 0; b != NULL && i < sizeof(ids) / sizeof(ids[0]); i++) {
-			char *vt;
-
+		for (size_t i = 0; !bad && i < sizeof(ids) / sizeof(ids[0]); i++) {
+			if (strcmp(ids[i], "5") == 0) {
+				if (sec != NULL && sec->present)
+					bad = puts_(b, "5 ") != 0 || put_hex(b, sec->bytes, sec->len) != 0 ||
+					      put(b, "\n", 1) != 0;
+				continue;
+			}
 			if ((v = json_object_get(res, ids[i])) == NULL)
 				continue;
-			vt = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			BIO_printf(b, "%s %s\n", ids[i], vt != NULL ? vt : "?");
-			if (vt != NULL)
-				prov_wipe(vt, strlen(vt));
-			free(vt);
+			bad = puts_(b, ids[i]) != 0 || put(b, " ", 1) != 0 ||
+			      (json_is_string(v) ? puts_(b, json_string_value(v)) : jw_scalar(b, v)) != 0 ||
+			      put(b, "\n", 1) != 0;
 		}
-		if (b != NULL) {
-			BIO_get_mem_ptr(b, &m);
-			text = strndup(m->data, m->length);
-			prov_wipe(m->data, m->length);
-		}
-		BIO_free(b);
 	}
-	if (text == NULL) {
+	if (bad) {
 		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	rc = emit(c, out, text, strlen(text), reveal);
+	BIO_get_mem_ptr(b, &m);
+	rc = emit(c, out, m->data, m->length, reveal);
 out:
-	if (text != NULL) {
-		prov_wipe(text, strlen(text));
-		free(text);
-	}
-	json_object_foreach(res, k, v)
-		if (strcmp(k, "5") == 0)
-			prov_wipe((char *)json_string_value(v), json_string_length(v));
+	BIO_free(b); /* secure memory BIO: wiped as it is freed */
+	if (sec != NULL)
+		OPENSSL_secure_clear_free(sec, sizeof(*sec));
 	json_decref(o);
+	return rc;
+}
+
+/* One CSV cell of outside text.  Quoted as RFC 4180 requires ("" for "); always
+ * when `quote`, else only when it must be.  A cell that a spreadsheet would run
+ * as a formula (first character = + - @ TAB CR; OWASP "CSV Injection") gets a
+ * leading ' and quotes. */
+static int csv_cell(BIO *b, const char *s, size_t n, int quote)
+{
+	int formula = n > 0 && strchr("=+-@\t\r", s[0]) != NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !quote; i++)
+		quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+	quote |= formula;
+	if (quote)
+		rc = put(b, formula ? "\"'" : "\"", formula ? 2 : 1);
+	for (size_t i = 0, from = 0; i <= n && rc == 0; i++)
+		if (i == n || s[i] == '"') {
+			rc = put(b, s + from, i - from);
+			if (rc == 0 && i < n)
+				rc = put(b, "\"\"", 2);
+			from = i + 1;
+		}
+	if (quote && rc == 0)
+		rc = put(b, "\"", 1);
+	return rc;
+}
+
+/* A row of the PSK table that cannot be written: a note on stderr. */
+static void left_out(cli *c, const prov_err *e)
+{
+	fflush(stdout);
+	fprintf(stderr, "prov: %s: psk-table: row left out: %s\n", c->cmd, e->msg);
+}
+
+/* One row in `format`; 1 if it is left out (damaged: a note is printed), -1 on
+ * an error that ends the export (*e set). */
+static int psk_row(cli *c, prov_home *h, sqlite3_stmt *s, const char *format, int first, BIO *b,
+                   prov_err *e)
+{
+	const char *dev = (const char *)sqlite3_column_text(s, 0);
+	const char *ident = sqlite3_column_blob(s, 1);
+	int il = sqlite3_column_bytes(s, 1), rc = 0;
+	uint8_t key[64];
+	size_t n = 0;
+	char db[300];
+	prov_status st;
+
+	if (dev == NULL)
+		dev = "";
+	st = open_psk(h, s, 2, dev, key, &n, e);
+	if (st != PROV_OK) {
+		if (st != PROV_E_DB)
+			return -1;
+		left_out(c, e);
+		return 1;
+	}
+	if (strcmp(format, "gnutls") == 0) {
+		char idhex[2 * PROV_PSK_IDENTITY_MAX + 1];
+
+		if (gnutls_plain_identity(ident, il)) {
+			rc = put(b, ident, (size_t)il);
+		} else if (il <= PROV_PSK_IDENTITY_MAX) {
+			rc = put(b, "#", 1);
+			if (rc == 0)
+				rc = puts_(b, prov_hex((const uint8_t *)ident, (size_t)il, idhex));
+		} else {
+			prov_err_set(e, PROV_E_DB, "the PSK identity of device \"%s\" is damaged: %d bytes, more than %d",
+			             esc(dev, db, sizeof(db)), il, PROV_PSK_IDENTITY_MAX);
+			left_out(c, e);
+			rc = 1;
+			goto out;
+		}
+		if (rc == 0)
+			rc = put(b, ":", 1);
+		if (rc == 0)
+			rc = put_hex(b, key, n);
+		if (rc == 0)
+			rc = put(b, "\n", 1);
+	} else if (strcmp(format, "csv") == 0) {
+		/* Identities come from a template pattern: always quoted, as before. */
+		rc = csv_cell(b, ident, (size_t)il, 1);
+		if (rc == 0)
+			rc = put(b, ",", 1);
+		if (rc == 0)
+			rc = put_hex(b, key, n);
+		if (rc == 0)
+			rc = put(b, ",", 1);
+		if (rc == 0)
+			rc = csv_cell(b, dev, strlen(dev), 0);
+		if (rc == 0)
+			rc = put(b, "\n", 1);
+	} else {
+		/* As json_dumps(JSON_INDENT(2)) wrote [{"identity", "key_hex", "device"}...];
+		 * the strings formatted by jansson (which also checks they are UTF-8). */
+		json_t *ji = json_stringn(ident != NULL ? ident : "", ident != NULL ? (size_t)il : 0);
+		json_t *jd = json_string(dev);
+
+		if (ji == NULL || jd == NULL) {
+			prov_err_set(e, PROV_E_DB, "the PSK row of device \"%s\" is damaged: its identity or "
+			             "device ID is not UTF-8", esc(dev, db, sizeof(db)));
+			left_out(c, e);
+			rc = 1;
+		} else if (puts_(b, first ? "\n  {\n    \"identity\": " : ",\n  {\n    \"identity\": ") != 0 ||
+		           jw_scalar(b, ji) != 0 || puts_(b, ",\n    \"key_hex\": \"") != 0 ||
+		           put_hex(b, key, n) != 0 || puts_(b, "\",\n    \"device\": ") != 0 ||
+		           jw_scalar(b, jd) != 0 || puts_(b, "\n  }") != 0) {
+			rc = -1;
+		}
+		json_decref(ji);
+		json_decref(jd);
+	}
+out:
+	prov_wipe(key, sizeof(key));
+	if (rc < 0 && e != NULL)
+		prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	return rc;
 }
 
@@ -377,16 +693,17 @@ static int export_psk_table(cli *c, prov_home *h, const char *format, const char
 		"SELECT d.id, p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
 		"JOIN devices d ON d.id = p.device_id AND p.generation = d.generation ORDER BY p.identity";
 	sqlite3_stmt *s = NULL;
-	BIO *b = BIO_new(BIO_s_secmem());
-	json_t *arr = json_array();
+	/* Not BIO_s_secmem: the secure heap is 1 MiB, a factory's table is larger.
+	 * A memory BIO's buffer is grown with BUF_MEM_grow_clean and freed with
+	 * OPENSSL_clear_free: wiped, though not locked. */
+	BIO *b = BIO_new(BIO_s_mem());
 	BUF_MEM *m;
-	uint8_t key[64];
-	char hex[129], detail[96];
-	size_t count = 0, n = 0;
+	char detail[128];
+	size_t count = 0, skipped = 0;
 	prov_err e;
-	int rc = 0, sr;
+	int rc = 0, sr, json = strcmp(format, "json") == 0;
 
-	if (b == NULL || arr == NULL) {
+	if (b == NULL) {
 		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
 		rc = cli_fail(c, &e);
 		goto out;
@@ -396,78 +713,54 @@ static int export_psk_table(cli *c, prov_home *h, const char *format, const char
 		goto out;
 	}
 	if (strcmp(format, "csv") == 0)
-		BIO_printf(b, "identity,key_hex,device\n");
-	while ((sr = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *dev = (const char *)sqlite3_column_text(s, 0);
-		int il = sqlite3_column_bytes(s, 1);
-		const char *ident = sqlite3_column_blob(s, 1);
+		rc = puts_(b, "identity,key_hex,device\n");
+	if (json)
+		rc = puts_(b, "[");
+	while (rc == 0 && (sr = sqlite3_step(s)) == SQLITE_ROW) {
+		int r = psk_row(c, h, s, format, count == 0, b, &e);
 
-		if (open_psk(h, s, 2, dev, key, &n, &e) != PROV_OK) {
+		if (r < 0) {
 			rc = cli_fail(c, &e);
 			goto out;
 		}
-		prov_hex(key, n, hex);
-		if (strcmp(format, "gnutls") == 0) {
-			char idhex[2 * PROV_PSK_IDENTITY_MAX + 1];
-
-			if (gnutls_plain_identity(ident, il)) {
-				BIO_printf(b, "%.*s:%s\n", il, ident, hex);
-			} else if (il <= PROV_PSK_IDENTITY_MAX) {
-				BIO_printf(b, "#%s:%s\n", prov_hex((const uint8_t *)ident, (size_t)il, idhex), hex);
-			} else {
-				prov_wipe(hex, sizeof(hex));
-				prov_err_set(&e, PROV_E_DB, "stored PSK identity of %s is malformed", dev);
-				rc = cli_fail(c, &e);
-				goto out;
-			}
-		} else if (strcmp(format, "csv") == 0) {
-			/* Identities come from a template pattern; quote them as CSV requires. */
-			BIO_printf(b, "\"");
-			for (int i = 0; i < il; i++)
-				BIO_printf(b, ident[i] == '"' ? "\"\"" : "%c", ident[i]);
-			BIO_printf(b, "\",%s,%s\n", hex, dev);
-		} else {
-			char *id = strndup(ident, (size_t)il);
-
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "identity", id, "key_hex", hex,
-			                                     "device", dev));
-			free(id);
-		}
-		prov_wipe(hex, sizeof(hex));
-		count++;
+		if (r > 0)
+			skipped++;
+		else
+			count++;
+	}
+	if (rc != 0) {
+		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
+		rc = cli_fail(c, &e);
+		goto out;
 	}
 	if (sr != SQLITE_DONE) {
 		prov_db_fail(h->db, sr, "reading PSKs", &e);
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	if (strcmp(format, "json") == 0) {
-		char *t = json_dumps(arr, JSON_INDENT(2));
-
-		BIO_printf(b, "%s\n", t != NULL ? t : "[]");
-		if (t != NULL) {
-			prov_wipe(t, strlen(t));
-			free(t);
-		}
+	if (json && puts_(b, count > 0 ? "\n]\n" : "]\n") != 0) {
+		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
+		rc = cli_fail(c, &e);
+		goto out;
 	}
-	snprintf(detail, sizeof(detail), "{\"count\":%zu,\"format\":\"%s\",\"what\":\"psk-table\"}", count, format);
+	if (skipped > 0)
+		snprintf(detail, sizeof(detail), "{\"count\":%zu,\"format\":\"%s\",\"left_out\":%zu,\"what\":\"psk-table\"}",
+		         count, format, skipped);
+	else
+		snprintf(detail, sizeof(detail), "{\"count\":%zu,\"format\":\"%s\",\"what\":\"psk-table\"}", count, format);
 	if (prov_db_audit(h->db, "export", NULL, detail, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
 		goto out;
 	}
 	BIO_get_mem_ptr(b, &m);
 	rc = emit(c, out, m->data, m->length, 1);
-out:
-	prov_wipe(key, sizeof(key));
-	/* The JSON tree held hex keys: clear them before freeing. */
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		json_t *k = json_object_get(json_array_get(arr, i), "key_hex");
-
-		if (k != NULL)
-			prov_wipe((char *)json_string_value(k), json_string_length(k));
+	if (rc == 0 && skipped > 0) {
+		prov_err_set(&e, PROV_E_PARTIAL, "psk-table: %zu damaged row%s left out (named above); %zu row%s written",
+		             skipped, skipped == 1 ? "" : "s", count, count == 1 ? "" : "s");
+		rc = cli_fail(c, &e);
 	}
-	json_decref(arr);
-	BIO_free(b);
+out:
+	BIO_free(b); /* wiped as it is freed */
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -17,6 +17,7 @@ const char usage_init[] =
 	"key-encryption key for secrets at rest.  With PROV_PASSPHRASE set, the\n"
 	"private keys are encrypted with it and the key-encryption key is derived\n"
 	"from it (scrypt); every later command that needs a secret needs it too.\n"
+	"An empty PROV_PASSPHRASE is refused (exit 2), not taken for none.\n"
 	"\n"
 	"  --ca-subject DN    subject of a new self-signed CA (RFC 4514 order, e.g.\n"
 	"                     \"CN=Acme Device CA,O=Acme\")\n"
@@ -68,7 +69,7 @@ int cmd_init(int argc, char **argv, cli *c)
 	if (o.ca_cert != NULL && o.ca_subject != NULL)
 		return cli_usage(c, "--ca-subject makes a new CA; it does not apply with --ca-cert");
 	o.dir = prov_home_dir(c->home);
-	o.passphrase = pass != NULL && *pass != 0 ? pass : NULL;
+	o.passphrase = pass; /* "" is refused by prov_home_init, not taken for none */
 	if (prov_home_init(&o, &e) != PROV_OK)
 		return cli_fail(c, &e);
 	rc = cli_open(c, PROV_NEED_CA_CERT, &h);

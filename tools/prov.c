@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "prov/err.h"
 #include "prov/escape.h"
+#include "prov/secret.h"
 
 /* How a command opens the factory database (see cli.h, cli_open). */
 #define WRITES 0                       /* read-write; a read-only home is an error */
@@ -135,6 +136,8 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_TOP_PAD, 4 << 20);
 #endif
+	/* Before OpenSSL allocates anything: its frees wipe, secure heap for the KEK. */
+	prov_memory_init();
 	if (argc < 2) {
 		overview(stderr);
 		return PROV_E_USAGE;

@@ -129,6 +129,10 @@ int pa_agent_new_nonce(pa_agent *a, size_t len)
 
 void pa_install_begin(pa_agent *a)
 {
+#if PA_ALLOW_PLAINTEXT_SECRETS
+	/* An upload left unfinished may hold a lab bundle's secrets in the clear. */
+	pa_wipe(a->bundle, a->bundle_len);
+#endif
 	a->bundle_len = 0;
 	a->push_err = PA_OK;
 }
@@ -205,6 +209,12 @@ int pa_install_finish(pa_agent *a, uint8_t *receipt, size_t cap, size_t *receipt
 out:
 	pa_wipe(a->secrets, sizeof(a->secrets));
 	pa_wipe(&a->m, sizeof(a->m));
+#if PA_ALLOW_PLAINTEXT_SECRETS
+	/* A lab bundle carries its secrets in the clear: none stay behind, whatever
+	 * the outcome.  (Built without the option, the bundle holds secrets only
+	 * encrypted to the device, and a->secrets above is all there is to wipe.) */
+	pa_wipe(a->bundle, a->bundle_len);
+#endif
 	a->bundle_len = 0;
 	a->push_err = PA_OK;
 	return rc;

@@ -422,8 +422,13 @@ static prov_status encode_entries(entry *ents, size_t n, cbor_item_t **arr, cbor
 			v = x->value;
 			x->value = NULL;
 		} else {
+			/* The copy of the secret: if the push fails, wipe it before it goes. */
+			cbor_item_t *sec = prov_cbor_bytes(x->secret, x->secret_len);
+
 			v = prov_cbor_uint((uint64_t)k++);
-			bad |= prov_cbor_array_push(*secrets, prov_cbor_bytes(x->secret, x->secret_len));
+			if (sec == NULL || !cbor_array_push(*secrets, sec))
+				bad = 1;
+			prov_cbor_decref_wipe(&sec); /* wipes only if the array did not take it */
 		}
 		bad |= prov_cbor_map_put_int(m, PROV_EK_SLOT, prov_cbor_uint(x->slot));
 		bad |= prov_cbor_map_put_int(m, PROV_EK_TYPE, prov_cbor_uint((uint64_t)x->type));

@@ -21,8 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* First buffer size tried by prov_cbor_encode (bytes). */
+#include "prov/util.h"
+
+/* First buffer size tried by prov_cbor_encode (bytes), and the largest. */
 #define ENCODE_FIRST_TRY 8192
+#define ENCODE_MAX (1 << 30)
 
 /* Deeper than anything provkit builds (a COSE_Encrypt inside a bundle is < 10). */
 #define PROV_CBOR_MAX_DEPTH 64
@@ -506,29 +509,88 @@ prov_status prov_cbor_encode(cbor_item_t *item, uint8_t **out, size_t *out_len, 
 		if (st != PROV_OK)
 			goto out;
 	}
-	/* libcbor 0.8's cbor_serialize_alloc starts from a small buffer and
-	 * serialises the whole item again each time it doubles it (4 passes for a
-	 * 2 KB bundle); what provkit encodes is almost always smaller than
-	 * ENCODE_FIRST_TRY, so one pass into a buffer of that size comes first. */
-	buf = malloc(ENCODE_FIRST_TRY);
-	n = buf != NULL ? cbor_serialize(norm != NULL ? norm : item, buf, ENCODE_FIRST_TRY) : 0;
-	if (n == 0) {
+	/* libcbor 0.8 has no "serialised size": serialise into a buffer, and into
+	 * one twice as large while it does not fit.  What provkit encodes is almost
+	 * always smaller than ENCODE_FIRST_TRY, so one pass is the rule.  The item
+	 * may hold secrets (a lab bundle's payload): a buffer given up on is wiped
+	 * before it is freed, which is why this is not cbor_serialize_alloc (whose
+	 * realloc frees the partly written buffer as it is). */
+	for (cap = ENCODE_FIRST_TRY;; cap *= 2) {
+		buf = malloc(cap);
+		if (buf == NULL) {
+			st = prov_err_set(e, PROV_E_INTERNAL, "cbor encode: serialising: out of memory");
+			goto out;
+		}
+		n = cbor_serialize(norm != NULL ? norm : item, buf, cap);
+		if (n > 0)
+			break;
+		prov_wipe(buf, cap);
 		free(buf);
 		buf = NULL;
-		n = cbor_serialize_alloc(norm != NULL ? norm : item, &buf, &cap);
-	}
-	if (n == 0) {
-		st = prov_err_set(e, PROV_E_INTERNAL, "cbor encode: serialising: out of memory");
-		goto out;
+		if (cap >= ENCODE_MAX) {
+			st = prov_err_set(e, PROV_E_INTERNAL, "cbor encode: item larger than %d bytes",
+			                  ENCODE_MAX);
+			goto out;
+		}
 	}
 	*out = buf;
 	*out_len = n;
 	buf = NULL;
 out:
 	free(buf);
-	if (norm != NULL)
-		cbor_decref(&norm);
+	prov_cbor_decref_wipe(&norm);
 	return st;
+}
+
+/* Wipe the string bytes of `item` and of everything under it that is held only
+ * through it (refcount at most `refs`: a decref frees exactly those). */
+static void wipe_tree(cbor_item_t *item, size_t refs, int depth)
+{
+	if (item == NULL || depth > PROV_CBOR_MAX_DEPTH || cbor_refcount(item) > refs)
+		return;
+	switch (cbor_typeof(item)) {
+	case CBOR_TYPE_BYTESTRING:
+		if (cbor_bytestring_is_definite(item))
+			prov_wipe(cbor_bytestring_handle(item), cbor_bytestring_length(item));
+		else
+			for (size_t i = 0; i < cbor_bytestring_chunk_count(item); i++)
+				wipe_tree(cbor_bytestring_chunks_handle(item)[i], 1, depth + 1);
+		break;
+	case CBOR_TYPE_STRING:
+		if (cbor_string_is_definite(item))
+			prov_wipe(cbor_string_handle(item), cbor_string_length(item));
+		else
+			for (size_t i = 0; i < cbor_string_chunk_count(item); i++)
+				wipe_tree(cbor_string_chunks_handle(item)[i], 1, depth + 1);
+		break;
+	case CBOR_TYPE_ARRAY:
+		for (size_t i = 0; i < cbor_array_size(item); i++)
+			wipe_tree(cbor_array_handle(item)[i], 1, depth + 1);
+		break;
+	case CBOR_TYPE_MAP:
+		for (size_t i = 0; i < cbor_map_size(item); i++) {
+			wipe_tree(cbor_map_handle(item)[i].key, 1, depth + 1);
+			wipe_tree(cbor_map_handle(item)[i].value, 1, depth + 1);
+		}
+		break;
+	case CBOR_TYPE_TAG: {
+		cbor_item_t *inner = cbor_tag_item(item); /* one more reference, ours */
+
+		wipe_tree(inner, 2, depth + 1);
+		cbor_decref(&inner);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void prov_cbor_decref_wipe(cbor_item_t **item)
+{
+	if (item == NULL || *item == NULL)
+		return;
+	wipe_tree(*item, 1, 0);
+	cbor_decref(item);
 }
 
 /* ---- decoding ------------------------------------------------------------------ */

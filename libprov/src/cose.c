@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 
 #include "prov/cbor.h"
+#include "prov/util.h"
 
 /* Header labels (RFC 9052 section 3.1, RFC 9053 section 6.4.1). */
 #define HDR_ALG 1
@@ -480,8 +481,8 @@ static prov_status sig_structure(const uint8_t *prot, size_t prot_len, const uin
 	}
 	st = prov_cbor_encode(a, out, out_len, e);
 out:
-	if (a != NULL)
-		cbor_decref(&a);
+	/* The payload may carry secrets (a lab bundle): wipe the copy. */
+	prov_cbor_decref_wipe(&a);
 	return st;
 }
 
@@ -683,13 +684,15 @@ static prov_status sign1_create(EVP_PKEY *signer, const struct sign_alg *a, EVP_
 	}
 	st = prov_cbor_encode(msg, out, out_len, e);
 out:
-	if (msg != NULL)
-		cbor_decref(&msg);
-	if (arr != NULL)
-		cbor_decref(&arr);
+	/* The payload may carry secrets (a lab bundle): wipe every copy of it.
+	 * msg first: then arr is held only by `arr` and is wiped with it. */
+	prov_cbor_decref_wipe(&msg);
+	prov_cbor_decref_wipe(&arr);
 	if (prot != NULL)
 		cbor_decref(&prot);
 	free(prot_enc);
+	if (tbs != NULL)
+		prov_wipe(tbs, tbs_len);
 	free(tbs);
 	return st;
 }

@@ -153,6 +153,7 @@ const char *prov_status_name(prov_status s)
 	case PROV_E_AUTH: return "auth";
 	case PROV_E_BUSY: return "busy";
 	case PROV_E_CRYPTO: return "crypto";
+	case PROV_E_PARTIAL: return "partial";
 	}
 	return "unknown";
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 #define KEK_CHECK_AAD "provkit-kek-check"
 #define KEK_CHECK_TEXT "provkit key-encryption key v1"
 #define SALT_LEN 16
+#define PROV_EMPTY_PASSPHRASE_MSG \
+	"PROV_PASSPHRASE is set but empty: unset it for a factory without a passphrase, or set the passphrase"
 
 /* The files a home may hold; init cleans exactly these up on failure. */
 static const char *const home_files[] = {
@@ -91,36 +94,39 @@ static prov_status write_pem_certs(const char *path, STACK_OF(X509) *chain, prov
 
 static prov_status init_kek(sqlite3 *db, const char *tmp, const char *pass, prov_err *e)
 {
-	prov_kek kek;
+	prov_kek *kek = OPENSSL_secure_zalloc(sizeof(*kek)); /* see prov/secret.h */
 	uint8_t salt[SALT_LEN];
 	uint8_t check[sizeof(KEK_CHECK_TEXT) - 1 + PROV_SEAL_OVERHEAD];
 	char *path = NULL;
 	prov_status st;
 
+	if (kek == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	if (pass != NULL) {
 		st = prov_random(salt, sizeof(salt), 0, e);
 		if (st == PROV_OK)
-			st = prov_kek_derive(pass, salt, sizeof(salt), &kek, e);
+			st = prov_kek_derive(pass, salt, sizeof(salt), kek, e);
 		if (st == PROV_OK)
 			st = prov_db_meta_set(db, "kek_mode", "passphrase", 10, e);
 		if (st == PROV_OK)
 			st = prov_db_meta_set(db, "kek_salt", salt, sizeof(salt), e);
 	} else {
-		st = prov_random(kek.key, sizeof(kek.key), 1, e);
+		st = prov_random(kek->key, sizeof(kek->key), 1, e);
 		path = path_join(tmp, "kek");
 		if (st == PROV_OK && path == NULL)
 			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 		if (st == PROV_OK)
-			st = prov_file_write(path, kek.key, sizeof(kek.key), 0600, 1, e);
+			st = prov_file_write(path, kek->key, sizeof(kek->key), 0600, 1, e);
 		if (st == PROV_OK)
 			st = prov_db_meta_set(db, "kek_mode", "file", 4, e);
 	}
 	if (st == PROV_OK)
-		st = prov_seal(&kek, KEK_CHECK_AAD, (const uint8_t *)KEK_CHECK_TEXT,
+		st = prov_seal(kek, KEK_CHECK_AAD, (const uint8_t *)KEK_CHECK_TEXT,
 		               sizeof(KEK_CHECK_TEXT) - 1, check, e);
 	if (st == PROV_OK)
 		st = prov_db_meta_set(db, "kek_check", check, sizeof(check), e);
-	prov_kek_wipe(&kek);
+	prov_kek_wipe(kek);
+	OPENSSL_secure_clear_free(kek, sizeof(*kek));
 	free(path);
 	return st;
 }
@@ -180,6 +186,9 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	int made = 0;
 	prov_status st;
 
+	if (o->passphrase != NULL && *o->passphrase == 0)
+		return prov_err_set(e, PROV_E_USAGE, PROV_EMPTY_PASSPHRASE_MSG);
+	prov_secure_heap_init();
 	/* "factory/" names the same home as "factory"; without the slashes the
 	 * temporary sibling is "factory.init.XXXXXX", not a file inside it. */
 	if ((size_t)snprintf(dir, sizeof(dir), "%s", o->dir) >= sizeof(dir))
@@ -311,6 +320,8 @@ static prov_status open_kek(prov_home *h, prov_err *e)
 		prov_kek_wipe(&h->kek);
 		goto out;
 	}
+	/* From now on a sealed row that does not open is damaged, not a wrong KEK. */
+	h->kek.checked = 1;
 	h->have_kek = 1;
 out:
 	free(mode);
@@ -326,19 +337,30 @@ out:
 prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_home **out,
                            prov_err *e)
 {
-	prov_home *h = calloc(1, sizeof(*h));
 	const char *pass = getenv("PROV_PASSPHRASE");
+	prov_home *h;
 	char *p = NULL;
 	prov_status st;
 
 	*out = NULL;
+	if (pass != NULL && *pass == 0)
+		return prov_err_set(e, PROV_E_USAGE, PROV_EMPTY_PASSPHRASE_MSG);
+	/* The home holds the KEK: in the secure heap (prov/secret.h). */
+	prov_secure_heap_init();
+	h = OPENSSL_secure_zalloc(sizeof(*h));
 	if (h == NULL || (h->dir = strdup(dir)) == NULL) {
-		free(h);
+		OPENSSL_secure_free(h);
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	}
-	if (pass != NULL && *pass != 0 && (h->passphrase = strdup(pass)) == NULL) {
-		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-		goto out;
+	if (pass != NULL) {
+		size_t n = strlen(pass) + 1;
+
+		h->passphrase = OPENSSL_secure_malloc(n);
+		if (h->passphrase == NULL) {
+			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		memcpy(h->passphrase, pass, n);
 	}
 	p = prov_home_path(h, "prov.db");
 	if (p == NULL || access(p, F_OK) != 0) {
@@ -411,10 +433,8 @@ void prov_home_close(prov_home *h)
 	EVP_PKEY_free(h->ca_key);
 	EVP_PKEY_free(h->signer);
 	prov_kek_wipe(&h->kek);
-	if (h->passphrase != NULL) {
-		prov_wipe(h->passphrase, strlen(h->passphrase));
-		free(h->passphrase);
-	}
+	if (h->passphrase != NULL)
+		OPENSSL_secure_clear_free(h->passphrase, strlen(h->passphrase) + 1);
 	free(h->dir);
-	free(h);
+	OPENSSL_secure_clear_free(h, sizeof(*h));
 }

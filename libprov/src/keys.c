@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,33 @@ prov_status prov_key_load_public(const char *path, EVP_PKEY **out, prov_err *e)
 	return st;
 }
 
+/* PKCS#8 EncryptedPrivateKeyInfo, PBES2 with scrypt and AES-256-CBC (RFC 8018,
+ * RFC 7914 section 7), through OpenSSL's own PKCS#8 code. */
+static int write_encrypted_pkcs8(BIO *b, EVP_PKEY *k, const char *pass)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k);
+	X509_ALGOR *pbe = NULL;
+	X509_SIG *sig = NULL;
+	int ok = 0;
+
+	if (p8 == NULL)
+		goto out;
+	pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), NULL, PROV_KEY_PBE_SALT_LEN, NULL,
+	                            PROV_KEY_SCRYPT_N, PROV_KEY_SCRYPT_R, PROV_KEY_SCRYPT_P);
+	if (pbe == NULL)
+		goto out;
+	sig = PKCS8_set0_pbe(pass, (int)strlen(pass), p8, pbe);
+	if (sig == NULL)
+		goto out;
+	pbe = NULL; /* sig owns it now */
+	ok = PEM_write_bio_PKCS8(b, sig);
+out:
+	X509_ALGOR_free(pbe);
+	X509_SIG_free(sig);
+	PKCS8_PRIV_KEY_INFO_free(p8); /* cleanses the key it held */
+	return ok;
+}
+
 prov_status prov_key_save_private(const char *path, EVP_PKEY *k, const char *pass,
                                   prov_err *e)
 {
@@ -224,8 +252,7 @@ prov_status prov_key_save_private(const char *path, EVP_PKEY *k, const char *pas
 	if (b == NULL)
 		return prov_err_ssl(e, PROV_E_INTERNAL, "out of memory");
 	if (pass != NULL)
-		ok = PEM_write_bio_PKCS8PrivateKey(b, k, EVP_aes_256_cbc(), NULL, 0, NULL,
-		                                   (void *)pass);
+		ok = write_encrypted_pkcs8(b, k, pass);
 	else
 		ok = PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
 	if (!ok) {

@@ -15,7 +15,7 @@
 
 #define MAX_RAW 64
 
-/* A hex JSON string of n bytes (wiped after use by the caller when secret). */
+/* A hex JSON string of n bytes (public values only: never a secret). */
 static json_t *hex_json(const uint8_t *p, size_t n)
 {
 	char *hex = malloc(2 * n + 1);
@@ -25,7 +25,6 @@ static json_t *hex_json(const uint8_t *p, size_t n)
 		return NULL;
 	prov_hex(p, n, hex);
 	j = json_string(hex);
-	prov_wipe(hex, 2 * n + 1);
 	free(hex);
 	return j;
 }
@@ -48,9 +47,9 @@ static int row(prov_home *h, const char *sql, const char *id, int gen, sqlite3_s
 	return -1;
 }
 
-/* The host-made private key of the device as PKCS#8 DER hex, or NULL with a note. */
-static prov_status secret_key(prov_home *h, const char *id, int gen, json_t *res, json_t *notes,
-                              prov_err *e)
+/* The host-made private key of the device as PKCS#8 DER into *secret, or a note. */
+static prov_status secret_key(prov_home *h, const char *id, int gen, prov_lwm2m_secret *secret,
+                              json_t *notes, prov_err *e)
 {
 	sqlite3_stmt *s = NULL;
 	uint8_t raw[MAX_RAW];
@@ -83,11 +82,13 @@ static prov_status secret_key(prov_home *h, const char *id, int gen, json_t *res
 		goto out;
 	p8 = EVP_PKEY2PKCS8(k);
 	dl = p8 != NULL ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
-	if (dl <= 0) {
+	if (dl <= 0 || (size_t)dl > sizeof(secret->bytes)) {
 		st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode the private key of %s", id);
 		goto out;
 	}
-	json_object_set_new(res, "5", hex_json(der, (size_t)dl));
+	memcpy(secret->bytes, der, (size_t)dl);
+	secret->len = (size_t)dl;
+	secret->present = 1;
 out:
 	if (der != NULL) {
 		prov_wipe(der, (size_t)dl);
@@ -100,8 +101,8 @@ out:
 	return st;
 }
 
-static prov_status fill(prov_home *h, const char *id, int gen, const prov_template *t, int reveal,
-                        json_t *o, json_t *res, json_t *notes, prov_err *e)
+static prov_status fill(prov_home *h, const char *id, int gen, const prov_template *t,
+                        prov_lwm2m_secret *secret, json_t *o, json_t *res, json_t *notes, prov_err *e)
 {
 	static const char *const modes[] = {"psk", "rpk", "certificate"};
 	json_t *suites = t->tls != NULL ? json_object_get(t->tls, "cipher_suites") : NULL;
@@ -141,15 +142,18 @@ static prov_status fill(prov_home *h, const char *id, int gen, const prov_templa
 			free(ident);
 		}
 		json_object_set_new(res, "3", hex_json(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0)));
-		if (reveal) {
+		if (secret != NULL) {
 			snprintf(aad, sizeof(aad), "psk|%s|%d|%d", id, gen, sqlite3_column_int(s, 2));
 			if ((size_t)sqlite3_column_bytes(s, 1) > MAX_RAW + PROV_SEAL_OVERHEAD)
 				st = prov_err_set(e, PROV_E_DB, "stored PSK of %s is malformed", id);
 			else
 				st = prov_open(&h->kek, aad, sqlite3_column_blob(s, 1),
 				               (size_t)sqlite3_column_bytes(s, 1), key, &n, e);
-			if (st == PROV_OK)
-				json_object_set_new(res, "5", hex_json(key, n));
+			if (st == PROV_OK) {
+				memcpy(secret->bytes, key, n);
+				secret->len = n;
+				secret->present = 1;
+			}
 			prov_wipe(key, sizeof(key));
 		}
 	} else if (t->lwm2m_mode == PROV_LWM2M_RPK) {
@@ -163,8 +167,8 @@ static prov_status fill(prov_home *h, const char *id, int gen, const prov_templa
 		json_object_set_new(res, "3", hex_json(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0)));
 		if (sqlite3_column_type(s, 1) == SQLITE_BLOB)
 			json_object_set_new(res, "4", hex_json(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1)));
-		if (reveal)
-			st = secret_key(h, id, gen, res, notes, e);
+		if (secret != NULL)
+			st = secret_key(h, id, gen, secret, notes, e);
 	} else {
 		const prov_tpl_cred *tr = prov_template_find(t, PROV_CRED_TRUST);
 
@@ -189,16 +193,16 @@ static prov_status fill(prov_home *h, const char *id, int gen, const prov_templa
 			         tr != NULL && tr->store ? " as a compact store" : "");
 			json_array_append_new(notes, json_string(note));
 		}
-		if (reveal)
-			st = secret_key(h, id, gen, res, notes, e);
+		if (secret != NULL)
+			st = secret_key(h, id, gen, secret, notes, e);
 	}
 out:
 	sqlite3_finalize(s);
 	return st;
 }
 
-prov_status prov_lwm2m_security(prov_home *h, const char *device_id, int reveal, json_t **out,
-                                prov_err *e)
+prov_status prov_lwm2m_security(prov_home *h, const char *device_id, prov_lwm2m_secret *secret,
+                                json_t **out, prov_err *e)
 {
 	sqlite3_stmt *s = NULL;
 	prov_template *t = NULL;
@@ -238,7 +242,11 @@ prov_status prov_lwm2m_security(prov_home *h, const char *device_id, int reveal,
 		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	st = fill(h, device_id, gen, t, reveal, o, res, notes, e);
+	if (secret != NULL) {
+		prov_wipe(secret, sizeof(*secret));
+		secret->present = 0;
+	}
+	st = fill(h, device_id, gen, t, secret, o, res, notes, e);
 	if (st != PROV_OK)
 		goto out;
 	json_object_set(o, "resources", res);
@@ -247,6 +255,8 @@ prov_status prov_lwm2m_security(prov_home *h, const char *device_id, int reveal,
 	*out = o;
 	o = NULL;
 out:
+	if (st != PROV_OK && secret != NULL)
+		prov_wipe(secret, sizeof(*secret));
 	json_decref(o);
 	json_decref(res);
 	json_decref(notes);

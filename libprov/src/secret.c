@@ -1,10 +1,16 @@
-/* secret.c - sealing secrets at rest (see prov/secret.h). */
+/* secret.c - sealing secrets at rest, and the memory they live in (see prov/secret.h). */
 #include "prov/algs.h"
 #include "prov/secret.h"
 
+#include <malloc.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "prov/util.h"
@@ -13,16 +19,147 @@
 #define NONCE_LEN 12
 #define TAG_LEN 16
 
+/* ---- memory --------------------------------------------------------------------- */
+
+/* OpenSSL's allocator, wiping each block's whole usable size before it is freed.
+ * A block realloc'd within its usable size stays where it is; a larger one is
+ * copied and the old one wiped, so no copy is left behind. */
+static void *wipe_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(n);
+}
+
+static void wipe_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *wipe_realloc(void *p, size_t n, const char *file, int line)
+{
+	size_t have;
+	void *q;
+
+	if (p == NULL)
+		return malloc(n);
+	if (n == 0) {
+		wipe_free(p, file, line);
+		return NULL;
+	}
+	have = malloc_usable_size(p);
+	if (n <= have)
+		return p;
+	q = malloc(n);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, have);
+	wipe_free(p, file, line);
+	return q;
+}
+
+static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
+static int heap_state;
+
+static void heap_setup(void)
+{
+	/* 1: mlock'd and MADV_DONTDUMP; 2: usable, but mlock or madvise failed. */
+	heap_state = CRYPTO_secure_malloc_init(PROV_SECURE_HEAP_SIZE, PROV_SECURE_HEAP_MIN);
+}
+
+int prov_secure_heap_init(void)
+{
+	pthread_once(&heap_once, heap_setup);
+	return heap_state;
+}
+
+int prov_memory_init(void)
+{
+	int wiping = CRYPTO_set_mem_functions(wipe_malloc, wipe_realloc, wipe_free);
+	int heap = prov_secure_heap_init();
+
+	return wiping ? heap : -1;
+}
+
+/* ---- naming a sealed row in messages --------------------------------------------- */
+
+/* Outside text for a message: printable ASCII as it is, anything else (and '"',
+ * '\\') as \xHH, at most 64 source bytes.
+ * TODO(coordinator): one escaping function for outside text in messages is being
+ * added elsewhere (issue 10, section 4); use it here when it lands. */
+static void escape_text(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0, i;
+
+	for (i = 0; i < n && i < 64 && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+	}
+	if (i < n && o + 4 < cap) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = 0;
+}
+
+/* "the PSK of device "D" (generation G, slot S)" for "psk|D|G|S", "the private key
+ * of device "D" (generation G)" for "key|D|G", else "sealed secret "AAD"".  The
+ * numbers are taken from the end, so a device ID holding '|' is still named. */
+static void describe(const char *aad, char *out, size_t cap)
+{
+	const char *kinds[][2] = {{"psk|", "the PSK"}, {"key|", "the private key"}};
+	char dev[4 * 64 + 8];
+
+	for (size_t k = 0; k < 2; k++) {
+		size_t fields = k == 0 ? 2 : 1, len = strlen(aad);
+		const char *end = aad + len, *p = end, *num[2] = {NULL, NULL};
+
+		if (strncmp(aad, kinds[k][0], 4) != 0)
+			continue;
+		for (size_t f = 0; f < fields; f++) {
+			const char *q = p;
+
+			while (q > aad + 4 && q[-1] >= '0' && q[-1] <= '9')
+				q--;
+			if (q == p || q <= aad + 4 || q[-1] != '|')
+				break;
+			num[fields - 1 - f] = q;
+			p = q - 1;
+		}
+		if (num[fields - 1] == NULL || num[0] == NULL)
+			break;
+		escape_text(aad + 4, (size_t)(p - (aad + 4)), dev, sizeof(dev));
+		if (fields == 2)
+			snprintf(out, cap, "%s of device \"%s\" (generation %.*s, slot %s)", kinds[k][1], dev,
+			         (int)(num[1] - 1 - num[0]), num[0], num[1]);
+		else
+			snprintf(out, cap, "%s of device \"%s\" (generation %s)", kinds[k][1], dev, num[0]);
+		return;
+	}
+	escape_text(aad, strlen(aad), dev, sizeof(dev));
+	snprintf(out, cap, "sealed secret \"%s\"", dev);
+}
+
 prov_status prov_kek_derive(const char *passphrase, const uint8_t *salt, size_t salt_len,
                             prov_kek *out, prov_err *e)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "SCRYPT", NULL);
 	EVP_KDF_CTX *ctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
-	uint64_t n = 1u << 15;
-	uint32_t r = 8, p = 1;
+	uint64_t n = PROV_KEK_SCRYPT_N;
+	uint32_t r = PROV_KEK_SCRYPT_R, p = PROV_KEK_SCRYPT_P;
 	OSSL_PARAM params[6];
 	prov_status st = PROV_OK;
 
+	out->checked = 0; /* a new KEK: not yet checked against a factory */
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)passphrase,
 	                                              strlen(passphrase));
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
@@ -40,6 +177,7 @@ prov_status prov_kek_derive(const char *passphrase, const uint8_t *salt, size_t 
 void prov_kek_wipe(prov_kek *k)
 {
 	prov_wipe(k->key, sizeof(k->key));
+	k->checked = 0;
 }
 
 prov_status prov_seal(const prov_kek *k, const char *aad, const uint8_t *pt, size_t len,
@@ -75,10 +213,17 @@ prov_status prov_open(const prov_kek *k, const char *aad, const uint8_t *in, siz
 	EVP_CIPHER_CTX *c = NULL;
 	int n = 0, f = 0;
 	size_t ct_len;
+	char what[400];
 	prov_status st;
 
-	if (len < PROV_SEAL_OVERHEAD || in[0] != SEAL_VERSION)
-		return prov_err_set(e, PROV_E_DB, "sealed secret (%s) is malformed", aad);
+	if (len < PROV_SEAL_OVERHEAD || in[0] != SEAL_VERSION) {
+		describe(aad, what, sizeof(what));
+		if (len < PROV_SEAL_OVERHEAD)
+			return prov_err_set(e, PROV_E_DB, "%s is damaged: its sealed value is malformed (%zu bytes, "
+			                    "less than the %d of an empty one)", what, len, PROV_SEAL_OVERHEAD);
+		return prov_err_set(e, PROV_E_DB, "%s is damaged: its sealed value is malformed (version %u, not %d)",
+		                    what, in[0], SEAL_VERSION);
+	}
 	ct_len = len - PROV_SEAL_OVERHEAD;
 	c = EVP_CIPHER_CTX_new();
 	if (c == NULL)
@@ -89,9 +234,16 @@ prov_status prov_open(const prov_kek *k, const char *aad, const uint8_t *in, siz
 	    !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, (void *)(in + len - TAG_LEN)) ||
 	    EVP_DecryptFinal_ex(c, pt + n, &f) <= 0) {
 		prov_wipe(pt, ct_len);
-		st = prov_err_ssl(e, PROV_E_AUTH,
-		                  "cannot open sealed secret (%s): wrong key-encryption key or passphrase",
-		                  aad);
+		ERR_clear_error();
+		describe(aad, what, sizeof(what));
+		if (k->checked)
+			st = prov_err_set(e, PROV_E_DB,
+			                  "%s is damaged: its sealed value does not open under this factory's "
+			                  "key-encryption key, which is right (it opens the factory's check value)",
+			                  what);
+		else
+			st = prov_err_set(e, PROV_E_AUTH,
+			                  "cannot open %s: wrong key-encryption key or passphrase", what);
 		goto out;
 	}
 	*pt_len = ct_len;

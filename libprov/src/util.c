@@ -14,58 +14,67 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Files read here may hold secrets (the kek file, private keys): they are read
+ * with read(2), never through a stdio buffer that would be freed unwiped, and a
+ * buffer outgrown is wiped before it is freed. */
 prov_status prov_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
                            prov_err *e)
 {
-	FILE *f = NULL;
+	int fd = -1;
 	uint8_t *b = NULL;
 	size_t n = 0, cap = 4096;
 	prov_status st = PROV_E_INTERNAL;
 
 	*buf = NULL;
 	*len = 0;
-	f = fopen(path, "rb");
-	if (f == NULL) {
+	do
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
 		st = prov_err_set(e, errno == ENOENT ? PROV_E_NOTFOUND : PROV_E_IO,
 		                  "cannot open %s: %s", path, strerror(errno));
 		goto out;
 	}
+	if (cap > max)
+		cap = max;
 	b = malloc(cap + 1);
 	if (b == NULL)
 		goto oom;
 	for (;;) {
-		size_t r;
+		ssize_t r;
 
 		if (n == cap) {
-			uint8_t *nb;
+			uint8_t *nb, probe;
 
 			if (cap >= max) {
 				/* Full at the limit: only more data makes it too large. */
-				int c = fgetc(f);
-
-				if (c == EOF)
+				do
+					r = read(fd, &probe, 1);
+				while (r < 0 && errno == EINTR);
+				if (r == 0)
 					break;
+				if (r < 0)
+					goto io;
 				st = prov_err_set(e, PROV_E_INPUT, "%s: larger than %zu bytes", path, max);
 				goto out;
 			}
 			cap = cap * 2 > max ? max : cap * 2;
-			nb = realloc(b, cap + 1);
+			nb = malloc(cap + 1);
 			if (nb == NULL)
 				goto oom;
+			memcpy(nb, b, n);
+			prov_wipe(b, n);
+			free(b);
 			b = nb;
 		}
-		r = fread(b + n, 1, cap - n, f);
-		n += r;
+		r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto io;
 		if (r == 0)
 			break;
-	}
-	if (ferror(f)) {
-		st = prov_err_set(e, PROV_E_IO, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (n > max) {
-		st = prov_err_set(e, PROV_E_INPUT, "%s: larger than %zu bytes", path, max);
-		goto out;
+		n += (size_t)r;
 	}
 	b[n] = 0;
 	*buf = b;
@@ -73,12 +82,18 @@ prov_status prov_file_read(const char *path, size_t max, uint8_t **buf, size_t *
 	b = NULL;
 	st = PROV_OK;
 	goto out;
+io:
+	st = prov_err_set(e, PROV_E_IO, "cannot read %s: %s", path, strerror(errno));
+	goto out;
 oom:
 	st = prov_err_set(e, PROV_E_INTERNAL, "out of memory reading %s", path);
 out:
-	free(b);
-	if (f != NULL)
-		fclose(f);
+	if (b != NULL) {
+		prov_wipe(b, n);
+		free(b);
+	}
+	if (fd >= 0)
+		close(fd);
 	return st;
 }
 

@@ -369,11 +369,12 @@ assert j["ca_subject"] == "O=Test,CN=Test Intermediate CA", j
 	[ "$(key_pub "$PROV_HOME/signer.key" "$PROV_PASSPHRASE")" = "$(cat "$PROV_HOME/signer.pub.pem")" ]
 
 	# Minting needs the CA key; exporting a PSK needs the key-encryption key.
-	for pass in "" wrong; do
-		PROV_PASSPHRASE=$pass run "$PROV" mint --template "$TPL/coaps-psk.json" --device p1
-		assert_status 9
-		assert_output_has "PROV_PASSPHRASE"
-	done
+	PROV_PASSPHRASE=wrong run "$PROV" mint --template "$TPL/coaps-psk.json" --device p1
+	assert_status 9
+	assert_output_has "PROV_PASSPHRASE"
+	PROV_PASSPHRASE='' run "$PROV" mint --template "$TPL/coaps-psk.json" --device p1
+	assert_status 2
+	assert_output_has "PROV_PASSPHRASE is set but empty"
 	[ "$(db 'SELECT count(*) FROM devices')" = 0 ]
 	run "$PROV" mint --template "$TPL/coaps-psk.json" --device p1
 	assert_status 0
@@ -381,7 +382,7 @@ assert j["ca_subject"] == "O=Test,CN=Test Intermediate CA", j
 	assert_status 9
 	assert_output_has "protected by a passphrase: set PROV_PASSPHRASE"
 	PROV_PASSPHRASE='' run "$PROV" export --device p1 --what psk --reveal
-	assert_status 9
+	assert_status 2
 	PROV_PASSPHRASE=wrong run "$PROV" export --device p1 --what psk --reveal
 	assert_status 9
 	assert_output_has "wrong passphrase"
@@ -391,9 +392,112 @@ assert j["ca_subject"] == "O=Test,CN=Test Intermediate CA", j
 	assert_status 0
 	[[ "$output" =~ ^p1:[0-9a-f]{32}$ ]]
 	# Public material needs no passphrase.
-	PROV_PASSPHRASE='' run "$PROV" ca export
+	run env -u PROV_PASSPHRASE "$PROV" ca export
 	assert_status 0
-	PROV_PASSPHRASE='' run "$PROV" list
+	run env -u PROV_PASSPHRASE "$PROV" list
+	assert_status 0
+}
+
+@test "init: an empty PROV_PASSPHRASE is refused (2), not taken for no passphrase; nothing created" {
+	PROV_PASSPHRASE='' run --separate-stderr "$PROV" init
+	assert_status 2
+	[ "$stderr" = "prov: init: PROV_PASSPHRASE is set but empty: unset it for a factory without a passphrase, or set the passphrase" ]
+	[ -z "$output" ]
+	assert_no_home
+	# A home without a passphrase: an empty one is refused by every command too.
+	make_factory
+	for args in "list" "ca export" "mint --template $TPL/coaps-psk.json --device p1" \
+		"export psk-table --format csv --reveal"; do
+		# shellcheck disable=SC2086
+		PROV_PASSPHRASE='' run --separate-stderr "$PROV" $args
+		echo "$args -> $status: $stderr"
+		assert_status 2
+		[[ "$stderr" == *": PROV_PASSPHRASE is set but empty: unset it for a factory without a passphrase, or set the passphrase" ]]
+	done
+	[ "$(db 'SELECT count(*) FROM devices')" = 0 ]
+	run "$PROV" list
+	assert_status 0
+}
+
+# pbe PEM: the key file's encryption per openssl asn1parse, one line:
+# "PBES2 scrypt N r p saltbytes cipher" or "PBES2 PBKDF2 iterations prf cipher".
+pbe() {
+	openssl asn1parse -in "$1" | "$PY" -c '
+import re, sys
+objs, ints, octs = [], [], []
+for line in sys.stdin:
+    m = re.search(r"prim: (OBJECT|INTEGER|OCTET STRING) *(?:\[HEX DUMP\])?:(.*)$", line)
+    if not m:
+        continue
+    (objs if m.group(1) == "OBJECT" else ints if m.group(1) == "INTEGER" else octs).append(m.group(2).strip())
+if objs[1] == "scrypt":
+    print(objs[0], objs[1], *(int(i, 16) for i in ints), len(octs[0]) // 2, objs[2])
+else:
+    print(objs[0], objs[1], int(ints[0], 16), objs[2], objs[3])'
+}
+
+@test "init with PROV_PASSPHRASE: ca.key and signer.key are PBES2 with scrypt at the KEK's work (openssl)" {
+	export PROV_PASSPHRASE='correct horse'
+	make_factory
+	for k in ca.key signer.key; do
+		run pbe "$PROV_HOME/$k"
+		echo "$k: $output"
+		assert_status 0
+		# N=16384 r=8 p=2: N*r*p = 2^18, as the KEK's N=32768 r=8 p=1; 16-byte salt.
+		[ "$output" = "PBES2 scrypt 16384 8 2 16 aes-256-cbc" ]
+		openssl pkey -in "$PROV_HOME/$k" -noout -passin "pass:$PROV_PASSPHRASE"
+		run openssl pkey -in "$PROV_HOME/$k" -noout -passin pass:wrong
+		[ "$status" -ne 0 ]
+		# An independent reader: python3-cryptography opens it with the passphrase only.
+		"$PY" -c '
+import sys
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+data = open(sys.argv[1], "rb").read()
+load_pem_private_key(data, sys.argv[2].encode())
+try:
+    load_pem_private_key(data, b"wrong")
+except ValueError:
+    pass
+else:
+    raise SystemExit("opened with a wrong passphrase")' "$PROV_HOME/$k" "$PROV_PASSPHRASE"
+	done
+	[ "$(key_pub "$PROV_HOME/signer.key" "$PROV_PASSPHRASE")" = "$(cat "$PROV_HOME/signer.pub.pem")" ]
+	# The KEK's own parameters are what the comparison assumes (prov/secret.h).
+	grep -q 'define PROV_KEK_SCRYPT_N (1u << 15)' "$REPO/libprov/include/prov/secret.h"
+	grep -q 'define PROV_KEK_SCRYPT_R 8' "$REPO/libprov/include/prov/secret.h"
+	grep -q 'define PROV_KEK_SCRYPT_P 1' "$REPO/libprov/include/prov/secret.h"
+}
+
+@test "a home made before, its keys PBKDF2 at 2,048 iterations, still opens; its key files stay as they are" {
+	export PROV_PASSPHRASE='correct horse'
+	make_factory
+	# The key files as prov wrote them before: PBES2, PBKDF2-HMAC-SHA256, 2,048
+	# iterations, AES-256-CBC.
+	for k in ca.key signer.key; do
+		openssl pkcs8 -topk8 -v2 aes-256-cbc -v2prf hmacWithSHA256 -iter 2048 -in "$PROV_HOME/$k" \
+			-passin env:PROV_PASSPHRASE -passout env:PROV_PASSPHRASE -out "$T/$k"
+		chmod 600 "$T/$k"
+		mv "$T/$k" "$PROV_HOME/$k"
+		[ "$(pbe "$PROV_HOME/$k")" = "PBES2 PBKDF2 2048 hmacWithSHA256 aes-256-cbc" ]
+	done
+	before=$(sha256sum "$PROV_HOME/ca.key" "$PROV_HOME/signer.key")
+	run "$PROV" mint --template "$TPL/coaps-psk.json" --device p1
+	assert_status 0
+	run "$PROV" bundle --device p1 --insecure-plaintext-secrets --out "$T/p1.cbor"
+	assert_status 0
+	PROV_PASSPHRASE=wrong run "$PROV" mint --template "$TPL/coaps-psk.json" --device p2
+	assert_status 9
+	[ "$(sha256sum "$PROV_HOME/ca.key" "$PROV_HOME/signer.key")" = "$before" ]
+	# README's upgrade: re-encrypting with openssl gives what prov writes now.
+	for k in ca.key signer.key; do
+		openssl pkcs8 -topk8 -scrypt -scrypt_N 16384 -scrypt_r 8 -scrypt_p 2 \
+			-in "$PROV_HOME/$k" -passin env:PROV_PASSPHRASE -passout env:PROV_PASSPHRASE -out "$T/$k"
+		chmod 600 "$T/$k"
+		mv "$T/$k" "$PROV_HOME/$k"
+		# (openssl pkcs8 takes an 8-byte salt; prov writes 16)
+		[ "$(pbe "$PROV_HOME/$k")" = "PBES2 scrypt 16384 8 2 8 aes-256-cbc" ]
+	done
+	run "$PROV" mint --template "$TPL/coaps-psk.json" --device p3
 	assert_status 0
 }
 

@@ -584,14 +584,15 @@ EOF
 	[ "$(db "SELECT slot FROM psks WHERE device_id = 'p-9'")" = 7 ]
 }
 
-@test "a sealed PSK moved to another device's row does not open (AAD names the row): exit 9" {
+@test "a sealed PSK moved to another device's row does not open (AAD names the row): that row is damaged, exit 6" {
 	make_factory
 	run "$PROV" mint --template "$TPL/coaps-psk.json" --count 2 --id-format 'm-%d'
 	assert_status 0
 	db "UPDATE psks SET key_sealed = (SELECT key_sealed FROM psks WHERE device_id = 'm-1') WHERE device_id = 'm-2'"
 	run --separate-stderr "$PROV" export --device m-2 --what psk --reveal
-	assert_status 9
+	assert_status 6
 	[ -z "$output" ]
+	[[ "$stderr" == 'prov: export: the PSK of device "m-2" (generation 1, slot 2) is damaged: '* ]]
 	run "$PROV" export --device m-1 --what psk --reveal
 	assert_status 0
 }

@@ -8,14 +8,26 @@
  * afterwards (GCM decrypts before it authenticates).  The blob layout of the
  * header (version || nonce || ciphertext || tag, AAD as given) is cross-checked
  * with OpenSSL's EVP interface directly.
+ *
+ * A KEK that opened the factory's check value ("checked") blames the row, not
+ * the KEK: a blob that fails to open is PROV_E_DB, named (device, generation,
+ * slot, outside bytes escaped); unchecked it is PROV_E_AUTH.  The memory: the
+ * secure heap is mlock'd and MADV_DONTDUMP (VmFlags lo and dd in
+ * /proc/self/smaps), a home's KEK and passphrase live in it, and without
+ * RLIMIT_MEMLOCK (and CAP_IPC_LOCK) it still works, unlocked (2).
  */
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "prov/home.h"
 #include "prov/secret.h"
 #include "prov/util.h"
 
@@ -281,10 +293,182 @@ static void test_kek_derive(void)
 	prov_kek_wipe(&d);
 }
 
+/* A checked KEK says which row is damaged; an unchecked one blames the KEK. */
+static void test_damaged_row(const prov_kek *k)
+{
+	static const char *const aads[][2] = {
+		{"psk|dev-1|3|7", "the PSK of device \"dev-1\" (generation 3, slot 7) is damaged: "},
+		{"key|dev-1|12", "the private key of device \"dev-1\" (generation 12) is damaged: "},
+		{"psk|a|b|4|2", "the PSK of device \"a|b\" (generation 4, slot 2) is damaged: "},
+		{"psk|\x1b]0;x\x07\n|1|2",
+		 "the PSK of device \"\\x1b]0;x\\x07\\x0a\" (generation 1, slot 2) is damaged: "},
+		{"other", "sealed secret \"other\" is damaged: "},
+	};
+	prov_kek checked = *k, unchecked = *k;
+	uint8_t pt[16], blob[16 + PROV_SEAL_OVERHEAD], out[16];
+	size_t got = 0;
+	prov_err e;
+
+	checked.checked = 1;
+	unchecked.checked = 0;
+	fill_pt(pt, sizeof(pt), 5);
+	for (size_t i = 0; i < sizeof(aads) / sizeof(aads[0]); i++) {
+		int printable = 1;
+
+		CHECK(prov_seal(k, aads[i][0], pt, sizeof(pt), blob, &e) == PROV_OK);
+		/* It opens either way while intact. */
+		CHECK(prov_open(&checked, aads[i][0], blob, sizeof(blob), out, &got, &e) == PROV_OK);
+		blob[20] ^= 0x40;
+		memset(&e, 0, sizeof(e));
+		CHECK(prov_open(&checked, aads[i][0], blob, sizeof(blob), out, &got, &e) == PROV_E_DB);
+		CHECK_MSG(strncmp(e.msg, aads[i][1], strlen(aads[i][1])) == 0, "message: %s", e.msg);
+		CHECK_MSG(strstr(e.msg, "does not open under this factory's key-encryption key") != NULL,
+		          "message: %s", e.msg);
+		for (const char *m = e.msg; *m; m++)
+			printable &= (unsigned char)*m >= 0x20 && (unsigned char)*m < 0x7f;
+		CHECK_MSG(printable, "message with raw bytes: %s", e.msg);
+		memset(&e, 0, sizeof(e));
+		CHECK(prov_open(&unchecked, aads[i][0], blob, sizeof(blob), out, &got, &e) == PROV_E_AUTH);
+		CHECK_MSG(strstr(e.msg, "wrong key-encryption key or passphrase") != NULL, "message: %s",
+		          e.msg);
+	}
+	/* Malformed blobs are damaged whatever the KEK. */
+	CHECK(prov_open(&unchecked, "psk|d|1|2", blob, PROV_SEAL_OVERHEAD - 1, out, &got, &e) == PROV_E_DB);
+	CHECK_MSG(strstr(e.msg, "the PSK of device \"d\" (generation 1, slot 2) is damaged: its sealed "
+	                        "value is malformed (28 bytes") != NULL, "message: %s", e.msg);
+	blob[0] = 7;
+	CHECK(prov_open(&checked, "key|d|1", blob, sizeof(blob), out, &got, &e) == PROV_E_DB);
+	CHECK_MSG(strstr(e.msg, "malformed (version 7, not 1)") != NULL, "message: %s", e.msg);
+	/* A new KEK is unchecked; wiping forgets the check. */
+	CHECK(prov_kek_derive("pw", (const uint8_t *)"salt", 4, &checked, &e) == PROV_OK);
+	CHECK(checked.checked == 0);
+	checked.checked = 1;
+	prov_kek_wipe(&checked);
+	CHECK(checked.checked == 0);
+	prov_kek_wipe(&unchecked);
+}
+
+/* The VmFlags line of the mapping holding p, from /proc/self/smaps. */
+static int vmflags_of(const void *p, char *flags, size_t cap)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = (unsigned long)p >= lo && (unsigned long)p < hi;
+		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(flags, cap, "%s", line + 8);
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static int has_flag(const char *flags, const char *f)
+{
+	char pad[512];
+
+	snprintf(pad, sizeof(pad), " %s", flags);
+	for (char *p = pad; (p = strstr(p, f)) != NULL; p++)
+		if (p[-1] == ' ' && (p[2] == ' ' || p[2] == '\n' || p[2] == 0))
+			return 1;
+	return 0;
+}
+
+/* Without locked memory allowed, the heap is still used, unlocked (2).  In a
+ * child: setrlimit(RLIMIT_MEMLOCK, 0), and as root also another uid, which drops
+ * CAP_IPC_LOCK.  Runs before the parent touches the secure heap. */
+static void test_heap_unlockable(void)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid == 0) {
+		struct rlimit rl = {0, 0};
+		void *p;
+		int r;
+
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0 || (geteuid() == 0 && setuid(65534) != 0))
+			_exit(10);
+		r = prov_secure_heap_init();
+		p = OPENSSL_secure_malloc(64);
+		if (r != 2)
+			_exit(20 + r);
+		if (p == NULL || !CRYPTO_secure_allocated(p))
+			_exit(30);
+		OPENSSL_secure_clear_free(p, 64);
+		_exit(0);
+	}
+	CHECK(pid > 0);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", WEXITSTATUS(st));
+}
+
+static void test_secure_heap(void)
+{
+	char flags[512] = "", dir[] = "/tmp/prov-test-secret-XXXXXX", home[64];
+	prov_init_opts o;
+	prov_home *h = NULL;
+	prov_err e;
+	void *p;
+	int r = prov_secure_heap_init();
+
+	CHECK_MSG(r == 1, "secure heap: %d (1: locked)", r);
+	CHECK(prov_secure_heap_init() == r);
+	CHECK(CRYPTO_secure_malloc_initialized() == 1);
+	p = OPENSSL_secure_malloc(32);
+	CHECK(p != NULL && CRYPTO_secure_allocated(p));
+	CHECK_MSG(vmflags_of(p, flags, sizeof(flags)) && has_flag(flags, "lo") && has_flag(flags, "dd"),
+	          "secure heap VmFlags:%s(want lo and dd)", flags);
+	OPENSSL_secure_clear_free(p, 32);
+
+	/* A home's KEK and passphrase are in it. */
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(home, sizeof(home), "%s/f", dir);
+	memset(&o, 0, sizeof(o));
+	o.dir = home;
+	o.key_type = PROV_KEY_P256;
+	o.passphrase = "";
+	CHECK(prov_home_init(&o, &e) == PROV_E_USAGE);
+	CHECK_MSG(strstr(e.msg, "PROV_PASSPHRASE is set but empty") != NULL, "message: %s", e.msg);
+	o.passphrase = "correct horse";
+	CHECK(prov_home_init(&o, &e) == PROV_OK);
+	setenv("PROV_PASSPHRASE", "", 1);
+	CHECK(prov_home_open(home, PROV_NEED_KEK, 1000, &h, &e) == PROV_E_USAGE && h == NULL);
+	setenv("PROV_PASSPHRASE", "correct horse", 1);
+	CHECK(prov_home_open(home, PROV_NEED_KEK, 1000, &h, &e) == PROV_OK);
+	if (h != NULL) {
+		CHECK(CRYPTO_secure_allocated(h) && CRYPTO_secure_allocated(&h->kek));
+		CHECK(h->passphrase != NULL && CRYPTO_secure_allocated(h->passphrase));
+		CHECK(h->have_kek && h->kek.checked);
+		CHECK(vmflags_of(&h->kek, flags, sizeof(flags)) && has_flag(flags, "lo") && has_flag(flags, "dd"));
+	}
+	prov_home_close(h);
+	unsetenv("PROV_PASSPHRASE");
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		CHECK(system(cmd) == 0);
+	}
+}
+
 int main(void)
 {
 	prov_kek k, other;
 
+	test_heap_unlockable();
+	test_secure_heap();
+	memset(&k, 0, sizeof(k));
+	memset(&other, 0, sizeof(other));
 	CHECK(prov_random(k.key, sizeof(k.key), 1, NULL) == PROV_OK);
 	memcpy(other.key, k.key, sizeof(k.key));
 	other.key[31] ^= 1; /* a KEK one bit away */
@@ -294,6 +478,7 @@ int main(void)
 	test_tamper(&k, &other);
 	test_nonce_fresh(&k);
 	test_kek_derive();
+	test_damaged_row(&k);
 	prov_kek_wipe(&k);
 	prov_kek_wipe(&other);
 	return check_done("test_secret");

@@ -34,9 +34,16 @@ int prov_cbor_array_push(cbor_item_t *array, cbor_item_t *item);
 
 /* Serialise deterministically: recursively sorts map pairs by encoded key bytes,
  * rejects (PROV_E_INTERNAL) indefinite-length items, duplicate map keys and floats.
- * On success *out is malloc'd (free with free()). */
+ * On success *out is malloc'd (free with free(); wipe it first if the item held
+ * secrets).  Every buffer and copy it makes on the way is wiped before it is
+ * freed, so encoding a tree with secrets leaves none behind. */
 prov_status prov_cbor_encode(cbor_item_t *item, uint8_t **out, size_t *out_len,
                              prov_err *e);
+
+/* cbor_decref for a tree that may hold secrets: first wipe the bytes of every
+ * byte and text string the decref frees (those not also held elsewhere).  Sets
+ * *item to NULL; NULL is allowed. */
+void prov_cbor_decref_wipe(cbor_item_t **item);
 
 /* Decode exactly one well-formed item occupying all of buf (trailing bytes are an
  * error, PROV_E_INPUT).  The caller decrefs *out. */

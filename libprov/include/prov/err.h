@@ -34,6 +34,7 @@ typedef enum prov_status {
 	PROV_E_AUTH = 9,      /* wrong passphrase or key-encryption key */
 	PROV_E_BUSY = 10,     /* database locked beyond the busy timeout */
 	PROV_E_CRYPTO = 11,   /* a cryptographic operation failed (not a verification) */
+	PROV_E_PARTIAL = 12,  /* output written without some damaged rows (each named) */
 } prov_status;
 
 typedef struct prov_err {

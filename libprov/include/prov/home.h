@@ -38,7 +38,7 @@ typedef struct prov_init_opts {
 	const char *ca_cert;      /* import: certificate (+ chain) file ... */
 	const char *ca_key;       /* ... and its private key file */
 	prov_key_type key_type;   /* new CA's key type (default p256) */
-	const char *passphrase;   /* PROV_PASSPHRASE or NULL */
+	const char *passphrase;   /* PROV_PASSPHRASE or NULL; "" is refused (PROV_E_USAGE) */
 } prov_init_opts;
 
 /* What an open needs beyond the database. */
@@ -63,7 +63,7 @@ typedef struct prov_home {
 	uint8_t signer_kid[8];
 	prov_kek kek;             /* PROV_NEED_KEK */
 	int have_kek;
-	char *passphrase;         /* copy of PROV_PASSPHRASE, wiped on close */
+	char *passphrase;         /* copy of PROV_PASSPHRASE (secure heap), wiped on close */
 	prov_stmt_cache stmts;    /* prepared statements of db */
 	prov_keygen keygen;       /* reused key generation contexts */
 	prov_cose_signer bundle_signer; /* h->signer prepared for many bundles */
@@ -79,7 +79,9 @@ const char *prov_home_dir(const char *opt);
 prov_status prov_home_init(const prov_init_opts *o, prov_err *e);
 
 /* Open an existing home.  A missing home is PROV_E_NOTFOUND; a wrong passphrase
- * PROV_E_AUTH.  busy_ms: the database busy timeout. */
+ * PROV_E_AUTH; PROV_PASSPHRASE set but empty PROV_E_USAGE.  busy_ms: the database
+ * busy timeout.  The prov_home (with its KEK and passphrase) is allocated from
+ * OpenSSL's secure heap (prov/secret.h); free it only with prov_home_close. */
 prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_home **out,
                            prov_err *e);
 void prov_home_close(prov_home *h);

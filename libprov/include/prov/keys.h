@@ -3,7 +3,17 @@
  *
  * Keys are OpenSSL EVP_PKEYs; the caller frees what these functions return with
  * EVP_PKEY_free.  Private keys are written only as PEM files of mode 0600
- * (PKCS#8; encrypted with AES-256-CBC under PROV_PASSPHRASE when one is set).
+ * (PKCS#8; under PROV_PASSPHRASE when one is set, EncryptedPrivateKeyInfo with
+ * PBES2: scrypt N=2^14, r=8, p=2 and AES-256-CBC).
+ *
+ * Why those scrypt parameters: the same work as the key-encryption key's scrypt
+ * (N*r*p = 2^18, prov/secret.h), so a passphrase is no cheaper to guess through a
+ * key file than through the database.  The memory is 16 MiB rather than the KEK's
+ * 32: OpenSSL 3.0 refuses, when writing and when reading a PKCS#8 file, scrypt
+ * parameters needing more than 32 MiB (N=2^15, r=8 needs 32 MiB + 2 KiB), and
+ * the files must stay readable by `openssl pkey`.  Files written before (PBKDF2,
+ * 2,048 iterations) are still read; they are not re-encrypted (README.md,
+ * "Security notes", gives the openssl command that does it).
  */
 #ifndef PROV_KEYS_H
 #define PROV_KEYS_H
@@ -46,7 +56,13 @@ prov_status prov_key_load_private(const char *path, const char *pass, EVP_PKEY *
                                   prov_err *e);
 /* Load a public key from a PEM ("PUBLIC KEY") or DER SubjectPublicKeyInfo file. */
 prov_status prov_key_load_public(const char *path, EVP_PKEY **out, prov_err *e);
-/* Save a private key as PEM PKCS#8, mode 0600, atomically, refusing to overwrite. */
+#define PROV_KEY_SCRYPT_N (1u << 14)
+#define PROV_KEY_SCRYPT_R 8
+#define PROV_KEY_SCRYPT_P 2
+#define PROV_KEY_PBE_SALT_LEN 16
+
+/* Save a private key as PEM PKCS#8, mode 0600, atomically, refusing to overwrite;
+ * encrypted (above) when pass is not NULL. */
 prov_status prov_key_save_private(const char *path, EVP_PKEY *k, const char *pass,
                                   prov_err *e);
 

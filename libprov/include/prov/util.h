@@ -15,7 +15,9 @@
 #include "prov/err.h"
 
 /* Read a whole file (at most max bytes) into a malloc'd buffer, NUL-terminated for
- * convenience (the NUL is not counted in *len).  Missing file -> PROV_E_NOTFOUND. */
+ * convenience (the NUL is not counted in *len).  Missing file -> PROV_E_NOTFOUND.
+ * Unbuffered (read(2), no stdio), and every buffer it outgrows is wiped: fit for
+ * key files, as long as the caller wipes *buf before freeing it too. */
 prov_status prov_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
                            prov_err *e);
 
