@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "prov/db.h"
+#include "prov/escape.h"
 #include "prov/keys.h"
 #include "prov/lwm2m.h"
 #include "prov/secret.h"
@@ -80,30 +81,6 @@ static int emit(cli *c, const char *out, const void *p, size_t n, int secret)
 	if (secret && out == NULL)
 		return write_stdout(c, p, n);
 	return cli_write_out(c, out, p, n, secret ? 0600 : 0644);
-}
-
-/* A device ID or other outside text for a message: printable ASCII as it is,
- * other bytes (and '"', '\\') as \xHH, at most 64 bytes.
- * TODO(coordinator): replace with the shared escaping function for outside text
- * in messages (issue 10, section 4) when it lands. */
-static const char *esc(const char *s, char *buf, size_t cap)
-{
-	size_t o = 0, i, n = s != NULL ? strlen(s) : 0;
-
-	for (i = 0; i < n && i < 64 && o + 5 < cap; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"')
-			buf[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
-	}
-	if (i < n && o + 4 < cap) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = 0;
-	return buf;
 }
 
 /* ---- text holding secrets, in a wiped memory BIO --------------------------------- */
@@ -387,7 +364,7 @@ static prov_status open_psk(prov_home *h, sqlite3_stmt *s, int col, const char *
 		return prov_err_set(e, PROV_E_DB,
 		                    "the PSK of device \"%s\" (generation %d, slot %d) is damaged: its sealed "
 		                    "value is malformed (%d bytes, more than the %d of a 64-byte PSK)",
-		                    esc(dev, ed, sizeof(ed)), sqlite3_column_int(s, col + 1),
+		                    prov_escape_str(ed, sizeof(ed), dev), sqlite3_column_int(s, col + 1),
 		                    sqlite3_column_int(s, col + 2), sqlite3_column_bytes(s, col),
 		                    64 + PROV_SEAL_OVERHEAD);
 	return prov_open(&h->kek, aad, sqlite3_column_blob(s, col), (size_t)sqlite3_column_bytes(s, col),
@@ -540,6 +517,7 @@ static int export_lwm2m(cli *c, prov_home *h, const char *dev, int reveal, const
 	} else {
 		/* "ID VALUE" lines in resource order. */
 		static const char *const ids[] = {"0", "1", "2", "3", "4", "5", "10", "15", "16"};
+		char text[4 * 1024 + 8];
 
 		for (size_t i = 0; !bad && i < sizeof(ids) / sizeof(ids[0]); i++) {
 			if (strcmp(ids[i], "5") == 0) {
@@ -550,8 +528,13 @@ static int export_lwm2m(cli *c, prov_home *h, const char *dev, int reveal, const
 			}
 			if ((v = json_object_get(res, ids[i])) == NULL)
 				continue;
+			/* string resources (URI, identity) come from the template and the
+			 * database: escaped like all outside text in human output */
 			bad = puts_(b, ids[i]) != 0 || put(b, " ", 1) != 0 ||
-			      (json_is_string(v) ? puts_(b, json_string_value(v)) : jw_scalar(b, v)) != 0 ||
+			      (json_is_string(v)
+			           ? puts_(b, prov_escape(text, sizeof(text), json_string_value(v),
+			                                  json_string_length(v)))
+			           : jw_scalar(b, v)) != 0 ||
 			      put(b, "\n", 1) != 0;
 		}
 	}
@@ -636,7 +619,7 @@ static int psk_row(cli *c, prov_home *h, sqlite3_stmt *s, const char *format, in
 				rc = puts_(b, prov_hex((const uint8_t *)ident, (size_t)il, idhex));
 		} else {
 			prov_err_set(e, PROV_E_DB, "the PSK identity of device \"%s\" is damaged: %d bytes, more than %d",
-			             esc(dev, db, sizeof(db)), il, PROV_PSK_IDENTITY_MAX);
+			             prov_escape_str(db, sizeof(db), dev), il, PROV_PSK_IDENTITY_MAX);
 			left_out(c, e);
 			rc = 1;
 			goto out;
@@ -668,7 +651,7 @@ static int psk_row(cli *c, prov_home *h, sqlite3_stmt *s, const char *format, in
 
 		if (ji == NULL || jd == NULL) {
 			prov_err_set(e, PROV_E_DB, "the PSK row of device \"%s\" is damaged: its identity or "
-			             "device ID is not UTF-8", esc(dev, db, sizeof(db)));
+			             "device ID is not UTF-8", prov_escape_str(db, sizeof(db), dev));
 			left_out(c, e);
 			rc = 1;
 		} else if (puts_(b, first ? "\n  {\n    \"identity\": " : ",\n  {\n    \"identity\": ") != 0 ||

@@ -1,6 +1,7 @@
 /* secret.c - sealing secrets at rest, and the memory they live in (see prov/secret.h). */
 #include "prov/algs.h"
 #include "prov/secret.h"
+#include "prov/escape.h"
 
 #include <malloc.h>
 #include <openssl/core_names.h>
@@ -88,29 +89,6 @@ int prov_memory_init(void)
 
 /* ---- naming a sealed row in messages --------------------------------------------- */
 
-/* Outside text for a message: printable ASCII as it is, anything else (and '"',
- * '\\') as \xHH, at most 64 source bytes.
- * TODO(coordinator): one escaping function for outside text in messages is being
- * added elsewhere (issue 10, section 4); use it here when it lands. */
-static void escape_text(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t o = 0, i;
-
-	for (i = 0; i < n && i < 64 && o + 5 < cap; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-	}
-	if (i < n && o + 4 < cap) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = 0;
-}
-
 /* "the PSK of device "D" (generation G, slot S)" for "psk|D|G|S", "the private key
  * of device "D" (generation G)" for "key|D|G", else "sealed secret "AAD"".  The
  * numbers are taken from the end, so a device ID holding '|' is still named. */
@@ -137,7 +115,7 @@ static void describe(const char *aad, char *out, size_t cap)
 		}
 		if (num[fields - 1] == NULL || num[0] == NULL)
 			break;
-		escape_text(aad + 4, (size_t)(p - (aad + 4)), dev, sizeof(dev));
+		prov_escape(dev, sizeof(dev), aad + 4, (size_t)(p - (aad + 4)));
 		if (fields == 2)
 			snprintf(out, cap, "%s of device \"%s\" (generation %.*s, slot %s)", kinds[k][1], dev,
 			         (int)(num[1] - 1 - num[0]), num[0], num[1]);
@@ -145,7 +123,7 @@ static void describe(const char *aad, char *out, size_t cap)
 			snprintf(out, cap, "%s of device \"%s\" (generation %s)", kinds[k][1], dev, num[0]);
 		return;
 	}
-	escape_text(aad, strlen(aad), dev, sizeof(dev));
+	prov_escape(dev, sizeof(dev), aad, strlen(aad));
 	snprintf(out, cap, "sealed secret \"%s\"", dev);
 }
 

@@ -409,7 +409,7 @@ $p4" ]
 	assert_status 12
 	echo "$stderr"
 	[ "$(echo "$stderr" | wc -l)" = 2 ]
-	[[ "$(echo "$stderr" | sed -n 1p)" == 'prov: export: psk-table: row left out: the PSK of device "p2\x1b]0;owned\x07\x0aprov: installed OK" (generation 1, slot 2) is damaged: '* ]]
+	[[ "$(echo "$stderr" | sed -n 1p)" == 'prov: export: psk-table: row left out: the PSK of device "p2\x1b]0;owned\x07\nprov: installed OK" (generation 1, slot 2) is damaged: '* ]]
 	[ "$(printf '%s' "$stderr" | tr -d '\n' | LC_ALL=C tr -d '[:print:]' | wc -c)" = 0 ]
 	[ "${lines[0]}" = "identity,key_hex,device" ]
 	[ "${#lines[@]}" = 2 ]

@@ -301,7 +301,7 @@ static void test_damaged_row(const prov_kek *k)
 		{"key|dev-1|12", "the private key of device \"dev-1\" (generation 12) is damaged: "},
 		{"psk|a|b|4|2", "the PSK of device \"a|b\" (generation 4, slot 2) is damaged: "},
 		{"psk|\x1b]0;x\x07\n|1|2",
-		 "the PSK of device \"\\x1b]0;x\\x07\\x0a\" (generation 1, slot 2) is damaged: "},
+		 "the PSK of device \"\\x1b]0;x\\x07\\n\" (generation 1, slot 2) is damaged: "},
 		{"other", "sealed secret \"other\" is damaged: "},
 	};
 	prov_kek checked = *k, unchecked = *k;
