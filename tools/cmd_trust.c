@@ -108,7 +108,8 @@ static int push(const char ***list, size_t *n, const char *v)
 }
 
 /* Every dropped certificate, on stderr: a note with --all, what made a --select
- * fail otherwise (its error follows).  Names are the report's safe text. */
+ * fail otherwise (its error follows).  Names are the report's safe text.  With
+ * --json the report's "dropped" says the same and stderr stays for errors. */
 static void print_dropped(const cli *c, const json_t *r)
 {
 	const json_t *x;
@@ -250,8 +251,8 @@ int cmd_trust_build(int argc, char **argv, cli *c)
 	o.n_pins = npins;
 	o.format = (prov_trust_format)fmt;
 	st = prov_trust_build(&o, &buf, &len, &report, &e);
-	if (report != NULL)
-		print_dropped(c, report);
+	if (report != NULL && !c->json)
+		print_dropped(c, report); /* --json: in the report's "dropped" */
 	if (st == PROV_OK && manifest != NULL) {
 		json_object_set_new(report, "file", json_string(out));
 		mtext = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);

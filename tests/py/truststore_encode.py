@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """truststore_encode.py - an independent encoder of the compact trust store v2.
 
-    truststore_encode.py [--out FILE] [--name-key-of CERT] [--pin CERT]... PEM_OR_DER...
+    truststore_encode.py [--out FILE] [--name-key-of CERT] [--pin CERT]... [--v1] PEM_OR_DER...
 
 Reads every certificate of the given files (PEM bundles or single DER files) and
 writes the store (docs/truststore-format.md) to FILE or stdout.  Written from the
@@ -14,7 +14,9 @@ records, i.e. same name-key and same record bytes, are kept once), expired or
 not, CA or not (so tests can make stores prov refuses to write).  --pin adds the
 pin of every certificate of CERT: SHA-256 over its SubjectPublicKeyInfo exactly
 as the certificate carries it.  --name-key-of prints the hex name-key of a
-certificate's subject and exits.
+certificate's subject and exits.  --v1 writes what a store of format version
+1 was, [1, index, anchors] with anchors without a path length, to test that
+every reader refuses such an old store.
 """
 import argparse
 import hashlib
@@ -79,7 +81,7 @@ def minimal_be(n):
     return n.to_bytes((n.bit_length() + 7) // 8, "big")
 
 
-def anchor_record(cert):
+def anchor_record(cert, v1=False):
     pub = cert.public_key()
     ext = {}
     if isinstance(pub, rsa.RSAPublicKey):
@@ -110,7 +112,7 @@ def anchor_record(cert):
         pass
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        if bc.path_length is not None:
+        if bc.path_length is not None and not v1:
             ext[EXT_PATH_LEN] = bc.path_length
     except x509.ExtensionNotFound:
         pass
@@ -134,14 +136,16 @@ def load_certs(path):
     return [x509.load_der_x509_certificate(data)]
 
 
-def encode(certs, pinned=()):
-    entries = sorted({(name_key(c), anchor_record(c)) for c in certs})
+def encode(certs, pinned=(), v1=False):
+    entries = sorted({(name_key(c), anchor_record(c, v1)) for c in certs})
     index, anchors = b"", b""
     for key, rec in entries:
         index += key + len(anchors).to_bytes(2, "big")
         anchors += rec
     if len(anchors) > MAX_ANCHORS_BYTES:
         raise ValueError("anchors exceed 65535 bytes")
+    if v1:
+        return cbor2.dumps([1, index, anchors])
     pins = sorted({pin(c) for c in pinned})
     if len(pins) > MAX_PINS:
         raise ValueError("more than %d pins" % MAX_PINS)
@@ -153,6 +157,7 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--name-key-of")
     ap.add_argument("--pin", action="append", default=[])
+    ap.add_argument("--v1", action="store_true")
     ap.add_argument("inputs", nargs="*")
     args = ap.parse_args()
     if args.name_key_of:
@@ -160,7 +165,7 @@ def main():
             print(name_key(c).hex())
         return 0
     certs = [c for p in args.inputs for c in load_certs(p)]
-    store = encode(certs, [c for p in args.pin for c in load_certs(p)])
+    store = encode(certs, [c for p in args.pin for c in load_certs(p)], args.v1)
     if args.out:
         with open(args.out, "wb") as f:
             f.write(store)
