@@ -16,7 +16,8 @@
  * --verify-chain: no socket; the certificates of PEM (the server's, leaf first,
  *   then what it would serve, in any order) are verified as the device's TLS
  *   adapter verifies a server (firmware-agent/tls/pa_tls.c): Mbed TLS's chain
- *   building with the default profile and --servername, every date against
+ *   building with the default profile and --servername (an empty one: no name
+ *   is checked), every date against
  *   --now (0: no date is checked), the store's verify callback, then the usage
  *   a TLS client asks of an ECDHE server (keyUsage digitalSignature, extended
  *   key usage serverAuth, where present).  A chain Mbed TLS cannot parse is
@@ -181,8 +182,8 @@ static int verify_chain(pa_trust_mbedtls *tm, const char *path, const char *serv
 	d.tm = tm;
 	d.now = now;
 	ret = mbedtls_x509_crt_verify_with_profile(&chain, &tm->placeholder, NULL,
-	                                           &mbedtls_x509_crt_profile_default, servername, &flags,
-	                                           dated_cb, &d);
+	                                           &mbedtls_x509_crt_profile_default,
+	                                           servername[0] != '\0' ? servername : NULL, &flags, dated_cb, &d);
 	/* what mbedtls_ssl checks of a server's certificate for ECDHE suites */
 	if (mbedtls_x509_crt_check_key_usage(&chain, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0)
 		flags |= MBEDTLS_X509_BADCERT_KEY_USAGE;
