@@ -20,6 +20,7 @@
 #include "check.h"
 #include "prov/cbor.h"
 #include "prov/trust.h"
+#include "prov/util.h"
 
 /* ---- helpers ---- */
 
@@ -500,6 +501,44 @@ static void test_reader_defects(void)
 	expect("store-empty-input", buf, 0, 0);
 }
 
+/* The malformed stores of tests/fixtures/truststore/ (the same list the device's
+ * test and trust_install.bats read): each refused, the message naming the
+ * defect as expect.txt says. */
+static void test_fixtures(void)
+{
+	FILE *f = fopen("tests/fixtures/truststore/expect.txt", "r");
+	char line[512];
+	size_t n = 0;
+
+	CHECK_MSG(f != NULL, "tests/fixtures/truststore/expect.txt (run from the repository root)");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *name = line, *host, *dev, path[600];
+		uint8_t *buf = NULL;
+		size_t len = 0, na = 0;
+		prov_err e;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		host = strchr(name, '\t');
+		dev = host != NULL ? strchr(host + 1, '\t') : NULL;
+		CHECK_MSG(dev != NULL, "expect.txt: %s", line);
+		if (dev == NULL)
+			continue;
+		*host++ = 0;
+		*dev = 0;
+		snprintf(path, sizeof(path), "tests/fixtures/truststore/%s.store", name);
+		CHECK_MSG(prov_file_read(path, 1 << 20, &buf, &len, &e) == PROV_OK, "%s: %s", path, e.msg);
+		CHECK_MSG(prov_trust_store_check(buf, len, NULL, &na, &e) == PROV_E_INPUT && strstr(e.msg, host) != NULL,
+		          "%s: want \"%s\", got \"%s\"", name, host, e.msg);
+		free(buf);
+		n++;
+	}
+	if (f != NULL)
+		fclose(f);
+	CHECK_MSG(n >= 40, "%zu fixtures", n);
+	printf("test_trust: %zu malformed stores of tests/fixtures/truststore refused, each naming its defect\n", n);
+}
+
 /* ---- which certificates may be anchors ---- */
 
 static void ca_case(EVP_PKEY *k, const char *name, long version, const char *cn, const char *const *exts,
@@ -642,6 +681,7 @@ int main(void)
 	test_store_vector();
 	test_from_certs();
 	test_reader_defects();
+	test_fixtures();
 	test_ca_check();
 	test_pin();
 	test_exhaustive();

@@ -562,9 +562,70 @@ static void test_check(void)
 	printf("check: 3 curves' points accepted, %zu of 24 moved points refused as off the curve\n", refused);
 }
 
+/* The malformed stores of tests/fixtures/truststore/ (the list the host's test and
+ * trust_install.bats read): pa_trust_check, what the agent runs at install,
+ * refuses each with the error expect.txt names; the good one passes. */
+static void test_fixtures(void)
+{
+	static const struct {
+		const char *name;
+		int err;
+	} errs[] = {
+		{ "PA_TRUST_ERR_TRUNCATED", PA_TRUST_ERR_TRUNCATED }, { "PA_TRUST_ERR_CBOR", PA_TRUST_ERR_CBOR },
+		{ "PA_TRUST_ERR_VERSION", PA_TRUST_ERR_VERSION },     { "PA_TRUST_ERR_INDEX", PA_TRUST_ERR_INDEX },
+		{ "PA_TRUST_ERR_ORDER", PA_TRUST_ERR_ORDER },         { "PA_TRUST_ERR_OFFSET", PA_TRUST_ERR_OFFSET },
+		{ "PA_TRUST_ERR_TRAILING", PA_TRUST_ERR_TRAILING },   { "PA_TRUST_ERR_ALG", PA_TRUST_ERR_ALG },
+		{ "PA_TRUST_ERR_KEY", PA_TRUST_ERR_KEY },             { "PA_TRUST_ERR_EXT", PA_TRUST_ERR_EXT },
+	};
+	FILE *f = fopen("tests/fixtures/truststore/expect.txt", "r");
+	char line[512], path[600];
+	static uint8_t buf[1 << 16];
+	size_t n = 0, len, i;
+	FILE *g;
+
+	CHECK_MSG(f != NULL, "tests/fixtures/truststore/expect.txt (run from the repository root)");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *name = line, *dev;
+		int want = -1, got;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		dev = strrchr(line, '\t');
+		CHECK_MSG(dev != NULL && strchr(line, '\t') != dev, "expect.txt: %s", line);
+		if (dev == NULL)
+			continue;
+		*strchr(line, '\t') = 0;
+		dev++;
+		dev[strcspn(dev, "\n")] = 0;
+		for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+			if (strcmp(dev, errs[i].name) == 0)
+				want = errs[i].err;
+		CHECK_MSG(want >= 0, "%s: unknown error %s", name, dev);
+		snprintf(path, sizeof(path), "tests/fixtures/truststore/%s.store", name);
+		g = fopen(path, "rb");
+		len = g != NULL ? fread(buf, 1, sizeof(buf), g) : 0;
+		if (g != NULL)
+			fclose(g);
+		CHECK_MSG(len > 0, "%s", path);
+		got = pa_trust_check(buf, len);
+		CHECK_MSG(got == want, "%s: pa_trust_check %d (%s), want %s", name, got, pa_trust_strerror(got), dev);
+		n++;
+	}
+	if (f != NULL)
+		fclose(f);
+	g = fopen("tests/fixtures/truststore/good.store", "rb");
+	len = g != NULL ? fread(buf, 1, sizeof(buf), g) : 0;
+	if (g != NULL)
+		fclose(g);
+	CHECK(len > 0 && pa_trust_check(buf, len) == PA_TRUST_OK);
+	CHECK_MSG(n >= 40, "%zu fixtures", n);
+	printf("fixtures: %zu malformed stores refused by pa_trust_check with the expected error; good.store passes\n", n);
+}
+
 int main(void)
 {
 	test_decompress();
+	test_fixtures();
 	test_check();
 	test_chains();
 	return check_done("test_trust_mbedtls");
