@@ -340,7 +340,8 @@ prov_status prov_trust_store_encode(const prov_trust_anchor *const *anchors, siz
 		st = prov_err_set(e, PROV_E_INTERNAL, "trust store: out of memory");
 		goto out;
 	}
-	memcpy(s, anchors, n * sizeof(*s));
+	if (n > 0)
+		memcpy(s, anchors, n * sizeof(*s)); /* anchors may be NULL for a store of pins */
 	qsort(s, n, sizeof(*s), anchor_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && anchor_cmp(&s[i - 1], &s[i]) == 0)
