@@ -195,10 +195,11 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libprov-fuzz.a $(wildcard libp
 
 # The device agent's target: the agent's sources compiled in, PSA from Mbed TLS.
 include firmware-agent/sources.mk
-$(FUZZ_BUILD)/fuzz_agent_bundle: fuzz/fuzz_agent_bundle.c $(PA_AGENT_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) -lmbedcrypto
-$(FUZZ_BUILD)/fuzz_agent_smp: fuzz/fuzz_agent_smp.c $(PA_AGENT_SRC) $(PA_SMP_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_SMP_SRC) -lmbedcrypto
+# (and the trust module, which checks a trust-store entry: PA_TRUST_SRC)
+$(FUZZ_BUILD)/fuzz_agent_bundle: fuzz/fuzz_agent_bundle.c $(PA_AGENT_SRC) $(PA_TRUST_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_TRUST_SRC) -lmbedtls -lmbedx509 -lmbedcrypto
+$(FUZZ_BUILD)/fuzz_agent_smp: fuzz/fuzz_agent_smp.c $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) -lmbedtls -lmbedx509 -lmbedcrypto
 
 # fuzz_run SECONDS: each target in turn; the first failure stops make.
 define fuzz_run

@@ -1,7 +1,7 @@
 /*
  * fuzz_trust_store.c - libFuzzer target for the device's compact trust store
  * reader (firmware-agent/trust/pa_trust.c): pa_trust_open, pa_trust_get,
- * pa_trust_find / pa_trust_next.
+ * pa_trust_find / pa_trust_next, pa_trust_pinned.
  *
  * The reader is compiled into this target (included below), so the top
  * Makefile's fuzz rule builds it as is: it needs nothing from libprov and no
@@ -11,7 +11,9 @@
  * Checks besides "no crash, no UB": a rejected store is left empty; an accepted
  * one decodes every anchor, inside the anchors bytes, in name-key order, and each
  * anchor is found again by a lookup of its name-key; a lookup of any name-key
- * returns only anchors with that key and terminates; open is deterministic.
+ * returns only anchors with that key and terminates; every pin is found again,
+ * inside the input, and a pin changed in its last byte is not; open is
+ * deterministic.
  */
 #include "../firmware-agent/trust/pa_trust.c"
 
@@ -31,9 +33,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pa_trust_open(&st2, data, size) != err)
 		abort();
 	if (err != PA_TRUST_OK) {
-		if (st.n != 0 || st.index != NULL || st.anchors != NULL)
+		if (st.n != 0 || st.index != NULL || st.anchors != NULL || st.n_pins != 0 || st.pins != NULL)
 			abort();
 		return 0;
+	}
+	for (i = 0; i < st.n_pins; i++) {
+		uint8_t pin[PA_TRUST_PIN_LEN];
+
+		if (st.pins < data || st.pins + st.n_pins * PA_TRUST_PIN_LEN > data + size)
+			abort();
+		memcpy(pin, st.pins + i * PA_TRUST_PIN_LEN, sizeof(pin));
+		if (!pa_trust_pinned(&st, pin))
+			abort();
+		pin[PA_TRUST_PIN_LEN - 1] ^= 1;
+		/* strictly ascending pins: the neighbour can only be the next one */
+		if (pa_trust_pinned(&st, pin) &&
+		    !(i + 1 < st.n_pins && memcmp(pin, st.pins + (i + 1) * PA_TRUST_PIN_LEN, sizeof(pin)) == 0) &&
+		    !(i > 0 && memcmp(pin, st.pins + (i - 1) * PA_TRUST_PIN_LEN, sizeof(pin)) == 0))
+			abort();
 	}
 	if (st.n != st2.n || st.index != st2.index)
 		abort();

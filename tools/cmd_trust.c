@@ -13,23 +13,30 @@
 #define TRUST_FILE_MAX (PROV_TRUST_STORE_MAX + 4096)
 
 const char usage_trust_build[] =
-	"usage: prov trust build --from FILE [--from FILE...]\n"
-	"                        (--all | --select SEL... | --chain FILE...)\n"
-	"                        [--at DATE] [--format store|der|pem|c] --out FILE\n"
-	"                        [--manifest FILE] [--json]\n"
+	"usage: prov trust build [--from FILE... (--all | --select SEL... | --chain FILE...)]\n"
+	"                        [--pin CERT...] [--allow-v1-roots] [--at DATE]\n"
+	"                        [--format store|der|pem|c] --out FILE [--manifest FILE] [--json]\n"
 	"\n"
 	"Cut a root bundle down to what a device needs (docs/trust.md).  Inputs are\n"
-	"PEM bundles, DER files, or directories of them.  Duplicates (same name and\n"
-	"key) are removed and roots expired at --at are dropped, each with a note.\n"
+	"PEM bundles, DER files, or directories of them.  Only a CA by RFC 5280 becomes\n"
+	"an anchor (version 3, basicConstraints cA, keyCertSign if keyUsage is there,\n"
+	"no critical extension the device does not process); duplicates (same name\n"
+	"and key) and roots expired at --at are dropped too.  Every certificate\n"
+	"dropped is named on stderr with the reason.\n"
 	"\n"
-	"  --all            every usable root\n"
+	"  --all            every usable root (the others are dropped with a note)\n"
 	"  --select SEL     by subject common name, full subject DN (RFC 2253, as\n"
 	"                   `openssl x509 -subject -nameopt RFC2253` prints it) or\n"
 	"                   SHA-256 fingerprint (hex, colons allowed); a selector\n"
-	"                   that matches nothing is an error (exit 4)\n"
+	"                   that matches nothing is an error (exit 4), one that names\n"
+	"                   a certificate that cannot be an anchor too (exit 3)\n"
 	"  --chain FILE     a server's chain as served (leaf first, PEM or DER): keep\n"
 	"                   the fewest bytes of roots that validate every chain given\n"
 	"                   (exit 7 naming a chain no root validates)\n"
+	"  --pin CERT       pin a server: its certificate (PEM or DER) or PEM public key;\n"
+	"                   the device accepts a server presenting that key and never a\n"
+	"                   certificate signed by it (repeatable; --from is then optional)\n"
+	"  --allow-v1-roots admit version 1 roots (they cannot say they are CAs)\n"
 	"  --at DATE        YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or now (default)\n"
 	"  --format F       store (compact, docs/truststore-format.md; default), der\n"
 	"                   (certificates concatenated), pem, or c (a C header)\n"
@@ -51,8 +58,9 @@ const char usage_trust_inspect[] =
 	"\n"
 	"Check a compact trust store against every rule of its format, or verify a\n"
 	"signed one (against this factory's signer, or --signer) and then its store,\n"
-	"and describe the anchors.  Exit 0 when valid, 3 when malformed, 7 when the\n"
-	"signature does not verify.\n";
+	"and describe its anchors (CAs that may sign servers) and pins (servers'\n"
+	"own keys).  Exit 0 when valid, 3 when malformed (a version 1 store: rebuild\n"
+	"it), 7 when the signature does not verify.\n";
 
 /* --at: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, or now. */
 static int parse_at(const char *s, int64_t *out)
@@ -99,13 +107,29 @@ static int push(const char ***list, size_t *n, const char *v)
 	return 0;
 }
 
+/* Every dropped certificate, on stderr: a note with --all, what made a --select
+ * fail otherwise (its error follows).  Names are the report's safe text.  With
+ * --json the report's "dropped" says the same and stderr stays for errors. */
+static void print_dropped(const cli *c, const json_t *r)
+{
+	const json_t *x;
+	size_t i;
+
+	fflush(stdout);
+	json_array_foreach(json_object_get(r, "dropped"), i, x)
+		fprintf(stderr, "prov: %s: note: dropped %s (%.16s...): %s\n", c->cmd,
+		        json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(x, "sha256")),
+		        json_string_value(json_object_get(x, "detail")));
+}
+
 static void print_build(const json_t *r, const char *out)
 {
 	json_t *x, *y;
 	size_t i, k;
 
-	cli_out("wrote %s: %lld anchors, %lld bytes (%s)\n", out,
+	cli_out("wrote %s: %lld anchors, %lld pins, %lld bytes (%s)\n", out,
 	        (long long)json_integer_value(json_object_get(json_object_get(r, "output"), "count")),
+	        (long long)json_integer_value(json_object_get(json_object_get(r, "output"), "pins")),
 	        (long long)json_integer_value(json_object_get(json_object_get(r, "output"), "size")),
 	        json_string_value(json_object_get(r, "format")));
 	json_array_foreach(json_object_get(r, "chains"), i, x) {
@@ -136,6 +160,8 @@ int cmd_trust_build(int argc, char **argv, cli *c)
 		{"all", no_argument, NULL, 'a'},
 		{"select", required_argument, NULL, 's'},
 		{"chain", required_argument, NULL, 'c'},
+		{"pin", required_argument, NULL, 'p'},
+		{"allow-v1-roots", no_argument, NULL, '1'},
 		{"at", required_argument, NULL, 't'},
 		{"format", required_argument, NULL, 'F'},
 		{"out", required_argument, NULL, 'o'},
@@ -143,8 +169,9 @@ int cmd_trust_build(int argc, char **argv, cli *c)
 		{NULL, 0, NULL, 0},
 	};
 	prov_trust_build_opts o;
-	const char **from = NULL, **sel = NULL, **chains = NULL, *out = NULL, *manifest = NULL, *at = NULL;
-	size_t nfrom = 0, nsel = 0, nchains = 0, len = 0;
+	const char **from = NULL, **sel = NULL, **chains = NULL, **pins = NULL, *out = NULL, *manifest = NULL,
+	           *at = NULL;
+	size_t nfrom = 0, nsel = 0, nchains = 0, npins = 0, len = 0;
 	uint8_t *buf = NULL;
 	json_t *report = NULL;
 	char *mtext = NULL;
@@ -160,6 +187,8 @@ int cmd_trust_build(int argc, char **argv, cli *c)
 		case 'a': o.all = 1; break;
 		case 's': oom |= push(&sel, &nsel, optarg); break;
 		case 'c': oom |= push(&chains, &nchains, optarg); break;
+		case 'p': oom |= push(&pins, &npins, optarg); break;
+		case '1': o.allow_v1 = 1; break;
 		case 't': at = optarg; break;
 		case 'F':
 			if ((fmt = prov_trust_format_parse(optarg)) < 0) {
@@ -187,12 +216,20 @@ int cmd_trust_build(int argc, char **argv, cli *c)
 		rc = cli_usage(c, "out of memory");
 		goto out;
 	}
-	if (nfrom == 0 || out == NULL) {
-		rc = cli_usage(c, "--from and --out are required");
+	if ((nfrom == 0 && npins == 0) || out == NULL) {
+		rc = cli_usage(c, "--from (or --pin) and --out are required");
 		goto out;
 	}
-	if ((o.all != 0) + (nsel > 0) + (nchains > 0) != 1) {
+	if (nfrom > 0 && (o.all != 0) + (nsel > 0) + (nchains > 0) != 1) {
 		rc = cli_usage(c, "give exactly one of --all, --select or --chain");
+		goto out;
+	}
+	if (nfrom == 0 && (o.all != 0) + (nsel > 0) + (nchains > 0) != 0) {
+		rc = cli_usage(c, "--all, --select and --chain choose among --from inputs: give --from");
+		goto out;
+	}
+	if (npins > 0 && fmt != PROV_TRUST_FMT_STORE && fmt != PROV_TRUST_FMT_C) {
+		rc = cli_usage(c, "--pin: only a store (--format store or c) holds pins");
 		goto out;
 	}
 	if (nchains > PROV_TRUST_MAX_CHAINS) {
@@ -210,8 +247,12 @@ int cmd_trust_build(int argc, char **argv, cli *c)
 	o.n_select = nsel;
 	o.chains = chains;
 	o.n_chains = nchains;
+	o.pins = pins;
+	o.n_pins = npins;
 	o.format = (prov_trust_format)fmt;
 	st = prov_trust_build(&o, &buf, &len, &report, &e);
+	if (report != NULL && !c->json)
+		print_dropped(c, report); /* --json: in the report's "dropped" */
 	if (st == PROV_OK && manifest != NULL) {
 		json_object_set_new(report, "file", json_string(out));
 		mtext = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -250,6 +291,7 @@ out:
 	free(from);
 	free(sel);
 	free(chains);
+	free(pins);
 	free(buf);
 	free(mtext);
 	json_decref(report);
@@ -313,12 +355,14 @@ int cmd_trust_sign(int argc, char **argv, cli *c)
 	EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL);
 	prov_hex(md, sizeof(md), hex);
 	if (c->json)
-		rc = cli_json(c, json_pack("{s:s, s:I, s:o, s:I, s:I, s:s}", "file", out, "counter",
+		rc = cli_json(c, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:s}", "file", out, "counter",
 		                           (json_int_t)info.counter, "device", dev != NULL ? json_string(dev) : json_null(),
-		                           "anchors", (json_int_t)info.n_anchors, "size", (json_int_t)len, "sha256", hex));
+		                           "anchors", (json_int_t)info.n_anchors, "pins", (json_int_t)info.n_pins, "size",
+		                           (json_int_t)len, "sha256", hex));
 	else
-		cli_out("wrote %s: signed trust store, counter %llu, %zu anchors, %zu bytes, for %s\n", out,
-		        (unsigned long long)info.counter, info.n_anchors, len, dev != NULL ? dev : "any device");
+		cli_out("wrote %s: signed trust store, counter %llu, %zu anchors, %zu pins, %zu bytes, for %s\n", out,
+		        (unsigned long long)info.counter, info.n_anchors, info.n_pins, len,
+		        dev != NULL ? dev : "any device");
 out:
 	free(in);
 	free(buf);
@@ -345,17 +389,32 @@ static void print_store(const json_t *j)
 	}
 	if (json_object_get(j, "count") == NULL)
 		return;
-	cli_out("trust store v%lld: %lld anchors, %lld bytes\n", (long long)json_integer_value(json_object_get(j, "version")),
+	cli_out("trust store v%lld: %lld anchors, %lld pins, %lld bytes\n",
+	        (long long)json_integer_value(json_object_get(j, "version")),
 	        (long long)json_integer_value(json_object_get(j, "count")),
+	        (long long)json_integer_value(json_object_get(j, "pin_count")),
 	        (long long)json_integer_value(json_object_get(j, "size")));
-	cli_out("  %-8s  %-7s  %5s  %-20s  %s\n", "name-key", "alg", "bits", "not after", "constraints");
-	json_array_foreach(json_object_get(j, "anchors"), i, a)
-		cli_out("  %-8s  %-7s  %5lld  %-20s  %s\n", json_string_value(json_object_get(a, "name_key")),
+	if (json_array_size(json_object_get(j, "anchors")) > 0) {
+		cli_out("anchors (CAs that may sign servers' certificates):\n");
+		cli_out("  %-8s  %-7s  %5s  %-20s  %-8s  %s\n", "name-key", "alg", "bits", "not after", "path len",
+		        "name constraints");
+	}
+	json_array_foreach(json_object_get(j, "anchors"), i, a) {
+		char pl[24] = "-";
+
+		if (json_is_integer(json_object_get(a, "path_len")))
+			snprintf(pl, sizeof(pl), "%lld", (long long)json_integer_value(json_object_get(a, "path_len")));
+		cli_out("  %-8s  %-7s  %5lld  %-20s  %-8s  %s\n", json_string_value(json_object_get(a, "name_key")),
 		        json_string_value(json_object_get(a, "alg")),
 		        (long long)json_integer_value(json_object_get(a, "key_bits")),
 		        json_is_string(json_object_get(a, "not_after")) ? json_string_value(json_object_get(a, "not_after"))
 		                                                         : "none",
-		        json_is_true(json_object_get(a, "name_constraints")) ? "yes" : "-");
+		        pl, json_is_true(json_object_get(a, "name_constraints")) ? "yes (the device skips it)" : "-");
+	}
+	if (json_array_size(json_object_get(j, "pins")) > 0)
+		cli_out("pins (servers' own keys, SHA-256 of the SubjectPublicKeyInfo; they sign nothing):\n");
+	json_array_foreach(json_object_get(j, "pins"), i, a)
+		cli_out("  %s\n", json_string_value(json_object_get(a, "spki_sha256")));
 }
 
 int cmd_trust_inspect(int argc, char **argv, cli *c)

@@ -18,11 +18,14 @@
 
 #define RSA_F4 65537u
 
-/* Anchor record: [alg, key, not-after, ? ext] */
+/* Store: [version, index, anchors, pins]; anchor record: [alg, key, not-after, ? ext] */
+#define STORE_ITEMS 4u
 #define ANCHOR_ITEMS_MIN 3u
 #define ANCHOR_ITEMS_MAX 4u
-#define EXT_RSA_E 1u
-#define EXT_NC    2u
+#define EXT_RSA_E    1u
+#define EXT_NC       2u
+#define EXT_PATH_LEN 3u
+#define EXT_KEYS_MAX 3u
 
 typedef struct {
 	const uint8_t *p;
@@ -175,8 +178,8 @@ static int parse_anchor(const uint8_t *p, size_t left, pa_trust_anchor *a, size_
 		err = rd_expect(&r, CBOR_MAP, &pairs);
 		if (err != PA_TRUST_OK)
 			return err;
-		if (pairs > 2)
-			return PA_TRUST_ERR_EXT; /* only keys 1 and 2 exist */
+		if (pairs == 0 || pairs > EXT_KEYS_MAX)
+			return PA_TRUST_ERR_EXT; /* present only when non-empty; keys 1..3 */
 		for (; pairs > 0; pairs--) {
 			const uint8_t *val;
 			size_t val_len;
@@ -186,20 +189,29 @@ static int parse_anchor(const uint8_t *p, size_t left, pa_trust_anchor *a, size_
 				return PA_TRUST_ERR_EXT; /* a key of another type is unknown */
 			if (err != PA_TRUST_OK)
 				return err;
-			if (k != EXT_RSA_E && k != EXT_NC)
+			if (k != EXT_RSA_E && k != EXT_NC && k != EXT_PATH_LEN)
 				return PA_TRUST_ERR_EXT;
 			if (k <= prev_k)
 				return PA_TRUST_ERR_CBOR; /* keys ascending, no duplicates */
 			prev_k = k;
+			if (k == EXT_PATH_LEN) {
+				err = rd_expect(&r, CBOR_UINT, &a->path_len);
+				if (err == PA_TRUST_ERR_CBOR)
+					return PA_TRUST_ERR_EXT; /* a path length is a uint */
+				if (err != PA_TRUST_OK)
+					return err;
+				a->has_path_len = 1;
+				continue;
+			}
 			err = rd_bstr(&r, &val, &val_len);
 			if (err != PA_TRUST_OK)
 				return err;
+			if (val_len == 0)
+				return PA_TRUST_ERR_EXT; /* a present ext 1 or 2 is never empty */
 			if (k == EXT_RSA_E) {
 				a->rsa_e = val;
 				a->rsa_e_len = val_len;
 			} else {
-				if (val_len == 0)
-					return PA_TRUST_ERR_EXT;
 				a->name_constraints = val;
 				a->name_constraints_len = val_len;
 			}
@@ -237,8 +249,8 @@ int pa_trust_open(pa_trust_store *st, const uint8_t *buf, size_t len)
 {
 	rd r;
 	uint64_t items, version;
-	const uint8_t *index = NULL, *anchors = NULL;
-	size_t index_len = 0, anchors_len = 0, n, i, pos = 0;
+	const uint8_t *index = NULL, *anchors = NULL, *pins = NULL;
+	size_t index_len = 0, anchors_len = 0, pins_len = 0, n, i, pos = 0;
 	const uint8_t *prev_rec = NULL;
 	size_t prev_len = 0;
 	int err;
@@ -254,21 +266,30 @@ int pa_trust_open(pa_trust_store *st, const uint8_t *buf, size_t len)
 	err = rd_expect(&r, CBOR_ARRAY, &items);
 	if (err != PA_TRUST_OK)
 		return err;
-	if (items != 3)
-		return PA_TRUST_ERR_CBOR;
 	err = rd_expect(&r, CBOR_UINT, &version);
 	if (err != PA_TRUST_OK)
 		return err;
+	/* the version first, so a version 1 store (3 items) says what it is */
 	if (version != PA_TRUST_VERSION)
 		return PA_TRUST_ERR_VERSION;
+	if (items != STORE_ITEMS)
+		return PA_TRUST_ERR_CBOR;
 	err = rd_bstr(&r, &index, &index_len);
 	if (err != PA_TRUST_OK)
 		return err;
 	err = rd_bstr(&r, &anchors, &anchors_len);
 	if (err != PA_TRUST_OK)
 		return err;
+	err = rd_bstr(&r, &pins, &pins_len);
+	if (err != PA_TRUST_OK)
+		return err;
 	if (r.left != 0)
 		return PA_TRUST_ERR_TRAILING;
+	if (pins_len % PA_TRUST_PIN_LEN != 0 || pins_len / PA_TRUST_PIN_LEN > PA_TRUST_PINS_MAX)
+		return PA_TRUST_ERR_INDEX;
+	for (i = PA_TRUST_PIN_LEN; i < pins_len; i += PA_TRUST_PIN_LEN)
+		if (memcmp(pins + i - PA_TRUST_PIN_LEN, pins + i, PA_TRUST_PIN_LEN) >= 0)
+			return PA_TRUST_ERR_ORDER; /* strictly ascending: sorted, no duplicate */
 	if (index_len % PA_TRUST_INDEX_REC_LEN != 0)
 		return PA_TRUST_ERR_INDEX;
 	if (anchors_len > PA_TRUST_ANCHORS_MAX)
@@ -311,6 +332,8 @@ int pa_trust_open(pa_trust_store *st, const uint8_t *buf, size_t len)
 	st->anchors = anchors;
 	st->n = n;
 	st->anchors_len = anchors_len;
+	st->pins = pins;
+	st->n_pins = pins_len / PA_TRUST_PIN_LEN;
 	return PA_TRUST_OK;
 }
 
@@ -377,6 +400,32 @@ int pa_trust_next(pa_trust_iter *it, pa_trust_anchor *a)
 	return err;
 }
 
+size_t pa_trust_pin_count(const pa_trust_store *st)
+{
+	return st != NULL ? st->n_pins : 0;
+}
+
+int pa_trust_pinned(const pa_trust_store *st, const uint8_t spki_sha256[PA_TRUST_PIN_LEN])
+{
+	size_t lo = 0, hi;
+
+	if (st == NULL || spki_sha256 == NULL)
+		return 0;
+	hi = st->n_pins;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(st->pins + mid * PA_TRUST_PIN_LEN, spki_sha256, PA_TRUST_PIN_LEN);
+
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 int pa_trust_anchor_expired(const pa_trust_anchor *a, uint64_t now)
 {
 	/* RFC 5280 4.1.2.5: the validity period includes notAfter itself */
@@ -390,14 +439,14 @@ const char *pa_trust_strerror(int err)
 	case PA_TRUST_ERR_ARG: return "bad argument";
 	case PA_TRUST_ERR_TRUNCATED: return "truncated";
 	case PA_TRUST_ERR_CBOR: return "not deterministic CBOR of the expected type";
-	case PA_TRUST_ERR_VERSION: return "unsupported format version";
-	case PA_TRUST_ERR_INDEX: return "index length not a multiple of 6";
-	case PA_TRUST_ERR_ORDER: return "records unsorted or duplicated";
+	case PA_TRUST_ERR_VERSION: return "unsupported format version (not 2; a version 1 store must be rebuilt)";
+	case PA_TRUST_ERR_INDEX: return "index or pins of a wrong length";
+	case PA_TRUST_ERR_ORDER: return "records or pins unsorted or duplicated";
 	case PA_TRUST_ERR_OFFSET: return "offset not at the start of a record";
 	case PA_TRUST_ERR_TRAILING: return "trailing bytes";
 	case PA_TRUST_ERR_ALG: return "unknown key algorithm";
 	case PA_TRUST_ERR_KEY: return "key of the wrong length or form";
-	case PA_TRUST_ERR_EXT: return "unknown or misplaced extension";
+	case PA_TRUST_ERR_EXT: return "unknown, empty or misplaced extension";
 	case PA_TRUST_ERR_NOT_FOUND: return "no anchor";
 	default: return "unknown error";
 	}

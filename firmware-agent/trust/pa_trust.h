@@ -1,13 +1,16 @@
 /*
  * pa_trust.h - the device's compact trust store: open, look up, read anchors.
  *
- * A store (format v1, docs/truststore-format.md; the device side is described in
+ * A store (format v2, docs/truststore-format.md; the device side is described in
  * firmware-agent/trust/README.md) is one deterministic CBOR item
  *
- *     [1, index: bstr, anchors: bstr]
+ *     [2, index: bstr, anchors: bstr, pins: bstr]
  *
- * where index is n sorted 6-byte records name-key(4) || offset(2, big-endian) and
- * anchors the n records [alg, key, not-after / null, ? {1: e, 2: nc}] in index order.
+ * where index is n sorted 6-byte records name-key(4) || offset(2, big-endian),
+ * anchors the n records [alg, key, not-after / null, ? {1: e, 2: nc, 3: pathlen}]
+ * in index order (every anchor is a CA: prov trust build admits nothing else), and
+ * pins m sorted SHA-256 hashes of servers' DER SubjectPublicKeyInfo.  A version 1
+ * store (made before anchors had to be CAs) is refused: rebuild it.
  *
  * Promises:
  * - No heap.  The caller owns every object; a pa_trust_store only points into the
@@ -15,7 +18,9 @@
  * - pa_trust_open() validates the whole store once (every rule of the format's
  *   reject list, canonical CBOR, record order) and fails closed: on any error the
  *   store is left empty.  After a successful open, lookups cannot fail on malformed
- *   bytes; they only walk what open() checked.
+ *   bytes; they only walk what open() checked.  The one rule it cannot check
+ *   without crypto, that an EC anchor's point is on its curve, is
+ *   pa_trust_check()'s (pa_trust_check.h), which the agent runs at install.
  * - Lookup is a binary search on the index (O(log n)) and iteration over records
  *   that share a name-key is bounded by the number of records.
  * - No crypto here: the caller hashes names (SHA-256, first 4 bytes) and checks
@@ -29,14 +34,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PA_TRUST_VERSION       1u
+#define PA_TRUST_VERSION       2u
 #define PA_TRUST_NAME_KEY_LEN  4u /* first bytes of SHA-256(subject Name DER) */
 #define PA_TRUST_INDEX_REC_LEN 6u /* name-key || offset (big-endian) */
 #define PA_TRUST_ANCHORS_MAX   65535u /* offsets are 16 bits */
+#define PA_TRUST_PIN_LEN       32u /* SHA-256 of a DER SubjectPublicKeyInfo */
+#define PA_TRUST_PINS_MAX      2047u
 
-/* RSA moduli accepted by open(); a port may narrow these. */
+/* RSA moduli accepted by open(), the host's limits (prov_trust_store_check); a
+ * port may narrow these (refusing more than the host, never less). */
 #ifndef PA_TRUST_RSA_MIN_BYTES
-#define PA_TRUST_RSA_MIN_BYTES 64u   /* 512 bits */
+#define PA_TRUST_RSA_MIN_BYTES 128u  /* 1024 bits */
 #endif
 #ifndef PA_TRUST_RSA_MAX_BYTES
 #define PA_TRUST_RSA_MAX_BYTES 1024u /* 8192 bits, Mbed TLS's MBEDTLS_MPI_MAX_SIZE */
@@ -46,7 +54,7 @@
 #define PA_TRUST_RSA_E_MAX_BYTES 8u
 #endif
 
-/* Key algorithms (format v1). */
+/* Key algorithms (format v2). */
 enum pa_trust_alg {
 	PA_TRUST_ALG_RSA_F4 = 1,  /* RSA, e = 65537, key = modulus */
 	PA_TRUST_ALG_RSA = 2,     /* RSA, e in ext 1 */
@@ -61,14 +69,16 @@ enum pa_trust_err {
 	PA_TRUST_ERR_ARG,        /* NULL pointer or bad argument */
 	PA_TRUST_ERR_TRUNCATED,  /* the bytes end inside an item */
 	PA_TRUST_ERR_CBOR,       /* not the expected CBOR type, or not deterministic */
-	PA_TRUST_ERR_VERSION,    /* format version is not 1 */
-	PA_TRUST_ERR_INDEX,      /* index length not a multiple of 6, or anchors > 65535 bytes */
-	PA_TRUST_ERR_ORDER,      /* index or records not sorted, or a duplicate */
+	PA_TRUST_ERR_VERSION,    /* format version is not 2 (version 1: rebuild the store) */
+	PA_TRUST_ERR_INDEX,      /* index length not a multiple of 6, anchors > 65535 bytes,
+	                            pins not a multiple of 32 bytes or more than 2047 */
+	PA_TRUST_ERR_ORDER,      /* index, records or pins not sorted, or a duplicate */
 	PA_TRUST_ERR_OFFSET,     /* an offset not at the start of the next record */
 	PA_TRUST_ERR_TRAILING,   /* bytes after the store or after the last record */
 	PA_TRUST_ERR_ALG,        /* alg outside 1..6 */
-	PA_TRUST_ERR_KEY,        /* key of the wrong length or form for its alg */
-	PA_TRUST_ERR_EXT,        /* unknown ext key, or ext 1 missing / misplaced */
+	PA_TRUST_ERR_KEY,        /* key of the wrong length or form for its alg (or, for
+	                            pa_trust_check, an EC point not on its curve) */
+	PA_TRUST_ERR_EXT,        /* unknown ext key, empty ext, or ext 1 missing / misplaced */
 	PA_TRUST_ERR_NOT_FOUND   /* lookup: no (more) anchors for the name-key */
 };
 
@@ -78,6 +88,8 @@ typedef struct {
 	const uint8_t *anchors; /* the anchor records */
 	size_t n;               /* number of anchors */
 	size_t anchors_len;
+	const uint8_t *pins;    /* n_pins * 32 bytes, ascending */
+	size_t n_pins;
 } pa_trust_store;
 
 /* One anchor, decoded; every pointer points into the store's buffer. */
@@ -92,6 +104,8 @@ typedef struct {
 	size_t rsa_e_len;
 	const uint8_t *name_constraints; /* DER NameConstraints value, or NULL */
 	size_t name_constraints_len;
+	int has_path_len;           /* ext 3: the CA's pathLenConstraint */
+	uint64_t path_len;
 	const uint8_t *record;      /* the whole CBOR record */
 	size_t record_len;
 } pa_trust_anchor;
@@ -119,6 +133,11 @@ int pa_trust_get(const pa_trust_store *st, size_t i, pa_trust_anchor *a);
 int pa_trust_find(const pa_trust_store *st, const uint8_t name_key[PA_TRUST_NAME_KEY_LEN],
                   pa_trust_iter *it);
 int pa_trust_next(pa_trust_iter *it, pa_trust_anchor *a);
+
+/* Number of pins, and whether a server key (SHA-256 of its DER SubjectPublicKeyInfo)
+ * is pinned (1) or not (0): a binary search. */
+size_t pa_trust_pin_count(const pa_trust_store *st);
+int pa_trust_pinned(const pa_trust_store *st, const uint8_t spki_sha256[PA_TRUST_PIN_LEN]);
 
 /* Whether an anchor is expired at time now (POSIX seconds).  now = 0 means the
  * device has no trustworthy clock: expiry is then not checked (see README.md). */

@@ -3,6 +3,7 @@
  * callback.  README.md explains the flow through Mbed TLS's chain building.
  */
 #include "pa_trust_mbedtls.h"
+#include "pa_trust_check.h"
 
 #include <string.h>
 
@@ -19,13 +20,13 @@ static const uint8_t rsa_f4[RSA_F4_BYTES] = { 0x01, 0x00, 0x01 };
 /* Largest compressed point (P-521): 1 + 66 bytes. */
 #define EC_POINT_MAX 67
 
-/* Flags that describe how a certificate was issued (by the certificate above
- * it); meaningless when the certificate itself is taken as the anchor. */
-#define ISSUANCE_FLAGS (MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_EXPIRED | \
-                        MBEDTLS_X509_BADCERT_FUTURE | MBEDTLS_X509_BADCERT_BAD_MD)
-/* ... and, above the leaf, the checks of the issuer's key and algorithm (at the
- * leaf these flags also carry the checks of the leaf's own key). */
-#define ISSUANCE_FLAGS_CA (ISSUANCE_FLAGS | MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY)
+/* Flags that describe how a certificate above the leaf was issued (by the
+ * certificate above it) and its own dates: meaningless when the certificate
+ * itself is taken as the anchor, whose own dates apply instead.  (BAD_PK and
+ * BAD_KEY on a certificate are about its issuer's algorithm and key.) */
+#define ISSUANCE_FLAGS_CA (MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_EXPIRED | \
+                           MBEDTLS_X509_BADCERT_FUTURE | MBEDTLS_X509_BADCERT_BAD_MD | \
+                           MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY)
 
 static mbedtls_ecp_group_id alg_group(unsigned alg)
 {
@@ -259,16 +260,18 @@ int pa_trust_mbedtls_same_key(const pa_trust_anchor *a, const mbedtls_x509_crt *
 	return res;
 }
 
-/* Look for an anchor filed under name_key that passes test (SELF: same key;
- * ISSUER: verifies the signature).  Prefers an unexpired anchor; *expired says
- * whether the one found is expired.  Anchors with name constraints are skipped. */
+/* Look for an anchor filed under name's name-key that passes the test (SELF: same
+ * key; ISSUER: verifies crt's signature) into *found.  Prefers an unexpired
+ * anchor; *expired says whether the one found is expired.  Anchors with name
+ * constraints are skipped. */
 static int find_anchor(const pa_trust_mbedtls *tm, const mbedtls_x509_buf *name,
-                       const mbedtls_x509_crt *crt, int self, int *expired, int *weak)
+                       const mbedtls_x509_crt *crt, int self, pa_trust_anchor *found, int *expired,
+                       int *weak)
 {
 	uint8_t key[PA_TRUST_NAME_KEY_LEN];
 	pa_trust_iter it;
 	pa_trust_anchor a;
-	int tries, found = 0;
+	int tries, ok = 0;
 
 	*expired = 0;
 	*weak = 0;
@@ -288,19 +291,38 @@ static int find_anchor(const pa_trust_mbedtls *tm, const mbedtls_x509_buf *name,
 		}
 		if (r != PA_TRUST_SIG_OK)
 			continue;
+		*found = a;
+		ok = 1;
 		if (!pa_trust_anchor_expired(&a, tm->now)) {
 			*expired = 0;
 			return 1;
 		}
-		found = 1; /* expired: keep looking for a current one */
-		*expired = 1;
+		*expired = 1; /* expired: keep looking for a current one */
 	}
-	return found;
+	return ok;
+}
+
+/* Is the certificate's own key pinned? */
+static int pinned(const pa_trust_mbedtls *tm, const mbedtls_x509_crt *crt)
+{
+	unsigned char h[32];
+
+	if (pa_trust_pin_count(tm->store) == 0 || mbedtls_sha256_ret(crt->pk_raw.p, crt->pk_raw.len, h, 0) != 0)
+		return 0;
+	return pa_trust_pinned(tm->store, h);
+}
+
+/* RFC 5280 4.2.1.9: self-issued certificates do not count against a path length. */
+static int self_issued(const mbedtls_x509_crt *crt)
+{
+	return crt->subject_raw.len == crt->issuer_raw.len &&
+	       memcmp(crt->subject_raw.p, crt->issuer_raw.p, crt->issuer_raw.len) == 0;
 }
 
 int pa_trust_mbedtls_verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
 	pa_trust_mbedtls *tm = p;
+	pa_trust_anchor a;
 	int expired = 0, weak = 0;
 
 	if (tm == NULL || crt == NULL || flags == NULL)
@@ -315,24 +337,41 @@ int pa_trust_mbedtls_verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32
 		tm->match = PA_TRUST_MATCH_NONE;
 		tm->match_depth = -1;
 		tm->anchor_expired = 0;
+		tm->has_path_len = 0;
+		tm->path_len = 0;
+		tm->below = 0;
+		tm->path_len_exceeded = 0;
 	}
 	tm->expect_depth = depth - 1;
 
 	if (!tm->anchored && tm->store != NULL) {
-		if (find_anchor(tm, &crt->subject_raw, crt, 1, &expired, &weak)) {
+		memset(&a, 0, sizeof(a));
+		if (depth > 0 && find_anchor(tm, &crt->subject_raw, crt, 1, &a, &expired, &weak)) {
 			/* (b) the certificate is an anchor: how it was issued is irrelevant,
-			 * the anchor's own dates apply instead */
-			*flags &= ~(uint32_t)(depth > 0 ? ISSUANCE_FLAGS_CA : ISSUANCE_FLAGS);
+			 * the anchor's own dates apply instead.  Never the leaf: an anchor
+			 * signs servers, it is not one (that is what a pin is for). */
+			*flags &= ~(uint32_t)ISSUANCE_FLAGS_CA;
 			tm->match = PA_TRUST_MATCH_SELF;
-		} else if (find_anchor(tm, &crt->issuer_raw, crt, 0, &expired, &weak)) {
-			/* (a) an anchor signed it */
+		} else if (find_anchor(tm, &crt->issuer_raw, crt, 0, &a, &expired, &weak)) {
+			/* (a) an anchor signed it; itself, if not the leaf, is the first
+			 * intermediate below the anchor */
 			*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_NOT_TRUSTED;
 			tm->match = PA_TRUST_MATCH_ISSUER;
+			if (depth > 0 && !self_issued(crt))
+				tm->below = 1;
+		} else if (depth == 0 && pinned(tm, crt)) {
+			/* (c) the server's own key is pinned: its signature, whoever made
+			 * it, is not relied on; its dates, name and usage still are */
+			*flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_BAD_MD |
+			                      MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY);
+			tm->match = PA_TRUST_MATCH_PIN;
 		}
 		if (tm->match != PA_TRUST_MATCH_NONE) {
 			tm->anchored = 1;
 			tm->match_depth = depth;
 			tm->anchor_expired = expired;
+			tm->has_path_len = tm->match != PA_TRUST_MATCH_PIN && a.has_path_len;
+			tm->path_len = a.path_len;
 			if (expired)
 				*flags |= MBEDTLS_X509_BADCERT_EXPIRED;
 		} else {
@@ -343,14 +382,46 @@ int pa_trust_mbedtls_verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32
 			if (weak)
 				tm->pending |= MBEDTLS_X509_BADCERT_BAD_KEY;
 		}
+	} else if (tm->anchored && depth > 0 && !self_issued(crt)) {
+		tm->below++; /* an intermediate between the anchor and the leaf */
 	}
 
 	if (depth <= 0) {
-		if (!tm->anchored)
+		if (!tm->anchored) {
 			*flags |= tm->pending | MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+		} else if (tm->has_path_len && tm->below > tm->path_len) {
+			/* as Mbed TLS marks a path length exceeded below a CA it holds */
+			*flags |= MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+			tm->path_len_exceeded = 1;
+		}
 		tm->expect_depth = -1;
 	}
 	return 0;
+}
+
+int pa_trust_check(const uint8_t *buf, size_t len)
+{
+	pa_trust_store st;
+	pa_trust_anchor a;
+	mbedtls_ecp_group grp;
+	mbedtls_ecp_point q;
+	size_t i;
+	int err = pa_trust_open(&st, buf, len);
+
+	/* the rule open() cannot check without arithmetic: EC points on their curve */
+	for (i = 0; err == PA_TRUST_OK && i < pa_trust_count(&st); i++) {
+		err = pa_trust_get(&st, i, &a);
+		if (err != PA_TRUST_OK || alg_group(a.alg) == MBEDTLS_ECP_DP_NONE)
+			continue;
+		mbedtls_ecp_group_init(&grp);
+		mbedtls_ecp_point_init(&q);
+		if (mbedtls_ecp_group_load(&grp, alg_group(a.alg)) != 0 ||
+		    pa_trust_ec_decompress(&grp, &q, a.key, a.key_len) != 0)
+			err = PA_TRUST_ERR_KEY; /* fail closed, out of memory included */
+		mbedtls_ecp_point_free(&q);
+		mbedtls_ecp_group_free(&grp);
+	}
+	return err;
 }
 
 void pa_trust_mbedtls_init(pa_trust_mbedtls *tm, const pa_trust_store *st)

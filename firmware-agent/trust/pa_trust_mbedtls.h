@@ -15,10 +15,13 @@
  *   while a signature is checked or a point decompressed; nothing is kept.
  * - A chain is trusted only if, going down from the top of the chain Mbed TLS
  *   built, some certificate either (a) is signed by an anchor filed under its
- *   issuer's name-key, or (b) carries an anchor's subject name-key and public key
- *   (a served copy or cross-certificate of a root the device holds).  Everything
- *   else Mbed TLS checks (signatures below, dates, host name, key usage, profile)
- *   still applies.
+ *   issuer's name-key, or (b) is not the leaf and carries an anchor's subject
+ *   name-key and public key (a served copy or cross-certificate of a root the
+ *   device holds), or (c) is the leaf and its key is pinned (SHA-256 of its
+ *   SubjectPublicKeyInfo among the store's pins).  A pin never signs: nothing is
+ *   checked against a pinned key.  An anchor's path length (ext 3) limits the
+ *   non-self-issued intermediates below it.  Everything else Mbed TLS checks
+ *   (signatures below, dates, host name, key usage, profile) still applies.
  * - Anchors with name constraints are not used (Mbed TLS 2.28 cannot enforce
  *   them): fail closed.  Ed25519 anchors never match (Mbed TLS 2.28 has no
  *   Ed25519 certificates).
@@ -48,7 +51,8 @@
 enum pa_trust_match {
 	PA_TRUST_MATCH_NONE = 0,
 	PA_TRUST_MATCH_ISSUER, /* (a) an anchor's key verified the certificate */
-	PA_TRUST_MATCH_SELF    /* (b) the certificate carries an anchor's name and key */
+	PA_TRUST_MATCH_SELF,   /* (b) the certificate carries an anchor's name and key */
+	PA_TRUST_MATCH_PIN     /* (c) the leaf's key is pinned */
 };
 
 /* Results of pa_trust_mbedtls_check_signature / _same_key. */
@@ -69,10 +73,14 @@ typedef struct {
 	int expect_depth;                /* -1: idle */
 	int anchored;
 	uint32_t pending;                /* flags of certificates above any anchor */
+	int has_path_len;                /* the anchor's path length, if it has one */
+	uint64_t path_len;
+	uint64_t below;                  /* non-self-issued intermediates below it so far */
 	/* result of the last verification, for diagnostics and tests */
 	int match;                       /* enum pa_trust_match */
 	int match_depth;
 	int anchor_expired;
+	int path_len_exceeded;
 } pa_trust_mbedtls;
 
 void pa_trust_mbedtls_init(pa_trust_mbedtls *tm, const pa_trust_store *st);

@@ -1,16 +1,31 @@
 /*
  * trust_client.c - a TLS client on Mbed TLS that trusts only a compact store.
  *
- *   trust-client --store FILE [--connect HOST:PORT] [--servername NAME] [--now SECS]
+ *   trust-client --store FILE [--connect HOST:PORT | --verify-chain PEM]
+ *                [--servername NAME] [--now SECS]
  *
- * Host-side test program for the end-to-end test (tests/bats/trust_tls.bats); on
- * a device the store is a const array in flash, here it is read from a file.
- * Without --connect it only opens the store and prints its anchors.
- * --now sets the anchors' time policy (POSIX seconds; 0 = no clock, expiry not
- * checked); the default is the system clock.
+ * Host-side test program for the end-to-end tests (tests/bats/trust_tls.bats,
+ * trust_limbo.bats); on a device the store is a const array in flash, here it is
+ * read from a file.  The store is opened as the agent checks it at install
+ * (pa_trust_check: structure, and EC points on their curves).  Without
+ * --connect or --verify-chain it only lists the anchors and pins.
  *
- * Exit status: 0 handshake done (or store listed), 2 usage, 3 store rejected,
- * 4 certificate verification failed, 5 any other TLS or network failure.
+ * --connect: a TLS handshake.  --now sets the anchors' time policy (POSIX
+ *   seconds; 0 = no clock, expiry not checked; default the system clock); the
+ *   served certificates' dates are Mbed TLS's, against the system clock.
+ * --verify-chain: no socket; the certificates of PEM (the server's, leaf first,
+ *   then what it would serve, in any order) are verified as the device's TLS
+ *   adapter verifies a server (firmware-agent/tls/pa_tls.c): Mbed TLS's chain
+ *   building with the default profile and --servername (an empty one: no name
+ *   is checked), every date against
+ *   --now (0: no date is checked), the store's verify callback, then the usage
+ *   a TLS client asks of an ECDHE server (keyUsage digitalSignature, extended
+ *   key usage serverAuth, where present).  A chain Mbed TLS cannot parse is
+ *   refused, as the handshake would refuse it.
+ *
+ * Exit status: 0 handshake done / chain accepted (or store listed), 2 usage,
+ * 3 store rejected, 4 certificate verification failed, 5 any other TLS or
+ * network failure.
  */
 #include "pa_trust.h"
 #include "pa_trust_mbedtls.h"
@@ -24,8 +39,11 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509.h>
+
+#include "pa_trust_check.h"
 
 enum {
 	EXIT_OK = 0,
@@ -36,11 +54,22 @@ enum {
 };
 
 #define STORE_MAX (1u << 20)
+#define DATE_FLAGS (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: trust-client --store FILE [--connect HOST:PORT] [--servername NAME] "
-	                "[--now SECS]\n");
+	fprintf(stderr, "usage: trust-client --store FILE [--connect HOST:PORT | --verify-chain PEM] "
+	                "[--servername NAME] [--now SECS]\n");
+}
+
+static const char *match_name(int m)
+{
+	switch (m) {
+	case PA_TRUST_MATCH_SELF: return "subject and key";
+	case PA_TRUST_MATCH_ISSUER: return "issuer signature";
+	case PA_TRUST_MATCH_PIN: return "pinned key";
+	default: return "nothing";
+	}
 }
 
 static unsigned char *read_file(const char *path, size_t *len)
@@ -70,6 +99,7 @@ static void print_anchors(const pa_trust_store *st)
 	size_t i;
 
 	printf("anchors: %zu\n", pa_trust_count(st));
+	printf("pins: %zu\n", pa_trust_pin_count(st));
 	for (i = 0; i < pa_trust_count(st); i++) {
 		pa_trust_anchor a;
 
@@ -81,10 +111,98 @@ static void print_anchors(const pa_trust_store *st)
 			printf(" not-after %llu", (unsigned long long)a.not_after);
 		else
 			printf(" not-after none");
+		if (a.has_path_len)
+			printf(" path-len %llu", (unsigned long long)a.path_len);
 		if (a.name_constraints != NULL)
 			printf(" name-constraints");
 		printf("\n");
 	}
+}
+
+/* ---- --verify-chain: the device's checks without a socket ---- */
+
+/* Days from 1970-01-01 to a civil date (proleptic Gregorian). */
+static long long days_from_civil(long long y, unsigned m, unsigned d)
+{
+	long long era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long long)doe - 719468;
+}
+
+static long long x509_time_posix(const mbedtls_x509_time *t)
+{
+	return days_from_civil(t->year, (unsigned)t->mon, (unsigned)t->day) * 86400 +
+	       (long long)t->hour * 3600 + t->min * 60 + t->sec;
+}
+
+typedef struct {
+	pa_trust_mbedtls *tm;
+	unsigned long long now;
+} dated;
+
+/* Dates against --now in place of Mbed TLS's system clock, then the store's
+ * callback: what pa_tls.c's verify_cb does with a profile's clock. */
+static int dated_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	dated *d = p;
+
+	*flags &= ~(uint32_t)DATE_FLAGS;
+	if (d->now != 0) {
+		if ((long long)d->now > x509_time_posix(&crt->valid_to))
+			*flags |= MBEDTLS_X509_BADCERT_EXPIRED;
+		if ((long long)d->now < x509_time_posix(&crt->valid_from))
+			*flags |= MBEDTLS_X509_BADCERT_FUTURE;
+	}
+	return pa_trust_mbedtls_verify_cb(d->tm, crt, depth, flags);
+}
+
+static int verify_chain(pa_trust_mbedtls *tm, const char *path, const char *servername,
+                        unsigned long long now)
+{
+	mbedtls_x509_crt chain;
+	dated d;
+	uint32_t flags = 0;
+	char info[512];
+	int ret, rc = EXIT_CERT;
+
+	mbedtls_x509_crt_init(&chain);
+	ret = mbedtls_x509_crt_parse_file(&chain, path);
+	if (ret != 0) {
+		mbedtls_strerror(ret, info, sizeof(info));
+		fprintf(stderr, "trust-client: certificate verification failed: the chain does not parse: %s\n",
+		        ret > 0 ? "a certificate Mbed TLS refuses" : info);
+		goto out;
+	}
+	d.tm = tm;
+	d.now = now;
+	ret = mbedtls_x509_crt_verify_with_profile(&chain, &tm->placeholder, NULL,
+	                                           &mbedtls_x509_crt_profile_default,
+	                                           servername[0] != '\0' ? servername : NULL, &flags, dated_cb, &d);
+	/* what mbedtls_ssl checks of a server's certificate for ECDHE suites */
+	if (mbedtls_x509_crt_check_key_usage(&chain, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0)
+		flags |= MBEDTLS_X509_BADCERT_KEY_USAGE;
+	if (mbedtls_x509_crt_check_extended_key_usage(&chain, MBEDTLS_OID_SERVER_AUTH,
+	                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)) != 0)
+		flags |= MBEDTLS_X509_BADCERT_EXT_KEY_USAGE;
+	if (ret != 0 || flags != 0) {
+		mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
+		info[strcspn(info, "\n")] = '\0';
+		fprintf(stderr, "trust-client: certificate verification failed: %s (flags 0x%08x)%s\n",
+		        flags != 0 ? info : "error", (unsigned)flags,
+		        tm->path_len_exceeded ? "; the anchor's path length is exceeded" : "");
+		goto out;
+	}
+	printf("chain ok: anchor found by %s at depth %d\n", match_name(tm->match), tm->match_depth);
+	rc = EXIT_OK;
+out:
+	mbedtls_x509_crt_free(&chain);
+	return rc;
 }
 
 static int handshake(pa_trust_mbedtls *tm, const char *hostport, const char *servername)
@@ -145,9 +263,7 @@ static int handshake(pa_trust_mbedtls *tm, const char *hostport, const char *ser
 	if (ret != 0)
 		goto tls_error;
 	printf("handshake ok: %s, %s; anchor found by %s at depth %d\n", mbedtls_ssl_get_version(&ssl),
-	       mbedtls_ssl_get_ciphersuite(&ssl),
-	       tm->match == PA_TRUST_MATCH_SELF ? "subject and key" : "issuer signature",
-	       tm->match_depth);
+	       mbedtls_ssl_get_ciphersuite(&ssl), match_name(tm->match), tm->match_depth);
 	mbedtls_ssl_close_notify(&ssl);
 	rc = EXIT_OK;
 	goto out;
@@ -166,7 +282,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	const char *store_path = NULL, *connect = NULL, *servername = "server.test";
+	const char *store_path = NULL, *connect = NULL, *chain = NULL, *servername = "server.test";
 	unsigned long long now = (unsigned long long)time(NULL);
 	unsigned char *buf = NULL;
 	size_t len = 0;
@@ -179,6 +295,8 @@ int main(int argc, char **argv)
 			store_path = argv[++i];
 		} else if (strcmp(argv[i], "--connect") == 0 && i + 1 < argc) {
 			connect = argv[++i];
+		} else if (strcmp(argv[i], "--verify-chain") == 0 && i + 1 < argc) {
+			chain = argv[++i];
 		} else if (strcmp(argv[i], "--servername") == 0 && i + 1 < argc) {
 			servername = argv[++i];
 		} else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
@@ -194,7 +312,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (store_path == NULL) {
+	if (store_path == NULL || (connect != NULL && chain != NULL)) {
 		usage();
 		return EXIT_USAGE;
 	}
@@ -204,20 +322,23 @@ int main(int argc, char **argv)
 		        STORE_MAX);
 		return EXIT_STORE;
 	}
-	err = pa_trust_open(&st, buf, len);
+	/* as the agent checks it at install, then as the TLS layer opens it */
+	err = pa_trust_check(buf, len);
+	if (err == PA_TRUST_OK)
+		err = pa_trust_open(&st, buf, len);
 	if (err != PA_TRUST_OK) {
 		fprintf(stderr, "trust-client: store rejected: %s\n", pa_trust_strerror(err));
 		free(buf);
 		return EXIT_STORE;
 	}
-	if (connect == NULL) {
+	if (connect == NULL && chain == NULL) {
 		print_anchors(&st);
 		free(buf);
 		return fflush(stdout) == 0 ? EXIT_OK : EXIT_TLS;
 	}
 	pa_trust_mbedtls_init(&tm, &st);
 	pa_trust_mbedtls_set_time(&tm, now);
-	rc = handshake(&tm, connect, servername);
+	rc = chain != NULL ? verify_chain(&tm, chain, servername, now) : handshake(&tm, connect, servername);
 	pa_trust_mbedtls_free(&tm);
 	free(buf);
 	if (fflush(stdout) != 0)

@@ -5,10 +5,13 @@
  * their deterministic order (1..9, strictly increasing), so the checks happen in
  * the order docs/agent.md lists: version, device ID, counter, nonce, entries;
  * the secrets are opened afterwards (pa_secrets.c).  Every map key not in the
- * CDDL is an error.  Fills *m with pointers into the payload.
+ * CDDL is an error.  A trust-store entry's value must be a store the device
+ * can use: the trust module checks it (trust/pa_trust_check.h), by the rules
+ * the host checks it by.  Fills *m with pointers into the payload.
  */
 #include <string.h>
 
+#include "trust/pa_trust_check.h"
 #include "verify/pa_verify.h"
 
 enum {
@@ -102,7 +105,8 @@ static int read_entry(pa_cbor *r, pa_entry *e, uint8_t *secrets)
 
 static int read_entries(pa_cbor *r, pa_manifest *m)
 {
-	uint64_t n = pa_cbor_head(r, PA_CBOR_ARRAY), i;
+	uint64_t n = pa_cbor_head(r, PA_CBOR_ARRAY);
+	unsigned i; /* n <= 16 below: a narrow index keeps room for the trust-store check */
 	int rc;
 
 	if (pa_cbor_err(r) != PA_CBOR_OK || n > 16)
@@ -113,6 +117,9 @@ static int read_entries(pa_cbor *r, pa_manifest *m)
 		pa_entry *e = &m->e[i];
 
 		rc = read_entry(r, e, &m->n_secrets);
+		/* a trust store (a byte string, checked above) the device can use */
+		if (rc == PA_OK && e->type == PA_T_TRUST_STORE && pa_trust_check(e->value, e->value_len) != 0)
+			rc = PA_V_BAD_ENTRY;
 		if (rc != PA_OK)
 			return rc;
 		/* sorted by (slot, type), strictly increasing */

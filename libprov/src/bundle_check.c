@@ -413,6 +413,7 @@ static json_t *describe_entry(const cbor_item_t *m, int secrets_encrypted)
 			                                      cbor_bytestring_length(v), tv, n);
 
 			json_object_set(j, "anchors", json_object_get(d, "anchors"));
+			json_object_set(j, "pins", json_object_get(d, "pins"));
 			json_decref(d);
 		}
 		free(tv);

@@ -146,25 +146,32 @@ out:
 /* A compact trust store file (prov trust build), checked like a device would. */
 static prov_status read_store(const char *path, uint8_t **buf, size_t *len, int *count, prov_err *e)
 {
-	size_t n = 0;
+	size_t n = 0, np = 0;
+	const uint8_t *pins = NULL;
 	prov_status st = prov_file_read(path, PROV_TRUST_STORE_MAX, buf, len, e);
 
-	if (st == PROV_OK && (st = prov_trust_store_check(*buf, *len, NULL, &n, e)) == PROV_OK && n == 0)
-		st = prov_err_set(e, PROV_E_INPUT, "the trust store holds no anchor");
+	/* anchors, pins or both: a store that trusts nothing is a mistake */
+	if (st == PROV_OK && (st = prov_trust_store_check(*buf, *len, NULL, &n, e)) == PROV_OK && n == 0 &&
+	    (prov_trust_store_pins(*buf, *len, &pins, &np) != 0 || np == 0))
+		st = prov_err_set(e, PROV_E_INPUT, "the trust store holds no anchor and no pin");
 	if (st != PROV_OK) {
 		free(*buf);
 		*buf = NULL;
 		return st;
 	}
-	*count = (int)n;
+	*count = (int)(n + np); /* what it trusts: anchors and pins */
 	return PROV_OK;
 }
 
+/* Anchors and pins of a stored store, -1 if it is not one. */
 static int count_store(const uint8_t *p, size_t len)
 {
-	size_t n = 0;
+	size_t n = 0, np = 0;
+	const uint8_t *pins = NULL;
 
-	return prov_trust_store_check(p, len, NULL, &n, NULL) == PROV_OK ? (int)n : -1;
+	if (prov_trust_store_check(p, len, NULL, &n, NULL) != PROV_OK || prov_trust_store_pins(p, len, &pins, &np) != 0)
+		return -1;
+	return (int)(n + np);
 }
 
 static int count_der_certs(const uint8_t *p, size_t len)
@@ -611,11 +618,13 @@ prov_status prov_trust_file_read(const char *path, uint8_t **buf, size_t *len, i
 
 	*buf = NULL;
 	*len = 0;
-	/* A compact store is the CBOR array [1, index, anchors] (0x83 0x01,
-	 * docs/truststore-format.md); anything else is read as certificates (a DER
-	 * certificate starts with a SEQUENCE, PEM with text). */
+	/* A compact store is the CBOR array [2, index, anchors, pins] (0x84 0x02,
+	 * docs/truststore-format.md; 0x83 0x01 is a version 1 store, which the
+	 * store reader refuses with "rebuild it"); anything else is read as
+	 * certificates (a DER certificate starts with a SEQUENCE, PEM with text). */
 	st = prov_file_read(path, PROV_TRUST_STORE_MAX, &raw, &n, e);
-	if (st == PROV_E_INPUT || (st == PROV_OK && !(n >= 2 && raw[0] == 0x83 && raw[1] == 0x01))) {
+	if (st == PROV_E_INPUT || (st == PROV_OK && !(n >= 2 && ((raw[0] == 0x84 && raw[1] == 0x02) ||
+	                                                       (raw[0] == 0x83 && raw[1] == 0x01))))) {
 		free(raw);
 		*is_store = 0;
 		st = read_anchors(path, buf, len, count, e);

@@ -20,7 +20,9 @@
 #define INPUT_FILE_MAX (64u * 1024 * 1024)
 #define CHAIN_DEPTH_MAX 8   /* served certificates on one path, leaf excluded */
 
-enum drop_reason { KEEP = 0, DROP_UNSUPPORTED, DROP_DUPLICATE, DROP_EXPIRED };
+/* Why a certificate is not written: its key has no anchor form, it may not be
+ * an anchor (c->refusal, prov_trust_ca_check), it repeats a kept one, it expired. */
+enum drop_reason { KEEP = 0, DROP_UNSUPPORTED, DROP_REFUSED, DROP_DUPLICATE, DROP_EXPIRED };
 
 typedef struct cand {
 	X509 *x;
@@ -34,7 +36,8 @@ typedef struct cand {
 	size_t spki_len;
 	prov_trust_anchor a;
 	int anchor_ok;
-	char why[sizeof(((prov_err *)0)->msg)]; /* why there is no anchor */
+	char why[sizeof(((prov_err *)0)->msg)]; /* why there is no anchor, or why it may not be one */
+	prov_trust_refusal refusal;
 	int drop;
 	int rep;                  /* the kept certificate of its (name, key) group */
 	int relevant;             /* the mode touched it: report its fate */
@@ -50,9 +53,11 @@ typedef struct build {
 	const prov_trust_build_opts *o;
 	cand *c;
 	size_t n, cap;
-	json_t *inputs, *dropped, *notes, *report;
+	json_t *inputs, *dropped, *notes, *report, *pins_json;
 	char **paths;             /* file names certificates came from */
 	size_t n_paths;
+	uint8_t *pins;            /* n_pins * PROV_TRUST_PIN_LEN */
+	size_t n_pins;
 } build;
 
 int prov_trust_format_parse(const char *s)
@@ -82,6 +87,53 @@ static void note(build *b, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	json_array_append_new(b->notes, json_string(buf));
+}
+
+/* ---- names as text ---- */
+
+/* A Name as one line of text that is safe on a terminal: RFC 2253 (OpenSSL
+ * escapes C0 controls there), else, when the name is not valid in its string
+ * type, every byte outside ASCII escaped; then any control byte left (DEL, the
+ * C1 controls U+0080..U+009F in UTF-8) as \xNN.  malloc'd; NULL when out of memory. */
+static char *name_text(const X509_NAME *nm)
+{
+	char *raw = prov_x509_name_text(nm), *out;
+	size_t n, k = 0;
+
+	if (raw == NULL) {
+		BIO *m = BIO_new(BIO_s_mem());
+		char *p = NULL;
+		long l;
+
+		if (m != NULL && X509_NAME_print_ex(m, nm, 0, (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_UTF8_CONVERT) |
+		                                                 ASN1_STRFLGS_ESC_MSB) >= 0 &&
+		    (l = BIO_get_mem_data(m, &p)) >= 0 && (raw = malloc((size_t)l + 1)) != NULL) {
+			memcpy(raw, p, (size_t)l);
+			raw[l] = 0;
+		}
+		BIO_free(m);
+		ERR_clear_error();
+		if (raw == NULL)
+			return NULL;
+	}
+	n = strlen(raw);
+	out = malloc(4 * n + 1);
+	for (size_t i = 0; out != NULL && i < n; i++) {
+		unsigned char ch = (unsigned char)raw[i];
+		int c1 = ch == 0xc2 && i + 1 < n && (unsigned char)raw[i + 1] >= 0x80 && (unsigned char)raw[i + 1] <= 0x9f;
+
+		if (ch < 0x20 || ch == 0x7f || c1) {
+			k += (size_t)sprintf(out + k, "\\x%02x", ch);
+			if (c1)
+				k += (size_t)sprintf(out + k, "\\x%02x", (unsigned char)raw[++i]);
+		} else {
+			out[k++] = (char)ch;
+		}
+	}
+	if (out != NULL)
+		out[k] = 0;
+	free(raw);
+	return out;
 }
 
 /* ---- reading certificates ---- */
@@ -122,7 +174,7 @@ static prov_status add_cert(build *b, X509 *x, const char *src, prov_err *e)
 	c->rep = (int)(b->n - 1);
 	X509_digest(x, EVP_sha256(), c->fp, &mdl);
 	prov_hex(c->fp, sizeof(c->fp), c->fp_hex);
-	c->subject = prov_x509_name_text(X509_get_subject_name(x));
+	c->subject = name_text(X509_get_subject_name(x));
 	X509_NAME_get0_der(X509_get_subject_name(x), &c->subj_der, &c->subj_len);
 	l = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &c->spki);
 	c->spki_len = l > 0 ? (size_t)l : 0;
@@ -130,6 +182,10 @@ static prov_status add_cert(build *b, X509 *x, const char *src, prov_err *e)
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	if (prov_trust_anchor_from_cert(x, &c->a, &ae) == PROV_OK) {
 		c->anchor_ok = 1;
+		/* a key the device could hold; may the certificate sign servers? */
+		c->refusal = prov_trust_ca_check(x, b->o->allow_v1, c->why, sizeof(c->why));
+		if (c->refusal != PROV_TRUST_CA_OK)
+			c->drop = DROP_REFUSED;
 	} else {
 		snprintf(c->why, sizeof(c->why), "%s", ae.msg);
 		c->drop = DROP_UNSUPPORTED;
@@ -362,7 +418,7 @@ static int same_root(const cand *c, const cand *d)
 static void hygiene(build *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		b->c[i].rep = b->c[i].anchor_ok ? -1 : (int)i;
+		b->c[i].rep = b->c[i].drop == KEEP ? -1 : (int)i;
 	for (size_t i = 0; i < b->n; i++) {
 		size_t best = i;
 
@@ -385,19 +441,36 @@ static void hygiene(build *b)
 			b->c[i].drop = DROP_EXPIRED;
 }
 
-static const char *drop_name(int d)
+static const char *drop_name(const cand *c)
 {
-	switch (d) {
+	switch (c->drop) {
 	case DROP_UNSUPPORTED: return "unsupported-key";
+	case DROP_REFUSED: return prov_trust_refusal_name(c->refusal);
 	case DROP_DUPLICATE: return "duplicate";
 	case DROP_EXPIRED: return "expired";
 	}
 	return "kept";
 }
 
-static void report_drops(build *b)
+/* Why c is not written, one line (into buf). */
+static const char *drop_detail(const build *b, const cand *c, char *buf, size_t cap)
 {
 	char iso[32];
+
+	if (c->drop == DROP_DUPLICATE)
+		snprintf(buf, cap, "duplicate of %.16s... (same name and key)", b->c[c->rep].fp_hex);
+	else if (c->drop == DROP_EXPIRED)
+		snprintf(buf, cap, "expired %s", prov_time_iso(c->a.not_after, iso));
+	else
+		snprintf(buf, cap, "%s", c->why);
+	return buf;
+}
+
+/* Every certificate the mode touched and did not keep, in "dropped": name
+ * (safe text), fingerprint, reason (a code) and detail (one line). */
+static void report_drops(build *b)
+{
+	char iso[32], detail[sizeof(((prov_err *)0)->msg) + 64];
 
 	for (size_t i = 0; i < b->n; i++) {
 		cand *c = &b->c[i];
@@ -405,19 +478,13 @@ static void report_drops(build *b)
 
 		if (!c->relevant || c->drop == KEEP)
 			continue;
-		j = json_pack("{s:s, s:s, s:s, s:s}", "subject", c->subject, "sha256", c->fp_hex, "reason",
-		              drop_name(c->drop), "source", c->source);
-		if (c->drop == DROP_DUPLICATE) {
+		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", c->subject, "subject", c->subject, "sha256",
+		              c->fp_hex, "reason", drop_name(c), "detail", drop_detail(b, c, detail, sizeof(detail)),
+		              "source", c->source);
+		if (c->drop == DROP_DUPLICATE)
 			json_object_set_new(j, "duplicate_of", json_string(b->c[c->rep].fp_hex));
-			note(b, "dropped %s (%.16s...): duplicate of %.16s... (same name and key)", c->subject, c->fp_hex,
-			     b->c[c->rep].fp_hex);
-		} else if (c->drop == DROP_EXPIRED) {
+		else if (c->drop == DROP_EXPIRED)
 			json_object_set_new(j, "not_after", json_string(prov_time_iso(c->a.not_after, iso)));
-			note(b, "dropped %s (%.16s...): expired %s", c->subject, c->fp_hex, iso);
-		} else {
-			json_object_set_new(j, "detail", json_string(c->why));
-			note(b, "dropped %s (%.16s...): %s", c->subject, c->fp_hex, c->why);
-		}
 		json_array_append_new(b->dropped, j);
 	}
 }
@@ -492,6 +559,7 @@ static prov_status select_roots(build *b, json_t *sels, prov_err *e)
 		uint8_t fp[32];
 		const char *kind = is_fingerprint(sel, fp) ? "sha256" : strchr(sel, '=') != NULL ? "dn" : "cn";
 		json_t *m = json_array();
+		const cand *unusable = NULL;
 
 		for (size_t i = 0; i < b->n; i++) {
 			cand *c = &b->c[i];
@@ -503,13 +571,13 @@ static prov_status select_roots(build *b, json_t *sels, prov_err *e)
 				continue;
 			json_array_append_new(m, json_string(c->fp_hex));
 			c->relevant = 1;
-			if (c->drop == DROP_DUPLICATE) {
-				b->c[c->rep].relevant = 1;
-				if (b->c[c->rep].drop == KEEP)
-					b->c[c->rep].selected = 1;
-			} else if (c->drop == KEEP) {
+			if (c->drop == DROP_DUPLICATE)
+				c = &b->c[c->rep]; /* its group's kept certificate stands for it */
+			c->relevant = 1;
+			if (c->drop == KEEP)
 				c->selected = 1;
-			}
+			else if (unusable == NULL)
+				unusable = c;
 		}
 		json_array_append_new(sels, json_pack("{s:s, s:s, s:o}", "selector", sel, "kind", kind,
 		                                      "matched", m));
@@ -518,6 +586,14 @@ static prov_status select_roots(build *b, json_t *sels, prov_err *e)
 			                    "--select \"%s\": no input certificate matches it (by %s)", sel,
 			                    kind[0] == 's' ? "SHA-256 fingerprint" : kind[0] == 'd' ? "subject DN"
 			                                                                          : "common name");
+		if (unusable != NULL) {
+			char detail[sizeof(((prov_err *)0)->msg) + 64];
+
+			/* named on purpose: never dropped in silence, never half a selection */
+			return prov_err_set(e, PROV_E_INPUT, "--select \"%s\": %s (%.16s...) cannot be an anchor: %s", sel,
+			                    unusable->subject, unusable->fp_hex,
+			                    drop_detail(b, unusable, detail, sizeof(detail)));
+		}
 	}
 	return PROV_OK;
 }
@@ -534,7 +610,7 @@ static json_t *path_json(X509 *const *path, int depth)
 	json_t *a = json_array();
 
 	for (int i = 0; i <= depth; i++) {
-		char *s = prov_x509_name_text(X509_get_subject_name(path[i]));
+		char *s = name_text(X509_get_subject_name(path[i]));
 
 		json_array_append_new(a, json_string(s != NULL ? s : "?"));
 		free(s);
@@ -581,8 +657,10 @@ static void walk(build *b, chain *ch, size_t ci, X509 **path, int depth, unsigne
 	for (int s = 1; s < sk_X509_num(ch->certs); s++) {
 		X509 *x = sk_X509_value(ch->certs, s);
 
+		/* a served issuer must be a CA (basicConstraints cA, keyCertSign if
+		 * keyUsage is there), as Mbed TLS requires of a parent */
 		if ((used & (1u << s)) != 0 || X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(cur)) != 0 ||
-		    !signed_by(cur, X509_get0_pubkey(x)))
+		    X509_check_ca(x) != 1 || !signed_by(cur, X509_get0_pubkey(x)))
 			continue;
 		path[depth + 1] = x;
 		walk(b, ch, ci, path, depth + 1, used | (1u << s));
@@ -736,9 +814,9 @@ static prov_status chains_roots(build *b, json_t *out, json_t *opt, prov_err *e)
 		walk(b, &chs[k], k, path, 0, 1u);
 	}
 	for (size_t k = 0; k < b->o->n_chains && st == PROV_OK; k++) {
-		char *leaf = prov_x509_name_text(X509_get_subject_name(sk_X509_value(chs[k].certs, 0)));
+		char *leaf = name_text(X509_get_subject_name(sk_X509_value(chs[k].certs, 0)));
 		json_t *by = json_array(), *unusable = json_array();
-		const cand *exp = NULL;
+		const cand *exp = NULL, *bad = NULL;
 
 		for (size_t i = 0; i < b->n; i++) {
 			cand *c = &b->c[i];
@@ -752,9 +830,11 @@ static prov_status chains_roots(build *b, json_t *out, json_t *opt, prov_err *e)
 				                                    json_array_get(c->paths, k)));
 			else if (c->drop != DROP_DUPLICATE) {
 				json_array_append_new(unusable, json_pack("{s:s, s:s, s:s}", "subject", c->subject, "sha256",
-				                                          c->fp_hex, "reason", drop_name(c->drop)));
+				                                          c->fp_hex, "reason", drop_name(c)));
 				if (c->drop == DROP_EXPIRED)
 					exp = c;
+				else if (bad == NULL)
+					bad = c;
 			}
 		}
 		json_array_append_new(out, json_pack("{s:s, s:s, s:o, s:o}", "file", chs[k].file, "leaf",
@@ -765,6 +845,10 @@ static prov_status chains_roots(build *b, json_t *out, json_t *opt, prov_err *e)
 				st = prov_err_set(e, PROV_E_VERIFY,
 				                  "--chain %s: no usable input root validates it (%s would, but it expired %s)",
 				                  chs[k].file, exp->subject, prov_time_iso(exp->a.not_after, iso));
+			else if (bad != NULL)
+				st = prov_err_set(e, PROV_E_VERIFY,
+				                  "--chain %s: no usable input root validates it (%s would, but it cannot be an "
+				                  "anchor: %s)", chs[k].file, bad->subject, bad->why);
 			else
 				st = prov_err_set(e, PROV_E_VERIFY, "--chain %s: no input root validates it", chs[k].file);
 		}
@@ -785,6 +869,138 @@ static prov_status chains_roots(build *b, json_t *out, json_t *opt, prov_err *e)
 	for (size_t k = 0; k < b->o->n_chains; k++)
 		sk_X509_pop_free(chs[k].certs, X509_free);
 	free(chs);
+	return st;
+}
+
+/* ---- pins ---- */
+
+static prov_status add_pin(build *b, const uint8_t *spki, size_t spki_len, X509 *cert, const char *src,
+                           prov_err *e)
+{
+	uint8_t *np = realloc(b->pins, (b->n_pins + 1) * PROV_TRUST_PIN_LEN), *pin;
+	char hex[2 * PROV_TRUST_PIN_LEN + 1], fp[65];
+	json_t *j;
+
+	if (np == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	b->pins = np;
+	pin = np + b->n_pins++ * PROV_TRUST_PIN_LEN;
+	prov_trust_pin(spki, spki_len, pin);
+	j = json_pack("{s:s, s:s}", "spki_sha256", prov_hex(pin, PROV_TRUST_PIN_LEN, hex), "source", src);
+	if (cert != NULL) {
+		uint8_t md[32];
+		unsigned int ml = 0;
+		char *nm = name_text(X509_get_subject_name(cert));
+
+		X509_digest(cert, EVP_sha256(), md, &ml);
+		json_object_set_new(j, "name", nm != NULL ? json_string(nm) : json_null());
+		json_object_set_new(j, "sha256", json_string(prov_hex(md, sizeof(md), fp)));
+		/* a pin identifies one server; it signs nothing, whatever the certificate says */
+		json_object_set_new(j, "ca", json_boolean(X509_check_ca(cert) != 0));
+		if (X509_check_ca(cert) != 0)
+			note(b, "pinned %s (%.16s...) is a CA certificate: the device trusts a server presenting this key, "
+			     "never a certificate it signed", nm != NULL ? nm : "?", fp);
+		free(nm);
+	} else {
+		json_object_set_new(j, "name", json_null());
+		json_object_set_new(j, "sha256", json_null());
+	}
+	json_array_append_new(b->pins_json, j);
+	return PROV_OK;
+}
+
+/* One --pin file: certificates (PEM, or DER back to back) and PEM PUBLIC KEY
+ * blocks (a SubjectPublicKeyInfo); every one is pinned, anything else in a
+ * PEM block list is an error. */
+static prov_status add_pin_file(build *b, const char *path, prov_err *e)
+{
+	uint8_t *buf = NULL, *der = NULL;
+	size_t len = 0;
+	STACK_OF(X509) *sk = NULL;
+	prov_status st = prov_file_read(path, INPUT_FILE_MAX, &buf, &len, e);
+	const char *src;
+	int n = 0;
+
+	if (st != PROV_OK)
+		return prov_err_wrap(e, "--pin");
+	src = keep_path(b, path);
+	if (src == NULL) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (has_pem(buf, len)) {
+		BIO *bio = BIO_new_mem_buf(buf, (int)len);
+		char *name = NULL, *hdr = NULL;
+		unsigned char *data = NULL;
+		long dlen = 0;
+
+		for (int blk = 1; bio != NULL && st == PROV_OK; blk++) {
+			if (!PEM_read_bio(bio, &name, &hdr, &data, &dlen)) {
+				unsigned long err = ERR_peek_last_error();
+
+				ERR_clear_error();
+				if (ERR_GET_REASON(err) != PEM_R_NO_START_LINE)
+					st = prov_err_set(e, PROV_E_INPUT, "--pin %s: PEM block %d is garbage", path, blk);
+				break;
+			}
+			if (strcmp(name, "CERTIFICATE") == 0) {
+				const unsigned char *p = data;
+				X509 *x = d2i_X509(NULL, &p, dlen);
+				int l = x != NULL && p == data + dlen ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der) : -1;
+
+				if (l <= 0)
+					st = prov_err_set(e, PROV_E_INPUT, "--pin %s: PEM block %d is not a valid certificate", path, blk);
+				else
+					st = add_pin(b, der, (size_t)l, x, src, e);
+				X509_free(x);
+			} else if (strcmp(name, "PUBLIC KEY") == 0) {
+				const unsigned char *p = data;
+				EVP_PKEY *k = d2i_PUBKEY(NULL, &p, dlen);
+
+				if (k == NULL || p != data + dlen)
+					st = prov_err_set(e, PROV_E_INPUT, "--pin %s: PEM block %d is not a valid public key", path, blk);
+				else
+					st = add_pin(b, data, (size_t)dlen, NULL, src, e); /* the SPKI as given */
+				EVP_PKEY_free(k);
+			} else {
+				st = prov_err_set(e, PROV_E_INPUT, "--pin %s: PEM block %d is neither CERTIFICATE nor PUBLIC KEY",
+				                  path, blk);
+			}
+			n += st == PROV_OK;
+			OPENSSL_free(der);
+			der = NULL;
+			OPENSSL_free(name);
+			OPENSSL_free(hdr);
+			OPENSSL_free(data);
+			name = hdr = NULL;
+			data = NULL;
+		}
+		BIO_free(bio);
+		ERR_clear_error();
+		if (st == PROV_OK && n == 0)
+			st = prov_err_set(e, PROV_E_INPUT, "--pin %s: no certificate or public key in its PEM blocks", path);
+		goto out;
+	}
+	sk = sk_X509_new_null();
+	if (sk == NULL) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (parse_certs(buf, len, path, sk, e) < 0) {
+		st = prov_err_wrap(e, "--pin");
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(sk) && st == PROV_OK; i++) {
+		int l = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(sk_X509_value(sk, i)), &der);
+
+		st = l > 0 ? add_pin(b, der, (size_t)l, sk_X509_value(sk, i), src, e)
+		           : prov_err_set(e, PROV_E_INPUT, "--pin %s: unreadable public key", path);
+		OPENSSL_free(der);
+		der = NULL;
+	}
+out:
+	sk_X509_pop_free(sk, X509_free);
+	free(buf);
 	return st;
 }
 
@@ -859,7 +1075,12 @@ static prov_status write_output(build *b, uint8_t **out, size_t *out_len, json_t
 		              "source", c->source);
 		json_object_set_new(j, "not_after", c->a.no_expiry ? json_null()
 		                                                   : json_string(prov_time_iso(c->a.not_after, iso)));
+		json_object_set_new(j, "path_len", c->a.has_path_len && c->a.path_len <= (uint64_t)INT64_MAX
+		                                       ? json_integer((json_int_t)c->a.path_len) : json_null());
 		json_array_append_new(anchors, j);
+		if (c->a.name_constraints != NULL)
+			note(b, "kept %s (%.16s...) with its name constraints; the device cannot enforce them "
+			     "(Mbed TLS 2.28), so it never uses this anchor", c->subject, c->fp_hex);
 		if (b->o->format == PROV_TRUST_FMT_DER || b->o->format == PROV_TRUST_FMT_PEM) {
 			int dl = i2d_X509(c->x, NULL);
 			size_t add = b->o->format == PROV_TRUST_FMT_PEM ? c->pem_len : (size_t)dl;
@@ -878,13 +1099,17 @@ static prov_status write_output(build *b, uint8_t **out, size_t *out_len, json_t
 			len += add;
 		}
 	}
-	if (k == 0) {
+	if (k == 0 && b->n_pins == 0) {
 		st = prov_err_set(e, PROV_E_INPUT, "nothing to write: no usable root is left%s",
-		                  json_array_size(b->dropped) > 0 ? " (see the dropped roots)" : "");
+		                  json_array_size(b->dropped) > 0 ? " (see the dropped certificates)" : "");
+		goto out;
+	}
+	if (b->n_pins > 0 && b->o->format != PROV_TRUST_FMT_STORE && b->o->format != PROV_TRUST_FMT_C) {
+		st = prov_err_set(e, PROV_E_USAGE, "--pin: only a store (--format store or c) holds pins");
 		goto out;
 	}
 	if (b->o->format == PROV_TRUST_FMT_STORE || b->o->format == PROV_TRUST_FMT_C) {
-		st = prov_trust_store_encode(as, k, &store, &store_len, e);
+		st = prov_trust_store_encode(as, k, b->pins, b->n_pins, &store, &store_len, e);
 		if (st != PROV_OK)
 			goto out;
 		if (b->o->format == PROV_TRUST_FMT_STORE) {
@@ -919,6 +1144,7 @@ static void build_free(build *b)
 	for (size_t i = 0; i < b->n_paths; i++)
 		free(b->paths[i]);
 	free(b->paths);
+	free(b->pins);
 }
 
 prov_status prov_trust_build(const prov_trust_build_opts *o, uint8_t **out, size_t *out_len,
@@ -926,7 +1152,7 @@ prov_status prov_trust_build(const prov_trust_build_opts *o, uint8_t **out, size
 {
 	build b;
 	json_t *sels = json_array(), *chains = json_array(), *opt = json_object(), *anchors = json_array();
-	const char *mode = o->all ? "all" : o->n_select > 0 ? "select" : "chain";
+	const char *mode = o->n_from == 0 ? "pins" : o->all ? "all" : o->n_select > 0 ? "select" : "chain";
 	char iso[32];
 	prov_status st = PROV_OK;
 
@@ -938,9 +1164,11 @@ prov_status prov_trust_build(const prov_trust_build_opts *o, uint8_t **out, size
 	b.inputs = json_array();
 	b.dropped = json_array();
 	b.notes = json_array();
-	b.report = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "mode", mode, "format",
+	b.pins_json = json_array();
+	b.report = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "mode", mode, "format",
 	                     prov_trust_format_name(o->format), "at", prov_time_iso(o->at, iso), "inputs",
-	                     b.inputs, "anchors", anchors, "dropped", b.dropped, "notes", b.notes);
+	                     b.inputs, "anchors", anchors, "pins", b.pins_json, "dropped", b.dropped, "notes",
+	                     b.notes);
 	if (b.report == NULL || sels == NULL || chains == NULL || opt == NULL) {
 		json_decref(sels);
 		json_decref(chains);
@@ -950,15 +1178,17 @@ prov_status prov_trust_build(const prov_trust_build_opts *o, uint8_t **out, size
 	}
 	for (size_t i = 0; i < o->n_from && st == PROV_OK; i++)
 		st = add_input(&b, o->from[i], e);
-	if (st == PROV_OK && b.n == 0)
+	if (st == PROV_OK && b.n == 0 && o->n_from > 0)
 		st = prov_err_set(e, PROV_E_INPUT, "no certificate in the --from inputs");
-	if (st == PROV_OK) {
+	for (size_t i = 0; i < o->n_pins && st == PROV_OK; i++)
+		st = add_pin_file(&b, o->pins[i], e);
+	if (st == PROV_OK && b.n > 0) {
 		/* store order first, so everything below is independent of input order */
 		qsort(b.c, b.n, sizeof(*b.c), cand_cmp);
 		hygiene(&b);
 		st = costs(&b, e);
 	}
-	if (st == PROV_OK) {
+	if (st == PROV_OK && o->n_from > 0) {
 		if (o->all) {
 			for (size_t i = 0; i < b.n; i++) {
 				b.c[i].relevant = 1;
@@ -982,9 +1212,10 @@ prov_status prov_trust_build(const prov_trust_build_opts *o, uint8_t **out, size
 
 		EVP_Digest(*out, *out_len, md, NULL, EVP_sha256(), NULL);
 		json_object_set_new(b.report, "output",
-		                    json_pack("{s:s, s:I, s:I, s:s}", "format", prov_trust_format_name(o->format),
-		                              "count", (json_int_t)json_array_size(anchors), "size",
-		                              (json_int_t)*out_len, "sha256", prov_hex(md, sizeof(md), hex)));
+		                    json_pack("{s:s, s:I, s:I, s:I, s:s}", "format", prov_trust_format_name(o->format),
+		                              "count", (json_int_t)json_array_size(anchors), "pins",
+		                              (json_int_t)b.n_pins, "size", (json_int_t)*out_len, "sha256",
+		                              prov_hex(md, sizeof(md), hex)));
 	}
 	*report = b.report;
 	json_decref(sels);

@@ -75,6 +75,7 @@ prov_status prov_trust_sign(prov_home *h, const uint8_t *store, size_t len, cons
 {
 	cbor_item_t *m = NULL;
 	uint8_t *payload = NULL, md[32];
+	const uint8_t *pins = NULL;
 	size_t plen = 0, n = 0;
 	char detail[256], hex[65];
 	prov_status st;
@@ -94,6 +95,7 @@ prov_status prov_trust_sign(prov_home *h, const uint8_t *store, size_t len, cons
 		return st;
 	info->issued_at = prov_now();
 	info->n_anchors = n;
+	(void)prov_trust_store_pins(store, len, &pins, &info->n_pins); /* a checked store has them */
 	m = cbor_new_definite_map(device != NULL ? 6 : 5);
 	bad = m == NULL;
 	bad = bad || prov_cbor_map_put_int(m, PROV_TS_KIND, prov_cbor_text(PROV_TS_KIND_MARKER)) != 0;

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,11 @@ prov_status prov_trust_anchor_from_cert(X509 *cert, prov_trust_anchor *a, prov_e
 	}
 	if (st == PROV_OK)
 		st = not_after(cert, a, e);
+	if (st == PROV_OK && X509_get_pathlen(cert) >= 0) {
+		/* only meaningful on a CA, which prov_trust_ca_check decides */
+		a->has_path_len = 1;
+		a->path_len = (uint64_t)X509_get_pathlen(cert);
+	}
 	if (st == PROV_OK && (idx = X509_get_ext_by_NID(cert, NID_name_constraints, -1)) >= 0) {
 		ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(X509_get_ext(cert, idx));
 
@@ -246,7 +252,7 @@ prov_status prov_trust_anchor_from_cert(X509 *cert, prov_trust_anchor *a, prov_e
 
 prov_status prov_trust_anchor_encode(prov_trust_anchor *a, prov_err *e)
 {
-	int has_ext = a->exponent != NULL || a->name_constraints != NULL;
+	int has_ext = a->exponent != NULL || a->name_constraints != NULL || a->has_path_len;
 	cbor_item_t *arr = cbor_new_definite_array(has_ext ? 4 : 3), *ext = NULL;
 	int bad = arr == NULL;
 	prov_status st;
@@ -258,7 +264,8 @@ prov_status prov_trust_anchor_encode(prov_trust_anchor *a, prov_err *e)
 	bad = bad || prov_cbor_array_push(arr, a->no_expiry ? cbor_new_null()
 	                                                     : prov_cbor_uint((uint64_t)a->not_after)) != 0;
 	if (!bad && has_ext) {
-		ext = cbor_new_definite_map((a->exponent != NULL) + (a->name_constraints != NULL));
+		ext = cbor_new_definite_map((size_t)(a->exponent != NULL) + (a->name_constraints != NULL) +
+		                            (a->has_path_len != 0));
 		bad = ext == NULL;
 		if (!bad && a->exponent != NULL)
 			bad = prov_cbor_map_put_int(ext, PROV_TRUST_EXT_EXPONENT,
@@ -266,6 +273,8 @@ prov_status prov_trust_anchor_encode(prov_trust_anchor *a, prov_err *e)
 		if (!bad && a->name_constraints != NULL)
 			bad = prov_cbor_map_put_int(ext, PROV_TRUST_EXT_NAME_CONSTRAINTS,
 			                            prov_cbor_bytes(a->name_constraints, a->nc_len)) != 0;
+		if (!bad && a->has_path_len)
+			bad = prov_cbor_map_put_int(ext, PROV_TRUST_EXT_PATH_LEN, prov_cbor_uint(a->path_len)) != 0;
 		if (!bad) {
 			bad = prov_cbor_array_push(arr, ext) != 0;
 			ext = NULL;
@@ -298,12 +307,23 @@ static int anchor_cmp(const void *x, const void *y)
 	return a->record_len < b->record_len ? -1 : a->record_len > b->record_len;
 }
 
+static int pin_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, PROV_TRUST_PIN_LEN);
+}
+
+void prov_trust_pin(const uint8_t *spki_der, size_t len, uint8_t out[PROV_TRUST_PIN_LEN])
+{
+	EVP_Digest(spki_der, len, out, NULL, EVP_sha256(), NULL);
+}
+
 prov_status prov_trust_store_encode(const prov_trust_anchor *const *anchors, size_t n,
+                                    const uint8_t *pins, size_t n_pins,
                                     uint8_t **out, size_t *out_len, prov_err *e)
 {
 	const prov_trust_anchor **s = NULL;
-	uint8_t *index = NULL, *body = NULL;
-	size_t ni = 0, nb = 0, total = 0;
+	uint8_t *index = NULL, *body = NULL, *pv = NULL;
+	size_t ni = 0, nb = 0, np = 0, total = 0;
 	cbor_item_t *arr = NULL;
 	prov_status st = PROV_OK;
 	int bad;
@@ -315,11 +335,13 @@ prov_status prov_trust_store_encode(const prov_trust_anchor *const *anchors, siz
 	s = malloc((n > 0 ? n : 1) * sizeof(*s));
 	index = malloc(n * PROV_TRUST_INDEX_REC + 1);
 	body = malloc(total + 1);
-	if (s == NULL || index == NULL || body == NULL) {
+	pv = malloc(n_pins * PROV_TRUST_PIN_LEN + 1);
+	if (s == NULL || index == NULL || body == NULL || pv == NULL) {
 		st = prov_err_set(e, PROV_E_INTERNAL, "trust store: out of memory");
 		goto out;
 	}
-	memcpy(s, anchors, n * sizeof(*s));
+	if (n > 0)
+		memcpy(s, anchors, n * sizeof(*s)); /* anchors may be NULL for a store of pins */
 	qsort(s, n, sizeof(*s), anchor_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && anchor_cmp(&s[i - 1], &s[i]) == 0)
@@ -337,11 +359,28 @@ prov_status prov_trust_store_encode(const prov_trust_anchor *const *anchors, siz
 		memcpy(body + nb, s[i]->record, s[i]->record_len);
 		nb += s[i]->record_len;
 	}
-	arr = cbor_new_definite_array(3);
+	if (n_pins > 0)
+		memcpy(pv, pins, n_pins * PROV_TRUST_PIN_LEN);
+	qsort(pv, n_pins, PROV_TRUST_PIN_LEN, pin_cmp);
+	for (size_t i = 0; i < n_pins; i++) {
+		const uint8_t *p = pv + i * PROV_TRUST_PIN_LEN;
+
+		if (np > 0 && memcmp(pv + (np - 1) * PROV_TRUST_PIN_LEN, p, PROV_TRUST_PIN_LEN) == 0)
+			continue; /* the same key pinned twice */
+		if (np == PROV_TRUST_PINS_MAX) {
+			st = prov_err_set(e, PROV_E_INPUT, "trust store too large: more than %d pins",
+			                  PROV_TRUST_PINS_MAX);
+			goto out;
+		}
+		memmove(pv + np * PROV_TRUST_PIN_LEN, p, PROV_TRUST_PIN_LEN);
+		np++;
+	}
+	arr = cbor_new_definite_array(4);
 	bad = arr == NULL;
 	bad = bad || prov_cbor_array_push(arr, prov_cbor_uint(PROV_TRUST_VERSION)) != 0;
 	bad = bad || prov_cbor_array_push(arr, prov_cbor_bytes(index, ni)) != 0;
 	bad = bad || prov_cbor_array_push(arr, prov_cbor_bytes(body, nb)) != 0;
+	bad = bad || prov_cbor_array_push(arr, prov_cbor_bytes(pv, np * PROV_TRUST_PIN_LEN)) != 0;
 	if (bad) {
 		st = prov_err_set(e, PROV_E_INTERNAL, "trust store: out of memory");
 		goto out;
@@ -353,7 +392,110 @@ out:
 	free(s);
 	free(index);
 	free(body);
+	free(pv);
 	return st;
+}
+
+/* ---- which certificates may be anchors ---- */
+
+const char *prov_trust_refusal_name(prov_trust_refusal r)
+{
+	switch (r) {
+	case PROV_TRUST_CA_OK: return "ok";
+	case PROV_TRUST_NOT_CA: return "not-ca";
+	case PROV_TRUST_V1: return "v1";
+	case PROV_TRUST_CRITICAL_EXT: return "critical-extension";
+	case PROV_TRUST_MALFORMED: return "malformed";
+	}
+	return "unknown";
+}
+
+static prov_trust_refusal refuse(prov_trust_refusal r, char *why, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static prov_trust_refusal refuse(prov_trust_refusal r, char *why, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (cap > 0)
+		vsnprintf(why, cap, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* The one critical extension the device does not process, or NULL: the
+ * anchor's own constraints the store keeps are basicConstraints (cA, path
+ * length), keyUsage (checked here) and nameConstraints (kept; the device skips
+ * such anchors).  RFC 5280 4.2: an unrecognised or unprocessable critical
+ * extension makes the certificate unusable. */
+static int critical_other(X509 *cert, char *oid, size_t cap)
+{
+	for (int i = 0; i < X509_get_ext_count(cert); i++) {
+		X509_EXTENSION *x = X509_get_ext(cert, i);
+		int nid;
+
+		if (!X509_EXTENSION_get_critical(x))
+			continue;
+		nid = OBJ_obj2nid(X509_EXTENSION_get_object(x));
+		if (nid == NID_basic_constraints || nid == NID_key_usage || nid == NID_name_constraints)
+			continue;
+		if (nid != NID_undef)
+			snprintf(oid, cap, "%s", OBJ_nid2sn(nid));
+		else if (OBJ_obj2txt(oid, (int)cap, X509_EXTENSION_get_object(x), 1) <= 0)
+			snprintf(oid, cap, "?");
+		return nid;
+	}
+	return -1;
+}
+
+prov_trust_refusal prov_trust_ca_check(X509 *cert, int allow_v1, char *why, size_t cap)
+{
+	uint32_t flags = X509_get_extension_flags(cert); /* also decodes and caches them */
+	const X509_ALGOR *outer = NULL;
+	BASIC_CONSTRAINTS *bc;
+	char oid[128];
+	int crit = -1, nid, ca;
+	long ver = X509_get_version(cert);
+
+	if ((flags & EXFLAG_INVALID) != 0)
+		return refuse(PROV_TRUST_MALFORMED, why, cap, "malformed: an extension is undecodable or repeated");
+	X509_get0_signature(NULL, &outer, cert);
+	if (outer == NULL || X509_ALGOR_cmp(outer, X509_get0_tbs_sigalg(cert)) != 0)
+		return refuse(PROV_TRUST_MALFORMED, why, cap,
+		              "malformed: signatureAlgorithm differs from the signature field it signs (RFC 5280 4.1.1.2)");
+	if (X509_NAME_entry_count(X509_get_subject_name(cert)) == 0)
+		return refuse(PROV_TRUST_MALFORMED, why, cap, "malformed: empty subject (RFC 5280 4.1.2.6: a CA names itself)");
+	if (X509_NAME_entry_count(X509_get_issuer_name(cert)) == 0)
+		return refuse(PROV_TRUST_MALFORMED, why, cap, "malformed: empty issuer (RFC 5280 4.1.2.4)");
+	if (ver == X509_VERSION_1) {
+		if (X509_get_ext_count(cert) > 0)
+			return refuse(PROV_TRUST_MALFORMED, why, cap, "malformed: a version 1 certificate with extensions");
+		if (!allow_v1)
+			return refuse(PROV_TRUST_V1, why, cap,
+			              "version 1 certificate: it cannot say it is a CA (--allow-v1-roots admits it)");
+		return refuse(PROV_TRUST_CA_OK, why, cap, "ok (version 1, allowed)");
+	}
+	if (ver != X509_VERSION_3)
+		return refuse(PROV_TRUST_NOT_CA, why, cap, "version %ld certificate: only version 3 says it is a CA",
+		              ver + 1);
+	nid = critical_other(cert, oid, sizeof(oid));
+	if (nid == NID_authority_key_identifier || nid == NID_subject_key_identifier)
+		return refuse(PROV_TRUST_CRITICAL_EXT, why, cap, "critical %s (RFC 5280 %s: it must be non-critical)", oid,
+		              nid == NID_authority_key_identifier ? "4.2.1.1" : "4.2.1.2");
+	if (nid != -1)
+		return refuse(PROV_TRUST_CRITICAL_EXT, why, cap, "critical extension %s that the device does not process",
+		              oid);
+	bc = X509_get_ext_d2i(cert, NID_basic_constraints, &crit, NULL);
+	ca = bc != NULL && bc->ca != 0;
+	BASIC_CONSTRAINTS_free(bc);
+	ERR_clear_error();
+	if (crit == -1)
+		return refuse(PROV_TRUST_NOT_CA, why, cap, "not a CA: no basicConstraints (RFC 5280 4.2.1.9)");
+	if (!ca)
+		return refuse(PROV_TRUST_NOT_CA, why, cap, "not a CA: basicConstraints cA is FALSE");
+	if ((flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(cert) & KU_KEY_CERT_SIGN) == 0)
+		return refuse(PROV_TRUST_NOT_CA, why, cap, "not a CA: keyUsage without keyCertSign (RFC 5280 4.2.1.3)");
+	return refuse(PROV_TRUST_CA_OK, why, cap, "ok");
 }
 
 /* ---- the reader ---- */
@@ -462,6 +604,7 @@ static prov_status check_anchor(const uint8_t *r, size_t rlen, size_t i, prov_tr
 	}
 	drop(&x);
 	if (cbor_array_size(it) == 4) {
+		uint64_t prev = 0;
 		size_t np;
 
 		x = cbor_array_get(it, 3);
@@ -470,8 +613,12 @@ static prov_status check_anchor(const uint8_t *r, size_t rlen, size_t i, prov_tr
 			goto out;
 		}
 		np = cbor_map_size(x);
-		/* after the key, the not-after item; then the map: its head and keys
-		 * are one byte each */
+		if (np > 3) {
+			st = prov_err_set(e, PROV_E_INPUT, "anchor %zu: ext has more than 3 keys", i);
+			goto out;
+		}
+		/* after the key, the not-after item; then the map: its head is one
+		 * byte (at most 3 pairs), each key one byte (1..3) */
 		pos = next;
 		if (prov_cbor_item_len(r + pos, rlen - pos, &next, e) != PROV_OK)
 			goto out;
@@ -484,9 +631,26 @@ static prov_status check_anchor(const uint8_t *r, size_t rlen, size_t i, prov_tr
 
 			if (!cbor_isa_uint(pr->key) ||
 			    ((key = cbor_get_int(pr->key)) != PROV_TRUST_EXT_EXPONENT &&
-			     key != PROV_TRUST_EXT_NAME_CONSTRAINTS)) {
+			     key != PROV_TRUST_EXT_NAME_CONSTRAINTS && key != PROV_TRUST_EXT_PATH_LEN)) {
 				st = prov_err_set(e, PROV_E_INPUT, "anchor %zu: unknown ext key", i);
 				goto out;
+			}
+			if (key <= prev) { /* deterministic order was checked; keys are distinct */
+				st = prov_err_set(e, PROV_E_INPUT, "anchor %zu: ext keys not ascending", i);
+				goto out;
+			}
+			prev = key;
+			if (key == PROV_TRUST_EXT_PATH_LEN) {
+				if (!cbor_isa_uint(pr->value)) {
+					st = prov_err_set(e, PROV_E_INPUT, "anchor %zu: ext 3 (path length) is not a uint", i);
+					goto out;
+				}
+				v->has_path_len = 1;
+				v->path_len = cbor_get_int(pr->value);
+				if (prov_cbor_item_len(r + pos + 1, rlen - pos - 1, &n, e) != PROV_OK)
+					goto out;
+				pos += 1 + n;
+				continue;
 			}
 			if (!bstr_at(r, rlen, pos + 1, &p, &n, &pos) || n == 0) {
 				st = prov_err_set(e, PROV_E_INPUT, "anchor %zu: ext %llu is not a non-empty byte string",
@@ -526,8 +690,8 @@ prov_status prov_trust_store_check(const uint8_t *buf, size_t len, prov_trust_vi
                                    size_t *n, prov_err *e)
 {
 	cbor_item_t *top = NULL, *x = NULL;
-	const uint8_t *idx = NULL, *body = NULL;
-	size_t idx_len = 0, body_len = 0, next, count, pos = 0;
+	const uint8_t *idx = NULL, *body = NULL, *pins = NULL;
+	size_t idx_len = 0, body_len = 0, pins_len = 0, next, count, pos = 0;
 	prov_trust_view *v = NULL;
 	prov_status st = PROV_OK;
 
@@ -540,20 +704,42 @@ prov_status prov_trust_store_check(const uint8_t *buf, size_t len, prov_trust_vi
 		st = prov_err_set(e, PROV_E_INPUT, "not a trust store: not deterministic CBOR");
 		goto out;
 	}
-	if (!cbor_isa_array(top) || cbor_array_size(top) != 3) {
-		st = prov_err_set(e, PROV_E_INPUT, "not a trust store: not an array of 3 items");
+	if (!cbor_isa_array(top) || cbor_array_size(top) < 1) {
+		st = prov_err_set(e, PROV_E_INPUT, "not a trust store: not an array");
 		goto out;
 	}
 	x = cbor_array_get(top, 0);
+	if (cbor_isa_uint(x) && cbor_get_int(x) == 1) {
+		st = prov_err_set(e, PROV_E_INPUT,
+		                  "trust store: format version 1, made before anchors had to be CAs: "
+		                  "rebuild it with prov trust build (docs/truststore-format.md)");
+		goto out;
+	}
 	if (!cbor_isa_uint(x) || cbor_get_int(x) != PROV_TRUST_VERSION) {
 		st = prov_err_set(e, PROV_E_INPUT, "trust store: version is not %d", PROV_TRUST_VERSION);
 		goto out;
 	}
-	/* deterministic: array head and version are one byte each */
-	if (!bstr_at(buf, len, 2, &idx, &idx_len, &next) || !bstr_at(buf, len, next, &body, &body_len, &next)) {
-		st = prov_err_set(e, PROV_E_INPUT, "trust store: index and anchors must be byte strings");
+	if (cbor_array_size(top) != 4) {
+		st = prov_err_set(e, PROV_E_INPUT, "not a trust store: not an array of 4 items");
 		goto out;
 	}
+	/* deterministic: array head and version are one byte each */
+	if (!bstr_at(buf, len, 2, &idx, &idx_len, &next) || !bstr_at(buf, len, next, &body, &body_len, &next) ||
+	    !bstr_at(buf, len, next, &pins, &pins_len, &next)) {
+		st = prov_err_set(e, PROV_E_INPUT, "trust store: index, anchors and pins must be byte strings");
+		goto out;
+	}
+	if (pins_len % PROV_TRUST_PIN_LEN != 0 || pins_len / PROV_TRUST_PIN_LEN > PROV_TRUST_PINS_MAX) {
+		st = prov_err_set(e, PROV_E_INPUT, "trust store: pins of %zu bytes (a multiple of %d, at most %d pins)",
+		                  pins_len, PROV_TRUST_PIN_LEN, PROV_TRUST_PINS_MAX);
+		goto out;
+	}
+	for (size_t i = PROV_TRUST_PIN_LEN; i < pins_len; i += PROV_TRUST_PIN_LEN)
+		if (memcmp(pins + i - PROV_TRUST_PIN_LEN, pins + i, PROV_TRUST_PIN_LEN) >= 0) {
+			st = prov_err_set(e, PROV_E_INPUT, "trust store: pin %zu is unsorted or a duplicate",
+			                  i / PROV_TRUST_PIN_LEN);
+			goto out;
+		}
 	if (idx_len % PROV_TRUST_INDEX_REC != 0) {
 		st = prov_err_set(e, PROV_E_INPUT, "trust store: index length %zu is not a multiple of %d",
 		                  idx_len, PROV_TRUST_INDEX_REC);
@@ -623,12 +809,34 @@ out:
 	return st;
 }
 
+int prov_trust_store_pins(const uint8_t *buf, size_t len, const uint8_t **pins, size_t *n)
+{
+	size_t next = 0, l = 0;
+	const uint8_t *p = NULL;
+
+	*pins = NULL;
+	*n = 0;
+	/* [2, index, anchors, pins]: heads of one byte, then three byte strings */
+	if (len < 2 || buf[0] != 0x84 || buf[1] != PROV_TRUST_VERSION || !bstr_at(buf, len, 2, &p, &l, &next) ||
+	    !bstr_at(buf, len, next, &p, &l, &next) || !bstr_at(buf, len, next, &p, &l, &next) || next != len ||
+	    l % PROV_TRUST_PIN_LEN != 0)
+		return -1;
+	*pins = p;
+	*n = l / PROV_TRUST_PIN_LEN;
+	return 0;
+}
+
 json_t *prov_trust_store_describe(const uint8_t *buf, size_t len, const prov_trust_view *v, size_t n)
 {
-	json_t *a = json_array(), *j;
-	char hex[2 * PROV_TRUST_NAME_KEY_LEN + 1], iso[32];
+	json_t *a = json_array(), *pa = json_array(), *j;
+	char hex[2 * PROV_TRUST_NAME_KEY_LEN + 1], phex[2 * PROV_TRUST_PIN_LEN + 1], iso[32];
+	const uint8_t *pins = NULL;
+	size_t np = 0;
 
-	(void)buf;
+	if (prov_trust_store_pins(buf, len, &pins, &np) == 0)
+		for (size_t i = 0; i < np && pa != NULL; i++)
+			json_array_append_new(pa, json_pack("{s:s}", "spki_sha256",
+			                                    prov_hex(pins + i * PROV_TRUST_PIN_LEN, PROV_TRUST_PIN_LEN, phex)));
 	for (size_t i = 0; i < n && a != NULL; i++) {
 		size_t bits = v[i].alg <= PROV_TRUST_RSA_EXP ? v[i].key_len * 8 : 0;
 
@@ -651,6 +859,8 @@ json_t *prov_trust_store_describe(const uint8_t *buf, size_t len, const prov_tru
 		                    v[i].has_not_after && v[i].not_after <= (uint64_t)INT64_MAX
 		                        ? json_string(prov_time_iso((int64_t)v[i].not_after, iso))
 		                        : json_null());
+		json_object_set_new(j, "path_len", v[i].has_path_len && v[i].path_len <= (uint64_t)INT64_MAX
+		                                       ? json_integer((json_int_t)v[i].path_len) : json_null());
 		if (v[i].exponent != NULL) {
 			uint64_t x = 0;
 
@@ -660,8 +870,8 @@ json_t *prov_trust_store_describe(const uint8_t *buf, size_t len, const prov_tru
 		}
 		json_array_append_new(a, j);
 	}
-	return json_pack("{s:i, s:I, s:I, s:o}", "version", PROV_TRUST_VERSION, "size", (json_int_t)len,
-	                 "count", (json_int_t)n, "anchors", a);
+	return json_pack("{s:i, s:I, s:I, s:o, s:I, s:o}", "version", PROV_TRUST_VERSION, "size", (json_int_t)len,
+	                 "count", (json_int_t)n, "anchors", a, "pin_count", (json_int_t)np, "pins", pa);
 }
 
 prov_status prov_trust_c_header(const uint8_t *store, size_t len, size_t n_anchors, char **out,

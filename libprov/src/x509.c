@@ -94,7 +94,8 @@ char *prov_x509_name_text(const X509_NAME *n)
 		BIO_get_mem_ptr(b, &m);
 		s = malloc(m->length + 1);
 		if (s != NULL) {
-			memcpy(s, m->data, m->length);
+			if (m->length > 0) /* an empty Name prints nothing: no data pointer */
+				memcpy(s, m->data, m->length);
 			s[m->length] = 0;
 		}
 	}

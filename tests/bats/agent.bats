@@ -251,8 +251,9 @@ assert st["counter"] == 3 and st["slots"] == [] and st["generation"] is None, st
 }
 
 # A device image: the agent with the factory signer compiled in from
-# `prov signer export --format c` (as firmware would), the directory port, and
-# the project's Mbed TLS.  It installs one bundle and prints the agent's code.
+# `prov signer export --format c` (as firmware would), the directory port, the
+# trust module (which checks a trust-store entry at install) and the project's
+# Mbed TLS.  It installs one bundle and prints the agent's code.
 build_image() { # $1: signer header, $2: output binary
 	cat > "$T/image.c" <<-'C'
 	#include <stdio.h>
@@ -296,6 +297,8 @@ build_image() { # $1: signer header, $2: output binary
 		-I"$REPO/firmware-agent" -I"$REPO/build-mbedtls/include" -I"$REPO/firmware-agent/mbedtls" \
 		-DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"' -o "$2" "$T/image.c" \
 		"$PROV_BUILD/agent/port/pa_port_dir.o" "$PROV_BUILD/agent/libpa.a" \
+		"$PROV_BUILD/agent/tls/trust/pa_trust.o" "$PROV_BUILD/agent/tls/trust/pa_trust_mbedtls.o" \
+		"$REPO/build-mbedtls/lib/libmbedtls.a" "$REPO/build-mbedtls/lib/libmbedx509.a" \
 		"$REPO/build-mbedtls/lib/libmbedcrypto.a"
 }
 

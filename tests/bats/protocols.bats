@@ -244,7 +244,7 @@ variant() {
 	make_factory
 	"$PROV" mint --template "$TPL/https-client.json" --device h1 >/dev/null
 	"$PROV" bundle --device h1 --out "$T/b.cbor"
-	for defect in truncated version-2 bad-alg; do
+	for defect in truncated version-3 bad-alg; do
 		/usr/bin/python3 - "$T/b.cbor" "$PROV_HOME/signer.key" "$defect" "$T/bad.cbor" <<-'PY'
 		import sys, cbor2
 		from cryptography.hazmat.primitives import hashes, serialization
@@ -255,12 +255,12 @@ variant() {
 		p = cbor2.loads(payload)
 		store = cbor2.loads(p[6][0][5])
 		if defect == "truncated": p[6][0][5] = p[6][0][5][:-7]
-		if defect == "version-2": p[6][0][5] = cbor2.dumps([2] + store[1:])
+		if defect == "version-3": p[6][0][5] = cbor2.dumps([3] + store[1:])
 		if defect == "bad-alg":
 		    rec = cbor2.loads(store[2])            # the first anchor record
 		    n = len(cbor2.dumps(rec))
 		    rec[0] = 9
-		    p[6][0][5] = cbor2.dumps([store[0], store[1], cbor2.dumps(rec) + store[2][n:]])
+		    p[6][0][5] = cbor2.dumps([store[0], store[1], cbor2.dumps(rec) + store[2][n:]] + store[3:])
 		payload = cbor2.dumps(p, canonical=True)
 		key = serialization.load_pem_private_key(open(keyf, "rb").read(), None)
 		r, s = decode_dss_signature(key.sign(cbor2.dumps(["Signature1", prot, b"", payload]), ec.ECDSA(hashes.SHA256())))

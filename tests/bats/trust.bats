@@ -10,8 +10,14 @@
 # optimisation.  Every store written here is read back by
 # tests/py/truststore_reader.py (python3-cbor2/cryptography), which recomputes
 # the anchors from the certificates.
+#
+# Issue 10: certificates that are not CAs, made with openssl as x509-limbo makes
+# the roots a TLS client must refuse (not a CA, no basicConstraints, keyUsage
+# without keyCertSign, an unknown critical extension, a critical AKI or SKI, a
+# version 1 root), are never anchors; pins (--pin) are a server's own key.
 
 load helper
+bats_require_minimum_version 1.5.0
 
 RD="$BATS_TEST_DIRNAME/../py/truststore_reader.py"
 DEB=/etc/ssl/certs/ca-certificates.crt
@@ -33,6 +39,22 @@ mkroot() {
 	openssl req -x509 -new -key "$P/$1.key" -subj "$2" -days "$3" -out "$P/$1.pem" \
 		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
 		${4:+-addext "$4"} 2>/dev/null
+}
+
+# mkself NAME SUBJ [-addext ...] [-version 1]: a self-signed certificate with
+# exactly the extensions given (openssl adds subjectKeyIdentifier unless told
+# otherwise), from a configuration without defaults; -version 1: a v1 certificate.
+mkself() {
+	local name=$1 subj=$2
+	shift 2
+	[ -f "$P/$name.key" ] || mkkey "$name" p256
+	if [ "${1:-}" = -version ]; then
+		openssl req -new -config "$P/min.cnf" -key "$P/$name.key" -subj "$subj" -out "$P/$name.csr"
+		openssl x509 -req -in "$P/$name.csr" -key "$P/$name.key" -days 3650 -out "$P/$name.pem" 2>/dev/null
+	else
+		openssl req -x509 -new -config "$P/min.cnf" -key "$P/$name.key" -subj "$subj" -days 3650 \
+			-out "$P/$name.pem" "$@"
+	fi
 }
 
 # mkcert NAME SUBJ-KEY-NAME SUBJ ISSUER CA|LEAF
@@ -83,6 +105,26 @@ setup_file() {
 	cat "$P/lb.pem" "$P/ib-r2.pem" "$P/ib-r3.pem" > "$P/chain-b.pem"
 	cat "$P/old.pem" "$P/new.pem" "$P/other.pem" "$P/ed.pem" "$P/p3.pem" "$P/e3.pem" > "$P/bundle.pem"
 	cat "$P/r1.pem" "$P/r2.pem" "$P/r3.pem" > "$P/opt-roots.pem"
+	# issue 10: certificates that must never be anchors (x509-limbo's roots a TLS
+	# client refuses), and a server certificate to pin
+	printf '[req]\ndistinguished_name = dn\n[dn]\n' > "$P/min.cnf"
+	mkself pin "/CN=broker.example" -addext "basicConstraints=critical,CA:FALSE" \
+		-addext "keyUsage=critical,digitalSignature" -addext "subjectAltName=DNS:broker.example"
+	mkself nobc "/CN=No Basic Constraints Root" -addext "keyUsage=critical,keyCertSign,cRLSign"
+	mkself kunocertsign "/CN=No keyCertSign Root" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,digitalSignature,cRLSign"
+	mkself critunknown "/CN=Unknown Critical Extension Root" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "1.3.6.1.4.1.55738.666.1=critical,DER:05:00"
+	mkself critaki "/CN=Critical AKI Root" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "authorityKeyIdentifier=critical,keyid:always"
+	mkself critski "/CN=Critical SKI Root" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "subjectKeyIdentifier=critical,hash"
+	mkself v1 "/CN=Version One Root" -version 1
+	mkself pathlen "/CN=Path Length Root" -addext "basicConstraints=critical,CA:TRUE,pathlen:1" \
+		-addext "keyUsage=critical,keyCertSign"
+	mkself noncritbc "/CN=Non-critical BC Root" -addext "basicConstraints=CA:TRUE"
+	cat "$P/pin.pem" "$P/nobc.pem" "$P/kunocertsign.pem" "$P/critunknown.pem" "$P/critaki.pem" \
+		"$P/critski.pem" "$P/v1.pem" > "$P/not-cas.pem"
 	# the 12 typical IoT roots of issue 3
 	export IOT="Amazon Root CA 1|Amazon Root CA 2|Amazon Root CA 3|Amazon Root CA 4|Starfield Services Root Certificate Authority - G2|ISRG Root X1|ISRG Root X2|GTS Root R1|GTS Root R2|GTS Root R3|GTS Root R4|GlobalSign Root CA"
 }
@@ -218,9 +260,14 @@ fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//'; }
 	run "$PROV" trust build --from "$T/in.pem" --all --at 2030-06-01 --out "$T/s.store" --json
 	assert_status 0
 	[ "$(echo "$output" | jq -r '.dropped[0].reason')" = expired ]
-	[ "$(echo "$output" | jq -r '.dropped[0].subject')" = "CN=Short Root" ]
-	echo "$output" | jq -r '.notes[]' | grep -q 'dropped CN=Short Root .*expired'
+	[ "$(echo "$output" | jq -r '.dropped[0].name')" = "CN=Short Root" ]
+	[[ "$(echo "$output" | jq -r '.dropped[0].detail')" == "expired 20"* ]]
 	reader "$T/s.store" --certs "$P/new.pem" --exact --expect-count 1
+	# people read it on stderr
+	run --separate-stderr "$PROV" trust build --from "$T/in.pem" --all --at 2030-06-01 --out "$T/s.store"
+	assert_status 0
+	[[ "$stderr" == *"prov: trust build: note: dropped CN=Short Root ("*"): expired 20"* ]]
+	[[ "$output" != *"dropped"* ]]
 	# today the short root is still valid
 	run "$PROV" trust build --from "$T/in.pem" --all --out "$T/t.store"
 	assert_status 0
@@ -246,7 +293,8 @@ fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//'; }
 	[ "$(echo "$output" | jq -r '.dropped[0].detail')" = "unsupported key: ED448" ]
 	run "$PROV" trust build --from "$P/e448.pem" --select "Ed448 Root" --out "$T/t.store"
 	assert_status 3
-	assert_output_has "nothing to write"
+	assert_output_has '--select "Ed448 Root": CN=Ed448 Root ('
+	assert_output_has "cannot be an anchor: unsupported key: ED448"
 	[ ! -e "$T/t.store" ]
 }
 
@@ -263,8 +311,173 @@ fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//'; }
 @test "an empty selection: everything expired at --at is an error, nothing written" {
 	run "$PROV" trust build --from "$P/short.pem" --all --at 2040-01-01 --out "$T/s.store"
 	assert_status 3
-	assert_output_has "prov: trust build: nothing to write: no usable root is left (see the dropped roots)"
+	assert_output_has "prov: trust build: nothing to write: no usable root is left (see the dropped certificates)"
 	[ ! -e "$T/s.store" ]
+}
+
+# ---- only CAs become anchors (issue 10) ----------------------------------------
+
+# sha256 fingerprint, lowercase hex without colons
+fphex() { fp "$1" | tr -d : | tr A-F a-f; }
+
+@test "a certificate that is not a CA never becomes an anchor: each x509-limbo-style root is dropped with its reason" {
+	local row name code detail
+	for row in "pin|not-ca|basicConstraints cA is FALSE" \
+		"nobc|not-ca|no basicConstraints" \
+		"kunocertsign|not-ca|keyUsage without keyCertSign" \
+		"critunknown|critical-extension|critical extension 1.3.6.1.4.1.55738.666.1" \
+		"critaki|critical-extension|critical authorityKeyIdentifier" \
+		"critski|critical-extension|critical subjectKeyIdentifier" \
+		"v1|v1|--allow-v1-roots"; do
+		IFS='|' read -r name code detail <<< "$row"
+		run "$PROV" trust build --from "$P/$name.pem" --all --out "$T/$name.store" --json
+		assert_status 3
+		[ ! -e "$T/$name.store" ]
+		[ "$(echo "$output" | jq -r '.dropped | length')" = 1 ]
+		[ "$(echo "$output" | jq -r '.dropped[0].reason')" = "$code" ]
+		[ "$(echo "$output" | jq -r '.dropped[0].sha256')" = "$(fphex "$P/$name.pem")" ]
+		[ "$(echo "$output" | jq -r '.dropped[0].name')" = \
+		  "$(openssl x509 -in "$P/$name.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')" ]
+		[[ "$(echo "$output" | jq -r '.dropped[0].detail')" == *"$detail"* ]]
+		# people read it on stderr, then the error
+		run --separate-stderr "$PROV" trust build --from "$P/$name.pem" --all --out "$T/$name.store"
+		assert_status 3
+		[[ "$stderr" == *"note: dropped CN="*"$detail"* ]]
+		[[ "$stderr" == *"nothing to write"* ]]
+		# named with --select: an error, nothing written
+		run "$PROV" trust build --from "$P/$name.pem" --select "$(fphex "$P/$name.pem")" --out "$T/$name.store"
+		assert_status 3
+		assert_output_has "cannot be an anchor: "
+		assert_output_has "$detail"
+		[ ! -e "$T/$name.store" ]
+	done
+	# beside a good root, --all keeps the root and notes the rest
+	cat "$P/not-cas.pem" "$P/new.pem" > "$T/mixed.pem"
+	run "$PROV" trust build --from "$T/mixed.pem" --all --out "$T/s.store" --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.output.count')" = 1 ]
+	[ "$(echo "$output" | jq -r '[.dropped[].reason] | sort | join(",")')" = \
+	  "critical-extension,critical-extension,critical-extension,not-ca,not-ca,not-ca,v1" ]
+	reader "$T/s.store" --certs "$P/new.pem" --exact --expect-count 1
+	# the issue's reproduction: openssl refuses the same certificate as a CA
+	mkkey evil p256
+	openssl req -new -key "$P/evil.key" -subj "/CN=evil.example" -out "$T/evil.csr" 2>/dev/null
+	openssl x509 -req -in "$T/evil.csr" -CA "$P/pin.pem" -CAkey "$P/pin.key" -set_serial 9 -days 30 \
+		-out "$T/evil.pem" 2>/dev/null
+	run openssl verify -CAfile "$P/pin.pem" "$T/evil.pem"
+	[ "$status" -ne 0 ]
+	assert_output_has "invalid CA certificate"
+}
+
+@test "a CA's path length travels in its anchor; non-critical basicConstraints is still a CA; --allow-v1-roots admits v1" {
+	run "$PROV" trust build --from "$P/pathlen.pem" --from "$P/noncritbc.pem" --all --out "$T/s.store" --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.anchors[] | select(.subject == "CN=Path Length Root") | .path_len')" = 1 ]
+	[ "$(echo "$output" | jq -r '.anchors[] | select(.subject == "CN=Non-critical BC Root") | .path_len')" = null ]
+	reader "$T/s.store" --certs "$P/pathlen.pem" --certs "$P/noncritbc.pem" --exact --expect-count 2
+	run "$PROV" trust inspect "$T/s.store" --json
+	[ "$(echo "$output" | jq '[.anchors[].path_len] | sort | join(",")')" = '",1"' ]
+	# byte for byte with the independent encoder
+	cat "$P/pathlen.pem" "$P/noncritbc.pem" > "$T/two.pem"
+	"$PY" "$BATS_TEST_DIRNAME/../py/truststore_encode.py" --out "$T/py.store" "$T/two.pem"
+	cmp "$T/s.store" "$T/py.store"
+	run "$PROV" trust build --from "$P/v1.pem" --all --allow-v1-roots --out "$T/v1.store" --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.output.count')" = 1 ]
+	reader "$T/v1.store" --certs "$P/v1.pem" --exact --expect-count 1
+}
+
+@test "--chain: a chain only a certificate that cannot be an anchor validates is an error saying why" {
+	mkkey pleaf p256
+	openssl req -new -key "$P/pleaf.key" -subj "/CN=served.example" -out "$T/pleaf.csr" 2>/dev/null
+	openssl x509 -req -in "$T/pleaf.csr" -CA "$P/pin.pem" -CAkey "$P/pin.key" -set_serial 10 -days 30 \
+		-out "$T/pleaf.pem" 2>/dev/null
+	run "$PROV" trust build --from "$P/pin.pem" --chain "$T/pleaf.pem" --out "$T/s.store"
+	assert_status 7
+	assert_output_has "CN=broker.example would, but it cannot be an anchor: not a CA"
+	[ ! -e "$T/s.store" ]
+}
+
+@test "names from certificates are escaped: no control byte of a subject reaches the terminal" {
+	mkself esc "/CN=evil$(printf '\033]0;pwned\007\033[2J')x/O=a$(printf '\302\233')b" -utf8 \
+		-addext "basicConstraints=critical,CA:FALSE"
+	run "$PROV" trust build --from "$P/esc.pem" --all --out "$T/s.store"
+	assert_status 3
+	assert_output_has "note: dropped "
+	assert_output_has 'evil\1B]0'
+	assert_output_has '\xc2\x9b'
+	[[ "$output" != *$'\e'* && "$output" != *$'\a'* && "$output" != *$'\302\233'* ]]
+	run "$PROV" trust build --from "$P/esc.pem" --all --out "$T/s.store" --json
+	[[ "$output" != *$'\e'* && "$output" != *$'\302\233'* ]]
+	[[ "$(echo "$output" | jq -r '.dropped[0].name')" != *$'\e'* ]]
+}
+
+@test "--pin: a server's key, apart from the anchors in trust inspect (human and --json), read back by python" {
+	run "$PROV" trust build --from "$P/bundle.pem" --select "New Root" --pin "$P/pin.pem" --out "$T/s.store" --json
+	assert_status 0
+	spki=$(openssl x509 -in "$P/pin.pem" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64)
+	[ "$(echo "$output" | jq -r '.pins[0].spki_sha256')" = "$spki" ]
+	[ "$(echo "$output" | jq -r '.pins[0].sha256')" = "$(fphex "$P/pin.pem")" ]
+	[ "$(echo "$output" | jq -r '.output.count, .output.pins' | tr '\n' ' ')" = "1 1 " ]
+	reader "$T/s.store" --certs "$P/new.pem" --exact --expect-count 1 --pins "$P/pin.pem" --expect-pins 1
+	run "$PROV" trust inspect "$T/s.store" --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.count, .pin_count, .pins[0].spki_sha256' | tr '\n' ' ')" = "1 1 $spki " ]
+	run "$PROV" trust inspect "$T/s.store"
+	assert_status 0
+	assert_output_has "trust store v2: 1 anchors, 1 pins"
+	assert_output_has "anchors (CAs that may sign servers' certificates):"
+	assert_output_has "pins (servers' own keys"
+	assert_output_has "  $spki"
+	# byte for byte with the independent encoder
+	"$PY" "$BATS_TEST_DIRNAME/../py/truststore_encode.py" --pin "$P/pin.pem" --out "$T/py.store" "$P/new.pem"
+	cmp "$T/s.store" "$T/py.store"
+}
+
+@test "--pin alone, a PEM public key, a CA pinned: pins only; --format der has no pins (usage)" {
+	openssl x509 -in "$P/pin.pem" -pubkey -noout > "$T/pin.pub.pem"
+	run "$PROV" trust build --pin "$P/pin.pem" --pin "$T/pin.pub.pem" --out "$T/s.store" --json
+	assert_status 0
+	[ "$(echo "$output" | jq -r '.mode')" = pins ]
+	[ "$(echo "$output" | jq -r '.pins | length')" = 2 ]
+	[ "$(echo "$output" | jq -r '.pins[1].name')" = null ]
+	[ "$(echo "$output" | jq -r '.pins[0].spki_sha256 == .pins[1].spki_sha256')" = true ]
+	reader "$T/s.store" --expect-count 0 --pins "$P/pin.pem" --expect-pins 1
+	[ "$(wc -c < "$T/s.store")" = $((4 + 2 + 32)) ]  # 84 02 40 40 58 20 <pin>
+	# a CA may be pinned (a note says what that means)
+	run "$PROV" trust build --pin "$P/new.pem" --out "$T/c.store"
+	assert_status 0
+	assert_output_has "is a CA certificate: the device trusts a server presenting this key, never a certificate it signed"
+	run "$PROV" trust build --pin "$P/pin.pem" --format der --out "$T/s.der"
+	assert_status 2
+	assert_output_has "only a store"
+	run "$PROV" trust build --pin "$P/pin.pem" --all --out "$T/s.store"
+	assert_status 2
+	printf -- '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' > "$T/k.pem"
+	run "$PROV" trust build --pin "$T/k.pem" --out "$T/k.store"
+	assert_status 3
+	assert_output_has "neither CERTIFICATE nor PUBLIC KEY"
+	[ ! -e "$T/k.store" ]
+	run "$PROV" trust build --pin "$T/missing.pem" --out "$T/k.store"
+	assert_status 4
+}
+
+@test "a store made before anchors had to be CAs (format v1) is refused by every reader: rebuild it" {
+	"$PY" "$BATS_TEST_DIRNAME/../py/truststore_encode.py" --v1 --out "$T/old.store" "$P/pin.pem"
+	[ "$(head -c 2 "$T/old.store" | xxd -p)" = 8301 ]
+	run "$PROV" trust inspect "$T/old.store"
+	assert_status 3
+	assert_output_has "format version 1, made before anchors had to be CAs: rebuild it with prov trust build"
+	run "$PY" "$RD" "$T/old.store"
+	[ "$status" -eq 1 ]
+	assert_output_has "rebuild it"
+	# nor can it go into a bundle
+	make_factory
+	jq '.credentials = [(.credentials[] | select(.type != "trust")),
+		{type: "trust", slot: 2, file: "old.store", format: "store"}]' "$TPL/mqtt-mtls.json" > "$T/tpl.json"
+	run "$PROV" template check "$T/tpl.json"
+	assert_status 3
+	assert_output_has "rebuild"
 }
 
 # ---- output ----------------------------------------------------------------
@@ -376,17 +589,17 @@ assert len(pems) == 2 and d == open(sys.argv[2], "rb").read()' "$T/s.pem" "$T/s.
 	"$PROV" trust build --from "$P/bundle.pem" --select "New Root" "Ed25519 Root" --out "$T/s.store" >/dev/null
 	run "$PROV" trust inspect "$T/s.store"
 	assert_status 0
-	assert_output_has "trust store v1: 2 anchors"
+	assert_output_has "trust store v2: 2 anchors, 0 pins"
 	assert_output_has "p256"
 	assert_output_has "ed25519"
 	n=$(wc -c < "$T/s.store")
 	head -c $((n - 1)) "$T/s.store" > "$T/trunc.store"
 	run "$PROV" trust inspect "$T/trunc.store"
 	assert_status 3
-	cp "$T/s.store" "$T/v2.store"; printf '\x02' | dd of="$T/v2.store" bs=1 seek=1 conv=notrunc 2>/dev/null
-	run "$PROV" trust inspect "$T/v2.store"
+	cp "$T/s.store" "$T/v3.store"; printf '\x03' | dd of="$T/v3.store" bs=1 seek=1 conv=notrunc 2>/dev/null
+	run "$PROV" trust inspect "$T/v3.store"
 	assert_status 3
-	assert_output_has "version is not 1"
+	assert_output_has "version is not 2"
 	{ cat "$T/s.store"; printf '\x00'; } > "$T/trail.store"
 	run "$PROV" trust inspect "$T/trail.store"
 	assert_status 3

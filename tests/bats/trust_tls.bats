@@ -14,8 +14,14 @@
 # for byte against tests/py/truststore_encode.py (an independent encoder); stores
 # that hold expired roots, which prov rightly drops, come from the Python encoder.
 #
+# Issue 10: a server's own certificate (not a CA) is never an anchor; pinned, the
+# device accepts that server and refuses a certificate signed by its key (with
+# trust-client and with agent-sim --tls-connect from an installed bundle); an
+# anchor's path length is enforced; a store made before this change is refused.
+#
 # trust-client exit codes: 0 handshake, 3 store rejected, 4 certificate error.
 
+bats_require_minimum_version 1.5.0
 load helper
 
 CLIENT="$PROV_BUILD/trust-client"
@@ -46,6 +52,9 @@ setup_file() {
 	# served-root: the same, and the old root's self-signed certificate on top
 	cat "$PKI/int.pem" "$PKI/cross.pem" "$PKI/old.pem" >"$PKI/chain-root.pem"
 	start_server served-root "$PKI/chain-root.pem"
+	# issue 10: server.test with its own (pinned) certificate, and with one signed by its key
+	start_cert_server pinned "$PKI/pin.pem" "$PKI/pin.key"
+	start_cert_server bypin "$PKI/bypin.pem" "$PKI/bypin.key"
 }
 
 teardown_file() {
@@ -54,6 +63,20 @@ teardown_file() {
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
 	return 0
+}
+
+# start_cert_server NAME CERT KEY: openssl s_server (-www) presenting CERT alone.
+start_cert_server() {
+	local name=$1 port="" i
+	openssl s_server -accept 127.0.0.1:0 -cert "$2" -key "$3" -www </dev/null >"$PKI/$name.log" 2>&1 3>&- &
+	echo $! >"$PKI/$name.pid"
+	for i in $(seq 1 200); do
+		port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$PKI/$name.log")
+		[ -n "$port" ] && break
+		sleep 0.02
+	done
+	[ -n "$port" ] || { cat "$PKI/$name.log" >&2; return 1; }
+	echo "$port" >"$PKI/$name.port"
 }
 
 have_prov_trust() {
@@ -113,7 +136,7 @@ connect() {
 
 @test "an empty store trusts nothing" {
 	"$PY" "$ENCODE" --out "$T/s"
-	[ "$(xxd -p "$T/s")" = 83014040 ]
+	[ "$(xxd -p "$T/s")" = 8402404040 ]
 	connect "$T/s" served
 	assert_status 4
 	assert_output_has "(flags 0x00000008)"
@@ -205,8 +228,8 @@ connect() {
 
 @test "corrupted stores: structure rejected; a corrupted key verifies nothing" {
 	store "$T/s" "$PKI/new.pem"
-	# version 1 -> 2
-	"$PY" -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[1]=2; open(sys.argv[2],"wb").write(b)' "$T/s" "$T/t"
+	# version 2 -> 3
+	"$PY" -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[1]=3; open(sys.argv[2],"wb").write(b)' "$T/s" "$T/t"
 	connect "$T/t" served
 	assert_status 3
 	assert_output_has "store rejected: unsupported format version"
@@ -221,13 +244,21 @@ connect() {
 	assert_status 3
 	assert_output_has "store rejected: offset not at the start of a record"
 	# one bit of the key's x coordinate: still a well-formed store, but the key is
-	# no longer the cross-certificate's (nor, most likely, on the curve)
+	# no longer the cross-certificate's: off the curve, the store is refused as
+	# the agent refuses it at install (pa_trust_check); on it, it verifies nothing
 	"$PY" -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); i=b.index(bytes([0x83,0x03,0x58,0x21])); b[i+20]^=0x10; open(sys.argv[2],"wb").write(b)' "$T/s" "$T/t"
 	run "$CLIENT" --store "$T/t"
-	assert_status 0
-	connect "$T/t" served
-	assert_status 4
-	assert_output_has "(flags 0x00000008)"
+	if [ "$status" -eq 3 ]; then
+		assert_output_has "store rejected: key of the wrong length or form"
+		run "$PROV" trust inspect "$T/t"
+		assert_status 3
+		assert_output_has "key is not a point on the p256 curve"
+	else
+		assert_status 0
+		connect "$T/t" served
+		assert_status 4
+		assert_output_has "(flags 0x00000008)"
+	fi
 }
 
 @test "the device reader lists what the Python encoder wrote" {
@@ -254,4 +285,106 @@ connect() {
 	for f in "alg 1 key 512" "alg 2 key 256" "alg 3 key 33" "alg 4 key 49" "alg 5 key 67" "alg 6 key 32" "name-constraints"; do
 		assert_output_has "$f"
 	done
+}
+
+# ---- issue 10: anchors are CAs, pins are servers ------------------------------------
+
+@test "the issue's reproduction: a server's own certificate is no anchor; a v1 store holding one is refused at handshake time" {
+	# prov refuses to make it an anchor
+	run "$PROV" trust build --from "$PKI/pin.pem" --all --out "$T/s.store"
+	assert_status 3
+	assert_output_has "not a CA: basicConstraints cA is FALSE"
+	[ ! -e "$T/s.store" ]
+	# what prov wrote before (format v1, the certificate as an anchor): before
+	# this change the device completed this handshake; now it refuses the store
+	"$PY" "$ENCODE" --v1 --out "$T/old.store" "$PKI/pin.pem"
+	connect "$T/old.store" bypin
+	assert_status 3
+	assert_output_has "store rejected: unsupported format version (not 2; a version 1 store must be rebuilt)"
+	[[ "$output" != *"handshake ok"* ]]
+	# plain Mbed TLS semantics (openssl here): the certificate is no CA
+	run openssl verify -CAfile "$PKI/pin.pem" "$PKI/bypin.pem"
+	[ "$status" -ne 0 ]
+	assert_output_has "invalid CA certificate"
+}
+
+@test "a pin (prov trust build --pin): the pinned server's handshake completes; a certificate signed by its key is refused" {
+	run "$PROV" trust build --pin "$PKI/pin.pem" --out "$T/pin.store"
+	assert_status 0
+	"$PY" "$ENCODE" --pin "$PKI/pin.pem" --out "$T/pin.py"
+	cmp "$T/pin.store" "$T/pin.py"
+	run "$CLIENT" --store "$T/pin.store"
+	assert_status 0
+	assert_output_has "anchors: 0"
+	assert_output_has "pins: 1"
+	connect "$T/pin.store" pinned
+	assert_status 0
+	assert_output_has "handshake ok: TLSv1"
+	assert_output_has "anchor found by pinned key at depth 0"
+	connect "$T/pin.store" bypin
+	assert_status 4
+	assert_output_has "certificate verification failed: The certificate is not correctly signed by the trusted CA (flags 0x00000008)"
+	[[ "$output" != *"handshake ok"* ]]
+	# the pin does not bypass the name check
+	connect "$T/pin.store" pinned --servername other.test
+	assert_status 4
+	assert_output_has "Common Name (CN) does not match"
+	# a store with roots and the pin: the roots' servers and the pinned one
+	run "$PROV" trust build --from "$PKI/new.pem" --all --pin "$PKI/pin.pem" --out "$T/both.store"
+	assert_status 0
+	connect "$T/both.store" served
+	assert_status 0
+	assert_output_has "anchor found by subject and key at depth 2"
+	connect "$T/both.store" pinned
+	assert_status 0
+	connect "$T/both.store" bypin
+	assert_status 4
+	# and the same verdicts without a socket
+	run "$CLIENT" --store "$T/pin.store" --verify-chain "$PKI/pin.pem" --now "$(date +%s)"
+	assert_status 0
+	assert_output_has "chain ok: anchor found by pinned key at depth 0"
+	run "$CLIENT" --store "$T/pin.store" --verify-chain "$PKI/bypin.pem" --now "$(date +%s)"
+	assert_status 4
+}
+
+@test "agent-sim: a bundle whose trust store holds a pin connects to the pinned server and refuses one signed by its key" {
+	local sim="$PROV_BUILD/agent-sim"
+	make_factory
+	"$PROV" trust build --pin "$PKI/pin.pem" --out "$T/pin.store" >/dev/null
+	"$PROV" signer export >"$T/signer.pem"
+	"$sim" --storage "$T/dev" --device-id D --signer "$T/signer.pem" --init >"$T/dev.pub"
+	"$PROV" mint --template "$TPL/https-client.json" --device D --recipient-key "$T/dev.pub" --trust "$T/pin.store" >/dev/null
+	"$PROV" bundle --device D --out "$T/b.cbor" >/dev/null
+	run "$sim" --storage "$T/dev" --install "$T/b.cbor"
+	assert_status 0
+	run "$sim" --storage "$T/dev" --tls-connect "127.0.0.1:$(cat "$PKI/pinned.port")" --send "GET / HTTP/1.0"
+	assert_status 0
+	assert_output_has "server check: trust store in slot 30 (0 anchors)"
+	assert_output_has "received: HTTP/1.0 200 ok"
+	[ "${lines[-1]}" = "handshake ok" ]
+	run "$sim" --storage "$T/dev" --tls-connect "127.0.0.1:$(cat "$PKI/bypin.port")" --send "GET / HTTP/1.0"
+	assert_status 7
+	assert_output_has "server certificate refused: The certificate is not correctly signed by the trusted CA (flags 0x00000008)"
+	[[ "$output" != *"handshake ok"* ]]
+}
+
+@test "an anchor's path length is enforced by the device, as openssl enforces it" {
+	run "$PROV" trust build --from "$PKI/plroot0.pem" --all --out "$T/pl0.store" --json
+	assert_status 0
+	[ "$(echo "$output" | jq '.anchors[0].path_len')" = 0 ]
+	run "$PROV" trust build --from "$PKI/plroot1.pem" --all --out "$T/pl1.store"
+	assert_status 0
+	run "$CLIENT" --store "$T/pl0.store"
+	assert_output_has "path-len 0"
+	run "$CLIENT" --store "$T/pl0.store" --verify-chain "$PKI/plchain.pem" --now "$(date +%s)"
+	assert_status 4
+	assert_output_has "(flags 0x00000008); the anchor's path length is exceeded"
+	run openssl verify -CAfile "$PKI/plroot0.pem" -untrusted "$PKI/plint.pem" "$PKI/plleaf.pem"
+	[ "$status" -ne 0 ]
+	assert_output_has "path length constraint exceeded"
+	run "$CLIENT" --store "$T/pl1.store" --verify-chain "$PKI/plchain.pem" --now "$(date +%s)"
+	assert_status 0
+	assert_output_has "chain ok: anchor found by issuer signature at depth 1"
+	run openssl verify -CAfile "$PKI/plroot1.pem" -untrusted "$PKI/plint.pem" "$PKI/plleaf.pem"
+	assert_status 0
 }

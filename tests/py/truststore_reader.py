@@ -3,16 +3,19 @@
 
 Usage:
   truststore_reader.py STORE [--signed-by PUB.pem] [--certs FILE]... [--exact]
-                             [--expect-count N] [--json]
+                             [--pins FILE]... [--expect-count N]
+                             [--expect-pins N] [--json]
 
 Written from docs/truststore-format.md with python3-cbor2 and
 python3-cryptography only; it shares no code with prov (libprov/src/trust_*.c).
 
-- Checks every rule of the format: deterministic encoding, version, index
-  length, sorted unique index records, offsets at the start of each anchor in
-  index order with nothing after the last, records ordered by (name-key,
-  record bytes), alg 1..6, key lengths (and EC points on their curve), not-after
-  uint or null, ext keys 1 and 2 only, exponent exactly for alg 2.
+- Checks every rule of the format (v2): deterministic encoding, version 2 (a
+  version 1 store is refused: rebuild it), index length, sorted unique index
+  records, offsets at the start of each anchor in index order with nothing
+  after the last, records ordered by (name-key, record bytes), alg 1..6, key
+  lengths (and EC points on their curve), not-after uint or null, ext keys 1..3
+  only (3, the path length, a uint), exponent exactly for alg 2, pins a
+  multiple of 32 bytes, at most 2047, strictly ascending.
 - A signed store (COSE_Sign1, tag 18): --signed-by verifies the ES256
   signature over the Sig_structure, then checks the payload (kind marker
   "prov-trust", version, counter, issued-at, optional device, the store).
@@ -20,6 +23,9 @@ python3-cryptography only; it shares no code with prov (libprov/src/trust_*.c).
   and require each anchor of the store to be exactly one of them; with
   --exact, the store must also hold an anchor with the name-key and key of
   every one of them (duplicates, same name and key, collapse to one).
+- --pins: the store's pins must be exactly the SHA-256 of the
+  SubjectPublicKeyInfo (as the certificate carries it) of every certificate in
+  the files.
 Prints a JSON summary with --json, else "ok STORE: N anchors"; exits 1 with
 "FAIL STORE: reason" on the first violation.
 """
@@ -82,23 +88,32 @@ def check_anchor(i, rec):
         need(isinstance(ext, dict) and len(ext) > 0, "anchor %d: ext not a non-empty map" % i)
         need(list(ext) == sorted(ext), "anchor %d: ext keys unsorted" % i)
         for k, v in ext.items():
-            need(k in (1, 2), "anchor %d: unknown ext key %r" % (i, k))
-            need(isinstance(v, bytes) and len(v) > 0, "anchor %d: ext %d not a byte string" % (i, k))
+            need(k in (1, 2, 3), "anchor %d: unknown ext key %r" % (i, k))
+            if k == 3:
+                need(is_uint(v), "anchor %d: ext 3 (path length) not a uint" % i)
+            else:
+                need(isinstance(v, bytes) and len(v) > 0, "anchor %d: ext %d not a byte string" % (i, k))
     need((alg == 2) == (1 in ext), "anchor %d: exponent (ext 1) iff alg 2" % i)
     if 1 in ext:
         e = int.from_bytes(ext[1], "big")
         need(ext[1][0] != 0 and e % 2 == 1 and e > 1 and e != 65537, "anchor %d: bad exponent" % i)
     return {"alg": alg, "key_len": len(key), "not_after": na,
-            "name_constraints": 2 in ext}
+            "name_constraints": 2 in ext, "path_len": ext.get(3)}
 
 
 def check_store(buf):
     need(deterministic(buf), "store: not deterministic CBOR (or trailing bytes)")
     top = cbor2.loads(buf)
-    need(isinstance(top, list) and len(top) == 3, "store: not an array of 3")
-    need(top[0] == 1 and is_uint(top[0]), "store: version is not 1")
-    index, anchors = top[1], top[2]
-    need(isinstance(index, bytes) and isinstance(anchors, bytes), "store: index/anchors not bstr")
+    need(isinstance(top, list) and len(top) >= 1, "store: not an array")
+    need(top[0] != 1, "store: version 1 (made before anchors had to be CAs): rebuild it")
+    need(top[0] == 2 and is_uint(top[0]), "store: version is not 2")
+    need(len(top) == 4, "store: not an array of 4")
+    index, anchors, pins = top[1], top[2], top[3]
+    need(isinstance(index, bytes) and isinstance(anchors, bytes) and isinstance(pins, bytes),
+         "store: index/anchors/pins not bstr")
+    need(len(pins) % 32 == 0 and len(pins) // 32 <= 2047, "store: pins not a multiple of 32 bytes (<= 2047)")
+    plist = [pins[i:i + 32] for i in range(0, len(pins), 32)]
+    need(all(plist[i] < plist[i + 1] for i in range(len(plist) - 1)), "store: pins unsorted or duplicated")
     need(len(index) % 6 == 0, "store: index length not a multiple of 6")
     need(len(anchors) <= 65535, "store: anchors longer than 65535")
     recs = [index[i:i + 6] for i in range(0, len(index), 6)]
@@ -122,7 +137,7 @@ def check_store(buf):
         pos += len(rec)
         prev = r
     need(pos == len(anchors), "store: %d trailing bytes after the last anchor" % (len(anchors) - pos))
-    return out
+    return out, plist
 
 
 def check_signed(buf, pub_path):
@@ -183,6 +198,12 @@ def cert_anchor(cert):
         ext[2] = cert.extensions.get_extension_for_class(x509.NameConstraints).value.public_bytes()
     except x509.ExtensionNotFound:
         pass
+    try:
+        pl = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length
+        if pl is not None:
+            ext[3] = pl
+    except x509.ExtensionNotFound:
+        pass
     item = [alg, key, na] + ([dict(sorted(ext.items()))] if ext else [])
     return nk, cbor2.dumps(item)
 
@@ -203,7 +224,9 @@ def main():
     ap.add_argument("--signed-by")
     ap.add_argument("--certs", action="append", default=[])
     ap.add_argument("--exact", action="store_true")
+    ap.add_argument("--pins", action="append", default=[])
     ap.add_argument("--expect-count", type=int)
+    ap.add_argument("--expect-pins", type=int)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     buf = open(a.store, "rb").read()
@@ -212,11 +235,20 @@ def main():
         if buf[:1] == b"\xd2":
             need(a.signed_by is not None, "signed store: give --signed-by")
             buf, summary["signed"] = check_signed(buf, a.signed_by)
-        anchors = check_store(buf)
+        anchors, pins = check_store(buf)
         summary["count"] = len(anchors)
+        summary["pins"] = [p.hex() for p in pins]
         summary["size"] = len(buf)
         if a.expect_count is not None:
             need(len(anchors) == a.expect_count, "expected %d anchors, found %d" % (a.expect_count, len(anchors)))
+        if a.expect_pins is not None:
+            need(len(pins) == a.expect_pins, "expected %d pins, found %d" % (a.expect_pins, len(pins)))
+        if a.pins:
+            # the SubjectPublicKeyInfo as its certificate carries it, hashed
+            want_pins = {hashlib.sha256(c.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
+                for p in a.pins for c in load_certs(p)}
+            need(set(pins) == want_pins, "pins are not those of the --pins certificates")
         if a.certs:
             want = {}
             for p in a.certs:

@@ -187,9 +187,9 @@ static void test_shipped(void)
 		/* the broker's roots: a compact store in the certificate's slot */
 		c = prov_template_find(t, PROV_CRED_TRUST);
 		CHECK(c != NULL && c->slot == 1 && c->store == 1);
-		/* templates/roots/iot-roots.store: [1, keys, anchors], 6 anchors in 1463 bytes */
-		CHECK(t->trust_der != NULL && t->trust_der_len == 1463 &&
-		      memcmp(t->trust_der, "\x83\x01", 2) == 0);
+		/* templates/roots/iot-roots.store: [2, keys, anchors, pins], 6 anchors in 1464 bytes */
+		CHECK(t->trust_der != NULL && t->trust_der_len == 1464 &&
+		      memcmp(t->trust_der, "\x84\x02", 2) == 0);
 		c = prov_template_find(t, PROV_CRED_CERT);
 		CHECK(c != NULL && c->kind == PROV_CRED_CERT && c->slot == 1 &&
 		      strcmp(c->subject, "CN={id},O=provkit devices") == 0 && c->no_expiry == 1 &&

@@ -14,6 +14,13 @@
 #   other.pem    an unrelated root
 #   e3.pem, p384nc.pem, p521.pem, ed25519.pem  roots of the other key types (RSA with
 #                exponent 3, P-384 with name constraints, P-521, Ed25519)
+#   pin.pem      server.test's own self-signed certificate, not a CA (CA:FALSE,
+#                digitalSignature): what a user who "trusts this one broker" has
+#   bypin.pem    server.test again (key bypin.key), signed with pin.key: what a pin
+#                must never let through
+#   plroot0.pem, plroot1.pem  one root key and name, path length 0 and 1;
+#                plint.pem an intermediate under it, plleaf.pem server.test under
+#                that; plchain.pem = plleaf, plint
 set -eu
 d=$1
 mkdir -p "$d/newcerts"
@@ -48,6 +55,19 @@ basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[pinned]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:server.test
+[pathlen0]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[pathlen1]
+basicConstraints = critical,CA:TRUE,pathlen:1
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
 [leaf]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -96,6 +116,18 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-521 -out p521.key 2>/
 root p521.key "/CN=P-521 Root" p521.pem 7
 openssl genpkey -algorithm ed25519 -out ed25519.key
 root ed25519.key "/CN=Ed25519 Root" ed25519.pem 8
+# issue 10: a pinned server, a certificate signed by its key, path lengths
+ec pin.key; ec bypin.key; ec plroot.key; ec plint.key; ec plleaf.key
+openssl req -x509 -new -config pki.cnf -extensions pinned -key pin.key -subj "/CN=server.test" -days 3650 \
+	-sha256 -set_serial 20 -out pin.pem
+issue bypin.key "/CN=server.test" pin.pem pin.key leaf 21 bypin.pem
+openssl req -x509 -new -config pki.cnf -extensions pathlen0 -key plroot.key -subj "/CN=Path Length Root" \
+	-days 3650 -sha256 -set_serial 22 -out plroot0.pem
+openssl req -x509 -new -config pki.cnf -extensions pathlen1 -key plroot.key -subj "/CN=Path Length Root" \
+	-days 3650 -sha256 -set_serial 23 -out plroot1.pem
+issue plint.key "/CN=Path Length Intermediate" plroot0.pem plroot.key issued_ca 24 plint.pem
+issue plleaf.key "/CN=server.test" plint.pem plint.key leaf 25 plleaf.pem
+cat plleaf.pem plint.pem > plchain.pem
 cat leaf.pem int.pem cross.pem > served.pem
 cat leaf.pem int.pem cross.pem old.pem > served-root.pem
 cat int.pem cross.pem > chain.pem

@@ -1,11 +1,14 @@
 /*
  * test_trust_mbedtls.c - the Mbed TLS glue: EC point decompression against Mbed
- * TLS's own points, and the verify callback on chains made here with Mbed TLS's
+ * TLS's own points, pa_trust_check (the agent's install-time check: EC points on
+ * their curves), and the verify callback on chains made here with Mbed TLS's
  * certificate writer (old root RSA-2048, new root P-256 with a cross-certificate,
  * intermediate, leaf, impostor), verified by mbedtls_x509_crt_verify() exactly as
- * a handshake does (placeholder CA list + callback).
+ * a handshake does (placeholder CA list + callback): anchors, pins (a pinned
+ * server is accepted, a certificate signed by its key is not), path lengths.
  */
 #include "pa_trust.h"
+#include "pa_trust_check.h"
 #include "pa_trust_mbedtls.h"
 
 #include "check.h"
@@ -18,6 +21,7 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
 /* A deterministic "RNG" for key generation and ECDSA nonces: fine for tests. */
@@ -126,9 +130,9 @@ static int gen_rsa(ident *id, const char *dn)
 	       mbedtls_rsa_gen_key(mbedtls_pk_rsa(id->key), test_rng, NULL, 2048, 65537);
 }
 
-/* Append to chain a certificate for subj issued by iss. */
-static int issue(mbedtls_x509_crt *chain, ident *subj, ident *iss, int ca, int serial,
-                 const char *nb, const char *na)
+/* Append to chain a certificate for subj issued by iss (path length pl, -1 none). */
+static int issue_pl(mbedtls_x509_crt *chain, ident *subj, ident *iss, int ca, int pl, int serial,
+                    const char *nb, const char *na)
 {
 	mbedtls_x509write_cert w;
 	mbedtls_mpi sn;
@@ -146,13 +150,19 @@ static int issue(mbedtls_x509_crt *chain, ident *subj, ident *iss, int ca, int s
 	      mbedtls_x509write_crt_set_issuer_name(&w, iss->dn) ||
 	      mbedtls_x509write_crt_set_serial(&w, &sn) ||
 	      mbedtls_x509write_crt_set_validity(&w, nb, na) ||
-	      mbedtls_x509write_crt_set_basic_constraints(&w, ca, -1) ||
+	      mbedtls_x509write_crt_set_basic_constraints(&w, ca, pl) ||
 	      (ca && mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN));
 	len = ret ? -1 : mbedtls_x509write_crt_der(&w, der, sizeof(der), test_rng, NULL);
 	ret = len > 0 ? mbedtls_x509_crt_parse_der(chain, der + sizeof(der) - len, (size_t)len) : -1;
 	mbedtls_mpi_free(&sn);
 	mbedtls_x509write_crt_free(&w);
 	return ret;
+}
+
+static int issue(mbedtls_x509_crt *chain, ident *subj, ident *iss, int ca, int serial,
+                 const char *nb, const char *na)
+{
+	return issue_pl(chain, subj, iss, ca, -1, serial, nb, na);
 }
 
 #define NB "20200101000000"
@@ -186,7 +196,14 @@ static void anchor_of(anchor_buf *ab, const mbedtls_x509_crt *c, int has_na, uin
 
 static uint8_t store_buf[8192];
 
-/* Verify chain against a store of the given anchors; returns the flags. */
+/* The pin of a certificate: SHA-256 of its SubjectPublicKeyInfo. */
+static void pin_of(const mbedtls_x509_crt *c, uint8_t out[32])
+{
+	CHECK(mbedtls_sha256_ret(c->pk_raw.p, c->pk_raw.len, out, 0) == 0);
+}
+
+/* Verify chain against a store of the given anchors (and the pins set with
+ * sb_pins); returns the flags. */
 static uint32_t verify(mbedtls_x509_crt *chain, anchor_buf **abs, size_t n, uint64_t now,
                        int *match, int *depth)
 {
@@ -200,6 +217,8 @@ static uint32_t verify(mbedtls_x509_crt *chain, anchor_buf **abs, size_t n, uint
 	for (i = 0; i < n; i++)
 		as[i] = abs[i]->a;
 	len = sb_store(as, n, store_buf, sizeof(store_buf));
+	if (pa_trust_check(store_buf, len) != PA_TRUST_OK)
+		return 0xfffffffbu;
 	if (pa_trust_open(&st, store_buf, len) != PA_TRUST_OK)
 		return 0xfffffffeu;
 	pa_trust_mbedtls_init(&tm, &st);
@@ -346,6 +365,105 @@ static void test_chains(void)
 		      MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && f1 == MBEDTLS_X509_BADCERT_NOT_TRUSTED);
 		pa_trust_mbedtls_free(&tm);
 	}
+	/* pins: the leaf's own key; never what it signs */
+	{
+		ident pinned, evil;
+		mbedtls_x509_crt self, signed_by_pin;
+		uint8_t pins[64];
+
+		CHECK(gen_ec(&pinned, "CN=server.test") == 0);
+		CHECK(gen_ec(&evil, "CN=evil.test") == 0);
+		mbedtls_x509_crt_init(&self);
+		mbedtls_x509_crt_init(&signed_by_pin);
+		/* a server's self-signed certificate, not a CA (the issue's broker) */
+		CHECK(issue(&self, &pinned, &pinned, 0, 20, NB, NA) == 0);
+		/* another server's certificate signed with the pinned key */
+		CHECK(issue(&signed_by_pin, &evil, &pinned, 0, 21, NB, NA) == 0);
+		pin_of(&self, pins);
+		sb_pins = pins;
+		sb_n_pins = 1;
+		CHECK(verify(&self, set, 0, NOW, &m, &d) == 0 && m == PA_TRUST_MATCH_PIN && d == 0);
+		CHECK(verify(&signed_by_pin, set, 0, NOW, &m, NULL) == MBEDTLS_X509_BADCERT_NOT_TRUSTED &&
+		      m == PA_TRUST_MATCH_NONE);
+		/* the leaf of a served chain, pinned: accepted whoever issued it */
+		pin_of(&served, pins);
+		CHECK(verify(&served, set, 0, NOW, &m, &d) == 0 && m == PA_TRUST_MATCH_PIN && d == 0);
+		/* a pin of the intermediate's key does not make its leaf trusted */
+		pin_of(served.next, pins);
+		CHECK(verify(&served, set, 0, NOW, NULL, NULL) == MBEDTLS_X509_BADCERT_NOT_TRUSTED);
+		sb_pins = NULL;
+		sb_n_pins = 0;
+		/* an anchor is never the leaf itself: a server certificate with an
+		 * anchor's name and key, issued by someone else, is not trusted (a pin
+		 * is how to trust one server's key) */
+		{
+			anchor_buf a_self;
+			mbedtls_x509_crt as_leaf;
+
+			mbedtls_x509_crt_init(&as_leaf);
+			CHECK(issue(&as_leaf, &pinned, &other, 0, 22, NB, NA) == 0);
+			anchor_of(&a_self, &self, 1, 2208988800u);
+			set[0] = &a_self;
+			CHECK(verify(&as_leaf, set, 1, NOW, &m, NULL) == MBEDTLS_X509_BADCERT_NOT_TRUSTED &&
+			      m == PA_TRUST_MATCH_NONE);
+			mbedtls_x509_crt_free(&as_leaf);
+		}
+		mbedtls_x509_crt_free(&self);
+		mbedtls_x509_crt_free(&signed_by_pin);
+		mbedtls_pk_free(&pinned.key);
+		mbedtls_pk_free(&evil.key);
+	}
+	/* path length of the anchor: non-self-issued intermediates below it */
+	{
+		anchor_buf a_new_pl, a_old_pl;
+		ident inter2;
+		mbedtls_x509_crt longer;
+
+		anchor_of(&a_new_pl, &c_new, 0, 0);
+		a_new_pl.a.has_pl = 1;
+		anchor_of(&a_old_pl, &c_old, 1, 2208988800u);
+		a_old_pl.a.has_pl = 1;
+		/* new root matched at the cross-certificate (depth 2): one intermediate below */
+		set[0] = &a_new_pl;
+		a_new_pl.a.pl = 0;
+		CHECK(verify(&served, set, 1, NOW, &m, &d) == MBEDTLS_X509_BADCERT_NOT_TRUSTED && m == PA_TRUST_MATCH_SELF);
+		a_new_pl.a.pl = 1;
+		CHECK(verify(&served, set, 1, NOW, NULL, NULL) == 0);
+		/* old root signed the cross-certificate (depth 2): two intermediates below */
+		set[0] = &a_old_pl;
+		a_old_pl.a.pl = 1;
+		CHECK(verify(&served, set, 1, NOW, &m, NULL) == MBEDTLS_X509_BADCERT_NOT_TRUSTED && m == PA_TRUST_MATCH_ISSUER);
+		a_old_pl.a.pl = 2;
+		CHECK(verify(&served, set, 1, NOW, NULL, NULL) == 0);
+		/* a self-issued intermediate (same name, new key) does not count */
+		CHECK(gen_ec(&inter2, "O=provkit test,CN=Intermediate CA") == 0);
+		mbedtls_x509_crt_init(&longer);
+		CHECK(issue(&longer, &leaf, &inter2, 0, 30, NB, NA) == 0);
+		CHECK(issue(&longer, &inter2, &inter, 1, 31, NB, NA) == 0);
+		CHECK(issue(&longer, &inter, &newr, 1, 11, NB, NA) == 0);
+		CHECK(issue(&longer, &newr, &oldr, 1, 12, NB, NA) == 0);
+		set[0] = &a_new_pl;
+		a_new_pl.a.pl = 1;
+		CHECK(verify(&longer, set, 1, NOW, &m, &d) == 0 && m == PA_TRUST_MATCH_SELF && d == 3);
+		a_new_pl.a.pl = 0;
+		CHECK(verify(&longer, set, 1, NOW, NULL, NULL) == MBEDTLS_X509_BADCERT_NOT_TRUSTED);
+		/* the leaf signed directly by a path-length-0 anchor is fine */
+		{
+			mbedtls_x509_crt direct;
+			anchor_buf a_int0;
+
+			mbedtls_x509_crt_init(&direct);
+			CHECK(issue(&direct, &leaf, &inter, 0, 40, NB, NA) == 0);
+			anchor_of(&a_int0, served.next, 1, 2208988800u);
+			a_int0.a.has_pl = 1;
+			a_int0.a.pl = 0;
+			set[0] = &a_int0;
+			CHECK(verify(&direct, set, 1, NOW, &m, &d) == 0 && m == PA_TRUST_MATCH_ISSUER && d == 0);
+			mbedtls_x509_crt_free(&direct);
+		}
+		mbedtls_x509_crt_free(&longer);
+		mbedtls_pk_free(&inter2.key);
+	}
 	/* signatures directly: the old root's anchor verifies the cross-cert, not
 	 * the intermediate; the same-key test */
 	{
@@ -388,9 +506,127 @@ static void test_chains(void)
 	mbedtls_pk_free(&other.key);
 }
 
+/* pa_trust_check: open()'s rules, then every EC point on its curve. */
+static void test_check(void)
+{
+	static const mbedtls_ecp_group_id ids[] = { MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+	                                            MBEDTLS_ECP_DP_SECP521R1 };
+	static const unsigned algs[] = { PA_TRUST_ALG_P256, PA_TRUST_ALG_P384, PA_TRUST_ALG_P521 };
+	size_t c, good = 0, refused = 0;
+
+	for (c = 0; c < 3; c++) {
+		mbedtls_ecp_keypair kp;
+		unsigned char pt[67];
+		size_t olen = 0, len;
+		sb_anchor a;
+		int i;
+
+		mbedtls_ecp_keypair_init(&kp);
+		CHECK(mbedtls_ecp_gen_key(ids[c], &kp, test_rng, NULL) == 0);
+		CHECK(mbedtls_ecp_point_write_binary(&kp.grp, &kp.Q, MBEDTLS_ECP_PF_COMPRESSED, &olen, pt, sizeof(pt)) == 0);
+		memset(&a, 0, sizeof(a));
+		a.alg = algs[c];
+		a.key = pt;
+		a.key_len = olen;
+		len = sb_store(&a, 1, store_buf, sizeof(store_buf));
+		good += pa_trust_check(store_buf, len) == PA_TRUST_OK;
+		/* x + i for small i: a well-formed store with a point off the curve
+		 * about half the time; open() cannot tell, pa_trust_check must */
+		for (i = 1; i <= 8; i++) {
+			mbedtls_ecp_group grp;
+			mbedtls_ecp_point q;
+			int on;
+
+			pt[olen - 1] = (unsigned char)(pt[olen - 1] + 1);
+			mbedtls_ecp_group_init(&grp);
+			mbedtls_ecp_point_init(&q);
+			mbedtls_ecp_group_load(&grp, ids[c]);
+			on = pa_trust_ec_decompress(&grp, &q, pt, olen) == 0;
+			len = sb_store(&a, 1, store_buf, sizeof(store_buf));
+			{
+				pa_trust_store st;
+
+				CHECK(pa_trust_open(&st, store_buf, len) == PA_TRUST_OK);
+			}
+			CHECK(pa_trust_check(store_buf, len) == (on ? PA_TRUST_OK : PA_TRUST_ERR_KEY));
+			refused += !on;
+			mbedtls_ecp_point_free(&q);
+			mbedtls_ecp_group_free(&grp);
+		}
+		mbedtls_ecp_keypair_free(&kp);
+	}
+	CHECK(good == 3 && refused > 0);
+	/* structure errors come through unchanged */
+	CHECK(pa_trust_check((const uint8_t *)"\x83\x01\x40\x40", 4) == PA_TRUST_ERR_VERSION);
+	CHECK(pa_trust_check(NULL, 0) == PA_TRUST_ERR_ARG);
+	printf("check: 3 curves' points accepted, %zu of 24 moved points refused as off the curve\n", refused);
+}
+
+/* The malformed stores of tests/fixtures/truststore/ (the list the host's test and
+ * trust_install.bats read): pa_trust_check, what the agent runs at install,
+ * refuses each with the error expect.txt names; the good one passes. */
+static void test_fixtures(void)
+{
+	static const struct {
+		const char *name;
+		int err;
+	} errs[] = {
+		{ "PA_TRUST_ERR_TRUNCATED", PA_TRUST_ERR_TRUNCATED }, { "PA_TRUST_ERR_CBOR", PA_TRUST_ERR_CBOR },
+		{ "PA_TRUST_ERR_VERSION", PA_TRUST_ERR_VERSION },     { "PA_TRUST_ERR_INDEX", PA_TRUST_ERR_INDEX },
+		{ "PA_TRUST_ERR_ORDER", PA_TRUST_ERR_ORDER },         { "PA_TRUST_ERR_OFFSET", PA_TRUST_ERR_OFFSET },
+		{ "PA_TRUST_ERR_TRAILING", PA_TRUST_ERR_TRAILING },   { "PA_TRUST_ERR_ALG", PA_TRUST_ERR_ALG },
+		{ "PA_TRUST_ERR_KEY", PA_TRUST_ERR_KEY },             { "PA_TRUST_ERR_EXT", PA_TRUST_ERR_EXT },
+	};
+	FILE *f = fopen("tests/fixtures/truststore/expect.txt", "r");
+	char line[512], path[600];
+	static uint8_t buf[1 << 16];
+	size_t n = 0, len, i;
+	FILE *g;
+
+	CHECK_MSG(f != NULL, "tests/fixtures/truststore/expect.txt (run from the repository root)");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *name = line, *dev;
+		int want = -1, got;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		dev = strrchr(line, '\t');
+		CHECK_MSG(dev != NULL && strchr(line, '\t') != dev, "expect.txt: %s", line);
+		if (dev == NULL)
+			continue;
+		*strchr(line, '\t') = 0;
+		dev++;
+		dev[strcspn(dev, "\n")] = 0;
+		for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+			if (strcmp(dev, errs[i].name) == 0)
+				want = errs[i].err;
+		CHECK_MSG(want >= 0, "%s: unknown error %s", name, dev);
+		snprintf(path, sizeof(path), "tests/fixtures/truststore/%s.store", name);
+		g = fopen(path, "rb");
+		len = g != NULL ? fread(buf, 1, sizeof(buf), g) : 0;
+		if (g != NULL)
+			fclose(g);
+		CHECK_MSG(len > 0, "%s", path);
+		got = pa_trust_check(buf, len);
+		CHECK_MSG(got == want, "%s: pa_trust_check %d (%s), want %s", name, got, pa_trust_strerror(got), dev);
+		n++;
+	}
+	if (f != NULL)
+		fclose(f);
+	g = fopen("tests/fixtures/truststore/good.store", "rb");
+	len = g != NULL ? fread(buf, 1, sizeof(buf), g) : 0;
+	if (g != NULL)
+		fclose(g);
+	CHECK(len > 0 && pa_trust_check(buf, len) == PA_TRUST_OK);
+	CHECK_MSG(n >= 40, "%zu fixtures", n);
+	printf("fixtures: %zu malformed stores refused by pa_trust_check with the expected error; good.store passes\n", n);
+}
+
 int main(void)
 {
 	test_decompress();
+	test_fixtures();
+	test_check();
 	test_chains();
 	return check_done("test_trust_mbedtls");
 }

@@ -1,7 +1,8 @@
 /*
- * test_trust_store.c - the store reader: open's reject list, lookup (binary search
- * edges, collisions, many anchors), every truncation and every single-bit flip.
- * Stores are written by store_builder.h (libcbor), independent of the reader.
+ * test_trust_store.c - the store reader (format v2): open's reject list, lookup
+ * (binary search edges, collisions, many anchors), pins, path lengths, every
+ * truncation and every single-bit flip.  Stores are written by store_builder.h
+ * (libcbor), independent of the reader.
  */
 #include "pa_trust.h"
 
@@ -169,7 +170,7 @@ static void test_empty_and_args(void)
 	uint8_t key[4] = { 0 };
 	size_t len = sb_store(NULL, 0, buf, BUF_MAX);
 
-	CHECK(len == 4 && memcmp(buf, "\x83\x01\x40\x40", 4) == 0);
+	CHECK(len == 5 && memcmp(buf, "\x84\x02\x40\x40\x40", 5) == 0);
 	CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_OK && pa_trust_count(&st) == 0);
 	CHECK(pa_trust_find(&st, key, &it) == PA_TRUST_OK);
 	CHECK(pa_trust_next(&it, &a) == PA_TRUST_ERR_NOT_FOUND);
@@ -177,7 +178,84 @@ static void test_empty_and_args(void)
 	CHECK(pa_trust_open(&st, NULL, 0) == PA_TRUST_ERR_ARG);
 	CHECK(pa_trust_find(NULL, key, &it) == PA_TRUST_ERR_ARG);
 	CHECK(pa_trust_count(NULL) == 0);
-	CHECK(strcmp(pa_trust_strerror(PA_TRUST_ERR_ORDER), "records unsorted or duplicated") == 0);
+	CHECK(strcmp(pa_trust_strerror(PA_TRUST_ERR_ORDER), "records or pins unsorted or duplicated") == 0);
+	CHECK(pa_trust_pin_count(&st) == 0 && pa_trust_pin_count(NULL) == 0 && !pa_trust_pinned(&st, buf));
+}
+
+static int open_bytes(const uint8_t *p, size_t n);
+
+/* Pins: open's rules and the binary search. */
+static void test_pins(void)
+{
+	enum { NP = 300 };
+	static uint8_t pins[(NP + 1) * 32];
+	pa_trust_store st;
+	uint8_t probe[32];
+	size_t len, i, found = 0, absent = 0;
+
+	/* ascending: the first byte pair counts up */
+	for (i = 0; i < NP; i++) {
+		fill(pins + i * 32, 32, 0);
+		pins[i * 32] = (uint8_t)(i >> 8);
+		pins[i * 32 + 1] = (uint8_t)i;
+	}
+	sb_pins = pins;
+	sb_n_pins = NP;
+	len = sb_store(NULL, 0, buf, BUF_MAX);
+	CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_OK && pa_trust_pin_count(&st) == NP &&
+	      pa_trust_count(&st) == 0);
+	for (i = 0; i < NP; i++) {
+		found += pa_trust_pinned(&st, pins + i * 32);
+		memcpy(probe, pins + i * 32, 32);
+		probe[31] ^= 1;
+		absent += !pa_trust_pinned(&st, probe);
+	}
+	CHECK(found == NP && absent == NP);
+	/* with anchors beside them */
+	{
+		sb_anchor a = mk(1, PA_TRUST_ALG_P256, p256a, 33);
+
+		len = sb_store(&a, 1, buf, BUF_MAX);
+		CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_OK && pa_trust_count(&st) == 1 &&
+		      pa_trust_pin_count(&st) == NP && pa_trust_pinned(&st, pins + 5 * 32));
+	}
+	/* a duplicate, an unsorted pair, a length not a multiple of 32 */
+	memcpy(pins + 32, pins, 32);
+	len = sb_store(NULL, 0, buf, BUF_MAX);
+	CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_ERR_ORDER && st.n_pins == 0);
+	pins[32] = 0xff;
+	len = sb_store(NULL, 0, buf, BUF_MAX);
+	CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_ERR_ORDER);
+	{
+		/* 84 02 40 40 58 21 <33 bytes> */
+		uint8_t s[64] = { 0x84, 0x02, 0x40, 0x40, 0x58, 0x21 };
+
+		CHECK(open_bytes(s, 6 + 33) == PA_TRUST_ERR_INDEX);
+		s[5] = 0x20;
+		CHECK(open_bytes(s, 6 + 32) == PA_TRUST_OK);
+		s[4] = 0x60; /* pins as a text string */
+		s[5] = 0x00;
+		CHECK(open_bytes(s, 5) == PA_TRUST_ERR_CBOR);
+	}
+	/* at most 2047 pins */
+	{
+		static uint8_t many[2048 * 32];
+
+		for (i = 0; i < 2048; i++) {
+			memset(many + i * 32, 0, 32);
+			many[i * 32] = (uint8_t)(i >> 8);
+			many[i * 32 + 1] = (uint8_t)i;
+		}
+		sb_pins = many;
+		sb_n_pins = 2047;
+		len = sb_store(NULL, 0, buf, BUF_MAX);
+		CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_OK && pa_trust_pin_count(&st) == 2047);
+		sb_n_pins = 2048;
+		len = sb_store(NULL, 0, buf, BUF_MAX);
+		CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_ERR_INDEX);
+	}
+	sb_pins = NULL;
+	sb_n_pins = 0;
 }
 
 /* Many anchors: every name-key is found with exactly its records. */
@@ -290,8 +368,9 @@ static void test_anchor_rejects(void)
 	EXPECT_ONE(mk(1, PA_TRUST_ALG_ED25519, rsa256, 33), PA_TRUST_ERR_KEY);
 	EXPECT_ONE(mk(1, PA_TRUST_ALG_ED25519, ed, 32), PA_TRUST_OK);
 	EXPECT_ONE(mk(1, PA_TRUST_ALG_RSA_F4, rsa_lead0, 256), PA_TRUST_ERR_KEY);
-	EXPECT_ONE(mk(1, PA_TRUST_ALG_RSA_F4, rsa256, 63), PA_TRUST_ERR_KEY);
-	EXPECT_ONE(mk(1, PA_TRUST_ALG_RSA_F4, rsa256, 64), PA_TRUST_OK);
+	/* the host's limits: 128..1024 bytes (1024 to 8192 bits) */
+	EXPECT_ONE(mk(1, PA_TRUST_ALG_RSA_F4, rsa256, 127), PA_TRUST_ERR_KEY);
+	EXPECT_ONE(mk(1, PA_TRUST_ALG_RSA_F4, rsa256, 128), PA_TRUST_OK);
 	EXPECT_ONE(mk(1, PA_TRUST_ALG_RSA_F4, rsa512, 512), PA_TRUST_OK);
 	EXPECT_ONE(mk(1, PA_TRUST_ALG_RSA_F4, rsa256, 0), PA_TRUST_ERR_KEY);
 	/* ext 1: required for alg 2, only there; a sane exponent */
@@ -322,7 +401,7 @@ static void test_anchor_rejects(void)
 	EXPECT_ONE(a, PA_TRUST_ERR_KEY);
 	a.e = e3;
 	a.e_len = 0;
-	EXPECT_ONE(a, PA_TRUST_ERR_KEY);
+	EXPECT_ONE(a, PA_TRUST_ERR_EXT); /* a present ext is never empty */
 	/* ext 2 */
 	a = mk(1, PA_TRUST_ALG_P256, p256a, 33);
 	a.nc = nc_der;
@@ -336,6 +415,28 @@ static void test_anchor_rejects(void)
 	a.nc = nc_der;
 	a.nc_len = sizeof(nc_der);
 	EXPECT_ONE(a, PA_TRUST_OK);
+	/* ext 3: a path length, any uint */
+	a.has_pl = 1;
+	a.pl = 0;
+	EXPECT_ONE(a, PA_TRUST_OK);
+	a = mk(1, PA_TRUST_ALG_P256, p256a, 33);
+	a.has_pl = 1;
+	a.pl = UINT64_MAX;
+	EXPECT_ONE(a, PA_TRUST_OK);
+	{
+		pa_trust_store st;
+		pa_trust_anchor got;
+		size_t len;
+
+		a.pl = 7;
+		len = sb_store(&a, 1, buf, BUF_MAX);
+		CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_OK && pa_trust_get(&st, 0, &got) == PA_TRUST_OK &&
+		      got.has_path_len && got.path_len == 7);
+		a.has_pl = 0;
+		len = sb_store(&a, 1, buf, BUF_MAX);
+		CHECK(pa_trust_open(&st, buf, len) == PA_TRUST_OK && pa_trust_get(&st, 0, &got) == PA_TRUST_OK &&
+		      !got.has_path_len);
+	}
 }
 
 /* Stores patched byte by byte where the builder cannot go. */
@@ -364,14 +465,16 @@ static void test_structure_rejects(void)
 	as[0] = mk(0x01020304, PA_TRUST_ALG_P256, p256a, 33);
 	as[1] = mk(0x01020305, PA_TRUST_ALG_P256, p256b, 33);
 	one_len = sb_store(as, 1, one, sizeof(one));
-	CHECK(one_len == 1 + 1 + 1 + 6 + 2 + 42);
+	CHECK(one_len == 1 + 1 + 1 + 6 + 2 + 42 + 1);
 	EXPECT_BYTES(one, one_len, PA_TRUST_OK);
 
-	/* outer: not an array, 4 items, 2 items, indefinite, a tag */
+	/* outer: not an array, 3 or 5 items, 2 items, indefinite, a tag */
 	memcpy(buf, one, one_len);
-	buf[0] = 0xa3;
+	buf[0] = 0xa4;
 	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_CBOR);
-	buf[0] = 0x84;
+	buf[0] = 0x83;
+	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_CBOR);
+	buf[0] = 0x85;
 	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_CBOR);
 	buf[0] = 0x82;
 	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_CBOR);
@@ -379,24 +482,40 @@ static void test_structure_rejects(void)
 	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_CBOR);
 	buf[0] = 0xd8;
 	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_CBOR);
-	/* version 0, 2, 24 (two bytes), and 1 written long (18 01) */
+	/* version 0, 1 (a store made before anchors had to be CAs), 3, 24 (two
+	 * bytes), and 2 written long (18 02) */
 	memcpy(buf, one, one_len);
 	buf[1] = 0x00;
 	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_VERSION);
-	buf[1] = 0x02;
+	buf[1] = 0x01;
+	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_VERSION);
+	buf[1] = 0x03;
 	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_VERSION);
 	buf[1] = 0x41; /* a bstr where the version goes */
 	EXPECT_BYTES(buf, one_len, PA_TRUST_ERR_CBOR);
-	buf[0] = 0x83;
+	buf[0] = 0x84;
 	buf[1] = 0x18;
-	buf[2] = 0x01;
+	buf[2] = 0x02;
 	memcpy(buf + 3, one + 2, one_len - 2);
 	EXPECT_BYTES(buf, one_len + 1, PA_TRUST_ERR_CBOR);
 	buf[2] = 0x18;
 	EXPECT_BYTES(buf, one_len + 1, PA_TRUST_ERR_VERSION);
+	/* a whole version 1 store, as prov wrote them: three items, refused by version */
+	{
+		sb_rec r;
+		uint8_t s[300];
+		size_t n;
+
+		r.len = sb_record(&as[0], &r.rec);
+		memcpy(r.nk, as[0].nk, 4);
+		n = sb_store_recs(&r, 1, 0, 1, s, sizeof(s));
+		CHECK(s[0] == 0x83 && s[1] == 0x01);
+		EXPECT_BYTES(s, n, PA_TRUST_ERR_VERSION);
+		free(r.rec);
+	}
 	/* the index bstr length written long (58 06) */
-	buf[0] = 0x83;
-	buf[1] = 0x01;
+	buf[0] = 0x84;
+	buf[1] = 0x02;
 	buf[2] = 0x58;
 	buf[3] = 0x06;
 	memcpy(buf + 4, one + 3, one_len - 3);
@@ -416,8 +535,8 @@ static void test_structure_rejects(void)
 		uint8_t s[200];
 		size_t n = 0;
 
-		s[n++] = 0x83;
-		s[n++] = 0x01;
+		s[n++] = 0x84;
+		s[n++] = 0x02;
 		s[n++] = 0x45;
 		memcpy(s + n, one + 3, 5);
 		n += 5;
@@ -425,8 +544,8 @@ static void test_structure_rejects(void)
 		n += one_len - 9;
 		EXPECT_BYTES(s, n, PA_TRUST_ERR_INDEX);
 		n = 0;
-		s[n++] = 0x83;
-		s[n++] = 0x01;
+		s[n++] = 0x84;
+		s[n++] = 0x02;
 		s[n++] = 0x47;
 		memcpy(s + n, one + 3, 6);
 		n += 6;
@@ -452,12 +571,14 @@ static void test_structure_rejects(void)
 		memcpy(r[0].nk, as[0].nk, 4);
 		r[1] = r[0];
 		r[1].nk[3] = 9;
-		n = sb_store_recs(r, 2, 0, 1, s, sizeof(s));
+		n = sb_store_recs(r, 2, 0, 2, s, sizeof(s));
 		EXPECT_BYTES(s, n, PA_TRUST_OK);
 		/* drop the second record's bytes: shorten the anchors bstr */
-		/* the anchors head 58 54 (84 bytes) becomes 58 2a */
-		CHECK(s[n - 84 - 1] == 84);
-		s[n - 84 - 1] = 42;
+		/* the anchors head 58 54 (84 bytes) becomes 58 2a; the empty pins
+		 * (40) move up */
+		CHECK(s[n - 1] == 0x40 && s[n - 1 - 84 - 1] == 84);
+		s[n - 1 - 84 - 1] = 42;
+		s[n - 1 - 84 + 42] = 0x40;
 		EXPECT_BYTES(s, n - 42, PA_TRUST_ERR_OFFSET);
 		free(r[0].rec);
 	}
@@ -471,7 +592,7 @@ static void test_structure_rejects(void)
 		memcpy(r[0].nk, as[0].nk, 4);
 		r[0].rec = realloc(r[0].rec, r[0].len + 1);
 		r[0].rec[r[0].len++] = 0x00;
-		n = sb_store_recs(r, 1, 0, 1, s, sizeof(s));
+		n = sb_store_recs(r, 1, 0, 2, s, sizeof(s));
 		EXPECT_BYTES(s, n, PA_TRUST_ERR_TRAILING);
 		free(r[0].rec);
 	}
@@ -486,27 +607,27 @@ static void test_structure_rejects(void)
 
 		r[0] = recs[1];
 		r[1] = recs[0];
-		len = sb_store_recs(r, 2, 0, 1, buf, BUF_MAX);
+		len = sb_store_recs(r, 2, 0, 2, buf, BUF_MAX);
 		EXPECT_BYTES(buf, len, PA_TRUST_ERR_ORDER);
 		r[0] = recs[0];
 		r[1] = recs[1];
-		len = sb_store_recs(r, 2, 0, 1, buf, BUF_MAX);
+		len = sb_store_recs(r, 2, 0, 2, buf, BUF_MAX);
 		EXPECT_BYTES(buf, len, PA_TRUST_OK);
 		r[0] = recs[0];
 		r[1] = recs[0];
-		len = sb_store_recs(r, 2, 0, 1, buf, BUF_MAX);
+		len = sb_store_recs(r, 2, 0, 2, buf, BUF_MAX);
 		EXPECT_BYTES(buf, len, PA_TRUST_ERR_ORDER);
 		/* same name-key, records p256b then p256a: ordered only if p256b's bytes
 		 * sort first */
 		r[0] = recs[1];
 		memcpy(r[0].nk, recs[0].nk, 4);
 		r[1] = recs[0];
-		len = sb_store_recs(r, 2, 0, 1, buf, BUF_MAX);
+		len = sb_store_recs(r, 2, 0, 2, buf, BUF_MAX);
 		EXPECT_BYTES(buf, len, memcmp(recs[1].rec, recs[0].rec, 42) < 0 ? PA_TRUST_OK : PA_TRUST_ERR_ORDER);
 		r[0] = recs[0];
 		r[1] = recs[1];
 		memcpy(r[1].nk, recs[0].nk, 4);
-		len = sb_store_recs(r, 2, 0, 1, buf, BUF_MAX);
+		len = sb_store_recs(r, 2, 0, 2, buf, BUF_MAX);
 		EXPECT_BYTES(buf, len, memcmp(recs[0].rec, recs[1].rec, 42) < 0 ? PA_TRUST_OK : PA_TRUST_ERR_ORDER);
 	}
 	for (i = 0; i < 2; i++)
@@ -514,7 +635,7 @@ static void test_structure_rejects(void)
 
 	/* anchor records patched: 83 03 58 21 <33 bytes> 1a <4> */
 	{
-		size_t r0 = one_len - 42; /* where the record starts */
+		size_t r0 = one_len - 1 - 42; /* where the record starts (the empty pins follow) */
 
 		memcpy(buf, one, one_len);
 		buf[r0] = 0x82; /* 2 items */
@@ -550,13 +671,20 @@ static void test_structure_rejects(void)
 			size_t len;
 			int err;
 		} ext[] = {
-			{ "\xa0", 1, PA_TRUST_OK },                              /* {} (CDDL allows it) */
+			{ "\xa0", 1, PA_TRUST_ERR_EXT },                        /* {}: present only when non-empty */
 			{ "\xa1\x02\x41\x30", 4, PA_TRUST_OK },                  /* {2: h'30'} */
-			{ "\xa1\x03\x41\x30", 4, PA_TRUST_ERR_EXT },             /* unknown key 3 */
+			{ "\xa1\x03\x00", 3, PA_TRUST_OK },                      /* {3: 0} */
+			{ "\xa2\x02\x41\x30\x03\x05", 6, PA_TRUST_OK },          /* {2: h'30', 3: 5} */
+			{ "\xa2\x03\x05\x02\x41\x30", 6, PA_TRUST_ERR_CBOR },    /* keys unsorted */
+			{ "\xa1\x03\x41\x30", 4, PA_TRUST_ERR_EXT },             /* path length as a bstr */
+			{ "\xa1\x03\x20", 3, PA_TRUST_ERR_EXT },                 /* path length -1 */
+			{ "\xa1\x03\x18\x05", 4, PA_TRUST_ERR_EXT },             /* path length not shortest */
+			{ "\xa1\x04\x00", 3, PA_TRUST_ERR_EXT },                 /* unknown key 4 */
 			{ "\xa1\x00\x41\x30", 4, PA_TRUST_ERR_EXT },             /* unknown key 0 */
 			{ "\xa1\x20\x41\x30", 4, PA_TRUST_ERR_EXT },             /* key -1 */
 			{ "\xa1\x61\x61\x41\x30", 5, PA_TRUST_ERR_EXT },         /* key "a" */
-			{ "\xa3\x02\x41\x30\x02\x41\x30\x02\x41\x30", 10, PA_TRUST_ERR_EXT },
+			{ "\xa3\x02\x41\x30\x02\x41\x30\x02\x41\x30", 10, PA_TRUST_ERR_CBOR }, /* repeated */
+			{ "\xa4\x01\x41\x03\x02\x41\x30\x03\x00\x04\x00", 11, PA_TRUST_ERR_EXT }, /* 4 keys */
 			{ "\xa2\x02\x41\x30\x02\x41\x31", 7, PA_TRUST_ERR_CBOR }, /* duplicate key */
 			{ "\xa1\x02\x61\x30", 4, PA_TRUST_ERR_CBOR },            /* text value */
 			{ "\xa1\x18\x02\x41\x30", 5, PA_TRUST_ERR_EXT },         /* long-form key */
@@ -582,7 +710,7 @@ static void test_structure_rejects(void)
 				memcpy(r.nk, "\0\0\0\1", 4);
 				r.rec = s;
 				r.len = n;
-				len = sb_store_recs(&r, 1, 0, 1, buf, BUF_MAX);
+				len = sb_store_recs(&r, 1, 0, 2, buf, BUF_MAX);
 				got = open_bytes(buf, len);
 				CHECK_MSG(got == ext[k].err, "ext case %zu: got %d (%s), want %d", k, got,
 				          pa_trust_strerror(got), ext[k].err);
@@ -664,6 +792,7 @@ int main(void)
 
 	test_rich();
 	test_empty_and_args();
+	test_pins();
 	test_many();
 	test_anchor_rejects();
 	test_structure_rejects();

@@ -3,11 +3,16 @@
  * them in the compact store format (schemas/truststore.cddl,
  * docs/truststore-format.md), or as DER, PEM or a C header.
  *
- * - An anchor is what a device needs to verify against a root: a 4-byte lookup
- *   key of the subject Name (SHA-256 over its DER, truncated), the public key in
- *   its smallest lossless form, notAfter, and the NameConstraints when the root
- *   has them.  Certificates whose key no anchor form can hold (DSA, Ed448, other
- *   curves) are dropped with a note, never silently.
+ * - An anchor is a CA the device lets sign servers' certificates: a 4-byte
+ *   lookup key of the subject Name (SHA-256 over its DER, truncated), the public
+ *   key in its smallest lossless form, notAfter, and the path length and
+ *   NameConstraints when the root has them.  Only a CA by RFC 5280 becomes an
+ *   anchor (prov_trust_ca_check); every certificate that does not, and every one
+ *   whose key no anchor form can hold (DSA, Ed448, other curves), is dropped
+ *   with its reason, never silently.
+ * - A pin is one server's key (SHA-256 of its DER SubjectPublicKeyInfo): the
+ *   device accepts a server whose own key is pinned and never anything signed
+ *   by it.
  * - A store is one deterministic CBOR item; the same set of anchors always gives
  *   the same bytes, whatever the input order.
  * - prov_trust_store_check is the strict host-side reader: it rejects everything
@@ -31,11 +36,15 @@
 #include "prov/err.h"
 #include "prov/home.h"
 
-#define PROV_TRUST_VERSION 1
+/* Format version 2 (docs/truststore-format.md): anchors are CAs, pins exist.
+ * Version 1 stores are refused with "rebuild it" (they may hold non-CAs). */
+#define PROV_TRUST_VERSION 2
 #define PROV_TRUST_NAME_KEY_LEN 4
 #define PROV_TRUST_INDEX_REC 6              /* name-key (4) || offset (2, big-endian) */
 #define PROV_TRUST_ANCHORS_MAX 65535        /* offsets are 16 bits */
-#define PROV_TRUST_STORE_MAX (PROV_TRUST_ANCHORS_MAX + 6 * 65535 + 16)
+#define PROV_TRUST_PIN_LEN 32               /* SHA-256 of a DER SubjectPublicKeyInfo */
+#define PROV_TRUST_PINS_MAX 2047            /* pins bytes stay below 65,536 */
+#define PROV_TRUST_STORE_MAX (PROV_TRUST_ANCHORS_MAX + 6 * 65535 + PROV_TRUST_PIN_LEN * PROV_TRUST_PINS_MAX + 16)
 #define PROV_TRUST_RSA_MIN 128              /* modulus bytes: 1024 .. 8192 bits */
 #define PROV_TRUST_RSA_MAX 1024
 #define PROV_TRUST_MAX_CHAINS 64            /* --chain files (a bit each) */
@@ -52,7 +61,7 @@ typedef enum prov_trust_alg {
 } prov_trust_alg;
 
 /* Ext map keys of an anchor. */
-enum { PROV_TRUST_EXT_EXPONENT = 1, PROV_TRUST_EXT_NAME_CONSTRAINTS = 2 };
+enum { PROV_TRUST_EXT_EXPONENT = 1, PROV_TRUST_EXT_NAME_CONSTRAINTS = 2, PROV_TRUST_EXT_PATH_LEN = 3 };
 
 /* Payload keys of a signed store (docs/truststore-format.md, "Signed stores"). */
 enum {
@@ -81,13 +90,38 @@ typedef struct prov_trust_anchor {
 	int no_expiry;           /* notAfter 99991231235959Z: encoded as null */
 	uint8_t *name_constraints; /* DER of the NameConstraints extension value, or NULL */
 	size_t nc_len;
+	int has_path_len;        /* basicConstraints pathLenConstraint present */
+	uint64_t path_len;
 	uint8_t *record;         /* the encoded anchor item */
 	size_t record_len;
 } prov_trust_anchor;
 
-/* Build the anchor of a certificate.  A key no anchor form holds ->
- * PROV_E_INPUT with the reason ("unsupported key: DSA"). */
+/* Build the anchor of a certificate (its key, notAfter, path length and name
+ * constraints; whether it may be an anchor at all is prov_trust_ca_check's
+ * question).  A key no anchor form holds -> PROV_E_INPUT with the reason
+ * ("unsupported key: DSA"). */
 prov_status prov_trust_anchor_from_cert(X509 *cert, prov_trust_anchor *a, prov_err *e);
+
+/* Why a certificate may not be an anchor. */
+typedef enum prov_trust_refusal {
+	PROV_TRUST_CA_OK = 0,
+	PROV_TRUST_NOT_CA,        /* no basicConstraints, cA FALSE, keyUsage without keyCertSign */
+	PROV_TRUST_V1,            /* version 1 and allow_v1 not set */
+	PROV_TRUST_CRITICAL_EXT,  /* a critical extension the device does not process */
+	PROV_TRUST_MALFORMED,     /* against RFC 5280's certificate profile (empty names, ...) */
+} prov_trust_refusal;
+
+/* Is cert a CA by RFC 5280, usable as an anchor: version 3 (or version 1 when
+ * allow_v1), basicConstraints cA TRUE, keyUsage (if present) with keyCertSign,
+ * no critical extension other than basicConstraints, keyUsage and
+ * nameConstraints, non-empty subject and issuer, the same signature algorithm
+ * inside and outside the signed part, well-formed extensions.  Returns the
+ * refusal and writes why (one line, ASCII) into why[cap]. */
+prov_trust_refusal prov_trust_ca_check(X509 *cert, int allow_v1, char *why, size_t cap);
+const char *prov_trust_refusal_name(prov_trust_refusal r);
+
+/* The pin of a DER SubjectPublicKeyInfo. */
+void prov_trust_pin(const uint8_t *spki_der, size_t len, uint8_t out[PROV_TRUST_PIN_LEN]);
 /* Encode a->record from the other fields (done by _from_cert; exposed for tests). */
 prov_status prov_trust_anchor_encode(prov_trust_anchor *a, prov_err *e);
 void prov_trust_anchor_clear(prov_trust_anchor *a);
@@ -95,10 +129,13 @@ void prov_trust_anchor_clear(prov_trust_anchor *a);
 /* The name-key of a DER Name. */
 void prov_trust_name_key(const uint8_t *name_der, size_t len, uint8_t out[PROV_TRUST_NAME_KEY_LEN]);
 
-/* Encode a store from n anchors (their records must be encoded).  Sorts a copy
- * by (name-key, record); identical (name-key, record) pairs are written once.
- * More than PROV_TRUST_ANCHORS_MAX bytes of anchors -> PROV_E_INPUT. */
+/* Encode a store from n anchors (their records must be encoded) and n_pins
+ * pins (n_pins * PROV_TRUST_PIN_LEN bytes, any order).  Sorts a copy of each
+ * by (name-key, record) and by pin; identical entries are written once.  More
+ * than PROV_TRUST_ANCHORS_MAX bytes of anchors or PROV_TRUST_PINS_MAX pins ->
+ * PROV_E_INPUT. */
 prov_status prov_trust_store_encode(const prov_trust_anchor *const *anchors, size_t n,
+                                    const uint8_t *pins, size_t n_pins,
                                     uint8_t **out, size_t *out_len, prov_err *e);
 
 /* A checked anchor of a store: pointers into the caller's buffer. */
@@ -114,19 +151,28 @@ typedef struct prov_trust_view {
 	size_t exponent_len;
 	const uint8_t *name_constraints;
 	size_t nc_len;
+	int has_path_len;
+	uint64_t path_len;
 	const uint8_t *record;
 	size_t record_len;
 } prov_trust_view;
 
-/* Check a store against every rule of the format.  On success *n is the number
- * of anchors and, if views is not NULL, *views a malloc'd array of them.
- * A malformed store -> PROV_E_INPUT naming the first defect. */
+/* Check a store against every rule of the format ("What a reader rejects" in
+ * docs/truststore-format.md; the device's pa_trust_check applies the same list).
+ * On success *n is the number of anchors and, if views is not NULL, *views a
+ * malloc'd array of them.  A malformed store -> PROV_E_INPUT naming the first
+ * defect. */
 prov_status prov_trust_store_check(const uint8_t *buf, size_t len, prov_trust_view **views,
                                    size_t *n, prov_err *e);
 
-/* Describe a (checked) store as JSON: {"version", "size", "count", "anchors": [...]},
- * each anchor {"name_key", "alg", "key_bits", "not_after" (ISO or null),
- * "name_constraints" (bool), "offset", "size"}. */
+/* The pins of a store that passed prov_trust_store_check: *pins points into buf
+ * (n * PROV_TRUST_PIN_LEN bytes, ascending).  -1 if buf is not such a store. */
+int prov_trust_store_pins(const uint8_t *buf, size_t len, const uint8_t **pins, size_t *n);
+
+/* Describe a (checked) store as JSON: {"version", "size", "count" (anchors),
+ * "anchors": [...], "pin_count", "pins": [{"spki_sha256"}]}, each anchor
+ * {"name_key", "alg", "key_bits", "not_after" (ISO or null), "path_len" (or
+ * null), "name_constraints" (bool), "offset", "size"}. */
 json_t *prov_trust_store_describe(const uint8_t *buf, size_t len, const prov_trust_view *v,
                                   size_t n);
 
@@ -151,14 +197,19 @@ typedef struct prov_trust_build_opts {
 	size_t n_select;
 	const char *const *chains;   /* served chains (leaf first), PEM or DER */
 	size_t n_chains;
+	const char *const *pins;     /* servers' certificates or PEM public keys to pin */
+	size_t n_pins;
+	int allow_v1;                /* version 1 roots may be anchors */
 	int64_t at;                  /* roots expired at this time are dropped */
 	prov_trust_format format;
 } prov_trust_build_opts;
 
 /* Build the output.  *report (also on most failures, NULL otherwise) records
- * every decision: inputs, anchors kept, roots dropped and why, selector
- * matches, chain coverage and the optimisation.  Errors: a selector matching
- * nothing -> PROV_E_NOTFOUND naming it; a chain no root validates ->
+ * every decision: inputs, anchors kept, pins, certificates dropped and why,
+ * selector matches, chain coverage and the optimisation.  With no --from
+ * (n_from 0) the store holds pins only.  Errors: a selector matching nothing
+ * -> PROV_E_NOTFOUND naming it; a selector matching a certificate that cannot
+ * be an anchor -> PROV_E_INPUT naming it and why; a chain no root validates ->
  * PROV_E_VERIFY naming the file; nothing left to write, garbage input ->
  * PROV_E_INPUT; unreadable input -> PROV_E_IO / PROV_E_NOTFOUND. */
 prov_status prov_trust_build(const prov_trust_build_opts *o, uint8_t **out, size_t *out_len,
@@ -174,6 +225,7 @@ typedef struct prov_trust_sign_info {
 	uint64_t counter;
 	int64_t issued_at;
 	size_t n_anchors;
+	size_t n_pins;
 } prov_trust_sign_info;
 
 /* Inside the caller's transaction: take the next value of the factory-wide
