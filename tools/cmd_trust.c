@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "prov/escape.h"
 #include "prov/db.h"
 #include "prov/keys.h"
 #include "prov/trust.h"
@@ -127,13 +128,13 @@ static void print_build(const json_t *r, const char *out)
 	json_t *x, *y;
 	size_t i, k;
 
-	cli_out("wrote %s: %lld anchors, %lld pins, %lld bytes (%s)\n", out,
+	cli_out("wrote %s: %lld anchors, %lld pins, %lld bytes (%s)\n", cli_esc(out),
 	        (long long)json_integer_value(json_object_get(json_object_get(r, "output"), "count")),
 	        (long long)json_integer_value(json_object_get(json_object_get(r, "output"), "pins")),
 	        (long long)json_integer_value(json_object_get(json_object_get(r, "output"), "size")),
 	        json_string_value(json_object_get(r, "format")));
 	json_array_foreach(json_object_get(r, "chains"), i, x) {
-		cli_out("chain %s:", json_string_value(json_object_get(x, "file")));
+		cli_out("chain %s:", cli_esc(json_string_value(json_object_get(x, "file"))));
 		json_array_foreach(json_object_get(x, "covered_by"), k, y)
 			cli_out("%s %s (%lld B)%s", k > 0 ? ";" : "", json_string_value(json_object_get(y, "subject")),
 			        (long long)json_integer_value(json_object_get(y, "size")),
@@ -254,7 +255,7 @@ int cmd_trust_build(int argc, char **argv, cli *c)
 	if (report != NULL && !c->json)
 		print_dropped(c, report); /* --json: in the report's "dropped" */
 	if (st == PROV_OK && manifest != NULL) {
-		json_object_set_new(report, "file", json_string(out));
+		json_object_set_new(report, "file", prov_json_text(out, strlen(out)));
 		mtext = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);
 		if (mtext == NULL)
 			st = prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
@@ -278,9 +279,9 @@ int cmd_trust_build(int argc, char **argv, cli *c)
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	json_object_set_new(report, "file", json_string(out));
+	json_object_set_new(report, "file", prov_json_text(out, strlen(out)));
 	if (manifest != NULL)
-		json_object_set_new(report, "manifest", json_string(manifest));
+		json_object_set_new(report, "manifest", prov_json_text(manifest, strlen(manifest)));
 	if (c->json) {
 		rc = cli_json(c, report);
 		report = NULL;
@@ -355,14 +356,15 @@ int cmd_trust_sign(int argc, char **argv, cli *c)
 	EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL);
 	prov_hex(md, sizeof(md), hex);
 	if (c->json)
-		rc = cli_json(c, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:s}", "file", out, "counter",
-		                           (json_int_t)info.counter, "device", dev != NULL ? json_string(dev) : json_null(),
+		rc = cli_json(c, json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:s}", "file", prov_json_text(out, strlen(out)),
+		                           "counter", prov_json_u64(info.counter), "device",
+		                           dev != NULL ? prov_json_text(dev, strlen(dev)) : json_null(),
 		                           "anchors", (json_int_t)info.n_anchors, "pins", (json_int_t)info.n_pins, "size",
 		                           (json_int_t)len, "sha256", hex));
 	else
-		cli_out("wrote %s: signed trust store, counter %llu, %zu anchors, %zu pins, %zu bytes, for %s\n", out,
-		        (unsigned long long)info.counter, info.n_anchors, info.n_pins, len,
-		        dev != NULL ? dev : "any device");
+		cli_out("wrote %s: signed trust store, counter %llu, %zu anchors, %zu pins, %zu bytes, for %s\n",
+		        cli_esc(out), (unsigned long long)info.counter, info.n_anchors, info.n_pins, len,
+		        dev != NULL ? cli_esc(dev) : "any device");
 out:
 	free(in);
 	free(buf);
@@ -377,15 +379,19 @@ static void print_store(const json_t *j)
 
 	if (s != NULL) {
 		cli_out("signature: %s", json_string_value(json_object_get(s, "status")));
-		if (json_object_get(s, "kid") != NULL)
-			cli_out(" (%s, kid %s)\ncounter:   %lld\nissued at: %s\ndevice:    %s\n",
+		if (json_object_get(s, "kid") != NULL) {
+			uint64_t counter = 0;
+
+			prov_json_get_u64(json_object_get(s, "counter"), &counter);
+			cli_out(" (%s, kid %s)\ncounter:   %llu\nissued at: %s\ndevice:    %s\n",
 			        json_string_value(json_object_get(s, "alg")), json_string_value(json_object_get(s, "kid")),
-			        (long long)json_integer_value(json_object_get(s, "counter")),
-			        json_string_value(json_object_get(s, "issued_at")),
-			        json_is_string(json_object_get(s, "device")) ? json_string_value(json_object_get(s, "device"))
-			                                                    : "any");
-		else
+			        (unsigned long long)counter, json_string_value(json_object_get(s, "issued_at")),
+			        json_is_string(json_object_get(s, "device"))
+			            ? cli_esc(json_string_value(json_object_get(s, "device")))
+			            : "any");
+		} else {
 			cli_out("\n");
+		}
 	}
 	if (json_object_get(j, "count") == NULL)
 		return;
@@ -459,7 +465,7 @@ int cmd_trust_inspect(int argc, char **argv, cli *c)
 			j = prov_trust_store_describe(buf, len, v, n);
 	}
 	if (j != NULL) {
-		json_object_set_new(j, "file", json_string(file));
+		json_object_set_new(j, "file", prov_json_text(file, strlen(file)));
 		if (c->json) {
 			rc = cli_json(c, j);
 			j = NULL;

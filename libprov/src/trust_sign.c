@@ -1,5 +1,6 @@
 /* trust_sign.c - signed trust stores: a device's roots updated on their own,
  * without a credential bundle (see prov/trust.h, docs/truststore-format.md). */
+#include "prov/escape.h"
 #include "prov/trust.h"
 
 #include <inttypes.h>
@@ -220,10 +221,10 @@ prov_status prov_trust_signed_inspect(const uint8_t *buf, size_t len, EVP_PKEY *
 	j = prov_trust_store_describe(store, store_len, v, n);
 	prov_hex(si.kid != NULL && si.kid_len == 8 ? si.kid : (const uint8_t *)"\0\0\0\0\0\0\0\0", 8, kid);
 	json_object_set_new(j, "signed",
-	                    json_pack("{s:s, s:s, s:s, s:I, s:s, s:o, s:I}", "status", "valid", "alg",
+	                    json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:I}", "status", "valid", "alg",
 	                              si.alg == PROV_COSE_ALG_ES256 ? "ES256" : si.alg == PROV_COSE_ALG_ES384 ? "ES384" : "EdDSA",
 	                              "kid", kid, "counter",
-	                              (json_int_t)cbor_get_int(prov_cbor_map_get_int(p, PROV_TS_COUNTER)), "issued_at",
+	                              prov_json_u64(cbor_get_int(prov_cbor_map_get_int(p, PROV_TS_COUNTER))), "issued_at",
 	                              prov_time_iso((int64_t)cbor_get_int(prov_cbor_map_get_int(p, PROV_TS_ISSUED_AT)), iso),
 	                              "device", dev[0] != 0 ? json_string(dev) : json_null(), "size",
 	                              (json_int_t)len));

@@ -92,3 +92,20 @@ assert d["issued_at"] == iso, (d["issued_at"], iso)
 assert d["tls"]["time_floor"] == "2026-01-01T00:00:00Z" and d["tls"]["time_floor_seconds"] == 1767225600' "$output"
 	[ "$(field "$T/b.cbor" 5)" = "$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["issued_at_seconds"])' "$output")" ]
 }
+
+@test "trust inspect: a signed store's counter 2^64-1 and issued-at 2^63 print exact, never negative" {
+	make_factory
+	"$PROV" trust build --from "$REPO/templates/roots/iot-roots.pem" --all --out "$T/s.store" >/dev/null
+	"$PROV" trust sign --store "$T/s.store" --out "$T/s.cose" >/dev/null
+	# a signed store's payload uses the bundle's keys for counter (3) and issued-at (5)
+	"$PY" "$RESIGN" "$PROV_HOME/signer.key" "$T/s.cose" "$T/max.cose" 3=18446744073709551615 5=9223372036854775808
+	run -0 "$PROV" trust inspect "$T/max.cose"
+	assert_output_has "signature: valid"
+	assert_output_has $'\ncounter:   18446744073709551615\n'
+	[[ "$output" != *"counter:   -"* ]] && [[ "$output" != *1969* ]]
+	run -0 "$PROV" trust inspect "$T/max.cose" --json
+	assert_output_has '"counter": 18446744073709551615,'
+	"$PY" -c 'import json, sys
+d = json.loads(sys.argv[1])
+assert d["signed"]["counter"] == 2**64 - 1 and d["signed"]["status"] == "valid", d["signed"]' "$output"
+}
