@@ -79,7 +79,7 @@ static struct its_store {
 	int mounted;
 	int failed;                   /* a write failed: unusable until the next mount */
 	uint32_t sseq[PA_ITS_SECTORS_MAX];   /* sector sequence numbers, 0 = free */
-	uint8_t erased[PA_ITS_SECTORS_MAX];  /* erased by this mount, untouched since */
+	uint8_t erased[PA_ITS_SECTORS_MAX];  /* free and blank: no erase needed before use */
 	uint32_t next_sseq;
 	uint32_t next_seq;
 	uint32_t active;              /* the sector appended to, or NONE */
@@ -493,6 +493,23 @@ static uint32_t free_sectors(void)
 	return n;
 }
 
+/* Whether free sector s reads blank (all 0xff): a sector collected before the
+ * last power-off, ready for use.  A torn erase leaves either a prefix of the
+ * sector erased or garbage, never all of it blank. */
+static psa_status_t blank(uint32_t s, uint8_t *yes)
+{
+	uint8_t buf[PA_ITS_BUF];
+	uint32_t off;
+	psa_status_t st = PSA_SUCCESS;
+
+	*yes = 1;
+	for (off = 0; off < its.ssz && *yes && st == PSA_SUCCESS; off += PA_ITS_BUF) {
+		st = fl_read(s * its.ssz + off, buf, PA_ITS_BUF);
+		*yes = st == PSA_SUCCESS && all_ff(buf, PA_ITS_BUF);
+	}
+	return st;
+}
+
 /* Read every header and every entry into a fresh index. */
 static psa_status_t scan(void)
 {
@@ -504,6 +521,9 @@ static psa_status_t scan(void)
 	its.active = NONE;
 	for (s = 0; s < its.nsec && st == PSA_SUCCESS; s++) {
 		st = hdr_read(s, &its.sseq[s]);
+		its.erased[s] = 0;
+		if (st == PSA_SUCCESS && its.sseq[s] == 0)
+			st = blank(s, &its.erased[s]);
 		if (its.sseq[s] > max) {
 			max = its.sseq[s];
 			its.active = s;
@@ -764,8 +784,8 @@ static psa_status_t gc_oldest(void)
 
 /* Open the next free sector (in ring order after the active one, so erases
  * go round all sectors) and, if none is left free, collect the oldest.  The
- * sector is erased first unless this mount erased it (a collected sector):
- * a free sector found at mount may hold anything, a torn erase included. */
+ * sector is erased first unless it is known blank (collected sectors are
+ * erased at once, so their old records do not linger). */
 static psa_status_t advance(void)
 {
 	uint8_t b[32];
