@@ -5,9 +5,9 @@
  * (port/pa_flash_sim.c: 4 sectors of 4 KB, 8-byte program unit), with real
  * bundles made by the prov binary beside this test.
  *
- * A power cut at every flash program and erase, each torn four ways (nothing
- * done, all done, a prefix of units or of the sector, a partial unit or a
- * garbage sector), during:
+ * A power cut at every flash program and erase, each six ways (nothing done,
+ * all done, two prefixes of units or of the sector, two partial units or
+ * garbage sectors), during:
  *   the first start (identity key made), a full install, a rotation (same
  *   template, and to coaps-psk), a wipe, an install after the wipe, a keygen,
  *   a keygen + install that adopts the key, a rotation to a new keygen key, and
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -475,34 +476,78 @@ out:
 	return ok;
 }
 
+/* Each flash operation is cut six ways: before it, after it, and torn with
+ * two different prefixes of units (an erase: of the sector) and two partial
+ * units (an erase: two garbage fillings). */
+static const int tears[] = { PA_TEAR_BEFORE, PA_TEAR_AFTER, PA_TEAR_UNITS, PA_TEAR_UNITS,
+	                     PA_TEAR_BITS, PA_TEAR_BITS };
+#define TEARS (sizeof(tears) / sizeof(tears[0]))
+
 static void campaign(scen *s, const blob *further, const view *furtherv)
 {
 	unsigned long c, bad = 0;
-	int tear;
+	size_t t;
 	char why[128];
 
 	for (c = 1; c <= s->nops; c++) {
-		for (tear = 0; tear < PA_TEAR_COUNT; tear++) {
+		for (t = 0; t < TEARS; t++) {
 			memcpy(mem, s->img, SIZE);
 			if (power_on() != 0) {
 				bad++;
 				continue;
 			}
-			pa_flash_sim_arm(&F, c, tear, (uint32_t)(c * 2654435761u) ^ (uint32_t)tear);
+			pa_flash_sim_arm(&F, c, tears[t], (uint32_t)(c * 2654435761u) ^ (uint32_t)(t * 40503u));
 			(void)run_op(s);
 			cuts_tried++;
 			if (!after_cut(s, further, furtherv, why, sizeof(why))) {
 				bad++;
 				fprintf(stderr, "%s: cut at flash op %lu of %lu (tear %d): %s\n", s->what, c,
-				        s->nops, tear, why);
+				        s->nops, tears[t], why);
 			}
 		}
 	}
 	cuts_bad += bad;
-	CHECK_MSG(bad == 0, "%s: %lu of %lu cuts inconsistent", s->what, bad, s->nops * PA_TEAR_COUNT);
+	CHECK_MSG(bad == 0, "%s: %lu of %lu cuts inconsistent", s->what, bad, s->nops * TEARS);
 	printf("power cuts, %s: %lu flash operations (%" PRIu32 " B programmed, %" PRIu32
 	       " erases, %" PRIu32 " collections), %lu cuts\n", s->what, s->nops,
-	       s->st.bytes_programmed, s->st.sectors_erased, s->st.gc_runs, s->nops * PA_TEAR_COUNT);
+	       s->st.bytes_programmed, s->st.sectors_erased, s->st.gc_runs, s->nops * TEARS);
+	fflush(stdout);
+}
+
+/* Run the campaigns in two processes (each cut costs an install: ECDSA, ECDH),
+ * adding up their counts and checks. */
+static void campaigns(scen *const *sc, const blob *const *further, const view *const *fv, size_t n)
+{
+	struct { unsigned long tried, bad; int pass, fail; } r;
+	int fds[2];
+	pid_t pid;
+	size_t i;
+	int st = 0;
+
+	if (pipe(fds) != 0 || (pid = fork()) < 0) {
+		for (i = 0; i < n; i++)
+			campaign(sc[i], further[i], fv[i]);
+		return;
+	}
+	for (i = pid == 0 ? 1 : 0; i < n; i += 2)
+		campaign(sc[i], further[i], fv[i]);
+	CHECK_MSG(F.overwrites == 0, "%lu units programmed twice", F.overwrites);
+	if (pid == 0) {
+		r.tried = cuts_tried, r.bad = cuts_bad, r.pass = check_pass_, r.fail = check_fail_;
+		fflush(stdout);
+		_exit(write(fds[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+	}
+	close(fds[1]);
+	if (read(fds[0], &r, sizeof(r)) == (ssize_t)sizeof(r)) {
+		cuts_tried += r.tried, cuts_bad += r.bad;
+		check_pass_ += r.pass, check_fail_ += r.fail;
+	} else {
+		check_fail_++;
+		fprintf(stderr, "FAIL: the second campaign process died\n");
+	}
+	close(fds[0]);
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* ---- bundles --------------------------------------------------------------------------- */
@@ -624,117 +669,107 @@ static size_t gc_images(const uint8_t *s1, const blob *b, uint8_t *imgs[3])
 
 /* ---- benchmark: flash written per install and per rotation -------------------------------- */
 
-static void bench(const uint8_t *s0, const scen *inst, const scen *rot, unsigned rotations)
+/* Install `rotations` bundles r0..r(n-1) one after the other on the store in
+ * sim (already holding a first install), rebooting before each; *ok: how
+ * many installed; bytes programmed summed into *bytes. */
+static void rotate(pa_flash_sim *sim, unsigned rotations, unsigned *ok, unsigned long *bytes)
 {
 	pa_its_stats st;
-	unsigned long prog = 0, bytes = 0, erases = 0, hi = 0;
-	unsigned i, ok = 0, s;
 	char name[64];
-	uint8_t key[256];
-	size_t klen = 0;
+	unsigned i;
 
-	if (run("set -e; cd '%s'; P='%s'; exec >/dev/null 2>&1; i=0; "
-	        "while [ $i -lt %u ]; do $P bundle --home f --device X --out r$i.cbor; i=$((i+1)); done",
-	        work, prov, rotations) != 0) {
-		printf("bench: cannot make the rotation bundles\n");
-		return;
-	}
-	printf("flash: %u sectors of %u B, %u-byte program unit (firmware-agent/tests/test_agent_flash.c)\n",
-	       NSEC, SS, PSZ);
-	printf("flash per install (mqtt-mtls, first install): %" PRIu32 " B programmed in %" PRIu32
-	       " programs, %" PRIu32 " sectors erased\n", inst->st.bytes_programmed, inst->st.programs,
-	       inst->st.sectors_erased);
-	printf("flash per rotation (mqtt-mtls over mqtt-mtls): %" PRIu32 " B programmed in %" PRIu32
-	       " programs, %" PRIu32 " sectors erased\n", rot->st.bytes_programmed, rot->st.programs,
-	       rot->st.sectors_erased);
-	/* steady state: rotations one after the other, erases counted per sector */
-	memcpy(mem, s0, SIZE);
-	if (power_on() != 0 || start() != PA_OK)
-		return;
-	{
-		blob b1 = load("b1.cbor");
-
-		if (install(&b1) != PA_OK)
-			printf("bench: first install failed\n");
-		free(b1.p);
-	}
-	pa_flash_sim_reset_counts(&F);
+	*ok = 0;
+	*bytes = 0;
+	pa_flash_sim_reset_counts(sim);
 	for (i = 0; i < rotations; i++) {
 		blob b;
 
 		snprintf(name, sizeof(name), "r%u.cbor", i);
 		b = load(name);
-		if (power_on() != 0 || start() != PA_OK) {   /* a reboot between installs */
-			free(b.p);
-			break;
-		}
-		if (install(&b) == PA_OK)
-			ok++;
+		pa_flash_sim_arm(sim, 0, 0, 0);
+		if (pa_its_mount(&sim->flash) == PSA_SUCCESS && start() == PA_OK && install(&b) == PA_OK)
+			(*ok)++;
 		pa_its_get_stats(&st);
-		prog += st.programs;
-		bytes += st.bytes_programmed;
+		*bytes += st.bytes_programmed;
 		free(b.p);
 	}
-	erases = F.erases;
-	for (s = 0; s < NSEC; s++)
-		hi = F.sector_erases[s] > hi ? F.sector_erases[s] : hi;
-	printf("steady rotations: %u of %u installed, per rotation %.0f B programmed, %.2f sectors erased "
-	       "(%.0f%% of the flash); erases per sector", ok, rotations, (double)bytes / rotations,
-	       (double)erases / rotations, 100.0 * (double)bytes / rotations / SIZE);
+}
+
+static unsigned long most_erased(const pa_flash_sim *sim)
+{
+	unsigned long hi = 0;
+	uint32_t s;
+
+	for (s = 0; s < sim->flash.sectors; s++)
+		hi = sim->sector_erases[s] > hi ? sim->sector_erases[s] : hi;
+	return hi;
+}
+
+/* Figures as "name value" lines (bench/flash.sh reads them). */
+static void bench(const scen *first, const scen *inst, const scen *rot, unsigned rotations)
+{
+	static uint8_t mem2[2 * 8192], key[512];
+	struct psa_storage_info_t info;
+	pa_flash_sim F2;
+	unsigned ok, s;
+	unsigned long bytes, hi;
+	size_t klen = 0;
+	blob b1 = load("b1.cbor");
+
+	if (run("set -e; cd '%s'; P='%s'; exec >/dev/null 2>&1; i=0; "
+	        "while [ $i -lt %u ]; do $P bundle --home f --device X --out r$i.cbor; i=$((i+1)); done",
+	        work, prov, rotations) != 0 || b1.p == NULL) {
+		printf("bench: cannot make the rotation bundles\n");
+		return;
+	}
+	printf("flash.geometry %ux%u/%u\n", NSEC, SS, PSZ);
+	printf("flash.bundle_bytes %zu\n", b1.n);
+	printf("flash.first_start %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", first->st.bytes_programmed,
+	       first->st.programs, first->st.sectors_erased);
+	printf("flash.install %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", inst->st.bytes_programmed,
+	       inst->st.programs, inst->st.sectors_erased);
+	printf("flash.rotation %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", rot->st.bytes_programmed,
+	       rot->st.programs, rot->st.sectors_erased);
+	{
+		size_t i, sum = 0, big = 0;
+
+		for (i = 0; i < inst->news.n; i++) {
+			sum += inst->news.len[i];
+			big = inst->news.len[i] > big ? inst->news.len[i] : big;
+		}
+		printf("flash.records %zu %zu %zu\n", inst->news.n, sum, big);
+	}
+	/* steady state: rotations one after the other from the first install */
+	memcpy(mem, inst->img, SIZE);
+	if (power_on() != 0 || start() != PA_OK || install(&b1) != PA_OK)
+		printf("bench: first install failed\n");
+	rotate(&F, rotations, &ok, &bytes);
+	hi = most_erased(&F);
+	printf("flash.steady %u %u %.0f %.2f\n", ok, rotations, (double)bytes / rotations,
+	       (double)F.erases / rotations);
+	printf("flash.steady_sectors");
 	for (s = 0; s < NSEC; s++)
 		printf(" %lu", F.sector_erases[s]);
-	printf("\n");
-	if (hi > 0)
-		printf("endurance: the most-erased sector takes %.3f erases per rotation: %.0f rotations "
-		       "before it reaches 10,000 erase cycles (%u sectors, %u KB)\n",
-		       (double)hi / rotations, 10000.0 * rotations / (double)hi, NSEC, SIZE / 1024);
-	/* the identity key, for a store on two sectors */
-	(void)psa_its_get(PA_KEY_ID_DEVICE, 0, 0, key, &klen);
-	{
-		struct psa_storage_info_t info;
-
-		if (psa_its_get_info(PA_KEY_ID_DEVICE, &info) == PSA_SUCCESS && info.size <= sizeof(key))
-			(void)psa_its_get(PA_KEY_ID_DEVICE, 0, info.size, key, &klen);
+	printf("\nflash.endurance %.0f\n", hi > 0 ? 10000.0 * rotations / (double)hi : 0.0);
+	/* a sector pair: two 8 KB sectors, the same identity key, the same bundles */
+	if (psa_its_get_info(PA_KEY_ID_DEVICE, &info) == PSA_SUCCESS && info.size <= sizeof(key))
+		(void)psa_its_get(PA_KEY_ID_DEVICE, 0, info.size, key, &klen);
+	pa_flash_sim_init(&F2, mem2, 8192, 2, PSZ);
+	if (klen == 0 || pa_its_mount(&F2.flash) != PSA_SUCCESS ||
+	    psa_its_set(PA_KEY_ID_DEVICE, (uint32_t)klen, key, 0) != PSA_SUCCESS || start() != PA_OK ||
+	    install(&b1) != PA_OK) {
+		printf("bench: cannot set up the sector pair\n");
+	} else {
+		/* the first install's bundle again (counter 1) is a replay: start
+		 * from the rotations, which the first one already counted */
+		rotate(&F2, rotations, &ok, &bytes);
+		hi = most_erased(&F2);
+		printf("flash.pair %u %u %.0f %.2f %lu %lu\n", ok, rotations, (double)bytes / rotations,
+		       (double)F2.erases / rotations, F2.sector_erases[0], F2.sector_erases[1]);
+		printf("flash.pair_endurance %.0f\n", hi > 0 ? 10000.0 * rotations / (double)hi : 0.0);
 	}
-	/* a sector pair: two sectors of 8 KB, the same identity key, the same rotations */
-	{
-		static uint8_t mem2[2 * 8192];
-		pa_flash_sim F2;
-		unsigned long e2;
-
-		pa_flash_sim_init(&F2, mem2, 8192, 2, PSZ);
-		if (pa_its_mount(&F2.flash) != PSA_SUCCESS || klen == 0 ||
-		    psa_its_set(PA_KEY_ID_DEVICE, (uint32_t)klen, key, 0) != PSA_SUCCESS) {
-			printf("bench: cannot set up the sector pair\n");
-			return;
-		}
-		psa_reboot();
-		if (pa_agent_start(&A, &P, SIG, 1) != PA_OK || pa_keygen_start(&A) != PA_OK)
-			return;
-		{
-			blob b1 = load("b1.cbor");
-
-			(void)install(&b1);
-			free(b1.p);
-		}
-		pa_flash_sim_reset_counts(&F2);
-		ok = 0;
-		for (i = 0; i < rotations; i++) {
-			blob b;
-
-			snprintf(name, sizeof(name), "r%u.cbor", i);
-			b = load(name);
-			if (install(&b) == PA_OK)
-				ok++;
-			free(b.p);
-		}
-		e2 = F2.sector_erases[0] > F2.sector_erases[1] ? F2.sector_erases[0] : F2.sector_erases[1];
-		printf("sector pair (2 x 8 KB): %u of %u rotations installed, %.2f sectors erased per "
-		       "rotation (%lu and %lu); %.0f rotations before a sector reaches 10,000 erase cycles\n",
-		       ok, rotations, (double)F2.erases / rotations, F2.sector_erases[0],
-		       F2.sector_erases[1], e2 > 0 ? 10000.0 * rotations / (double)e2 : 0.0);
-		pa_flash_sim_init(&F, mem, SS, NSEC, PSZ);   /* back to the main flash */
-	}
+	pa_flash_sim_init(&F, mem, SS, NSEC, PSZ);
+	free(b1.p);
 }
 
 int main(int argc, char **argv)
@@ -822,22 +857,25 @@ int main(int argc, char **argv)
 	CHECK(no_its_files());   /* PSA's keys went to the flash store, not to files */
 
 	if (bench_mode) {
-		bench(s0, &s_inst, &s_rot, 40);
+		bench(&s_start, &s_inst, &s_rot, 60);
 		return check_done("test_agent_flash");
 	}
 
-	campaign(&s_start, &b4wipe, &fv_wipe);
-	campaign(&s_inst, &bn, &fv_next);
-	campaign(&s_rot, &bn, &fv_next);
-	campaign(&s_psk, &bn, &fv_next);
-	campaign(&s_wipe, &bn, &fv_next);
-	campaign(&s_after, &bn, &fv_next);
-	campaign(&s_kg, &bn, &fv_next);
-	campaign(&s_kgi, &bn, &fv_next);
-	campaign(&s_kgr, &bn, &fv_next);
-	for (i = 0; i < ngc; i++)
-		campaign(&s_gc[i], &bn, &fv_next);
-	CHECK_MSG(F.overwrites == 0, "%lu units programmed twice", F.overwrites);
+	{
+		scen *sc[16] = { &s_start, &s_inst, &s_rot, &s_psk, &s_wipe, &s_after, &s_kg, &s_kgi,
+		                 &s_kgr };
+		const blob *fb[16];
+		const view *fvs[16];
+		size_t n = 9;
+
+		for (i = 0; i < ngc; i++)
+			sc[n++] = &s_gc[i];
+		for (i = 0; i < n; i++) {
+			fb[i] = i == 0 ? &b4wipe : &bn;
+			fvs[i] = i == 0 ? &fv_wipe : &fv_next;
+		}
+		campaigns(sc, fb, fvs, n);
+	}
 	CHECK(no_its_files());
 	printf("%lu cuts tried, %lu inconsistent\n", cuts_tried, cuts_bad);
 
