@@ -382,8 +382,12 @@ static int has_tombstones(void)
 	return 0;
 }
 
+static psa_status_t retire(uint32_t loc);
+
 /* Mount: take the valid entry in slot k of sector s into the index if it is
- * the newest record of its uid seen so far. */
+ * the newest record of its uid seen so far.  The older of the two is retired
+ * if a cut left it without its mark (between a write's entry and the mark):
+ * from then on a decayed newer record reads corrupt, never the older value. */
 static psa_status_t merge(uint32_t s, uint32_t k, const its_ent *e)
 {
 	uint32_t crc = 0;
@@ -410,9 +414,15 @@ static psa_status_t merge(uint32_t s, uint32_t k, const its_ent *e)
 			return PSA_ERROR_INSUFFICIENT_MEMORY;
 		i = its.n++;
 		its.rec[i].uid = e->uid;
-	} else if (e->seq < its.rec[i].seq ||
-	           (e->seq == its.rec[i].seq && quality(state) <= quality(its.st[i]))) {
-		return PSA_SUCCESS;
+	} else if (e->seq < its.rec[i].seq) {
+		return e->retired ? PSA_SUCCESS : retire(slot_addr(s, k));
+	} else if (e->seq == its.rec[i].seq) {   /* a collection's copy */
+		if (quality(state) <= quality(its.st[i]))
+			return PSA_SUCCESS;
+	} else {
+		st = retire(its.rec[i].loc);
+		if (st != PSA_SUCCESS)
+			return st;
 	}
 	its.rec[i].seq = e->seq;
 	its.rec[i].loc = slot_addr(s, k);

@@ -19,8 +19,9 @@
  *   bits; they are not a MAC and do not protect against someone who can
  *   rewrite the flash.
  * - pa_its_mount recovers from any interrupted operation (a set, a garbage
- *   collection, an erase) and is itself safe to cut: its only write is the
- *   erase of a half-filled sector, which it redoes at the next mount.
+ *   collection, an erase) and is itself safe to cut: its only writes are the
+ *   erase of a half-filled sector and retire marks a cut left out, which the
+ *   next mount redoes if they are cut.
  * - No heap; RAM is this module's static state (the index below, a few
  *   counters) plus stack buffers of PA_ITS_BUF bytes; never a sector in RAM.
  * - One store per image (the PSA ITS API has no context argument); not
