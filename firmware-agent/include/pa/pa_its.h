@@ -38,8 +38,9 @@
 
 /* Entries of the RAM index: one per distinct uid the flash holds (live,
  * corrupt, or removed but not yet garbage-collected).  16 bytes + 1 each.
- * The agent with mqtt-mtls-sized sets uses about 25; bundles with 16 entries
- * in both generations need up to 112. */
+ * The agent with mqtt-mtls sets uses under 20 (both generations, keygen keys
+ * and records included); bundles with 16 entries
+ * in both generations need about 110 (docs/flash-storage.md). */
 #ifndef PA_ITS_INDEX_MAX
 #define PA_ITS_INDEX_MAX 64
 #endif
