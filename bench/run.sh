@@ -172,3 +172,6 @@ sh "$top/bench/trust.sh" "$build"
 
 # --- provisioning over serial (issue 5): bench/serial.sh writes the bench:serial block ---
 sh "$top/bench/serial.sh" "$build"
+
+# --- flash written by the secure storage (issue 11): bench/flash.sh writes the bench:flash block ---
+sh "$top/bench/flash.sh" "$build"

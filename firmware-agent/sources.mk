@@ -5,13 +5,17 @@
 # PA_SMP_SRC:   optional modules beside the agent (same rules, measured apart by
 #               `make size-smp`): keys made on the device and their CSRs (keygen/),
 #               SMP over the console (smp/).
-# PA_HOST_SRC:  host ports (directory storage, power-cut injection): not on a device.
+# PA_ITS_SRC:   PSA Internal Trusted Storage on a NOR flash (its/, same rules):
+#               what a board without a secure partition links for psa_its_*.
+# PA_HOST_SRC:  host ports (directory storage, power-cut injection, the NOR flash
+#               model): not on a device.
 # PA_TRUST_SRC: the trust module the agent calls to check a trust-store entry
 #               (trust/pa_trust_check.h; Mbed TLS bignum): linked beside the agent,
 #               outside its size budget.
 PA_AGENT_SRC := $(sort $(wildcard firmware-agent/core/*.c firmware-agent/verify/*.c \
                   firmware-agent/store/*.c firmware-agent/receipt/*.c))
 PA_SMP_SRC   := $(sort $(wildcard firmware-agent/keygen/*.c firmware-agent/smp/*.c))
+PA_ITS_SRC   := $(sort $(wildcard firmware-agent/its/*.c))
 PA_HOST_SRC  := $(sort $(wildcard firmware-agent/port/*.c))
 PA_TRUST_SRC := firmware-agent/trust/pa_trust.c firmware-agent/trust/pa_trust_mbedtls.c
 PA_INCLUDES  := -Ifirmware-agent/include -Ifirmware-agent
