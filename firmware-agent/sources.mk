@@ -6,8 +6,11 @@
 #               `make size-smp`): keys made on the device and their CSRs (keygen/),
 #               SMP over the console (smp/).
 # PA_HOST_SRC:  host ports (directory storage, power-cut injection): not on a device.
+# PA_DEVICE_PORT_SRC: the port of a PSA device (storage over psa_its_*): the
+#               firmware image's (firmware-agent/Makefile `firmware`), not the host's.
 PA_AGENT_SRC := $(sort $(wildcard firmware-agent/core/*.c firmware-agent/verify/*.c \
                   firmware-agent/store/*.c firmware-agent/receipt/*.c))
 PA_SMP_SRC   := $(sort $(wildcard firmware-agent/keygen/*.c firmware-agent/smp/*.c))
-PA_HOST_SRC  := $(sort $(wildcard firmware-agent/port/*.c))
+PA_DEVICE_PORT_SRC := firmware-agent/port/pa_port_its.c
+PA_HOST_SRC  := $(filter-out $(PA_DEVICE_PORT_SRC),$(sort $(wildcard firmware-agent/port/*.c)))
 PA_INCLUDES  := -Ifirmware-agent/include -Ifirmware-agent
