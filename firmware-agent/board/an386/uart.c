@@ -37,8 +37,12 @@ void an386_uart_init(void)
 	AN386_REG(NVIC_ISER0) = 1u << AN386_IRQ_UART0RX;
 }
 
-void UART0RX_Handler(void);
-void UART0RX_Handler(void)
+/* The interrupt is level-triggered on the RX status bit, which a new byte
+ * sets: clear it first, then drain, so a byte that lands while we drain
+ * raises the interrupt again (clearing after the drain could drop that
+ * byte's interrupt while the hardware holds it, and it would hold it - and
+ * refuse every later byte - forever). */
+static void drain(void)
 {
 	uint32_t h = head;
 
@@ -52,12 +56,18 @@ void UART0RX_Handler(void)
 			overruns++;
 		}
 	}
+	head = h;
 	if (U(UART_STATE) & 8u) {   /* the hardware overran before we ran */
 		overruns++;
 		U(UART_STATE) = 8u;
 	}
-	head = h;
+}
+
+void UART0RX_Handler(void);
+void UART0RX_Handler(void)
+{
 	U(UART_INTCLEAR) = 2u | 8u;
+	drain();
 }
 
 size_t pa_board_uart_read(uint8_t *buf, size_t cap)
@@ -107,8 +117,12 @@ void an386_uart_panic_write(const char *s)
 	U(UART_DATA) = '\n';
 }
 
+/* With interrupts masked (pa_board_idle): bytes in the ring, or one the
+ * hardware holds (moved into the ring now). */
 int an386_uart_pending(void)
 {
+	if (U(UART_STATE) & 2u)
+		drain();
 	return head != tail;
 }
 
