@@ -22,7 +22,8 @@
 #
 # --target m4: the same source package cross-compiled for the firmware image
 # (docs/firmware.md): libmbedcrypto.a only, with firmware-agent/mbedtls/
-# mbedtls_config_m4.h, by arm-none-eabi-gcc for a Cortex-M4 (Thumb-2, soft
+# mbedtls_config_m4.h and the flash store's PSA ITS headers (firmware-agent/its/
+# psa/), by arm-none-eabi-gcc for a Cortex-M4 (Thumb-2, soft
 # float, -Os, one section per function and object so the image's
 # --gc-sections keeps only what it calls).  The source is copied from the host
 # build's DIR (build-mbedtls/src, MBEDTLS_HOST_DIR) when that has it, else
@@ -53,8 +54,9 @@ m4)
 	AR=${AR_M4:-arm-none-eabi-ar}
 	LIBS="libmbedcrypto.a"
 	TFLAGS="-mcpu=cortex-m4 -mthumb -mfloat-abi=soft -Os -g -ffunction-sections -fdata-sections -fno-common"
-	# the platform's psa/error.h and psa/internal_trusted_storage.h
-	TINC="-I$ROOT/firmware-agent/mbedtls/m4"
+	# the platform's psa/error.h and psa/internal_trusted_storage.h: the
+	# flash store's (firmware-agent/its/psa/)
+	TINC="-I$ROOT/firmware-agent/its"
 	;;
 *)
 	echo "mbedtls.sh: --target: only m4 (or none: the host)" >&2
@@ -74,7 +76,7 @@ die() {
 
 # What the libraries depend on: the configuration, this script, the compiler.
 stamp_of() {
-	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/mbedtls/m4/psa/*.h; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1; } |
+	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/its/psa/*.h; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1; } |
 		sha256sum | cut -c1-64
 }
 

@@ -20,9 +20,9 @@
 #include <mbedtls/memory_buffer_alloc.h>
 
 #include "board/pa_fw.h"
-#include "its/pa_its.h"
 #include "pa/pa_agent.h"
 #include "pa/pa_board.h"
+#include "pa/pa_its.h"
 #include "pa/pa_keygen.h"
 #include "pa/pa_smp.h"
 #include "port/pa_port_its.h"
@@ -252,8 +252,8 @@ int main(void)
 	memset(pool + POOL_HEAD, POOL_PAINT, sizeof(pool) - POOL_HEAD);
 	pa_fw_measure_reset();
 
-	rc = pa_its_mount(pa_board_flash());
-	if (rc != 0) {
+	rc = (int)pa_its_mount(pa_board_flash());
+	if (rc != PSA_SUCCESS) {
 		fail("flash store mount", rc);
 		goto idle;
 	}

@@ -9,7 +9,8 @@
  *     keys); SHA-256; HKDF-SHA-256 (COSE ECDH-ES + HKDF-256); AES-CCM and
  *     AES-GCM (the secrets container); the ASN.1 writer (keygen's CSR);
  *   - persistent keys in PSA storage over psa_its_* that the platform provides
- *     (the flash store, firmware-agent/its/): no MBEDTLS_PSA_ITS_FILE_C;
+ *     (the flash store, firmware-agent/its/, whose psa/ directory has the two
+ *     headers psa_crypto_storage.c then includes): no MBEDTLS_PSA_ITS_FILE_C;
  *   - a CTR_DRBG seeded from the board's entropy source through
  *     mbedtls_hardware_poll (MBEDTLS_ENTROPY_HARDWARE_ALT; firmware-agent/board/
  *     pa_firmware.c maps it onto pa_board_entropy);

@@ -1,0 +1,272 @@
+#!/usr/bin/env bats
+# The provisioning firmware on an emulated Cortex-M4 (QEMU mps2-an386,
+# docs/firmware.md): provisioned over its UART on a pty by `prov install` and
+# by tests/py/smp_client.py (our independent SMP client), power-cycled by
+# stopping and starting QEMU (its flash persists in DIR/flash.bin), and cut at
+# flash operations.  Each test builds the image for its own factory (the
+# signer compiled in from `prov signer export --format c`: one object and a
+# link).  What the device holds is read over SMP (status) and checked against
+# the factory database and the stored bundle (python3-cbor2).
+
+bats_require_minimum_version 1.5.0
+load helper
+
+QDEV="$REPO/scripts/qemu-device.sh"
+SMPC="$REPO/tests/py/smp_client.py"
+MQTT="$TPL/mqtt-mtls.json"
+PSK="$TPL/coaps-psk.json"
+
+setup() {
+	T="$BATS_TEST_TMPDIR"
+	export PROV_HOME="$T/factory"
+	unset PROV_PASSPHRASE PROV_NOW
+	command -v qemu-system-arm >/dev/null 2>&1 ||
+		skip "qemu-system-arm is not installed (scripts/deps.sh installs it)"
+	command -v arm-none-eabi-gcc >/dev/null 2>&1 ||
+		skip "arm-none-eabi-gcc is not installed (scripts/deps.sh installs it)"
+}
+
+teardown() {
+	local d
+	for d in "$T"/dev-*/; do
+		[ -f "$d/runner.pid" ] || continue
+		kill "$(cat "$d/runner.pid")" 2>/dev/null || true
+	done
+	for d in "$T"/dev-*/; do
+		[ -f "$d/runner.pid" ] || continue
+		wait "$(cat "$d/runner.pid")" 2>/dev/null || true
+	done
+	return 0
+}
+
+# A factory and its firmware image ($T/fw/provkit-an386.elf).
+factory_and_image() {
+	make_factory
+	"$PROV" signer export --format c > "$T/signer.h"
+	make -s -C "$REPO" -f firmware-agent/Makefile BUILD="$PROV_BUILD" firmware \
+		SIGNER_H="$T/signer.h" FW_OUT="$T/fw/provkit-an386" > "$T/fw.log" 2>&1 ||
+		{ cat "$T/fw.log" >&2; return 1; }
+	[ -f "$T/fw/provkit-an386.elf" ]
+}
+
+# start NAME [ARGS...]: QEMU with device directory $T/NAME; sets PORT.
+start() {
+	local name=$1 i
+	shift
+	rm -f "$T/$name.port"
+	sh "$QDEV" --image "$T/fw/provkit-an386.elf" "$@" "$T/$name" > "$T/$name.port" 2> "$T/$name.err" &
+	mkdir -p "$T/$name"
+	echo $! > "$T/$name/runner.pid"
+	for i in $(seq 200); do
+		if head -n 1 "$T/$name.port" 2>/dev/null | grep -q '^/dev/'; then
+			PORT=$(head -n 1 "$T/$name.port")
+			# the firmware is up when its start line is on the debug channel
+			for i in $(seq 200); do
+				grep -q 'up, device' "$T/$name/console.log" 2>/dev/null && return 0
+				sleep 0.02
+			done
+			break
+		fi
+		sleep 0.02
+	done
+	echo "device $name did not start: $(cat "$T/$name.err")" >&2
+	return 1
+}
+
+# stop NAME: SIGTERM to qemu-device.sh (QEMU stops: a power cycle); status 0.
+stop() {
+	local pid
+	pid=$(cat "$T/$1/runner.pid")
+	kill "$pid"
+	wait "$pid"
+	rm -f "$T/$1/runner.pid"
+	[ ! -f "$T/$1/qemu.pid" ]
+}
+
+# smp NAME ARGS...: tests/py/smp_client.py on the device's port.
+smp() {
+	local name=$1
+	shift
+	"$PY" "$SMPC" "$PORT" "$@"
+}
+
+# field JSON EXPR: a value of a JSON document.
+field() {
+	echo "$1" | "$PY" -c "import json,sys; print(json.load(sys.stdin)$2)"
+}
+
+# The manifest digest of device $1's bundle $2 as stored in the database, by cbor2.
+bundle_digest() {
+	db "SELECT hex(data) FROM bundles WHERE device_id='$1' AND counter=$2" | "$PY" -c '
+import cbor2, hashlib, sys
+b = bytes.fromhex(sys.stdin.read().strip())
+print(hashlib.sha256(cbor2.loads(b).value[2]).hexdigest())'
+}
+
+# installed ID STATUS-JSON: the device's status agrees with the database.
+installed() {
+	local ctr dig
+	ctr=$(field "$2" '["ctr"]')
+	dig=$(field "$2" '["digest"]')
+	[ "$ctr" -ge 1 ]
+	[ "$(db "SELECT lower(hex(manifest_digest)) FROM installs WHERE device_id='$1' AND counter=$ctr")" = "$dig" ]
+	[ "$(bundle_digest "$1" "$ctr")" = "$dig" ]
+}
+
+# What a status says about the installed set: counter, digest, (slot, type, key ID).
+summary() {
+	echo "$1" | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin)
+print(s["ctr"], s["digest"], sorted((e["slot"], e["type"], e.get("kid", 0)) for e in s["slots"]))'
+}
+
+# A healthy run: no fault, no received byte lost.
+healthy() {
+	run grep -c '^\[fault\]\|fatal' "$T/$1/console.log"
+	[ "$output" = 0 ]
+	! grep -q 'overruns=[1-9]' "$T/$1/console.log" || return 1
+}
+
+# provision_and_power_cycle TEMPLATE: a fresh device provisioned by prov install,
+# stopped and started, and prov install again; sets INSTALL (its JSON) and S1
+# (the device's status after the install).
+provision_and_power_cycle() {
+	factory_and_image
+	start dev-a --device-id fw-dev-1
+	run --separate-stderr "$PROV" install --port "$PORT" --template "$1" --json
+	assert_status 0
+	INSTALL=$output
+	[ "$(field "$INSTALL" '["result"]')" = installed ]
+	[ "$(field "$INSTALL" '["device"]')" = fw-dev-1 ]
+	[ "$(field "$INSTALL" '["counter"]')" = 1 ]
+	S1=$(smp dev-a status)
+	installed fw-dev-1 "$S1"
+	[ -n "$(field "$S1" '["receipt"]')" ]
+	# power cycle: QEMU stops, the flash file stays, QEMU starts on it
+	stop dev-a
+	[ "$(stat -c %s "$T/dev-a/flash.bin")" = 32768 ]
+	start dev-a
+	run --separate-stderr "$PROV" install --port "$PORT" --template "$1"
+	assert_status 0
+	assert_output_has "fw-dev-1 already provisioned: bundle 1 installed and recorded; nothing changed"
+	s2=$(smp dev-a status)
+	[ "$(summary "$s2")" = "$(summary "$S1")" ]
+	[ "$(field "$s2" '["receipt"]')" = "$(field "$S1" '["receipt"]')" ]
+	[ "$(db "SELECT count(*) FROM installs WHERE device_id='fw-dev-1'")" = 1 ]
+	stop dev-a
+	healthy dev-a
+}
+
+# has_key STATUS TYPE: an entry of that type held as a persistent PSA key.
+has_key() {
+	echo "$1" | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin)
+assert any(e["type"] == int(sys.argv[1]) and e.get("kid", 0) > 0 for e in s["slots"]), s' "$2"
+}
+
+@test "firmware: the image links without the C library's heap, with the factory's signer compiled in" {
+	factory_and_image
+	run arm-none-eabi-nm "$T/fw/provkit-an386.elf"
+	assert_status 0
+	assert_output_has "mbedtls_memory_buffer_alloc_init"
+	assert_output_has "Reset_Handler"
+	heap=$(echo "$output" | awk '{ print $NF }' | grep -Ec '^(malloc|free|calloc|realloc|_malloc_r|_free_r|_sbrk)$' || true)
+	[ "$heap" = 0 ]
+	# the kid in the image is the factory's (the signer header's 8 bytes)
+	kid=$(sed -n '/_KID {/,/}/p' "$T/signer.h" | grep -o '0x[0-9a-f][0-9a-f]' | tr -d '\n' | sed 's/0x//g')
+	[ ${#kid} = 16 ]
+	xxd -p "$T/fw/provkit-an386.bin" | tr -d '\n' | grep -q "$kid"
+}
+
+@test "firmware: mqtt-mtls over the UART: keygen and CSR on the device, install, receipt; a power cycle keeps it" {
+	provision_and_power_cycle "$MQTT"
+	[ "$(field "$INSTALL" '["key_origin"]')" = csr ]
+	has_key "$S1" 3   # the private key made on the device, a PSA key ID
+}
+
+@test "firmware: coaps-psk over the UART (secrets by ECDH-ES to the device key); a power cycle keeps it" {
+	provision_and_power_cycle "$PSK"
+	has_key "$S1" 4   # the PSK imported into PSA, a persistent key ID
+}
+
+# refused NAME FILE CODE: smp_client uploads and commits FILE; the device
+# answers error CODE (docs/agent.md) and neither its flash nor its status moved.
+refused() {
+	local before_flash before_status
+	before_flash=$(sha256sum < "$T/$1/flash.bin")
+	before_status=$(summary "$(smp "$1" status)")
+	run smp "$1" install "$2" --chunk 440
+	[ "$status" -eq 1 ]
+	[ "$(field "$output" '["err"]["rc"]')" = "$3" ]
+	[ "$(sha256sum < "$T/$1/flash.bin")" = "$before_flash" ]
+	[ "$(summary "$(smp "$1" status)")" = "$before_status" ]
+}
+
+@test "firmware: rotation, then bundles for another device, replayed and truncated are refused with storage unchanged; a wipe" {
+	factory_and_image
+	start dev-a --device-id fw-dev-1
+	"$PROV" install --port "$PORT" --template "$MQTT" > /dev/null
+	s1=$(smp dev-a status)
+	# rotation: new credentials and a new device key, counter 2
+	run --separate-stderr "$PROV" install --port "$PORT" --template "$MQTT" --rotate --json
+	assert_status 0
+	[ "$(field "$output" '["minted"]')" = rotated ]
+	s2=$(smp dev-a status)
+	[ "$(field "$s2" '["ctr"]')" = 2 ]
+	installed fw-dev-1 "$s2"
+	[ "$(summary "$s2")" != "$(summary "$s1")" ]
+	nonce=$(field "$(smp dev-a info)" '["nonce"]')
+	# a bundle for another device, bound to this session's nonce: 18
+	make_device_key other
+	"$PROV" mint --template "$MQTT" --device other-1 --csr "$T/other.csr" > /dev/null
+	"$PROV" bundle --device other-1 --nonce "$nonce" --out "$T/other.cbor" > /dev/null
+	refused dev-a "$T/other.cbor" 18
+	# the installed bundle again: a replay, 19
+	db "SELECT hex(data) FROM bundles WHERE device_id='fw-dev-1' AND counter=2" |
+		"$PY" -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))' > "$T/b2.cbor"
+	refused dev-a "$T/b2.cbor" 19
+	# a fresh bundle for this device and nonce, cut short by one byte: 11
+	"$PROV" bundle --device fw-dev-1 --nonce "$nonce" --out "$T/b3.cbor" > /dev/null
+	head -c "$(($(stat -c %s "$T/b3.cbor") - 1))" "$T/b3.cbor" > "$T/b3-short.cbor"
+	refused dev-a "$T/b3-short.cbor" 11
+	# PA_BUNDLE_MAX bytes of noise, in 440-byte chunks (full-size SMP packets on
+	# the UART, no byte lost): not a COSE_Sign1, 12
+	head -c 4096 /dev/urandom > "$T/noise.cbor"
+	refused dev-a "$T/noise.cbor" 12
+	# the session is still good: a signed wipe installs, the set is gone
+	"$PROV" bundle --device fw-dev-1 --wipe --nonce "$nonce" --out "$T/wipe.cbor" > /dev/null
+	run smp dev-a install "$T/wipe.cbor"
+	assert_status 0
+	s4=$(smp dev-a status)
+	[ "$(field "$s4" '["ctr"]')" = 4 ]
+	[ "$(field "$s4" '["slots"]')" = "[]" ]
+	# and stays gone across a power cycle
+	stop dev-a
+	start dev-a
+	[ "$(summary "$(smp dev-a status)")" = "$(summary "$s4")" ]
+	stop dev-a
+	healthy dev-a
+}
+
+@test "firmware: four emulated devices on four ptys, one prov install" {
+	factory_and_image
+	ports=()
+	for i in 1 2 3 4; do
+		start "dev-$i" --device-id "fw-node-$i"
+		ports+=(--port "$PORT")
+	done
+	run --separate-stderr "$PROV" install "${ports[@]}" --template "$MQTT" --json
+	assert_status 0
+	[ "$(echo "$output" | grep -c '"result":"installed"')" = 4 ]
+	for i in 1 2 3 4; do
+		PORT=$(head -n 1 "$T/dev-$i.port")
+		installed "fw-node-$i" "$(smp "dev-$i" status)"
+	done
+	[ "$(db "SELECT count(*) FROM installs")" = 4 ]
+	for i in 1 2 3 4; do
+		stop "dev-$i"
+		healthy "dev-$i"
+	done
+}
