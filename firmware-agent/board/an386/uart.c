@@ -19,7 +19,7 @@
 #include "an386.h"
 
 #ifndef AN386_UART_RING
-#define AN386_UART_RING 1024u   /* a power of two */
+#define AN386_UART_RING 256u   /* a power of two */
 #endif
 #define AN386_TX_WAIT_MS 20u
 
