@@ -16,7 +16,6 @@
  */
 #include <string.h>
 
-#include <mbedtls/entropy_poll.h>
 #include <mbedtls/memory_buffer_alloc.h>
 
 #include "board/pa_fw.h"
@@ -32,7 +31,7 @@
 /* Mbed TLS's heap: a static pool, never the C library's (docs/firmware.md
  * gives its high-water mark; the image's link fails on malloc). */
 #ifndef PA_FW_POOL
-#define PA_FW_POOL 6144
+#define PA_FW_POOL 4096
 #endif
 #define POOL_PAINT 0x5au
 #define POOL_HEAD 64   /* the allocator's first block header, written at init */
@@ -65,17 +64,29 @@ static void put_n(line *l, const char *s, size_t n)
 	l->b[l->n] = '\0';
 }
 
+/* Decimal by subtracting powers of ten: no 64-bit division (libgcc's
+ * __udivmoddi4 is 700 bytes of flash). */
 static void put_u(line *l, uint64_t v)
 {
-	char d[21];
-	int i = 20;
+	uint64_t p = 1;
+	char d[2] = "0";
+	int n = 1, i;
 
-	d[20] = '\0';
-	do {
-		d[--i] = (char)('0' + v % 10u);
-		v /= 10u;
-	} while (v > 0);
-	put_s(l, d + i);
+	while (n < 20 && v >= p * 10u) {   /* p <= 10^18 here: no overflow */
+		p *= 10u;
+		n++;
+	}
+	for (; n > 0; n--) {
+		d[0] = '0';
+		while (v >= p) {
+			v -= p;
+			d[0]++;
+		}
+		put_s(l, d);
+		/* p / 10 without dividing: rebuild it */
+		for (i = 1, p = 1; i < n - 1; i++)
+			p *= 10u;
+	}
 }
 
 static void put_i(line *l, int v)
@@ -97,26 +108,7 @@ static void uart_line(line *l)
 	l->b[l->n] = '\0';
 }
 
-/* ---- Mbed TLS's platform hooks -------------------------------------------------- */
-
-/* The DRBG's entropy source (MBEDTLS_ENTROPY_HARDWARE_ALT). */
-int mbedtls_hardware_poll(void *data, unsigned char *output, size_t len, size_t *olen)
-{
-	(void)data;
-	*olen = 0;
-	if (pa_board_entropy(output, len) != PA_BOARD_OK)
-		return -1;
-	*olen = len;
-	return 0;
-}
-
-/* The allocator found its pool corrupted (MBEDTLS_PLATFORM_EXIT_MACRO). */
-void pa_fw_mbedtls_exit(int status)
-{
-	(void)status;
-	pa_board_log("[fw] fatal: Mbed TLS heap corrupted");
-	pa_board_reset();
-}
+/* ---- the Mbed TLS pool --------------------------------------------------------------- */
 
 /* Bytes of the pool ever touched: the allocator splits from the front, so
  * the last byte that lost its paint bounds every allocation so far. */

@@ -13,7 +13,7 @@
  *     headers psa_crypto_storage.c then includes): no MBEDTLS_PSA_ITS_FILE_C;
  *   - a CTR_DRBG seeded from the board's entropy source through
  *     mbedtls_hardware_poll (MBEDTLS_ENTROPY_HARDWARE_ALT; firmware-agent/board/
- *     pa_firmware.c maps it onto pa_board_entropy);
+ *     pa_fw_mbedtls.c maps it onto pa_board_entropy);
  *   - memory from Mbed TLS's own allocator over a static array
  *     (MBEDTLS_MEMORY_BUFFER_ALLOC_C, mbedtls_memory_buffer_alloc_init in the
  *     firmware), never the C library's heap.
@@ -21,7 +21,7 @@
  * at the key check (PA_V_BAD_KEY), before anything is stored.
  *
  * Size choices: a 2-bit ECP window without fixed-point tables, AES tables in
- * ROM and only one of each, the smaller SHA-256, MPIs bounded to 256 bits,
+ * ROM and only one of each, AES without its decryption direction, the smaller SHA-256, MPIs bounded to 256 bits,
  * 8 PSA key slots (a cache: persistent keys are loaded on use and evicted).
  * The host's configuration (mbedtls_config.h, the TLS client) is separate and
  * unchanged.
@@ -55,6 +55,11 @@ void pa_fw_mbedtls_exit(int status);
 #define MBEDTLS_AES_C
 #define MBEDTLS_AES_ROM_TABLES
 #define MBEDTLS_AES_FEWER_TABLES
+/* Encryption only: CCM, GCM and CTR_DRBG never run the inverse cipher, so
+ * the firmware gives failing stubs for its key schedule and block function
+ * (board/pa_fw_mbedtls.c) and its code and tables stay out of the image. */
+#define MBEDTLS_AES_SETKEY_DEC_ALT
+#define MBEDTLS_AES_DECRYPT_ALT
 #define MBEDTLS_CCM_C
 #define MBEDTLS_GCM_C
 #define MBEDTLS_CIPHER_C

@@ -123,7 +123,7 @@ const pa_flash *pa_board_flash(void)
 
 static void read_cut(void)
 {
-	char buf[32];
+	char buf[32] = "";
 	long n;
 	int f = sh_open("flash-cut", SH_RB), i;
 
@@ -136,7 +136,9 @@ static void read_cut(void)
 	buf[n] = '\0';
 	for (i = 0; buf[i] >= '0' && buf[i] <= '9' && cut_at < 100000000u; i++)
 		cut_at = cut_at * 10u + (uint32_t)(buf[i] - '0');
-	cut_tear = strstr(buf, "tear") != NULL;
+	for (; buf[i] == ' '; i++)
+		;
+	cut_tear = memcmp(buf + i, "tear", 4) == 0;
 	pa_board_log(cut_tear ? "[flash] power cut armed (tear)" : "[flash] power cut armed");
 }
 
