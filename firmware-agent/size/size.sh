@@ -78,7 +78,7 @@ for d in "$agent"/*/; do
 	if [ -n "${SIZE_DIRS:-}" ]; then
 		case " $SIZE_DIRS " in *" $name "*) ;; *) continue ;; esac
 	else
-		case $name in port | sim | tests | trust | fuzz | size | include | smp | keygen | tls | mbedtls) continue ;; esac
+		case $name in port | sim | tests | trust | fuzz | size | include | smp | keygen | tls | mbedtls | its) continue ;; esac
 	fi
 	for f in $(find "$d" -name '*.c' | sort); do
 		srcs="$srcs $f"
@@ -98,9 +98,11 @@ for f in $srcs; do
 	objs="$objs $o"
 done
 
-# Public entry points: the pa_* functions the agent's headers declare.
-cat "$agent"/include/pa/*.h | tr '\n' ' ' | grep -o '[A-Za-z_][A-Za-z0-9_]* *(' |
-	sed 's/ *($//' | grep '^pa_' | sort -u > "$out/entries.all"
+# Public entry points: the pa_* functions the agent's headers declare (and the
+# psa_its_* ones the flash store implements, SIZE_HEADERS adding its header).
+# shellcheck disable=SC2086
+cat "$agent"/include/pa/*.h ${SIZE_HEADERS:-} | tr '\n' ' ' | grep -o '[A-Za-z_][A-Za-z0-9_]* *(' |
+	sed 's/ *($//' | grep -E '^(pa_|psa_its_)' | sort -u > "$out/entries.all"
 # shellcheck disable=SC2086
 ${CROSS}nm --defined-only -g $objs | awk '$2 == "T" { print $3 }' | sort -u > "$out/defined"
 comm -12 "$out/entries.all" "$out/defined" > "$out/entries"
