@@ -49,7 +49,7 @@ start() {
 	pids="$pids $!"
 	i=0
 	while [ $i -lt 500 ]; do
-		grep -q 'up, device' "$work/$name/console.log" 2>/dev/null && break
+		grep -q 'up, device' "$work/$name/console.log" 2>/dev/null && break   # a new device each time
 		sleep 0.02
 		i=$((i + 1))
 	done

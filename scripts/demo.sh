@@ -113,7 +113,7 @@ echo "power cycle: QEMU stopped; its flash stays in $demo/device-3/flash.bin"
 sh "$top/scripts/qemu-device.sh" --image "$demo/fw/provkit-an386.elf" "$demo/device-3" \
 	> "$demo/device-3.port" &
 qdev=$!
-for _ in $(seq 200); do [ "$(grep -c 'up, device' "$demo/device-3/console.log")" -ge 2 ] && break; sleep 0.02; done
+for _ in $(seq 200); do [ "$(grep -c 'up, device' "$demo/device-3/console.log")" -ge 2 ] && break; sleep 0.02; done  # console.log accumulates
 "$prov" install --port "$(head -n 1 "$demo/device-3.port")" --template "$top/templates/mqtt-mtls.json"
 kill $qdev
 wait $qdev 2>/dev/null || true

@@ -10,7 +10,8 @@
 # device keeps its credentials from one run to the next), device-id (the ID the
 # factory gives it, read on first start only: --device-id writes it; without
 # one the firmware makes "an386-" and 12 hex digits), console.log (the board's
-# debug channel: start line, "[stats]" lines, faults), qemu.pid while it runs.
+# debug channel: start line, "[stats]" lines, faults; appended to run after
+# run), qemu.pid while it runs.
 #
 # Prints the pty's path as the first line of stdout (as agent-sim --pty does),
 # then runs until QEMU ends or SIGTERM/SIGINT stops it (QEMU is killed, the pid
@@ -99,7 +100,7 @@ cd "$dir"
 : >"$dir/qemu.err"
 # shellcheck disable=SC2086
 qemu-system-arm -M mps2-an386 -display none -monitor none -serial pty -no-reboot \
-	-chardev file,id=dbg,path=console.log -semihosting-config enable=on,target=native,chardev=dbg \
+	-chardev file,id=dbg,path=console.log,append=on -semihosting-config enable=on,target=native,chardev=dbg \
 	${icount:+-icount shift=0} -kernel "$image" </dev/null >"$dir/qemu.err" 2>&1 &
 qemu=$!
 echo "$qemu" >"$dir/qemu.pid"

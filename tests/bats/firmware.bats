@@ -49,10 +49,17 @@ factory_and_image() {
 	[ -f "$T/fw/provkit-an386.elf" ]
 }
 
+# ups NAME: start lines on the device's debug channel (console.log accumulates
+# over power cycles).
+ups() {
+	grep -c 'up, device' "$T/$1/console.log" 2>/dev/null || true
+}
+
 # start NAME [ARGS...]: QEMU with device directory $T/NAME; sets PORT.
 start() {
-	local name=$1 i
+	local name=$1 i before
 	shift
+	before=$(ups "$name")
 	rm -f "$T/$name.port"
 	sh "$QDEV" --image "$T/fw/provkit-an386.elf" "$@" "$T/$name" > "$T/$name.port" 2> "$T/$name.err" &
 	mkdir -p "$T/$name"
@@ -62,7 +69,7 @@ start() {
 			PORT=$(head -n 1 "$T/$name.port")
 			# the firmware is up when its start line is on the debug channel
 			for i in $(seq 200); do
-				grep -q 'up, device' "$T/$name/console.log" 2>/dev/null && return 0
+				[ "$(ups "$name")" -gt "${before:-0}" ] && return 0
 				sleep 0.02
 			done
 			break
@@ -83,11 +90,13 @@ stop() {
 	[ ! -f "$T/$1/qemu.pid" ]
 }
 
-# smp NAME ARGS...: tests/py/smp_client.py on the device's port.
+# smp NAME ARGS...: tests/py/smp_client.py on the device's port.  QEMU notices
+# a newly opened pty within a second and reads nothing before: a short
+# timeout resends the request (same sequence number) until it does.
 smp() {
 	local name=$1
 	shift
-	"$PY" "$SMPC" "$PORT" "$@"
+	"$PY" "$SMPC" "$PORT" "$@" --timeout 0.25
 }
 
 # field JSON EXPR: a value of a JSON document.
@@ -352,7 +361,11 @@ flash_ops() {
 		recorded) [ "$(field "$output" '["counter"]')" = 2 ] ;;
 		*) echo "$output" >&2; return 1 ;;
 		esac
-		installed fw-dev-1 "$(smp dev-a status)"
+		# what prov read from the device (status over SMP) is what it recorded
+		installed fw-dev-1 "$(echo "$output" | "$PY" -c '
+import json, sys
+j = json.load(sys.stdin)
+print(json.dumps({"ctr": j["counter"], "digest": j["digest"]}))')"
 		stop dev-a
 		healthy dev-a
 	done
