@@ -24,7 +24,7 @@
 #                   to DIR/flash-cut, which the firmware reads at start (without
 #                   --cut the file is removed)
 # Exit status: 0 stopped by a signal or QEMU ended normally; 86 the injected
-# power cut happened; 2 usage; 3 a device already runs in DIR; 4 no firmware
+# power cut happened; 70 the firmware faulted (the report is in console.log); 2 usage; 3 a device already runs in DIR; 4 no firmware
 # image; 77 qemu-system-arm is missing (scripts/deps.sh installs it); otherwise
 # QEMU's.
 set -eu
@@ -127,5 +127,7 @@ qemu=""
 rm -f "$dir/qemu.pid"
 if [ "$rc" -eq 86 ]; then
 	echo "qemu-device.sh: $dir: power cut at the injected flash operation" >&2
+elif [ "$rc" -eq 70 ]; then
+	echo "qemu-device.sh: $dir: the firmware faulted: $(grep '^\[fault\]' "$dir/console.log" | tail -n 1)" >&2
 fi
 exit "$rc"

@@ -25,6 +25,10 @@
 #define SYST_RVR 0xe000e014u
 #define SYST_CVR 0xe000e018u
 #define NVIC_ISER0 0xe000e100u
+#define MPU_CTRL 0xe000ed94u
+#define MPU_RNR 0xe000ed98u
+#define MPU_RBAR 0xe000ed9cu
+#define MPU_RASR 0xe000eda0u
 
 #define AN386_SYSCLK_HZ 25000000u
 #define AN386_IRQ_UART0RX 0
@@ -38,6 +42,8 @@
 #define UART_BAUDDIV 0x10u
 
 #define AN386_STACK_PAINT 0xa5c3a5c3u
+#define AN386_STACK_GUARD 128u
+#define AN386_FAULT_EXIT 70   /* QEMU's exit status after a fault report */
 
 /* uart.c */
 void an386_uart_init(void);

@@ -2,17 +2,22 @@
  * startup.c - reset, vector table and fault reports of the mps2-an386 image.
  *
  * Reset paints the stack (all but the little the reset handler itself uses)
- * with a pattern, copies .data, clears .bss, turns on the configurable fault
+ * with a pattern, copies .data, clears .bss, makes the 128 bytes below the
+ * stack a no-access MPU region (an overflow faults instead of running into
+ * memory QEMU's board silently ignores), turns on the configurable fault
  * handlers and calls main.  A fault prints the faulting PC, LR and fault
- * status registers on the console UART and on the debug channel, then resets
- * the device (QEMU started with -no-reboot exits instead, so a test sees it).
+ * status registers on the console UART and on the debug channel, then stops
+ * the emulation with exit status 70 (a board on hardware resets there).
+ * HardFault runs with the MPU off (HFNMIENA clear), so after an overflow it
+ * has the guard's 128 bytes to report in.
  */
 #include <stdint.h>
 
 #include "pa/pa_board.h"
 #include "an386.h"
+#include "semihost.h"
 
-extern uint32_t __stack_bottom[], __stack_top[], __data_start[], __data_end[], __data_load[];
+extern uint32_t __stack_guard[], __stack_bottom[], __stack_top[], __data_start[], __data_end[], __data_load[];
 extern uint32_t __bss_start[], __bss_end[];
 int main(void);
 
@@ -36,6 +41,13 @@ void Reset_Handler(void)
 		*p = *src;
 	for (p = __bss_start; p < __bss_end; p++)
 		*p = 0;
+	/* the stack guard: region 0, no access, never executed; the default
+	 * memory map elsewhere (PRIVDEFENA) */
+	AN386_REG(MPU_RNR) = 0;
+	AN386_REG(MPU_RBAR) = (uint32_t)(uintptr_t)__stack_guard;
+	AN386_REG(MPU_RASR) = (1u << 28) | (0u << 24) | ((7u - 1u) << 1) | 1u;   /* XN, AP 0, 2^7 B */
+	AN386_REG(MPU_CTRL) = (1u << 2) | 1u;
+	__asm__ volatile("dsb\n isb" ::: "memory");
 	/* MemManage, BusFault and UsageFault get their own report; divide by zero
 	 * traps */
 	AN386_REG(SCB_SHCSR) |= (1u << 16) | (1u << 17) | (1u << 18);
@@ -58,8 +70,9 @@ void an386_fault(const uint32_t *frame, uint32_t exc);
 void an386_fault(const uint32_t *frame, uint32_t exc)
 {
 	static const char *const names[] = { "HardFault", "MemManage", "BusFault", "UsageFault" };
-	char line[] = "[fault] ?????????? pc=00000000 lr=00000000 cfsr=00000000 hfsr=00000000 "
-	              "addr=00000000";
+	/* static: after a stack overflow only the guard's 128 bytes are left */
+	static char line[] = "[fault] ?????????? pc=00000000 lr=00000000 cfsr=00000000 "
+	                     "hfsr=00000000 addr=00000000";
 	const char *n = exc >= 3 && exc <= 6 ? names[exc - 3] : "Exception";
 	uint32_t cfsr = AN386_REG(SCB_CFSR), i;
 
@@ -74,7 +87,7 @@ void an386_fault(const uint32_t *frame, uint32_t exc)
 	put_hex(line + 76, (cfsr & 0x8000u) ? AN386_REG(SCB_BFAR) : AN386_REG(SCB_MMFAR));
 	an386_uart_panic_write(line);
 	pa_board_log(line);
-	pa_board_reset();
+	sh_exit(AN386_FAULT_EXIT);
 }
 
 /* Which stack holds the frame (EXC_RETURN bit 2), then the report. */
