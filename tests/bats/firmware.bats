@@ -381,3 +381,31 @@ print(json.dumps({"ctr": j["counter"], "digest": j["digest"]}))')"
 	echo "# power cuts on QEMU: $tried tried over the $total flash operations of a rotation: $olds old, $news new ($lost of them without their receipt), 0 inconsistent" >&3
 	[ "$tried" = "$(echo $specs | wc -w)" ] && [ "$tried" -ge 10 ]
 }
+
+@test "firmware: the device ID is adopted once from the factory's file and kept in flash; an invalid one is refused" {
+	factory_and_image
+	mkdir -p "$T/dev-a"
+	# 65 characters, then a character bundle.cddl does not allow: no start, nothing stored
+	for bad in "$(printf 'a%.0s' $(seq 65))" "dev 1"; do
+		printf '%s\n' "$bad" > "$T/dev-a/device-id"
+		sh "$QDEV" --image "$T/fw/provkit-an386.elf" "$T/dev-a" > "$T/dev-a.port" 2>&1 &
+		echo $! > "$T/dev-a/runner.pid"
+		for _ in $(seq 200); do grep -q 'start: device ID failed' "$T/dev-a/console.log" 2>/dev/null && break; sleep 0.02; done
+		stop dev-a
+		run grep -c 'start: device ID failed (62)' "$T/dev-a/console.log"
+		[ "$output" -ge 1 ]
+		rm -f "$T/dev-a/console.log"
+	done
+	run grep -c 'up, device' "$T/dev-a/console.log"
+	[ "$output" = 0 ]
+	printf 'fw-dev-9\n' > "$T/dev-a/device-id"
+	start dev-a
+	[ "$(field "$(smp dev-a info)" '["dev"]')" = fw-dev-9 ]
+	stop dev-a
+	# the host's file changes; the device's ID does not
+	printf 'someone-else\n' > "$T/dev-a/device-id"
+	start dev-a
+	[ "$(field "$(smp dev-a info)" '["dev"]')" = fw-dev-9 ]
+	stop dev-a
+	healthy dev-a
+}

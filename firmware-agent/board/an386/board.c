@@ -92,6 +92,7 @@ int pa_board_entropy(uint8_t *buf, size_t len)
 int pa_board_factory_id(char *buf, size_t cap, size_t *len)
 {
 	static const char hx[] = "0123456789abcdef";
+	char tmp[128];
 	int f = sh_open("device-id", SH_RB);
 	long n = -1;
 	uint8_t r[6];
@@ -99,12 +100,14 @@ int pa_board_factory_id(char *buf, size_t cap, size_t *len)
 
 	*len = 0;
 	if (f >= 0) {
-		n = sh_read_some(f, buf, cap);
+		/* the whole file: a longer ID is refused, never cut to fit */
+		n = sh_read_some(f, tmp, sizeof(tmp));
 		(void)sh_close(f);
-		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		while (n > 0 && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))
 			n--;
-		if (n <= 0)
+		if (n <= 0 || (size_t)n > cap)
 			return PA_BOARD_IO;
+		memcpy(buf, tmp, (size_t)n);
 		*len = (size_t)n;
 		return PA_BOARD_OK;
 	}
