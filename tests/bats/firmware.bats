@@ -386,16 +386,20 @@ print(json.dumps({"ctr": j["counter"], "digest": j["digest"]}))')"
 	factory_and_image
 	mkdir -p "$T/dev-a"
 	# 65 characters, then a character bundle.cddl does not allow: no start, nothing stored
+	k=0
 	for bad in "$(printf 'a%.0s' $(seq 65))" "dev 1"; do
+		k=$((k + 1))
 		printf '%s\n' "$bad" > "$T/dev-a/device-id"
 		sh "$QDEV" --image "$T/fw/provkit-an386.elf" "$T/dev-a" > "$T/dev-a.port" 2>&1 &
 		echo $! > "$T/dev-a/runner.pid"
-		for _ in $(seq 200); do grep -q 'start: device ID failed' "$T/dev-a/console.log" 2>/dev/null && break; sleep 0.02; done
+		for _ in $(seq 200); do
+			[ "$(grep -c 'start: device ID failed (62)' "$T/dev-a/console.log" 2>/dev/null)" = "$k" ] && break
+			sleep 0.02
+		done
 		stop dev-a
-		run grep -c 'start: device ID failed (62)' "$T/dev-a/console.log"
-		[ "$output" -ge 1 ]
-		rm -f "$T/dev-a/console.log"
 	done
+	run grep -c 'start: device ID failed (62)' "$T/dev-a/console.log"
+	[ "$output" = 2 ]
 	run grep -c 'up, device' "$T/dev-a/console.log"
 	[ "$output" = 0 ]
 	printf 'fw-dev-9\n' > "$T/dev-a/device-id"
