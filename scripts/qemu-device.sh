@@ -65,7 +65,9 @@ case $image in /*) ;; *) image="$(pwd)/$image" ;; esac
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
-if [ -f "$dir/qemu.pid" ] && kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null; then
+# a pid file left by a killed run may name a pid reused since: only QEMU counts
+if [ -f "$dir/qemu.pid" ] && kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null &&
+	grep -q qemu-system-arm "/proc/$(cat "$dir/qemu.pid")/cmdline" 2>/dev/null; then
 	echo "qemu-device.sh: a device already runs in $dir (pid $(cat "$dir/qemu.pid"))" >&2
 	exit 3
 fi
