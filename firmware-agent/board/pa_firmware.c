@@ -26,7 +26,11 @@
 #include "pa/pa_smp.h"
 #include "port/pa_port_its.h"
 
-#define PA_FW_VERSION "provkit-agent 0.1 (an386)"
+/* the board's name comes from the build (FW_BOARD) */
+#ifndef PA_FW_BOARD_NAME
+#define PA_FW_BOARD_NAME "unknown board"
+#endif
+#define PA_FW_VERSION "provkit-agent 0.1 (" PA_FW_BOARD_NAME ")"
 
 /* Mbed TLS's heap: a static pool, never the C library's (docs/firmware.md
  * gives its high-water mark; the image's link fails on malloc). */
