@@ -148,7 +148,7 @@ Command: \`make bench\` ($(date -u +%Y-%m-%d), $(qemu-system-arm --version | hea
 |---|---|
 | \`arm-none-eabi-size\`: text / data / bss | $text / $data / $bss |
 | flash: code, read-only data, .data's initial values | **$flash_img** ($(k "$flash_img")) |
-| RAM reserved: .data + .bss $static (Mbed TLS pool $pool_size of it) + stack $s_stack | **$ram_resv** ($(k "$ram_resv")) |
+| RAM reserved: .data + .bss $static (Mbed TLS pool $pool_size of it) + stack with its 128-byte MPU guard $s_stack | **$ram_resv** ($(k "$ram_resv")) |
 | RAM used: static without the pool's unused part + stack high-water $stack_hw + pool high-water $pool_hw | **$ram_used** ($(k "$ram_used")) |
 | (not counted above: the storage sectors, flash the store owns) | $s_storage |
 
