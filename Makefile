@@ -202,6 +202,10 @@ $(FUZZ_BUILD)/fuzz_agent_bundle: fuzz/fuzz_agent_bundle.c $(PA_AGENT_SRC) $(wild
 $(FUZZ_BUILD)/fuzz_agent_smp: fuzz/fuzz_agent_smp.c $(PA_AGENT_SRC) $(PA_SMP_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_SMP_SRC) -lmbedcrypto
 
+# The device's flash store (firmware-agent/its/) on the host NOR flash model.
+$(FUZZ_BUILD)/fuzz_its: fuzz/fuzz_its.c $(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h firmware-agent/its/psa/*.h) | $(FUZZ_BUILD)/.gitignore
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c
+
 # fuzz_run SECONDS: each target in turn; the first failure stops make.
 define fuzz_run
 	@for t in $(FUZZ_TARGETS); do \

@@ -79,7 +79,7 @@ static struct its_store {
 	int mounted;
 	int failed;                   /* a write failed: unusable until the next mount */
 	uint32_t sseq[PA_ITS_SECTORS_MAX];   /* sector sequence numbers, 0 = free */
-	uint8_t erased[PA_ITS_SECTORS_MAX];  /* erased by this mount, untouched since */
+	uint8_t erased[PA_ITS_SECTORS_MAX];  /* free and blank: no erase needed before use */
 	uint32_t next_sseq;
 	uint32_t next_seq;
 	uint32_t active;              /* the sector appended to, or NONE */
@@ -382,8 +382,12 @@ static int has_tombstones(void)
 	return 0;
 }
 
+static psa_status_t retire(uint32_t loc);
+
 /* Mount: take the valid entry in slot k of sector s into the index if it is
- * the newest record of its uid seen so far. */
+ * the newest record of its uid seen so far.  The older of the two is retired
+ * if a cut left it without its mark (between a write's entry and the mark):
+ * from then on a decayed newer record reads corrupt, never the older value. */
 static psa_status_t merge(uint32_t s, uint32_t k, const its_ent *e)
 {
 	uint32_t crc = 0;
@@ -410,9 +414,15 @@ static psa_status_t merge(uint32_t s, uint32_t k, const its_ent *e)
 			return PSA_ERROR_INSUFFICIENT_MEMORY;
 		i = its.n++;
 		its.rec[i].uid = e->uid;
-	} else if (e->seq < its.rec[i].seq ||
-	           (e->seq == its.rec[i].seq && quality(state) <= quality(its.st[i]))) {
-		return PSA_SUCCESS;
+	} else if (e->seq < its.rec[i].seq) {
+		return e->retired ? PSA_SUCCESS : retire(slot_addr(s, k));
+	} else if (e->seq == its.rec[i].seq) {   /* a collection's copy */
+		if (quality(state) <= quality(its.st[i]))
+			return PSA_SUCCESS;
+	} else {
+		st = retire(its.rec[i].loc);
+		if (st != PSA_SUCCESS)
+			return st;
 	}
 	its.rec[i].seq = e->seq;
 	its.rec[i].loc = slot_addr(s, k);
@@ -493,6 +503,23 @@ static uint32_t free_sectors(void)
 	return n;
 }
 
+/* Whether free sector s reads blank (all 0xff): a sector collected before the
+ * last power-off, ready for use.  A torn erase leaves either a prefix of the
+ * sector erased or garbage, never all of it blank. */
+static psa_status_t blank(uint32_t s, uint8_t *yes)
+{
+	uint8_t buf[PA_ITS_BUF];
+	uint32_t off;
+	psa_status_t st = PSA_SUCCESS;
+
+	*yes = 1;
+	for (off = 0; off < its.ssz && *yes && st == PSA_SUCCESS; off += PA_ITS_BUF) {
+		st = fl_read(s * its.ssz + off, buf, PA_ITS_BUF);
+		*yes = st == PSA_SUCCESS && all_ff(buf, PA_ITS_BUF);
+	}
+	return st;
+}
+
 /* Read every header and every entry into a fresh index. */
 static psa_status_t scan(void)
 {
@@ -504,6 +531,9 @@ static psa_status_t scan(void)
 	its.active = NONE;
 	for (s = 0; s < its.nsec && st == PSA_SUCCESS; s++) {
 		st = hdr_read(s, &its.sseq[s]);
+		its.erased[s] = 0;
+		if (st == PSA_SUCCESS && its.sseq[s] == 0)
+			st = blank(s, &its.erased[s]);
 		if (its.sseq[s] > max) {
 			max = its.sseq[s];
 			its.active = s;
@@ -764,8 +794,8 @@ static psa_status_t gc_oldest(void)
 
 /* Open the next free sector (in ring order after the active one, so erases
  * go round all sectors) and, if none is left free, collect the oldest.  The
- * sector is erased first unless this mount erased it (a collected sector):
- * a free sector found at mount may hold anything, a torn erase included. */
+ * sector is erased first unless it is known blank (collected sectors are
+ * erased at once, so their old records do not linger). */
 static psa_status_t advance(void)
 {
 	uint8_t b[32];

@@ -115,6 +115,8 @@ static int sim_erase(void *ctx, uint32_t sector)
 	}
 	m = s->mem + sector * ss;
 	s->erases++;
+	if (s->first_erase == 0)
+		s->first_erase = s->ops + 1;
 	if (sector < PA_FLASH_SIM_SECTORS_MAX)
 		s->sector_erases[sector]++;
 	if (!is_cut(s)) {
@@ -161,6 +163,7 @@ void pa_flash_sim_arm(pa_flash_sim *s, unsigned long cut_at, int tear, uint32_t 
 	s->seed = seed;
 	s->dead = 0;
 	s->fail_at = 0;
+	s->first_erase = 0;
 }
 
 void pa_flash_sim_reset_counts(pa_flash_sim *s)

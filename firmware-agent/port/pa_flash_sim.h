@@ -45,6 +45,7 @@ typedef struct pa_flash_sim {
 	int dead;
 	unsigned long fail_at;      /* operation fail_at returns PA_FLASH_IO, doing nothing */
 	int read_fails;             /* reads return PA_FLASH_IO */
+	unsigned long first_erase;  /* the operation number of the first erase since arming */
 	unsigned long programs, bytes_programmed, erases, overwrites;
 	unsigned long sector_erases[PA_FLASH_SIM_SECTORS_MAX];
 } pa_flash_sim;

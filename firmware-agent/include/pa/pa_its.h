@@ -19,8 +19,9 @@
  *   bits; they are not a MAC and do not protect against someone who can
  *   rewrite the flash.
  * - pa_its_mount recovers from any interrupted operation (a set, a garbage
- *   collection, an erase) and is itself safe to cut: its only write is the
- *   erase of a half-filled sector, which it redoes at the next mount.
+ *   collection, an erase) and is itself safe to cut: its only writes are the
+ *   erase of a half-filled sector and retire marks a cut left out, which the
+ *   next mount redoes if they are cut.
  * - No heap; RAM is this module's static state (the index below, a few
  *   counters) plus stack buffers of PA_ITS_BUF bytes; never a sector in RAM.
  * - One store per image (the PSA ITS API has no context argument); not
@@ -37,8 +38,9 @@
 
 /* Entries of the RAM index: one per distinct uid the flash holds (live,
  * corrupt, or removed but not yet garbage-collected).  16 bytes + 1 each.
- * The agent with mqtt-mtls-sized sets uses about 25; bundles with 16 entries
- * in both generations need up to 112. */
+ * The agent with mqtt-mtls sets uses under 20 (both generations, keygen keys
+ * and records included); bundles with 16 entries
+ * in both generations need about 110 (docs/flash-storage.md). */
 #ifndef PA_ITS_INDEX_MAX
 #define PA_ITS_INDEX_MAX 64
 #endif
