@@ -6,6 +6,8 @@
 #                   (plain and under AddressSanitizer + UBSan)
 #   make check-asan only the sanitizer run
 #   make bench      benchmarks; figures go to docs/benchmarks.md
+#   make firmware   the provisioning firmware for QEMU's mps2-an386 (docs/firmware.md):
+#                   build/firmware/provkit-an386.elf, .bin, .map [SIGNER_H=FILE]
 #   make install PREFIX=/usr/local
 #
 # BUILD selects the output directory; SAN=1 builds with -fsanitize=address,undefined.
@@ -43,7 +45,7 @@ EMBED    := schemas/template.schema.json
 LIBPROV  := $(BUILD)/libprov.a
 PROV     := $(BUILD)/prov
 
-.PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent
+.PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent firmware
 
 all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
 
@@ -55,6 +57,12 @@ agent: $(LIBPROV) $(PROV)
 	@for m in $(AGENT_MAKEFILES); do \
 		$(MAKE) -f $$m BUILD=$(BUILD) SAN=$(SAN) all || exit 1; \
 	done
+
+# The provisioning firmware: the agent cross-compiled for a Cortex-M4 with the
+# flash store and Mbed TLS (firmware-agent/Makefile; the signer from SIGNER_H or
+# the factory home).  scripts/qemu-device.sh DIR runs it.
+firmware: $(PROV)
+	$(MAKE) -f firmware-agent/Makefile BUILD=$(BUILD) firmware
 
 $(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)

@@ -175,3 +175,6 @@ sh "$top/bench/serial.sh" "$build"
 
 # --- flash written by the secure storage (issue 11): bench/flash.sh writes the bench:flash block ---
 sh "$top/bench/flash.sh" "$build"
+
+# --- the firmware on an emulated Cortex-M4 (issue 11): bench/firmware.sh writes bench:firmware ---
+sh "$top/bench/firmware.sh" "$build"

@@ -7,6 +7,8 @@
 #               SMP over the console (smp/).
 # PA_ITS_SRC:   PSA Internal Trusted Storage on a NOR flash (its/, same rules):
 #               what a board without a secure partition links for psa_its_*.
+# PA_DEVICE_PORT_SRC: the port of a PSA device (storage over psa_its_*): the
+#               firmware image's (firmware-agent/Makefile `firmware`), not the host's.
 # PA_HOST_SRC:  host ports (directory storage, power-cut injection, the NOR flash
 #               model): not on a device.
 # PA_TRUST_SRC: the trust module the agent calls to check a trust-store entry
@@ -16,6 +18,7 @@ PA_AGENT_SRC := $(sort $(wildcard firmware-agent/core/*.c firmware-agent/verify/
                   firmware-agent/store/*.c firmware-agent/receipt/*.c))
 PA_SMP_SRC   := $(sort $(wildcard firmware-agent/keygen/*.c firmware-agent/smp/*.c))
 PA_ITS_SRC   := $(sort $(wildcard firmware-agent/its/*.c))
-PA_HOST_SRC  := $(sort $(wildcard firmware-agent/port/*.c))
+PA_DEVICE_PORT_SRC := firmware-agent/port/pa_port_its.c
+PA_HOST_SRC  := $(filter-out $(PA_DEVICE_PORT_SRC),$(sort $(wildcard firmware-agent/port/*.c)))
 PA_TRUST_SRC := firmware-agent/trust/pa_trust.c firmware-agent/trust/pa_trust_mbedtls.c
 PA_INCLUDES  := -Ifirmware-agent/include -Ifirmware-agent

@@ -94,6 +94,32 @@ step "inspect: the device's view (key IDs, never secrets) and the factory's reco
 "$top/$build/agent-sim" --storage "$demo/device-2" --status
 "$prov" show device-2 | grep -E '^(device|status|key|cert|bundle|install|pending)'
 
+step "the same agent as firmware: a Cortex-M4 image on QEMU's mps2-an386, provisioned over its UART"
+# the image trusts this factory's signer, compiled in (prov signer export --format c)
+"$prov" signer export --format c > "$demo/signer.h"
+make -s -C "$top" -f firmware-agent/Makefile BUILD="$build" firmware SIGNER_H="$demo/signer.h" \
+	FW_OUT="$demo/fw/provkit-an386"
+sh "$top/scripts/qemu-device.sh" --image "$demo/fw/provkit-an386.elf" --device-id device-3 \
+	"$demo/device-3" > "$demo/device-3.port" &
+qdev=$!
+trap 'kill $qdev 2>/dev/null || true' EXIT
+for _ in $(seq 200); do grep -q 'up, device' "$demo/device-3/console.log" 2>/dev/null && break; sleep 0.02; done
+qport=$(head -n 1 "$demo/device-3.port")
+echo "device-3 (emulated Cortex-M4) on $qport"
+"$prov" install --port "$qport" --template "$top/templates/mqtt-mtls.json"
+kill $qdev
+wait $qdev 2>/dev/null || true
+echo "power cycle: QEMU stopped; its flash stays in $demo/device-3/flash.bin"
+sh "$top/scripts/qemu-device.sh" --image "$demo/fw/provkit-an386.elf" "$demo/device-3" \
+	> "$demo/device-3.port" &
+qdev=$!
+for _ in $(seq 200); do [ "$(grep -c 'up, device' "$demo/device-3/console.log")" -ge 2 ] && break; sleep 0.02; done  # console.log accumulates
+"$prov" install --port "$(head -n 1 "$demo/device-3.port")" --template "$top/templates/mqtt-mtls.json"
+kill $qdev
+wait $qdev 2>/dev/null || true
+trap - EXIT
+grep '^\[stats\] smp group=80 id=3' "$demo/device-3/console.log" | head -n 1
+
 step "the device's TLS: mutual TLS with the broker, only installed credentials (keys stay in PSA)"
 "$prov" ca export > "$demo/factory-ca.pem"
 # the broker requires a client certificate from the factory CA and echoes lines reversed

@@ -2,7 +2,8 @@
 # mbedtls.sh - Mbed TLS built from Debian's source package with provkit's own
 # configuration (firmware-agent/mbedtls/mbedtls_config.h).
 #
-#   sh scripts/mbedtls.sh [DIR]        (default DIR: build-mbedtls)
+#   sh scripts/mbedtls.sh [DIR]                (default DIR: build-mbedtls)
+#   sh scripts/mbedtls.sh --target m4 [DIR]    (default DIR: build-mbedtls-m4)
 #
 # Debian's libmbedtls is built without MBEDTLS_USE_PSA_CRYPTO, which the device's
 # TLS adapter needs (opaque PSA keys in TLS).  This script:
@@ -18,14 +19,52 @@
 # (plain and ASan link the same, uninstrumented, libraries).  A second run with
 # the same configuration and script does nothing.  Concurrent runs serialise on
 # DIR/.lock.  Environment: MBEDTLS_MIRROR overrides the mirror, CC the compiler.
+#
+# --target m4: the same source package cross-compiled for the firmware image
+# (docs/firmware.md): libmbedcrypto.a only, with firmware-agent/mbedtls/
+# mbedtls_config_m4.h and the flash store's PSA ITS headers (firmware-agent/its/
+# psa/), by arm-none-eabi-gcc for a Cortex-M4 (Thumb-2, soft
+# float, -Os, one section per function and object so the image's
+# --gc-sections keeps only what it calls).  The source is copied from the host
+# build's DIR (build-mbedtls/src, MBEDTLS_HOST_DIR) when that has it, else
+# fetched as above.  The stamp covers the configuration, this script and the
+# cross compiler's version.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DIR=${1:-build-mbedtls}
+TARGET=host
+if [ "${1:-}" = --target ]; then
+	TARGET=${2:-}
+	shift 2 || true
+fi
+case $TARGET in
+host)
+	DIR=${1:-build-mbedtls}
+	CONFIG="$ROOT/firmware-agent/mbedtls/mbedtls_config.h"
+	CC=${CC:-cc}
+	AR=ar
+	LIBS="libmbedcrypto.a libmbedx509.a libmbedtls.a"
+	TFLAGS="-O2 -g"
+	TINC=""
+	;;
+m4)
+	DIR=${1:-build-mbedtls-m4}
+	CONFIG="$ROOT/firmware-agent/mbedtls/mbedtls_config_m4.h"
+	CC=${CC_M4:-arm-none-eabi-gcc}
+	AR=${AR_M4:-arm-none-eabi-ar}
+	LIBS="libmbedcrypto.a"
+	TFLAGS="-mcpu=cortex-m4 -mthumb -mfloat-abi=soft -Os -g -ffunction-sections -fdata-sections -fno-common"
+	# the platform's psa/error.h and psa/internal_trusted_storage.h: the
+	# flash store's (firmware-agent/its/psa/)
+	TINC="-I$ROOT/firmware-agent/its"
+	;;
+*)
+	echo "mbedtls.sh: --target: only m4 (or none: the host)" >&2
+	exit 2
+	;;
+esac
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
-CONFIG="$ROOT/firmware-agent/mbedtls/mbedtls_config.h"
-CC=${CC:-cc}
 
 die() {
 	echo "mbedtls.sh: $*" >&2
@@ -37,14 +76,16 @@ die() {
 
 # What the libraries depend on: the configuration, this script, the compiler.
 stamp_of() {
-	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh"; "$CC" --version 2>/dev/null | head -n 1; } |
+	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/its/psa/*.h; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1; } |
 		sha256sum | cut -c1-64
 }
 
 built() {
-	[ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$(stamp_of)" ] &&
-		[ -f "$DIR/lib/libmbedtls.a" ] && [ -f "$DIR/lib/libmbedx509.a" ] &&
-		[ -f "$DIR/lib/libmbedcrypto.a" ] && [ -d "$DIR/include/mbedtls" ]
+	[ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$(stamp_of)" ] || return 1
+	for l in $LIBS; do
+		[ -f "$DIR/lib/$l" ] || return 1
+	done
+	[ -d "$DIR/include/mbedtls" ]
 }
 
 # Fast path, without the lock.
@@ -82,6 +123,15 @@ find_mirror() {
 }
 
 SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ 2>/dev/null | head -n 1 || true)
+HOST_SRC=$(ls -d "${MBEDTLS_HOST_DIR:-$ROOT/build-mbedtls}"/src/mbedtls-*/ 2>/dev/null | head -n 1 || true)
+if [ "$TARGET" != host ] && { [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; } &&
+	[ -n "$HOST_SRC" ] && [ -f "$HOST_SRC/library/Makefile" ]; then
+	# the host build's unpacked source package: its own copy, built in place
+	rm -rf "$DIR/src"
+	mkdir -p "$DIR/src"
+	cp -R "${HOST_SRC%/}" "$DIR/src/"
+	SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ | head -n 1)
+fi
 if [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; then
 	MIRROR=${MBEDTLS_MIRROR:-$(find_mirror | head -n 1)}
 	[ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
@@ -116,22 +166,26 @@ SRC_DIR=${SRC_DIR%/}
 
 # ---- 2. the libraries -------------------------------------------------------------
 
-echo "mbedtls.sh: building $(basename "$SRC_DIR") with $CONFIG"
+echo "mbedtls.sh: building $(basename "$SRC_DIR") ($TARGET) with $CONFIG"
+command -v "$CC" >/dev/null 2>&1 || die "no compiler '$CC' (scripts/deps.sh installs it)"
 start=$(date +%s)
 rm -rf "$DIR/lib" "$DIR/include" "$DIR/stamp"
 make -s -C "$SRC_DIR/library" clean >/dev/null 2>&1 || true
 jobs=$(nproc 2>/dev/null || echo 2)
-if ! make -s -C "$SRC_DIR/library" -j"$jobs" CC="$CC" \
-	CFLAGS="-O2 -g -DMBEDTLS_CONFIG_FILE='\"$CONFIG\"'" \
-	libmbedcrypto.a libmbedx509.a libmbedtls.a >"$DIR/build.log" 2>&1; then
+[ "$jobs" -le 2 ] || jobs=2
+# shellcheck disable=SC2086
+if ! make -s -C "$SRC_DIR/library" -j"$jobs" CC="$CC" AR="$AR" \
+	CFLAGS="$TFLAGS $TINC -DMBEDTLS_CONFIG_FILE='\"$CONFIG\"'" \
+	$LIBS >"$DIR/build.log" 2>&1; then
 	tail -n 40 "$DIR/build.log" >&2
 	die "building Mbed TLS failed (log: $DIR/build.log)"
 fi
 mkdir -p "$DIR/lib"
-cp "$SRC_DIR/library/libmbedcrypto.a" "$SRC_DIR/library/libmbedx509.a" \
-	"$SRC_DIR/library/libmbedtls.a" "$DIR/lib/"
+for l in $LIBS; do
+	cp "$SRC_DIR/library/$l" "$DIR/lib/"
+done
 cp -R "$SRC_DIR/include" "$DIR/include"
-cp "$CONFIG" "$DIR/include/provkit_mbedtls_config.h"
+cp "$CONFIG" "$DIR/include/provkit_$(basename "$CONFIG")"
 echo "$(basename "$SRC_DIR")" >"$DIR/version"
 stamp_of >"$DIR/stamp"
-echo "mbedtls.sh: built in $(( $(date +%s) - start )) s: $DIR/lib/libmbed{tls,x509,crypto}.a"
+echo "mbedtls.sh: built in $(( $(date +%s) - start )) s: $(echo "$LIBS" | sed "s|[^ ]*|$DIR/lib/&|g")"

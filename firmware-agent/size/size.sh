@@ -69,6 +69,7 @@ INC="-I$agent -I$agent/include -I$out/inc"
 
 # The agent's logic: every .c under its module directories but those that are not
 # agent logic (ports, simulator, tests, the trust store of issue 3, fuzzing, this,
+# the firmware image board/ (docs/firmware.md),
 # the optional serial layer smp/ and device keygen keygen/).  SIZE_DIRS="smp keygen"
 # measures those directories instead (SIZE_NAME names the line: make size-smp); the
 # agent's objects are then linked in as well (-r, undefined references to them stay).
@@ -78,7 +79,7 @@ for d in "$agent"/*/; do
 	if [ -n "${SIZE_DIRS:-}" ]; then
 		case " $SIZE_DIRS " in *" $name "*) ;; *) continue ;; esac
 	else
-		case $name in port | sim | tests | trust | fuzz | size | include | smp | keygen | tls | mbedtls | its) continue ;; esac
+		case $name in port | sim | tests | trust | fuzz | size | include | smp | keygen | tls | mbedtls | its | board) continue ;; esac
 	fi
 	for f in $(find "$d" -name '*.c' | sort); do
 		srcs="$srcs $f"

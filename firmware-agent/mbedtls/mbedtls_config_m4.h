@@ -1,0 +1,86 @@
+/*
+ * mbedtls_config_m4.h - Mbed TLS 2.28 configuration of the provisioning image
+ * on a Cortex-M (MBEDTLS_CONFIG_FILE for `scripts/mbedtls.sh --target m4`,
+ * libmbedcrypto only; docs/firmware.md).
+ *
+ * Only what a bundle install needs, through PSA Crypto:
+ *   - P-256 (secp256r1): ECDSA verify (bundle signature) and sign (receipts,
+ *     CSRs), ECDH (the secrets' ECDH-ES), key generation (identity and keygen
+ *     keys); SHA-256; HKDF-SHA-256 (COSE ECDH-ES + HKDF-256); AES-CCM and
+ *     AES-GCM (the secrets container); the ASN.1 writer (keygen's CSR);
+ *   - persistent keys in PSA storage over psa_its_* that the platform provides
+ *     (the flash store, firmware-agent/its/, whose psa/ directory has the two
+ *     headers psa_crypto_storage.c then includes): no MBEDTLS_PSA_ITS_FILE_C;
+ *   - a CTR_DRBG seeded from the board's entropy source through
+ *     mbedtls_hardware_poll (MBEDTLS_ENTROPY_HARDWARE_ALT; firmware-agent/board/
+ *     pa_fw_mbedtls.c maps it onto pa_board_entropy);
+ *   - memory from Mbed TLS's own allocator over a static array
+ *     (MBEDTLS_MEMORY_BUFFER_ALLOC_C, mbedtls_memory_buffer_alloc_init in the
+ *     firmware), never the C library's heap.
+ * Keys of other curves (a P-384 private-key entry) are refused by this build
+ * at the key check (PA_V_BAD_KEY), before anything is stored.
+ *
+ * Size choices: a 2-bit ECP window without fixed-point tables, AES tables in
+ * ROM and only one of each, AES without its decryption direction, the smaller SHA-256, MPIs bounded to 256 bits,
+ * 8 PSA key slots (a cache: persistent keys are loaded on use and evicted).
+ * The host's configuration (mbedtls_config.h, the TLS client) is separate and
+ * unchanged.
+ */
+#ifndef PROVKIT_MBEDTLS_CONFIG_M4_H
+#define PROVKIT_MBEDTLS_CONFIG_M4_H
+
+/* ---- system ---------------------------------------------------------------- */
+#define MBEDTLS_HAVE_ASM                  /* bignum multiply in Thumb-2 assembly */
+#define MBEDTLS_PLATFORM_C
+#define MBEDTLS_PLATFORM_MEMORY           /* mbedtls_calloc/free: the buffer allocator */
+#define MBEDTLS_PLATFORM_NO_STD_FUNCTIONS /* no printf, no calloc, no exit from libc */
+#define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+/* The allocator stops the device on a corrupted heap: the firmware's panic. */
+void pa_fw_mbedtls_exit(int status);
+#define MBEDTLS_PLATFORM_EXIT_MACRO pa_fw_mbedtls_exit
+
+/* ---- randomness ------------------------------------------------------------- */
+#define MBEDTLS_ENTROPY_C
+#define MBEDTLS_ENTROPY_FORCE_SHA256      /* no SHA-512 just for the entropy pool */
+#define MBEDTLS_NO_PLATFORM_ENTROPY
+#define MBEDTLS_ENTROPY_HARDWARE_ALT      /* mbedtls_hardware_poll: the board's source */
+#define MBEDTLS_CTR_DRBG_C
+
+/* ---- PSA Crypto ---------------------------------------------------------------- */
+#define MBEDTLS_PSA_CRYPTO_C
+#define MBEDTLS_PSA_CRYPTO_STORAGE_C      /* persistent keys: psa_its_* of the platform */
+#define MBEDTLS_PSA_KEY_SLOT_COUNT 8
+
+/* ---- primitives ------------------------------------------------------------- */
+#define MBEDTLS_AES_C
+#define MBEDTLS_AES_ROM_TABLES
+#define MBEDTLS_AES_FEWER_TABLES
+/* Encryption only: CCM, GCM and CTR_DRBG never run the inverse cipher, so
+ * the firmware gives failing stubs for its key schedule and block function
+ * (board/pa_fw_mbedtls.c) and its code and tables stay out of the image. */
+#define MBEDTLS_AES_SETKEY_DEC_ALT
+#define MBEDTLS_AES_DECRYPT_ALT
+#define MBEDTLS_CCM_C
+#define MBEDTLS_GCM_C
+#define MBEDTLS_CIPHER_C
+#define MBEDTLS_MD_C
+#define MBEDTLS_HKDF_C
+#define MBEDTLS_SHA256_C
+#define MBEDTLS_SHA256_SMALLER
+#define MBEDTLS_BIGNUM_C
+#define MBEDTLS_MPI_MAX_SIZE 32           /* bytes: P-256 is all there is */
+#define MBEDTLS_MPI_WINDOW_SIZE 1
+#define MBEDTLS_ECP_C
+#define MBEDTLS_ECP_DP_SECP256R1_ENABLED
+#define MBEDTLS_ECP_NIST_OPTIM            /* fast P-256 reduction: ~5x faster for ~1 KB */
+#define MBEDTLS_ECP_MAX_BITS 256
+#define MBEDTLS_ECP_WINDOW_SIZE 2
+#define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
+#define MBEDTLS_ECDH_C
+#define MBEDTLS_ECDSA_C
+#define MBEDTLS_ASN1_PARSE_C              /* ECDSA's prerequisite (unused paths are dropped) */
+#define MBEDTLS_ASN1_WRITE_C              /* keygen's CSR */
+
+#include "mbedtls/check_config.h"
+
+#endif
