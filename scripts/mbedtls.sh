@@ -129,7 +129,10 @@ if [ "$TARGET" != host ] && { [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Make
 	# the host build's unpacked source package: its own copy, built in place
 	rm -rf "$DIR/src"
 	mkdir -p "$DIR/src"
-	cp -R "${HOST_SRC%/}" "$DIR/src/"
+	# under the host build's lock: a host build running beside this one (make -j)
+	# cleans and rebuilds in that tree, and a copy taken meanwhile is torn
+	HOST_DIR=$(cd "${HOST_SRC%/}/../.." && pwd)
+	flock "$HOST_DIR/.lock" cp -R "${HOST_SRC%/}" "$DIR/src/"
 	SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ | head -n 1)
 fi
 if [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; then
