@@ -20,5 +20,5 @@ PA_SMP_SRC   := $(sort $(wildcard firmware-agent/keygen/*.c firmware-agent/smp/*
 PA_ITS_SRC   := $(sort $(wildcard firmware-agent/its/*.c))
 PA_DEVICE_PORT_SRC := firmware-agent/port/pa_port_its.c
 PA_HOST_SRC  := $(filter-out $(PA_DEVICE_PORT_SRC),$(sort $(wildcard firmware-agent/port/*.c)))
-PA_TRUST_SRC := firmware-agent/trust/pa_trust.c firmware-agent/trust/pa_trust_mbedtls.c
+PA_TRUST_SRC := firmware-agent/trust/pa_trust.c firmware-agent/trust/pa_trust_check.c
 PA_INCLUDES  := -Ifirmware-agent/include -Ifirmware-agent

@@ -68,12 +68,16 @@ void pa_fw_mbedtls_exit(int status);
 #define MBEDTLS_SHA256_C
 #define MBEDTLS_SHA256_SMALLER
 #define MBEDTLS_BIGNUM_C
-#define MBEDTLS_MPI_MAX_SIZE 32           /* bytes: P-256 is all there is */
+#define MBEDTLS_MPI_MAX_SIZE 66           /* bytes: P-521, for trust-store anchors */
 #define MBEDTLS_MPI_WINDOW_SIZE 1
 #define MBEDTLS_ECP_C
 #define MBEDTLS_ECP_DP_SECP256R1_ENABLED
+/* P-384 and P-521: only so the device can check a trust store's anchors are on
+ * their curves (trust/pa_trust_check.c), as the host does */
+#define MBEDTLS_ECP_DP_SECP384R1_ENABLED
+#define MBEDTLS_ECP_DP_SECP521R1_ENABLED
 #define MBEDTLS_ECP_NIST_OPTIM            /* fast P-256 reduction: ~5x faster for ~1 KB */
-#define MBEDTLS_ECP_MAX_BITS 256
+#define MBEDTLS_ECP_MAX_BITS 521
 #define MBEDTLS_ECP_WINDOW_SIZE 2
 #define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
 #define MBEDTLS_ECDH_C

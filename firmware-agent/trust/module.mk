@@ -29,7 +29,7 @@ MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 CBOR_LIBS    := $(shell pkg-config --libs libcbor 2>/dev/null || echo -lcbor)
 
 TRUST_HDR   := $(wildcard $(TRUST_DIR)/*.h)
-TRUST_OBJ   := $(TRUST_OUT)/pa_trust.o $(TRUST_OUT)/pa_trust_mbedtls.o
+TRUST_OBJ   := $(TRUST_OUT)/pa_trust.o $(TRUST_OUT)/pa_trust_check.o $(TRUST_OUT)/pa_trust_mbedtls.o
 TRUST_TESTS := $(BUILD)/tests/test_trust_store $(BUILD)/tests/test_trust_mbedtls
 
 .PHONY: all

@@ -10,7 +10,8 @@
  * its curve.  The reader and the curve arithmetic (Mbed TLS bignum) stay in the
  * trust module, outside the agent's size budget; this prototype is the whole
  * interface, and a firmware that installs bundles links the module
- * (firmware-agent/trust/pa_trust.c and pa_trust_mbedtls.c).
+ * (firmware-agent/trust/pa_trust.c and pa_trust_check.c: Mbed TLS bignum and
+ * ECP only).
  *
  * Returns PA_TRUST_OK (0) or the first defect (enum pa_trust_err).  No heap in
  * this code (Mbed TLS's bignum allocates internally); reentrant.

@@ -32,6 +32,8 @@
 #define PA_TRUST_MBEDTLS_H
 
 #include "pa_trust.h"
+#include "pa_trust_check.h"
+#include "pa_trust_ec.h"
 
 #include <mbedtls/ecp.h>
 #include <mbedtls/ssl.h>
@@ -101,9 +103,4 @@ int pa_trust_mbedtls_name_key(const unsigned char *name_der, size_t len,
 int pa_trust_mbedtls_check_signature(const pa_trust_anchor *a, const mbedtls_x509_crt *crt);
 /* Is crt's public key the anchor's key?  PA_TRUST_SIG_OK or _MISMATCH. */
 int pa_trust_mbedtls_same_key(const pa_trust_anchor *a, const mbedtls_x509_crt *crt);
-/* SEC1 compressed point (0x02/0x03 || x) to Q on grp (a NIST curve, p = 3 mod 4):
- * y = (x^3 - 3x + b)^((p+1)/4) mod p, checked by squaring.  0 or an Mbed TLS error. */
-int pa_trust_ec_decompress(const mbedtls_ecp_group *grp, mbedtls_ecp_point *q,
-                           const uint8_t *buf, size_t len);
-
 #endif

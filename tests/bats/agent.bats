@@ -297,7 +297,7 @@ build_image() { # $1: signer header, $2: output binary
 		-I"$REPO/firmware-agent" -I"$REPO/build-mbedtls/include" -I"$REPO/firmware-agent/mbedtls" \
 		-DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"' -o "$2" "$T/image.c" \
 		"$PROV_BUILD/agent/port/pa_port_dir.o" "$PROV_BUILD/agent/libpa.a" \
-		"$PROV_BUILD/agent/tls/trust/pa_trust.o" "$PROV_BUILD/agent/tls/trust/pa_trust_mbedtls.o" \
+		"$PROV_BUILD/agent/tls/trust/pa_trust.o" "$PROV_BUILD/agent/tls/trust/pa_trust_check.o" "$PROV_BUILD/agent/tls/trust/pa_trust_mbedtls.o" \
 		"$REPO/build-mbedtls/lib/libmbedtls.a" "$REPO/build-mbedtls/lib/libmbedx509.a" \
 		"$REPO/build-mbedtls/lib/libmbedcrypto.a"
 }

@@ -439,7 +439,7 @@ make_devices() {
 		-I"$REPO/firmware-agent/include" -I"$REPO/firmware-agent" -o "$T/lab_agent" "$T/lab_agent.c" \
 		"$REPO"/firmware-agent/core/*.c "$REPO"/firmware-agent/verify/*.c "$REPO"/firmware-agent/store/*.c \
 		"$REPO"/firmware-agent/receipt/*.c "$REPO/firmware-agent/port/pa_port_dir.c" \
-		"$REPO"/firmware-agent/trust/pa_trust.c "$REPO"/firmware-agent/trust/pa_trust_mbedtls.c \
+		"$REPO"/firmware-agent/trust/pa_trust.c "$REPO"/firmware-agent/trust/pa_trust_check.c \
 		"$REPO/build-mbedtls/lib/libmbedtls.a" "$REPO/build-mbedtls/lib/libmbedx509.a" \
 		"$REPO/build-mbedtls/lib/libmbedcrypto.a"
 	run "$T/lab_agent" "$T/dev" "$T/lab.cbor" "$psk"
