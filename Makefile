@@ -34,7 +34,7 @@ ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT
 ALL_LDFLAGS := $(OPT) $(LDFLAGS)
 LIBS     := $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  := $(sort $(wildcard libprov/src/*.c))
+LIB_SRC  := $(sort $(wildcard libprov/src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)

@@ -1,0 +1,72 @@
+#!/bin/sh
+# layers.sh - libprov's folders are layers: a file may include the headers of its
+# own folder and of the folders below it, never of one above (no module cycles;
+# README "Layout").  Prints every include that breaks the order and exits 1 if any.
+#
+#   sh scripts/layers.sh
+#
+# The order, bottom up, and the public headers (libprov/include/prov/) each folder
+# owns.  A header's own includes obey the same order; tools/ sits above every folder.
+set -eu
+cd "$(dirname "$0")/.."
+
+LAYERS='
+base     err escape util
+crypto   algs keys x509 secret
+codec    cbor cose jsonschema jsregex
+factory  db home records vault
+trust    trust
+template template
+bundle   bundle receipt
+issue    mint lwm2m thread issue
+serial   smp install
+'
+
+owner_rank() { # header name -> "rank folder", or nothing
+	echo "$LAYERS" | awk -v h="$1" 'NF { for (i = 2; i <= NF; i++) if ($i == h) { print NR, $1; exit } }'
+}
+folder_rank() {
+	echo "$LAYERS" | awk -v f="$1" 'NF && $1 == f { print NR; exit }'
+}
+
+bad=0
+check() { # file rank
+	f=$1 r=$2
+	for h in $(sed -n 's/^#include "prov\/\([a-z_0-9]*\)\.h".*/\1/p' "$f"); do
+		o=$(owner_rank "$h")
+		if [ -z "$o" ]; then
+			echo "layers: $f: prov/$h.h belongs to no folder (add it to scripts/layers.sh)"
+			bad=1
+		elif [ "${o% *}" -gt "$r" ]; then
+			echo "layers: $f includes prov/$h.h of ${o#* }/, a layer above"
+			bad=1
+		fi
+	done
+}
+
+for d in libprov/src/*/; do
+	folder=$(basename "$d")
+	r=$(folder_rank "$folder")
+	if [ -z "$r" ]; then
+		echo "layers: libprov/src/$folder/ is not a layer (add it to scripts/layers.sh)"
+		bad=1
+		continue
+	fi
+	for f in "$d"*.c "$d"*.h; do
+		[ -f "$f" ] && check "$f" "$r"
+	done
+done
+for f in libprov/include/prov/*.h; do
+	o=$(owner_rank "$(basename "$f" .h)")
+	if [ -z "$o" ]; then
+		echo "layers: $f belongs to no folder (add it to scripts/layers.sh)"
+		bad=1
+	else
+		check "$f" "${o% *}"
+	fi
+done
+for f in libprov/src/*.c; do
+	[ -f "$f" ] && { echo "layers: $f: every source lives in a layer's folder"; bad=1; }
+done
+[ "$bad" = 0 ] && echo "layers: $(ls -d libprov/src/*/ | wc -l) folders in order, no include upward"
+exit "$bad"
