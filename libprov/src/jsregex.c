@@ -14,21 +14,29 @@
  *    sequences is a match of code points.  U+0000 cannot be written in a C-string
  *    ERE; [^\x01-\xFF] matches exactly that byte.  The empty set is ($a): "$"
  *    is an anchor anywhere in an ERE, so nothing can follow it.
- *  - The search is written as one anchored match, ^(any byte)*(P): glibc's own
- *    unanchored search restarts at every position and is quadratic ((a|aa)*b
- *    takes 13 s on 100 KB of "a"); this form is a single DFA pass.  P's first
- *    byte is never a continuation byte, so P still starts on a code point.
+ *  - The search is written as one anchored match, ^(any code point)*(P):
+ *    glibc's own unanchored search restarts at every position and is quadratic
+ *    ((a|aa)*b takes 13 s on 100 KB of "a"); this form is a single DFA pass, and
+ *    P starts on a code point boundary as ECMA-262 with "u" starts it.
  *  - ^ and $ are ERE anchors at the ends of the subject (REG_NEWLINE is off), as
  *    ECMA-262's without the "m" flag.  But glibc's DFA still lets "$" match before
  *    a "\n" that the expression goes on to consume, and "^" after one ("$\n"
  *    finds "a\n"), so U+000A is written as the byte 0xFE in the expression and in
  *    a copy of the subject: UTF-8 never holds 0xFE, and no "\n" byte is left.
+ *  - regcomp sees no + and no {}: they are written out as copies (see
+ *    parse_quantifier), since glibc's own copies of a group lose its anchors.
  *  - Lazy quantifiers become greedy: a search that only asks whether a match
  *    exists has the same answer.
  *
- * Size: every parse function returns the number of byte matchers its ERE holds
- * once regcomp has expanded the counted repetitions; PROV_JSREGEX_MAX_SIZE bounds
- * the total.
+ * These are checked against V8 on about a million random patterns and strings
+ * (tests/js/regex_differential.js), and every code point set against every
+ * scalar value (tests/unit/test_jsregex.c).
+ *
+ * Size: every parse function returns the size of the ERE it wrote, copies
+ * included: the byte matchers of each set, but at least ATOM_MIN_SIZE for any
+ * atom, since regcomp's epsilon closures grow with the square of the optional
+ * copies in a row ((?:(?:(?:a|b){0,20}){0,20}){0,12}, 4,800 copies, takes 1.1 GB).
+ * PROV_JSREGEX_MAX_SIZE bounds the total, PROV_JSREGEX_MAX_ANCHORS the ^ and $.
  */
 #include "prov/jsregex.h"
 
@@ -43,12 +51,10 @@
 #define CP_MAX 0x10FFFFu
 /* The byte that stands for U+000A on both sides (see above). */
 #define NL_BYTE 0xFEu
+/* The size every atom counts at least (see "Size" above). */
+#define ATOM_MIN_SIZE 8
 #define SURR_LO 0xD800u
 #define SURR_HI 0xDFFFu
-
-/* What every search starts with: any byte, U+0000 included, any number of
- * times, then the pattern as group 1. */
-static const char search_prefix[] = "^([^\x01-\xff]|[\x01-\xff])*(";
 
 struct prov_jsregex {
 	regex_t re;
@@ -443,6 +449,7 @@ struct tr {
 	struct obuf out;
 	prov_err *e;
 	prov_status st;  /* PROV_OK until the first error, which is kept */
+	size_t assertions;  /* ^ and $ in the ERE so far, copies included */
 };
 
 static size_t sat_add(size_t a, size_t b)
@@ -716,6 +723,8 @@ static size_t emit_set(struct tr *t, struct cpset *s)
 		return 0;
 	}
 	size = put_set(&t->out, s);
+	if (size < ATOM_MIN_SIZE)
+		size = ATOM_MIN_SIZE;
 	free(s->r);
 	s->r = NULL;
 	s->n = s->cap = 0;
@@ -912,7 +921,7 @@ static size_t parse_group(struct tr *t, unsigned depth)
 	}
 	t->pos++;
 	ob_putc(&t->out, ')');
-	return size > 0 ? size : 1;
+	return size > ATOM_MIN_SIZE ? size : ATOM_MIN_SIZE;
 }
 
 static size_t parse_atom(struct tr *t, unsigned depth)
@@ -965,25 +974,23 @@ static unsigned long parse_count(struct tr *t)
 	return v;
 }
 
-/* An optional quantifier after an atom of `size` byte matchers. */
-static size_t parse_quantifier(struct tr *t, size_t size)
+/* An optional quantifier after the atom written at t->out.p[atom_at..], of size
+ * `size` and holding `anchors` ^ and $.  Only * and ? reach regcomp: x+ and x{n,m} are written
+ * out as copies (xx*, xxx?x?), because glibc's own copies of a repeated group
+ * lose anchors in it: it finds "(a+$){2}" in "aa", but not "(a+$)(a+$)". */
+static size_t parse_quantifier(struct tr *t, size_t atom_at, size_t size, size_t anchors)
 {
-	size_t at = t->pos, factor;
-	int c = peek(t, 0);
-	char text[48];
+	size_t at = t->pos, factor, atom_len;
+	unsigned long lo, hi;
+	int bounded = 1, c = peek(t, 0);
+	char *atom;
 
-	if (c == '*' || c == '?') {
+	if (c == '*' || c == '+' || c == '?') {
 		t->pos++;
-		ob_putc(&t->out, (unsigned char)c);
-		factor = 1;
-	} else if (c == '+') {
-		t->pos++;
-		ob_putc(&t->out, '+');
-		factor = 2;  /* regcomp writes x+ as xx* */
+		lo = c == '+';
+		hi = c == '?';
+		bounded = c == '?';
 	} else if (c == '{') {
-		unsigned long lo, hi;
-		int bounded = 0;
-
 		t->pos++;
 		if (!is_digit(peek(t, 0))) {
 			tr_fail(t, at, SYNTAX, "incomplete quantifier {");
@@ -995,8 +1002,6 @@ static size_t parse_quantifier(struct tr *t, size_t size)
 			bounded = is_digit(peek(t, 0));
 			if (bounded)
 				hi = parse_count(t);
-		} else {
-			bounded = 1;
 		}
 		if (peek(t, 0) != '}') {
 			tr_fail(t, at, SYNTAX, "incomplete quantifier {");
@@ -1011,15 +1016,6 @@ static size_t parse_quantifier(struct tr *t, size_t size)
 			tr_fail(t, at, TOO_LARGE, "repeat count above %d", PROV_JSREGEX_MAX_REPEAT);
 			return 0;
 		}
-		if (!bounded)
-			snprintf(text, sizeof(text), "{%lu,}", lo);
-		else if (lo == hi)
-			snprintf(text, sizeof(text), "{%lu}", lo);
-		else
-			snprintf(text, sizeof(text), "{%lu,%lu}", lo, hi);
-		ob_puts(&t->out, text);
-		/* regcomp copies the atom once per count, once more for an open end */
-		factor = bounded ? (hi > 0 ? hi : 1) : lo + 1;
 	} else {
 		return size;
 	}
@@ -1029,10 +1025,60 @@ static size_t parse_quantifier(struct tr *t, size_t size)
 		tr_fail(t, t->pos, SYNTAX, "nothing to repeat before %c", peek(t, 0));
 		return 0;
 	}
-	size = sat_mul(size, factor);
-	if (size > PROV_JSREGEX_MAX_SIZE)
-		tr_fail(t, at, TOO_LARGE, "expands to more than %d byte matchers",
+	if (anchors > 0 && !bounded) {
+		/* An anchor on a loop of regcomp's NFA: its compile time grows
+		 * exponentially with the nesting ("((a*(?:$)+){8})+c" takes 1.8 s). */
+		tr_fail(t, at, UNSUPPORTED, "^ or $ in a group repeated by *, + or {n,}");
+		return 0;
+	}
+	/* copies written: lo, then hi - lo optional ones or one starred */
+	factor = bounded ? hi : lo + 1;
+	size = sat_mul(size, factor > 0 ? factor : 1);
+	if (size > PROV_JSREGEX_MAX_SIZE) {
+		tr_fail(t, at, TOO_LARGE, "expands beyond the size limit of %d",
 		        PROV_JSREGEX_MAX_SIZE);
+		return 0;
+	}
+	/* the atom's anchors are copied with it */
+	t->assertions -= anchors;
+	if (anchors > 0 && sat_mul(anchors, factor) > PROV_JSREGEX_MAX_ANCHORS) {
+		tr_fail(t, at, TOO_LARGE, "more than %d ^ and $ once repetition is expanded",
+		        PROV_JSREGEX_MAX_ANCHORS);
+		return 0;
+	}
+	t->assertions += anchors * factor;
+	if (t->assertions > PROV_JSREGEX_MAX_ANCHORS) {
+		tr_fail(t, at, TOO_LARGE, "more than %d ^ and $ once repetition is expanded",
+		        PROV_JSREGEX_MAX_ANCHORS);
+		return 0;
+	}
+	if (t->out.oom)
+		return size;
+	if (lo == 0 && (!bounded || hi == 1)) {
+		ob_putc(&t->out, bounded ? '?' : '*');
+		return size;
+	}
+	atom_len = t->out.len - atom_at;
+	atom = malloc(atom_len + 1);
+	if (atom == NULL) {
+		tr_oom(t);
+		return 0;
+	}
+	memcpy(atom, t->out.p + atom_at, atom_len);
+	t->out.len = atom_at;
+	if (hi == 0)
+		ob_puts(&t->out, "()");  /* x{0}: the empty string */
+	for (unsigned long i = 0; i < lo; i++)
+		ob_putn(&t->out, atom, atom_len);
+	if (!bounded) {
+		ob_putn(&t->out, atom, atom_len);
+		ob_putc(&t->out, '*');
+	}
+	for (unsigned long i = lo; bounded && i < hi; i++) {
+		ob_putn(&t->out, atom, atom_len);
+		ob_putc(&t->out, '?');
+	}
+	free(atom);
 	return size;
 }
 
@@ -1040,9 +1086,14 @@ static size_t parse_quantifier(struct tr *t, size_t size)
 static size_t parse_term(struct tr *t, unsigned depth)
 {
 	int c = peek(t, 0);
-	size_t size;
+	size_t size, atom_at, assertions;
 
 	if (c == '^' || c == '$') {
+		if (++t->assertions > PROV_JSREGEX_MAX_ANCHORS) {
+			tr_fail(t, t->pos, TOO_LARGE, "more than %d ^ and $ once repetition is expanded",
+			        PROV_JSREGEX_MAX_ANCHORS);
+			return 0;
+		}
 		t->pos++;
 		ob_putc(&t->out, (unsigned char)c);
 		if (is_quantifier(peek(t, 0)))
@@ -1050,15 +1101,18 @@ static size_t parse_term(struct tr *t, unsigned depth)
 		return 1;
 	}
 	if (c == '\\' && (peek(t, 1) == 'b' || peek(t, 1) == 'B')) {
-		/* ERE has no exact equivalent: glibc's \b counts non-ASCII letters as
-		 * word characters, ECMA-262's \w does not. */
+		/* glibc's \b would be exact in the C locale, but regcomp's time and
+		 * memory grow steeply with the word assertions in reach of each other
+		 * (32 times "a*\b": 133 MB), beyond what PROV_JSREGEX_MAX_SIZE bounds. */
 		tr_fail(t, t->pos, UNSUPPORTED, "word boundary assertion \\%c", peek(t, 1));
 		return 0;
 	}
+	atom_at = t->out.len;
+	assertions = t->assertions;
 	size = parse_atom(t, depth);
 	if (t->st != PROV_OK)
 		return 0;
-	return parse_quantifier(t, size);
+	return parse_quantifier(t, atom_at, size, t->assertions - assertions);
 }
 
 static size_t parse_alternative(struct tr *t, unsigned depth)
@@ -1070,7 +1124,7 @@ static size_t parse_alternative(struct tr *t, unsigned depth)
 
 		size = sat_add(size, parse_term(t, depth));
 		if (size > PROV_JSREGEX_MAX_SIZE)
-			tr_fail(t, at, TOO_LARGE, "expands to more than %d byte matchers",
+			tr_fail(t, at, TOO_LARGE, "expands beyond the size limit of %d",
 			        PROV_JSREGEX_MAX_SIZE);
 	}
 	return size;
@@ -1087,15 +1141,17 @@ static size_t parse_disjunction(struct tr *t, unsigned depth)
 		ob_putc(&t->out, '|');
 		size = sat_add(size, parse_alternative(t, depth));
 		if (size > PROV_JSREGEX_MAX_SIZE)
-			tr_fail(t, at, TOO_LARGE, "expands to more than %d byte matchers",
+			tr_fail(t, at, TOO_LARGE, "expands beyond the size limit of %d",
 			        PROV_JSREGEX_MAX_SIZE);
 	}
 	return size;
 }
 
-/* The whole pattern as an anchored ERE (see search_prefix), in *ere. */
+/* The whole pattern as an anchored ERE (see the top of this file), in *ere. */
 static prov_status translate(const char *pattern, size_t len, char **ere, prov_err *e)
 {
+	struct range scalars[] = { { 0, SURR_LO - 1 }, { SURR_HI + 1, CP_MAX } };
+	struct cpset all = { scalars, 2, 2, 0 };
 	struct tr t;
 
 	*ere = NULL;
@@ -1109,7 +1165,10 @@ static prov_status translate(const char *pattern, size_t len, char **ere, prov_e
 		        PROV_JSREGEX_MAX_LEN);
 		return t.st;
 	}
-	ob_puts(&t.out, search_prefix);
+	/* ^(any code point)*(pattern): see the top of this file */
+	ob_putc(&t.out, '^');
+	put_set(&t.out, &all);
+	ob_puts(&t.out, "*(");
 	parse_disjunction(&t, 0);
 	if (t.st == PROV_OK && peek(&t, 0) == ')')
 		tr_fail(&t, t.pos, SYNTAX, ") without its (");

@@ -14,7 +14,12 @@
  *   change a verdict.  Several threads share one compiled expression.
  * - The limits of prov/jsregex.h, just inside and just outside.
  * The verdicts of whole patterns are in tests/vectors/jsonschema/regex.json.
+ *
+ * With "--eval FILE" (FILE a JSON array of [pattern, string] pairs) it prints one
+ * line per pair instead: 1 or 0 for a match or none, or "refused: <message>".
+ * tests/js/regex_differential.js compares these with V8.
  */
+#include <jansson.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -415,10 +420,22 @@ static void test_limits(void)
 	expect_refused("a{1001}", 7, "too large at offset 1: repeat count above 1000");
 	expect_refused("a{99999999999999999999}", 23, "too large at offset 1: repeat count above 1000");
 
-	/* "." is 40 byte matchers, the anchor one */
+	/* "." counts 40, the anchor 1 */
 	prov_jsregex_free(compile(".{249}$", 7));
-	expect_refused(".{250}$", 7, "too large at offset 6: expands to more than 10000 byte matchers");
-	expect_refused("(?:.{100}){3}", 13, "too large at offset 10: expands to more than 10000 byte matchers");
+	expect_refused(".{250}$", 7, "too large at offset 6: expands beyond the size limit of 10000");
+	expect_refused("(?:.{100}){3}", 13, "too large at offset 10: expands beyond the size limit of 10000");
+
+	/* ^ and $, counted with their copies */
+	memset(buf, '$', PROV_JSREGEX_MAX_ANCHORS + 1);
+	prov_jsregex_free(compile(buf, PROV_JSREGEX_MAX_ANCHORS));
+	expect_refused(buf, PROV_JSREGEX_MAX_ANCHORS + 1,
+	               "too large at offset 16: more than 16 ^ and $ once repetition is expanded");
+	prov_jsregex_free(compile("(?:^a|b$){8}", 12));
+	expect_refused("(?:^a|b$){8}$", 13,
+	               "too large at offset 12: more than 16 ^ and $ once repetition is expanded");
+	expect_refused("(?:a$)*", 7, "not supported at offset 6: ^ or $ in a group repeated by *, + or {n,}");
+	expect_refused("(?:(?:$)?){2,}", 14,
+	               "not supported at offset 10: ^ or $ in a group repeated by *, + or {n,}");
 
 	for (int i = 0; i < PROV_JSREGEX_MAX_DEPTH; i++)
 		buf[n++] = '(';
@@ -445,8 +462,42 @@ static void test_limits(void)
 	expect_refused("[\xe2\x82]", 4, "syntax error at offset 1: not UTF-8");
 }
 
-int main(void)
+static int eval_pairs(const char *path)
 {
+	json_error_t jerr;
+	json_t *pairs = json_load_file(path, JSON_ALLOW_NUL, &jerr);
+
+	if (!json_is_array(pairs)) {
+		fprintf(stderr, "test_jsregex: %s:%d: %s\n", path, jerr.line, jerr.text);
+		json_decref(pairs);
+		return 2;
+	}
+	for (size_t i = 0; i < json_array_size(pairs); i++) {
+		const json_t *p = json_array_get(json_array_get(pairs, i), 0);
+		const json_t *s = json_array_get(json_array_get(pairs, i), 1);
+		prov_jsregex *re = NULL;
+		prov_err e;
+		int m;
+
+		if (!json_is_string(p) || !json_is_string(s)) {
+			printf("malformed\n");
+		} else if (prov_jsregex_compile(json_string_value(p), json_string_length(p), &re, &e) != PROV_OK) {
+			printf("refused: %s\n", e.msg);
+		} else if (prov_jsregex_search(re, json_string_value(s), json_string_length(s), &m, &e) != PROV_OK) {
+			printf("error: %s\n", e.msg);
+		} else {
+			printf("%d\n", m);
+		}
+		prov_jsregex_free(re);
+	}
+	json_decref(pairs);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--eval") == 0)
+		return eval_pairs(argv[2]);
 	in_buf = malloc(4 * (CP_MAX + 1));
 	out_buf = malloc(4 * (CP_MAX + 1));
 	CHECK(in_buf != NULL && out_buf != NULL);

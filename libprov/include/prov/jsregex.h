@@ -24,12 +24,13 @@
  *   \ before a syntax character or "/"; in a class also \b (U+0008) and \-.
  * Refused as "not supported": lookahead and lookbehind, backreferences \1 \k<..>,
  * named groups, other (? groups, \b and \B assertions, \p{..} \P{..}, lone
- * surrogates.  Refused as "syntax error": whatever ECMA-262 rejects with the "u"
- * flag (an unknown escape \a, a lone { } or ], a range out of order, ...).
+ * surrogates, ^ or $ inside a group repeated by *, + or {n,} (regcomp's cost).
+ * Refused as "syntax error": whatever ECMA-262 rejects with the "u" flag (an
+ * unknown escape \a, a lone { } or ], a range out of order, ...).
  * Refused as "too large": the limits below.
  *
  * Errors read "<kind> at offset N: <construct>", N counting code points from 0,
- * and never contain the pattern's own bytes beyond printable ASCII.
+ * and hold no byte of the pattern but printable ASCII.
  *
  * Thread-safe: a compiled expression may be searched from several threads.
  */
@@ -44,13 +45,17 @@
 #define PROV_JSREGEX_MAX_LEN 1024
 /* Largest count in {n}, {n,}, {n,m}. */
 #define PROV_JSREGEX_MAX_REPEAT 1000
-/* Size of the translated expression with every counted repetition expanded, in
- * byte matchers (regcomp copies a repeated group once per count).  "." is 42 of
- * them, so ".{0,200}" fits and ".{0,300}" does not.  Bounds compile time and
- * memory: see docs/template-format.md. */
+/* Size of the translated expression with every repetition written out: each
+ * set counts its UTF-8 byte matchers, any atom at least 8.  "." is 40, so
+ * ".{0,250}" fits and ".{0,251}" does not; "a" is 8, so "a{0,1000}" fits.
+ * Bounds regcomp's time and memory (docs/template-format.md). */
 #define PROV_JSREGEX_MAX_SIZE 10000
 /* Nesting of groups. */
 #define PROV_JSREGEX_MAX_DEPTH 32
+/* ^ and $ in the translated expression, repetition expanded.  regcomp's time
+ * and memory grow with about the fourth power of the anchors that can reach each
+ * other through optional parts: 64 times "(?:^|$|a*)" take 650 MB, 16 take 7 MB. */
+#define PROV_JSREGEX_MAX_ANCHORS 16
 
 typedef struct prov_jsregex prov_jsregex;
 
