@@ -1244,7 +1244,7 @@ prov_status prov_jsregex_search(const prov_jsregex *re, const char *s, size_t n,
 	const unsigned char *u = (const unsigned char *)s;
 	struct c_locale loc;
 	regmatch_t m[1];
-	char *copy = NULL;
+	char *copy;
 	int rc;
 
 	*matched = 0;
@@ -1263,15 +1263,14 @@ prov_status prov_jsregex_search(const prov_jsregex *re, const char *s, size_t n,
 		return prov_err_set(e, PROV_E_INTERNAL,
 		                    "regular expression: this C library cannot search strings holding U+0000");
 #endif
-	if (memchr(s, '\n', n) != NULL) {
-		copy = malloc(n + 1);
-		if (copy == NULL)
-			return prov_err_set(e, PROV_E_INTERNAL, "regular expression: out of memory");
-		for (size_t i = 0; i < n; i++)
-			copy[i] = s[i] == '\n' ? (char)NL_BYTE : s[i];
-		copy[n] = '\0';
-		s = copy;
-	}
+	/* A copy with U+000A as NL_BYTE, and NUL-terminated: regexec itself stops
+	 * at rm_eo, but sanitizers' interceptors of it read up to a NUL. */
+	copy = malloc(n + 1);
+	if (copy == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "regular expression: out of memory");
+	for (size_t i = 0; i < n; i++)
+		copy[i] = s[i] == '\n' ? (char)NL_BYTE : s[i];
+	copy[n] = '\0';
 	if (!c_locale_enter(&loc)) {
 		free(copy);
 		return prov_err_set(e, PROV_E_INTERNAL, "regular expression: out of memory");
@@ -1280,10 +1279,10 @@ prov_status prov_jsregex_search(const prov_jsregex *re, const char *s, size_t n,
 	/* Bounds by length: a string holding U+0000 is searched whole. */
 	m[0].rm_so = 0;
 	m[0].rm_eo = (regoff_t)n;
-	rc = regexec(&re->re, s, 1, m, REG_STARTEND);
+	rc = regexec(&re->re, copy, 1, m, REG_STARTEND);
 #else
 	(void)m;
-	rc = regexec(&re->re, s, 0, NULL, 0);
+	rc = regexec(&re->re, copy, 0, NULL, 0);
 #endif
 	c_locale_leave(&loc);
 	free(copy);
