@@ -843,7 +843,7 @@ static size_t parse_class(struct tr *t)
 	return emit_set(t, &s);
 }
 
-static size_t parse_disjunction(struct tr *t, unsigned depth);
+static size_t parse_disjunction(struct tr *t, unsigned depth, int *nullable);
 
 /* AtomEscape outside a class, t->pos at the "\". */
 static size_t parse_atom_escape(struct tr *t)
@@ -879,8 +879,8 @@ static size_t parse_atom_escape(struct tr *t)
 	return emit_one(t, cp);
 }
 
-/* A group, t->pos at the "(". */
-static size_t parse_group(struct tr *t, unsigned depth)
+/* A group, t->pos at the "(".  *nullable: whether it can match "". */
+static size_t parse_group(struct tr *t, unsigned depth, int *nullable)
 {
 	size_t at = t->pos, size;
 
@@ -912,7 +912,7 @@ static size_t parse_group(struct tr *t, unsigned depth)
 		return 0;
 	}
 	ob_putc(&t->out, '(');
-	size = parse_disjunction(t, depth + 1);
+	size = parse_disjunction(t, depth + 1, nullable);
 	if (t->st != PROV_OK)
 		return 0;
 	if (peek(t, 0) != ')') {
@@ -924,18 +924,20 @@ static size_t parse_group(struct tr *t, unsigned depth)
 	return size > ATOM_MIN_SIZE ? size : ATOM_MIN_SIZE;
 }
 
-static size_t parse_atom(struct tr *t, unsigned depth)
+/* An atom; *nullable: whether it can match "" (only a group can). */
+static size_t parse_atom(struct tr *t, unsigned depth, int *nullable)
 {
 	int c = peek(t, 0);
 	uint32_t cp;
 	size_t n;
 
+	*nullable = 0;
 	switch (c) {
 	case '.':
 		t->pos++;
 		return emit_escape_set(t, '.');
 	case '(':
-		return parse_group(t, depth);
+		return parse_group(t, depth, nullable);
 	case '[':
 		return parse_class(t);
 	case '\\':
@@ -978,7 +980,8 @@ static unsigned long parse_count(struct tr *t)
  * `size` and holding `anchors` ^ and $.  Only * and ? reach regcomp: x+ and x{n,m} are written
  * out as copies (xx*, xxx?x?), because glibc's own copies of a repeated group
  * lose anchors in it: it finds "(a+$){2}" in "aa", but not "(a+$)(a+$)". */
-static size_t parse_quantifier(struct tr *t, size_t atom_at, size_t size, size_t anchors)
+static size_t parse_quantifier(struct tr *t, size_t atom_at, size_t size, size_t anchors,
+                               int *nullable)
 {
 	size_t at = t->pos, factor, atom_len;
 	unsigned long lo, hi;
@@ -1025,12 +1028,16 @@ static size_t parse_quantifier(struct tr *t, size_t atom_at, size_t size, size_t
 		tr_fail(t, t->pos, SYNTAX, "nothing to repeat before %c", peek(t, 0));
 		return 0;
 	}
-	if (anchors > 0 && !bounded) {
-		/* An anchor on a loop of regcomp's NFA: its compile time grows
-		 * exponentially with the nesting ("((a*(?:$)+){8})+c" takes 1.8 s). */
-		tr_fail(t, at, UNSUPPORTED, "^ or $ in a group repeated by *, + or {n,}");
+	if (*nullable && !bounded) {
+		/* A loop of empty steps in regcomp's NFA: its epsilon closures are then
+		 * recomputed along every path into the loop, exponentially
+		 * ("(?:){0,20}(?:a?)*" takes 2.9 s, each further "(?:)?" doubles it). */
+		tr_fail(t, at, UNSUPPORTED,
+		        "*, + or {n,} on a group that can match the empty string");
 		return 0;
 	}
+	if (lo == 0)
+		*nullable = 1;
 	/* copies written: lo, then hi - lo optional ones or one starred */
 	factor = bounded ? hi : lo + 1;
 	size = sat_mul(size, factor > 0 ? factor : 1);
@@ -1083,7 +1090,9 @@ static size_t parse_quantifier(struct tr *t, size_t atom_at, size_t size, size_t
 }
 
 /* Term: an assertion, or an atom with an optional quantifier. */
-static size_t parse_term(struct tr *t, unsigned depth)
+/* *nullable: whether the term can match "" (an assertion can: it takes no
+ * character). */
+static size_t parse_term(struct tr *t, unsigned depth, int *nullable)
 {
 	int c = peek(t, 0);
 	size_t size, atom_at, assertions;
@@ -1096,6 +1105,7 @@ static size_t parse_term(struct tr *t, unsigned depth)
 		}
 		t->pos++;
 		ob_putc(&t->out, (unsigned char)c);
+		*nullable = 1;
 		if (is_quantifier(peek(t, 0)))
 			tr_fail(t, t->pos, SYNTAX, "nothing to repeat before %c", peek(t, 0));
 		return 1;
@@ -1109,20 +1119,24 @@ static size_t parse_term(struct tr *t, unsigned depth)
 	}
 	atom_at = t->out.len;
 	assertions = t->assertions;
-	size = parse_atom(t, depth);
+	size = parse_atom(t, depth, nullable);
 	if (t->st != PROV_OK)
 		return 0;
-	return parse_quantifier(t, atom_at, size, t->assertions - assertions);
+	return parse_quantifier(t, atom_at, size, t->assertions - assertions, nullable);
 }
 
-static size_t parse_alternative(struct tr *t, unsigned depth)
+static size_t parse_alternative(struct tr *t, unsigned depth, int *nullable)
 {
 	size_t size = 0;
 
+	*nullable = 1;
 	while (t->st == PROV_OK && peek(t, 0) >= 0 && peek(t, 0) != '|' && peek(t, 0) != ')') {
 		size_t at = t->pos;
 
-		size = sat_add(size, parse_term(t, depth));
+		int term_nullable = 0;
+
+		size = sat_add(size, parse_term(t, depth, &term_nullable));
+		*nullable &= term_nullable;
 		if (size > PROV_JSREGEX_MAX_SIZE)
 			tr_fail(t, at, TOO_LARGE, "expands beyond the size limit of %d",
 			        PROV_JSREGEX_MAX_SIZE);
@@ -1130,16 +1144,19 @@ static size_t parse_alternative(struct tr *t, unsigned depth)
 	return size;
 }
 
-static size_t parse_disjunction(struct tr *t, unsigned depth)
+static size_t parse_disjunction(struct tr *t, unsigned depth, int *nullable)
 {
-	size_t size = parse_alternative(t, depth);
+	size_t size = parse_alternative(t, depth, nullable);
 
 	while (t->st == PROV_OK && peek(t, 0) == '|') {
 		size_t at = t->pos;
 
 		t->pos++;
 		ob_putc(&t->out, '|');
-		size = sat_add(size, parse_alternative(t, depth));
+		int alt_nullable;
+
+		size = sat_add(size, parse_alternative(t, depth, &alt_nullable));
+		*nullable |= alt_nullable;
 		if (size > PROV_JSREGEX_MAX_SIZE)
 			tr_fail(t, at, TOO_LARGE, "expands beyond the size limit of %d",
 			        PROV_JSREGEX_MAX_SIZE);
@@ -1153,6 +1170,7 @@ static prov_status translate(const char *pattern, size_t len, char **ere, prov_e
 	struct range scalars[] = { { 0, SURR_LO - 1 }, { SURR_HI + 1, CP_MAX } };
 	struct cpset all = { scalars, 2, 2, 0 };
 	struct tr t;
+	int nullable;
 
 	*ere = NULL;
 	memset(&t, 0, sizeof(t));
@@ -1169,7 +1187,7 @@ static prov_status translate(const char *pattern, size_t len, char **ere, prov_e
 	ob_putc(&t.out, '^');
 	put_set(&t.out, &all);
 	ob_puts(&t.out, "*(");
-	parse_disjunction(&t, 0);
+	parse_disjunction(&t, 0, &nullable);
 	if (t.st == PROV_OK && peek(&t, 0) == ')')
 		tr_fail(&t, t.pos, SYNTAX, ") without its (");
 	ob_putc(&t.out, ')');

@@ -433,9 +433,14 @@ static void test_limits(void)
 	prov_jsregex_free(compile("(?:^a|b$){8}", 12));
 	expect_refused("(?:^a|b$){8}$", 13,
 	               "too large at offset 12: more than 16 ^ and $ once repetition is expanded");
-	expect_refused("(?:a$)*", 7, "not supported at offset 6: ^ or $ in a group repeated by *, + or {n,}");
+	/* loops whose body can match "" */
+	expect_refused("(?:a|$)*", 8, "not supported at offset 7: *, + or {n,} on a group that can match the empty string");
 	expect_refused("(?:(?:$)?){2,}", 14,
-	               "not supported at offset 10: ^ or $ in a group repeated by *, + or {n,}");
+	               "not supported at offset 10: *, + or {n,} on a group that can match the empty string");
+	expect_refused("(?:a?b?)+", 9, "not supported at offset 8: *, + or {n,} on a group that can match the empty string");
+	expect_refused("(?:){0,20}(?:a?)*", 17,
+	               "not supported at offset 16: *, + or {n,} on a group that can match the empty string");
+	prov_jsregex_free(compile("(?:a$)*(?:a?b)+(?:|c){2}", 24));
 
 	for (int i = 0; i < PROV_JSREGEX_MAX_DEPTH; i++)
 		buf[n++] = '(';

@@ -24,7 +24,8 @@
  *   \ before a syntax character or "/"; in a class also \b (U+0008) and \-.
  * Refused as "not supported": lookahead and lookbehind, backreferences \1 \k<..>,
  * named groups, other (? groups, \b and \B assertions, \p{..} \P{..}, lone
- * surrogates, ^ or $ inside a group repeated by *, + or {n,} (regcomp's cost).
+ * surrogates, and *, + or {n,} on a group that can match the empty string such
+ * as (?:a|)* (regcomp's time is exponential in some of those).
  * Refused as "syntax error": whatever ECMA-262 rejects with the "u" flag (an
  * unknown escape \a, a lone { } or ], a range out of order, ...).
  * Refused as "too large": the limits below.
