@@ -3,7 +3,7 @@
 # Non-interactive; does nothing when everything is present (so it is cheap to run
 # before every demo and check).
 set -eu
-pkgs="build-essential pkg-config libssl-dev openssl libcbor-dev libjansson-dev
+pkgs="build-essential pkg-config libssl-dev openssl libcbor-dev libjansson-dev nodejs
 libsqlite3-dev sqlite3 bats python3 python3-cbor2 python3-cryptography clang libclang-rt-14-dev
 python3-jsonschema libgnutls28-dev gnutls-bin xxd jq libmbedtls-dev ca-certificates gcc-arm-none-eabi libnewlib-arm-none-eabi
 qemu-system-arm zlib1g-dev"

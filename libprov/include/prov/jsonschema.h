@@ -6,8 +6,9 @@
  * additionalProperties (bool or schema), patternProperties, items, prefixItems,
  * minItems, maxItems, uniqueItems, minimum, maximum, exclusiveMinimum,
  * exclusiveMaximum, multipleOf (integers), minLength, maxLength (in code points),
- * pattern (POSIX ERE via regcomp; the schemas keep to ERE syntax), format is
- * ignored (annotation), allOf, anyOf, oneOf, not, if/then/else, $ref to
+ * pattern and patternProperties (ECMA-262 regular expressions, the subset in
+ * prov/jsregex.h; a pattern outside it is a schema error), format is ignored
+ * (annotation), allOf, anyOf, oneOf, not, if/then/else, $ref to
  * "#/$defs/NAME" (local only), $defs, $schema, $id, title, description, default,
  * examples, $comment.  A keyword outside this list in the *schema* is an error, so
  * a schema never silently means less than it says.

@@ -32,18 +32,20 @@
  * merged (`$.kind: must be one of "a", "b"`, `$.v: must be "none" or an object`);
  * otherwise "matches no anyOf alternative".
  *
- * "pattern" and "patternProperties" use POSIX extended regular expressions
- * (regcomp/regexec with REG_EXTENDED), compiled per use: documents are small.
- * They match bytes unless the program has set a UTF-8 locale.
+ * "pattern" and "patternProperties" are ECMA-262 regular expressions, as JSON
+ * Schema says: prov/jsregex.h translates the subset it accepts and refuses the
+ * rest when the schema is checked.  Each is compiled once per validation, in
+ * check_schema(), and found again by its address in the schema.
  */
 #include "prov/jsonschema.h"
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "prov/jsregex.h"
 
 /* Instance nesting validate() accepts; deeper documents are rejected rather than
  * risking the C stack (jansson's parser allows 2048 levels). */
@@ -61,6 +63,9 @@
 #define JS_MAX_VALUES 16
 /* Message length after which value lists and nested values are cut with "...". */
 #define JS_LIST_CUT 320
+/* Bytes of a regular expression quoted in a schema error, and of a member name
+ * in a schema path, before they are cut with "...". */
+#define JS_PATTERN_CUT 80
 /* 2^63 as a double: the bounds of json_int_t. */
 #define JS_TWO63 9223372036854775808.0
 
@@ -285,6 +290,8 @@ static void sb_ipath(struct sbuf *b, const struct ipath *at)
 
 static void sb_spath(struct sbuf *b, const struct spath *at)
 {
+	size_t end;
+
 	if (at->up == NULL) {
 		sb_puts(b, "#");
 		return;
@@ -295,14 +302,26 @@ static void sb_spath(struct sbuf *b, const struct spath *at)
 		sb_printf(b, "%zu", at->idx);
 		return;
 	}
-	for (const char *k = at->key; *k != '\0'; k++) {  /* RFC 6901 section 3 */
-		if (*k == '~')
+	end = strlen(at->key);
+	if (end > JS_PATTERN_CUT) {  /* long names are cut on a character boundary */
+		end = JS_PATTERN_CUT;
+		while (end > 0 && ((unsigned char)at->key[end] & 0xC0) == 0x80)
+			end--;
+	}
+	for (const char *k = at->key; k < at->key + end; k++) {  /* RFC 6901 section 3 */
+		unsigned char ch = (unsigned char)*k;
+
+		if (ch == '~')
 			sb_puts(b, "~0");
-		else if (*k == '/')
+		else if (ch == '/')
 			sb_puts(b, "~1");
+		else if (ch < 0x20 || ch == 0x7F || ch == '%')  /* as in the URI form, section 6 */
+			sb_printf(b, "%%%02X", ch);
 		else
 			sb_putn(b, k, 1);
 	}
+	if (at->key[end] != '\0')
+		sb_puts(b, "...");
 }
 
 /* ---- Numbers, equality, strings, regular expressions. ---- */
@@ -531,40 +550,58 @@ static size_t utf8_length(const json_t *s)
 	return count;
 }
 
-enum re_result { RE_NOMATCH, RE_MATCH, RE_ERROR };
+/* The compiled regular expressions of one schema, by the address of their
+ * text in it (a "pattern" value or a "patternProperties" key). */
+struct re_entry {
+	const char *text;
+	prov_jsregex *re;
+};
 
-/* Search s[0..n) for the ERE `pattern` (unanchored, as JSON Schema says).  On
- * RE_ERROR `why` holds the reason. */
-static enum re_result re_search(const char *pattern, const char *s, size_t n,
-                                char *why, size_t why_len)
+struct re_cache {
+	struct re_entry *v;
+	size_t n, cap;
+};
+
+static int re_entry_cmp(const void *a, const void *b)
 {
-	enum re_result res = RE_ERROR;
-	regex_t re;
-	regmatch_t m[1];
-	int rc;
+	uintptr_t x = (uintptr_t)((const struct re_entry *)a)->text;
+	uintptr_t y = (uintptr_t)((const struct re_entry *)b)->text;
 
-	rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
-	if (rc != 0) {
-		regerror(rc, &re, why, why_len);
-		return RE_ERROR;
+	return x < y ? -1 : x > y;
+}
+
+static const prov_jsregex *re_cache_find(const struct re_cache *rc, const char *text)
+{
+	struct re_entry key = { text, NULL };
+	const struct re_entry *hit;
+
+	if (rc->n == 0)
+		return NULL;
+	hit = bsearch(&key, rc->v, rc->n, sizeof(rc->v[0]), re_entry_cmp);
+	return hit != NULL ? hit->re : NULL;
+}
+
+static void re_cache_free(struct re_cache *rc)
+{
+	for (size_t i = 0; i < rc->n; i++)
+		prov_jsregex_free(rc->v[i].re);
+	free(rc->v);
+}
+
+/* A pattern for a message: quoted, escaped, cut after JS_PATTERN_CUT bytes (on a
+ * character boundary) with "..." after the closing quote. */
+static void sb_pattern(struct sbuf *b, const char *s, size_t n)
+{
+	size_t cut = n;
+
+	if (n > JS_PATTERN_CUT) {
+		cut = JS_PATTERN_CUT;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+			cut--;
 	}
-#ifdef REG_STARTEND
-	/* Bounds by length, so a string holding \u0000 is searched whole. */
-	m[0].rm_so = 0;
-	m[0].rm_eo = (regoff_t)n;
-	rc = regexec(&re, s, 1, m, REG_STARTEND);
-#else
-	(void)m;
-	rc = memchr(s, '\0', n) != NULL ? REG_NOMATCH : regexec(&re, s, 0, NULL, 0);
-#endif
-	if (rc == 0)
-		res = RE_MATCH;
-	else if (rc == REG_NOMATCH)
-		res = RE_NOMATCH;
-	else
-		regerror(rc, &re, why, why_len);
-	regfree(&re);
-	return res;
+	sb_quote(b, s, cut);
+	if (cut < n)
+		sb_puts(b, "...");
 }
 
 /* Whether a $ref token (RFC 6901 escaped, up to the end of the string) names
@@ -673,6 +710,7 @@ static const struct keyword {
 struct sctx {
 	const json_t *root;
 	prov_err *e;
+	struct re_cache *re;  /* check_schema() adds every pattern it meets */
 };
 
 static prov_status schema_fail(const struct sctx *c, const struct spath *at,
@@ -753,15 +791,40 @@ static prov_status check_required_kw(const struct sctx *c, const json_t *v, cons
 	return PROV_OK;
 }
 
+/* Compile a regular expression into the cache; a refused one is a schema error
+ * naming the pattern and the reason: "regular expression "a(?=b)": not supported
+ * at offset 1: lookahead (?=". */
 static prov_status check_pattern(const struct sctx *c, const char *pattern, size_t len,
                                  const struct spath *at)
 {
-	char why[128];
+	struct re_cache *rc = c->re;
+	prov_jsregex *re;
+	prov_err why;
+	prov_status st;
 
-	if (strlen(pattern) != len)
-		return schema_fail(c, at, "regular expression contains NUL");
-	if (re_search(pattern, "", 0, why, sizeof(why)) == RE_ERROR)
-		return schema_fail(c, at, "invalid regular expression: %s", why);
+	if (rc->n == rc->cap) {
+		size_t cap = rc->cap != 0 ? rc->cap * 2 : 8;
+		struct re_entry *v = realloc(rc->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return prov_err_set(c->e, PROV_E_INTERNAL, "jsonschema: out of memory");
+		rc->v = v;
+		rc->cap = cap;
+	}
+	st = prov_jsregex_compile(pattern, len, &re, &why);
+	if (st == PROV_E_INPUT) {
+		char quoted[JS_PATTERN_CUT * 6 + 8];
+		struct sbuf b;
+
+		sb_init(&b, quoted, sizeof(quoted));
+		sb_pattern(&b, pattern, len);
+		return schema_fail(c, at, "regular expression %s: %s", quoted, why.msg);
+	}
+	if (st != PROV_OK)
+		return prov_err_set(c->e, st, "jsonschema: %s", why.msg);
+	rc->v[rc->n].text = pattern;
+	rc->v[rc->n].re = re;
+	rc->n++;
 	return PROV_OK;
 }
 
@@ -929,6 +992,7 @@ struct verr {
 
 struct vctx {
 	const json_t *root;
+	const struct re_cache *re;  /* every pattern of the schema, compiled */
 };
 
 /* Start an error at `at`: writes "<path>: " and returns the builder for the rest. */
@@ -1065,8 +1129,27 @@ static prov_status v_number(const json_t *s, const json_t *v, const struct ipath
 	return PROV_OK;
 }
 
-static prov_status v_string(const json_t *s, const json_t *v, const struct ipath *at,
+/* Search `n` bytes of `str` for the schema's regular expression `text`:
+ * PROV_OK with *matched, or a fatal error in `out` naming `kw`. */
+static prov_status re_match(const struct vctx *c, const char *kw, const char *text,
+                            size_t text_len, const char *str, size_t n, int *matched,
                             struct verr *out)
+{
+	const prov_jsregex *re = re_cache_find(c->re, text);
+	prov_err why;
+	struct sbuf b;
+
+	if (re != NULL && prov_jsregex_search(re, str, n, matched, &why) == PROV_OK)
+		return PROV_OK;
+	b = fail_internal(out);
+	sb_printf(&b, "%s ", kw);
+	sb_pattern(&b, text, text_len);
+	sb_printf(&b, ": %s", re != NULL ? why.msg : "not compiled");
+	return PROV_E_INTERNAL;
+}
+
+static prov_status v_string(const struct vctx *c, const json_t *s, const json_t *v,
+                            const struct ipath *at, struct verr *out)
 {
 	const json_t *k;
 	size_t len;
@@ -1081,24 +1164,19 @@ static prov_status v_string(const json_t *s, const json_t *v, const struct ipath
 		return fail(out, at, "must have at most %" JSON_INTEGER_FORMAT " character%s",
 		            count_value(k), count_value(k) == 1 ? "" : "s");
 	if ((k = json_object_get(s, "pattern")) != NULL) {
-		char why[128];
+		prov_status st;
 		struct sbuf b;
+		int matched;
 
-		switch (re_search(json_string_value(k), json_string_value(v), json_string_length(v),
-		                  why, sizeof(why))) {
-		case RE_MATCH:
-			break;
-		case RE_NOMATCH:
+		st = re_match(c, "pattern", json_string_value(k), json_string_length(k),
+		              json_string_value(v), json_string_length(v), &matched, out);
+		if (st != PROV_OK)
+			return st;
+		if (!matched) {
 			b = fail_begin(out, at, VK_OTHER);
 			sb_puts(&b, "must match pattern ");
 			sb_quote(&b, json_string_value(k), json_string_length(k));
 			return PROV_E_INPUT;
-		case RE_ERROR:
-			b = fail_internal(out);
-			sb_puts(&b, "pattern ");
-			sb_quote(&b, json_string_value(k), json_string_length(k));
-			sb_printf(&b, ": %s", why);
-			return PROV_E_INTERNAL;
 		}
 	}
 	return PROV_OK;
@@ -1180,22 +1258,15 @@ static prov_status v_members(const struct vctx *c, const json_t *s, const json_t
 			return st;
 		for (void *pi = json_object_iter(js_mut(pats)); pi != NULL;
 		     pi = json_object_iter_next(js_mut(pats), pi)) {
-			char why[128];
+			int hit;
 
-			switch (re_search(json_object_iter_key(pi), key, strlen(key), why, sizeof(why))) {
-			case RE_NOMATCH:
+			st = re_match(c, "patternProperties", json_object_iter_key(pi),
+			              json_object_iter_key_len(pi), key, json_object_iter_key_len(it),
+			              &hit, out);
+			if (st != PROV_OK)
+				return st;
+			if (!hit)
 				continue;
-			case RE_MATCH:
-				break;
-			case RE_ERROR: {
-				struct sbuf b = fail_internal(out);
-
-				sb_puts(&b, "patternProperties ");
-				sb_quote(&b, json_object_iter_key(pi), strlen(json_object_iter_key(pi)));
-				sb_printf(&b, ": %s", why);
-				return PROV_E_INTERNAL;
-			}
-			}
 			matched = 1;
 			st = v_member(c, json_object_iter_value(pi), val, at, &child, out);
 			if (st != PROV_OK)
@@ -1540,7 +1611,7 @@ static prov_status validate(const struct vctx *c, const json_t *s, const json_t 
 	if ((st = v_type(s, v, at, out)) != PROV_OK ||
 	    (st = v_const_enum(s, v, at, out)) != PROV_OK ||
 	    (st = v_number(s, v, at, out)) != PROV_OK ||
-	    (st = v_string(s, v, at, out)) != PROV_OK ||
+	    (st = v_string(c, s, v, at, out)) != PROV_OK ||
 	    (st = v_array(c, s, v, at, out)) != PROV_OK ||
 	    (st = v_object(c, s, v, at, out)) != PROV_OK ||
 	    (st = v_ref(c, s, v, at, refs, out)) != PROV_OK)
@@ -1552,9 +1623,10 @@ prov_status prov_jsonschema_validate(const json_t *schema, const json_t *instanc
                                      prov_err *e)
 {
 	prov_err scratch;
-	struct sctx sc = { schema, e != NULL ? e : &scratch };
+	struct re_cache rc = { NULL, 0, 0 };
+	struct sctx sc = { schema, e != NULL ? e : &scratch, &rc };
 	struct spath sroot = { NULL, NULL, 0 };
-	struct vctx vc = { schema };
+	struct vctx vc = { schema, &rc };
 	struct ipath iroot = { NULL, NULL, 0, 0 };
 	struct verr ve;
 	prov_status st;
@@ -1562,10 +1634,13 @@ prov_status prov_jsonschema_validate(const json_t *schema, const json_t *instanc
 	if (schema == NULL || instance == NULL)
 		return prov_err_set(e, PROV_E_INTERNAL, "jsonschema: no schema or no instance");
 	st = check_schema(&sc, schema, &sroot, 0);
-	if (st != PROV_OK)
-		return st;
-	st = validate(&vc, schema, instance, &iroot, 0, &ve);
-	if (st != PROV_OK)
-		return prov_err_set(e, st, "%s", ve.text);
-	return PROV_OK;
+	if (st == PROV_OK) {
+		if (rc.n > 0)
+			qsort(rc.v, rc.n, sizeof(rc.v[0]), re_entry_cmp);
+		st = validate(&vc, schema, instance, &iroot, 0, &ve);
+		if (st != PROV_OK)
+			prov_err_set(e, st, "%s", ve.text);
+	}
+	re_cache_free(&rc);
+	return st;
 }
