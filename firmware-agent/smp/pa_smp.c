@@ -339,7 +339,7 @@ static const struct {
 	uint8_t write;   /* 1: a write request (op 2), 0: a read (op 0) */
 	handler fn;
 } commands[] = {
-	{ PA_SMP_GROUP_OS, 0, 1, echo },
+	{ PA_SMP_GROUP_OS, PA_SMP_OS_ECHO, 1, echo },
 	{ PA_SMP_GROUP_PROV, PA_SMP_INFO, 0, info },
 	{ PA_SMP_GROUP_PROV, PA_SMP_KEYGEN, 1, keygen },
 	{ PA_SMP_GROUP_PROV, PA_SMP_UPLOAD, 1, upload },

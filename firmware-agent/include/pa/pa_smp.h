@@ -15,13 +15,7 @@
 #include "pa/pa_agent.h"
 #include "pa/pa_console.h"
 
-#define PA_SMP_GROUP_OS 0
-#define PA_SMP_GROUP_PROV 80
-enum { PA_SMP_INFO = 0, PA_SMP_KEYGEN = 1, PA_SMP_UPLOAD = 2, PA_SMP_COMMIT = 3,
-       PA_SMP_STATUS = 4 };
-/* MCUmgr MGMT_ERR codes used by the OS group and for unknown commands. */
-#define PA_SMP_ENOTSUP 8
-#define PA_SMP_EINVAL 3
+/* Groups, commands and MCUmgr error codes: pa_status.h (via pa_agent.h). */
 /* Largest response packet (status with 16 entries and a receipt fits). */
 #ifndef PA_SMP_OUT_MAX
 #define PA_SMP_OUT_MAX 1024

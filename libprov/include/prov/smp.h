@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pa/pa_status.h"
 #include "prov/err.h"
 
 /* Console framing constants (docs/serial-protocol.md, section 1). */
@@ -38,18 +39,19 @@ enum {
 };
 #define PROV_SMP_VERSION 1
 
-/* Groups and commands. */
-#define PROV_SMP_GROUP_OS 0
-#define PROV_SMP_OS_ECHO 0
-#define PROV_SMP_GROUP_PROV 80
+/* Groups, commands and the MCUmgr error code the host reacts to: the agent's own
+ * numbers (pa/pa_status.h), so host and device share one definition. */
+#define PROV_SMP_GROUP_OS PA_SMP_GROUP_OS
+#define PROV_SMP_OS_ECHO PA_SMP_OS_ECHO
+#define PROV_SMP_GROUP_PROV PA_SMP_GROUP_PROV
 enum {
-	PROV_SMP_P_INFO = 0,
-	PROV_SMP_P_KEYGEN = 1,
-	PROV_SMP_P_UPLOAD = 2,
-	PROV_SMP_P_COMMIT = 3,
-	PROV_SMP_P_STATUS = 4,
+	PROV_SMP_P_INFO = PA_SMP_INFO,
+	PROV_SMP_P_KEYGEN = PA_SMP_KEYGEN,
+	PROV_SMP_P_UPLOAD = PA_SMP_UPLOAD,
+	PROV_SMP_P_COMMIT = PA_SMP_COMMIT,
+	PROV_SMP_P_STATUS = PA_SMP_STATUS,
 };
-#define PROV_SMP_RC_NOT_SUPPORTED 8  /* MCUmgr MGMT_ERR_ENOTSUP */
+#define PROV_SMP_RC_NOT_SUPPORTED PA_SMP_ENOTSUP  /* MCUmgr MGMT_ERR_ENOTSUP */
 
 /* CRC-16/XMODEM: poly 0x1021, init 0, no reflection, no final xor. */
 uint16_t prov_smp_crc16(const uint8_t *p, size_t n);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pa/pa_status.h"   /* the agent's codes the host reacts to (docs/agent.md) */
 #include "prov/bundle.h"
 #include "prov/cbor.h"
 #include "prov/db.h"
@@ -31,8 +32,6 @@
 #define CSR_MAX 1024
 /* The smallest chunk an upload shrinks to on a noisy line. */
 #define UPLOAD_CHUNK_MIN 64
-/* Agent error codes the host reacts to (docs/agent.md). */
-#define PA_V_NONCE 21
 
 typedef struct dev_info {
 	char id[65];
@@ -665,7 +664,7 @@ static prov_status session(prov_home *h, const prov_template *t, prov_smp_port *
 	if (dev_rc != 0) {
 		/* A device that reset in between has a new nonce and no upload: a new
 		 * session gets it a new bundle.  Anything else is a refusal. */
-		if (dev_rc == PA_V_NONCE || dev_rc == 63 /* PA_A_STATE */ || dev_rc == 60 /* PA_A_ARGS */) {
+		if (dev_rc == PA_V_NONCE || dev_rc == PA_A_STATE || dev_rc == PA_A_ARGS) {
 			*again = 1;
 			st = prov_err_set(e, PROV_E_VERIFY, "commit: the device answered error %d", dev_rc);
 		} else {
