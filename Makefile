@@ -38,7 +38,8 @@ ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT
 ALL_LDFLAGS := $(OPT) $(LDFLAGS)
 LIBS     := $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  := $(sort $(wildcard libprov/src/*/*.c))
+# (and the agent's console framing: one implementation for host and device)
+LIB_SRC  := $(sort $(wildcard libprov/src/*/*.c)) firmware-agent/smp/pa_console.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
@@ -198,6 +199,10 @@ $(FUZZ_BUILD)/gen/embedded.o: $(FUZZ_BUILD)/gen/embedded.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h) $(PA_SHARED_HDR) | $(FUZZ_BUILD)/gen/embedded.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/firmware-agent/%.o: firmware-agent/%.c $(PA_SHARED_HDR) | $(FUZZ_BUILD)/.gitignore
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

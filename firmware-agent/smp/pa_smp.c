@@ -426,7 +426,7 @@ int pa_smp_start(pa_smp *s, pa_agent *a, const pa_smp_io *io, const char *versio
 	s->a = a;
 	s->io = io;
 	s->version = version != NULL ? version : "0";
-	pa_console_init(&s->rx);
+	pa_console_init(&s->rx, s->rx_buf, sizeof(s->rx_buf));
 	load_receipt(s);
 	return pa_agent_new_nonce(a, PA_SMP_NONCE_LEN);
 }

@@ -35,6 +35,7 @@ typedef struct pa_smp {
 	const pa_smp_io *io;
 	const char *version;
 	pa_console rx;
+	uint8_t rx_buf[PA_CONSOLE_BUF(PA_SMP_MTU)];   /* rx's packet buffer */
 	size_t up_len;                   /* announced size of the upload, 0: none */
 	uint8_t up_sha[32];
 	uint8_t last_sha[32];            /* the bundle of the receipt below */

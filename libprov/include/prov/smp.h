@@ -5,7 +5,9 @@
  *   console framing   prov_smp_frame_encode / prov_smp_decoder: a packet as
  *                     marker-framed base64 lines with a length and CRC-16/XMODEM;
  *                     everything else on the line is skipped, the decoder resyncs
- *                     on the next first-frame marker;
+ *                     on the next marker.  The agent's own code (pa/pa_console.h,
+ *                     firmware-agent/smp/pa_console.c, compiled into libprov):
+ *                     host and device share one implementation and one CRC;
  *   SMP header        prov_smp_hdr_put / _get: 8 bytes before a CBOR body;
  *   the line          prov_smp_port: a tty or pty in raw mode at a baud rate,
  *                     with a request/response exchange that retransmits.
@@ -21,12 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pa/pa_console.h"
 #include "pa/pa_status.h"
 #include "prov/err.h"
 
 /* Console framing constants (docs/serial-protocol.md, section 1). */
-#define PROV_SMP_LINE_MAX 127        /* bytes per line: 2 marker bytes, base64, '\n' */
-#define PROV_SMP_B64_PER_LINE 124    /* base64 characters per line, a multiple of 4 */
+#define PROV_SMP_LINE_MAX PA_CONSOLE_LINE    /* bytes per line: 2 marker bytes, base64, '\n' */
+#define PROV_SMP_B64_PER_LINE PA_CONSOLE_B64 /* base64 characters per line, a multiple of 4 */
 #define PROV_SMP_PKT_MAX 4096        /* largest packet (header + body) we handle */
 #define PROV_SMP_HDR_LEN 8
 
@@ -53,8 +56,8 @@ enum {
 };
 #define PROV_SMP_RC_NOT_SUPPORTED PA_SMP_ENOTSUP  /* MCUmgr MGMT_ERR_ENOTSUP */
 
-/* CRC-16/XMODEM: poly 0x1021, init 0, no reflection, no final xor. */
-uint16_t prov_smp_crc16(const uint8_t *p, size_t n);
+/* CRC-16/XMODEM: poly 0x1021, init 0, no reflection, no final xor: the agent's. */
+#define prov_smp_crc16(p, n) pa_crc16(0, (p), (n))
 
 typedef struct prov_smp_hdr {
 	unsigned op;        /* PROV_SMP_OP_* */
@@ -75,18 +78,16 @@ void prov_smp_hdr_get(const uint8_t in[PROV_SMP_HDR_LEN], prov_smp_hdr *h);
 prov_status prov_smp_frame_encode(const uint8_t *pkt, size_t n, uint8_t **out, size_t *out_len,
                                   prov_err *e);
 
-/* The receiving side of the framing.  Bytes are pushed in as they arrive; a
- * packet comes out when its last line is complete and its CRC matches. */
+/* The receiving side of the framing: the agent's decoder (pa_console) with a
+ * buffer for the host's largest packet.  Bytes are pushed in as they arrive; a
+ * packet comes out when its last line is complete and its CRC matches.  Not to
+ * be copied once initialised (con points into buf).  Counters: con.packets,
+ * con.drops (packets lost to damage), con.skipped (lines of other text). */
 typedef struct prov_smp_decoder {
-	uint8_t line[PROV_SMP_LINE_MAX + 1];
-	size_t line_len;
-	int overlong;                 /* the current line broke the length limit: skip it */
-	uint8_t raw[PROV_SMP_PKT_MAX + 4];
-	size_t raw_len;               /* decoded bytes of the packet in progress */
-	int active;                   /* a first-frame line was seen */
-	size_t pkt_len;               /* the packet just completed */
-	/* counters */
-	unsigned long packets, bad_crc, bad_base64, overflow, skipped_lines;
+	pa_console con;
+	uint8_t buf[PA_CONSOLE_BUF(PROV_SMP_PKT_MAX)];
+	const uint8_t *pkt;           /* the packet just completed, in buf */
+	size_t pkt_len;
 } prov_smp_decoder;
 
 void prov_smp_decoder_init(prov_smp_decoder *d);
