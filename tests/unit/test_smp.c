@@ -282,6 +282,7 @@ typedef struct fake {
 	int drop_first;        /* ignore the first request */
 	int stale_first;       /* answer with a wrong seq before the right one */
 	int silent;            /* never answer */
+	int garbage;           /* answer with text that is not UTF-8 */
 	int seen;
 } fake;
 
@@ -319,6 +320,24 @@ static void *fake_device(void *arg)
 			prov_smp_hdr_get(pkt, &h);
 			prov_cbor_decode(pkt + 8, pl - 8, &body, NULL);
 			ans = cbor_new_definite_map(1);
+			if (f->garbage) {
+				/* {"r": "ok\xff\x1b[2J"}: a text string that is not UTF-8 */
+				static const uint8_t bad[] = {0xa1, 0x61, 'r', 0x67, 'o', 'k', 0xff, 0x1b, '[', '2', 'J'};
+				prov_smp_hdr rh = h;
+
+				rh.op = h.op + 1;
+				rh.len = sizeof(bad);
+				prov_smp_hdr_put(&rh, out);
+				memcpy(out + 8, bad, sizeof(bad));
+				prov_smp_frame_encode(out, 8 + sizeof(bad), &fr, &fl, NULL);
+				if (write(f->fd, fr, fl) < 0)
+					f->seen = -100;
+				free(fr);
+				fr = NULL;
+				cbor_decref(&ans);
+				cbor_decref(&body);
+				continue;
+			}
 			if (h.group == 0)
 				prov_smp_put(ans, "r", cbor_incref(prov_smp_get(body, "d")));
 			else {
@@ -415,6 +434,16 @@ static void test_exchange(void)
 	CHECK(exchange(&f, "silent", &rc, echoed, sizeof(echoed), &e, &p) == PROV_E_IO);
 	CHECK(strstr(e.msg, "no answer from the device") != NULL && strstr(e.msg, "timed out after 3 tries over 0.") != NULL);
 	CHECK(f.seen == 3);
+	/* An answer whose text is not UTF-8: the device's word (its CRC holds), so
+	 * no retry; the message says what is wrong, the text escaped, one line. */
+	memset(&f, 0, sizeof(f));
+	f.garbage = 1;
+	CHECK(exchange(&f, "utf8", &rc, echoed, sizeof(echoed), &e, &p) == PROV_E_INPUT);
+	CHECK_MSG(strstr(e.msg, "the device's answer (group 0 command 0) is malformed: its body is not CBOR: "
+	                        "cbor decode: text string at byte 3 is not UTF-8 (byte 2 of it: "
+	                        "\"ok\\xff\\x1b[2J\")") != NULL && strchr(e.msg, '\n') == NULL &&
+	          strchr(e.msg, 0x1b) == NULL, "%s", e.msg);
+	CHECK(f.seen == 1 && p.retries == 0);
 	/* Port errors. */
 	CHECK(prov_smp_port_open(&p, "/nonexistent/tty", 0, &e) == PROV_E_NOTFOUND);
 	CHECK(prov_smp_port_open(&p, "/dev/null", 0, &e) == PROV_E_INPUT);

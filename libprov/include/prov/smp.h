@@ -25,6 +25,7 @@
 
 #include "pa/pa_console.h"
 #include "pa/pa_status.h"
+#include "prov/bundle.h"
 #include "prov/err.h"
 
 /* Console framing constants (docs/serial-protocol.md, section 1). */
@@ -133,9 +134,65 @@ void prov_smp_port_close(prov_smp_port *p);
  * answers with another sequence number, group, command or op are ignored.
  * On PROV_OK *resp is the answer's body (the caller decrefs it) and *dev_rc is 0,
  * or the rc of an SMP error answer {"err": {"group", "rc"}} (or the legacy
- * {"rc": n}).  PROV_E_IO when no answer came after every try. */
+ * {"rc": n}).  PROV_E_IO when no answer came after every try; PROV_E_INPUT at once
+ * for an answer that is malformed (prov_smp_answer_decode says what). */
 prov_status prov_smp_request(prov_smp_port *p, unsigned op, unsigned group, unsigned id,
                              cbor_item_t *body, cbor_item_t **resp, int *dev_rc, prov_err *e);
+
+/* ---- the device's answers (libprov/src/serial/answer.c) --------------------------
+ * Everything the host reads from a device, as pure functions of the bytes (the
+ * fuzz target fuzz_smp_answer runs them on anything).  Errors are PROV_E_INPUT
+ * with a message that names the field; text the device sent is escaped. */
+
+/* One packet against the request `req` it may answer: on PROV_OK, *body is the
+ * answer's CBOR map (the caller decrefs it) and *dev_rc 0 or the rc of an error
+ * answer {"err": {"group", "rc"}} (or the legacy {"rc": n}); *body is NULL for a
+ * packet that answers something else (another sequence number, group, command
+ * or op, or shorter than a header: the caller waits on).  PROV_E_INPUT for an
+ * answer to req that is malformed (its length, CBOR, not a map, an err without
+ * rc): the device's word, CRC-checked, so no retry mends it. */
+prov_status prov_smp_answer_decode(const uint8_t *pkt, size_t len, const prov_smp_hdr *req,
+                                   cbor_item_t **body, int *dev_rc, prov_err *e);
+
+/* info: what the device reports about itself (docs/serial-protocol.md section 4).
+ * Fails unless dev is a valid device ID, pub 1..256 bytes, nonce
+ * PROV_NONCE_MIN..MAX bytes, and mtu, max and ctr are there. */
+typedef struct prov_smp_info {
+	char id[65];
+	char ver[64];                    /* "" if absent or unusable */
+	uint64_t mtu, max, slots, ctr;
+	uint8_t pub[256];                /* DER SubjectPublicKeyInfo */
+	size_t pub_len;
+	uint8_t nonce[PROV_NONCE_MAX];
+	size_t nonce_len;
+} prov_smp_info;
+prov_status prov_smp_info_parse(const cbor_item_t *body, prov_smp_info *d, prov_err *e);
+
+/* status: the installed counter, the manifest digest if 32 bytes, the receipt
+ * of the installed set if present and 1..PROV_RECEIPT_MAX bytes (borrowed from
+ * body). */
+typedef struct prov_smp_status {
+	uint64_t ctr;
+	int has_digest;
+	uint8_t digest[32];
+	const uint8_t *receipt;          /* NULL: none */
+	size_t receipt_len;
+} prov_smp_status;
+prov_status prov_smp_status_parse(const cbor_item_t *body, prov_smp_status *s, prov_err *e);
+
+/* keygen: the CSR (borrowed from body), a DER PKCS#10 request of at most
+ * PROV_SMP_CSR_MAX bytes whose signature verifies with its own key, and that
+ * key's DER SubjectPublicKeyInfo (at most 256 bytes) in spki. */
+#define PROV_SMP_CSR_MAX 1024
+prov_status prov_smp_keygen_parse(const cbor_item_t *body, const uint8_t **csr, size_t *csr_len,
+                                  uint8_t spki[256], size_t *spki_len, prov_err *e);
+
+/* commit: the receipt (borrowed from body), 1..PROV_RECEIPT_MAX bytes. */
+prov_status prov_smp_commit_parse(const cbor_item_t *body, const uint8_t **receipt, size_t *len,
+                                  prov_err *e);
+
+/* upload: how many bytes the device holds. */
+prov_status prov_smp_upload_parse(const cbor_item_t *body, uint64_t *off, prov_err *e);
 
 /* Map helpers for text-keyed bodies (borrowed pointers; NULL if absent or of
  * another type). */
