@@ -1,4 +1,4 @@
-/* smp_port.c - the line under SMP: a terminal in raw mode, and one request's
+/* port.c - the line under SMP: a terminal in raw mode, and one request's
  * exchange with retransmission (see prov/smp.h). */
 #include "prov/smp.h"
 
