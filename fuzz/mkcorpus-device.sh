@@ -2,7 +2,8 @@
 # mkcorpus-device.sh [BUILD] - (re)make the seeds of the host's parsers of device
 # bytes from a real session with the device agent: fuzz/corpus/smp_answer/ (what
 # BUILD/agent-sim wrote on its pty in answer to echo, info, keygen, upload,
-# commit, status and bad requests, its heartbeat lines included) and
+# commit, status and bad requests, its heartbeat lines included, and each
+# answer's bare packet) and
 # fuzz/corpus/receipt/ (the receipt it signed, receipts signed with
 # fuzz_receipt's fixed device key by tests/py/make_receipt.py in every variant
 # tests/bats/receipt.bats uses, and their payloads).  The client is
@@ -91,6 +92,12 @@ idle(1.2)
 open(os.path.join(out, "heartbeat"), "wb").write(bytes(seen))
 seed("heartbeat-then-info", lambda: (idle(1.2), c.info())[1])
 c.close()
+# and each answer as the bare packet (header + CBOR body), which the target also
+# decodes as if its frame had been valid: mutations of these reach every field
+for name in sorted(os.listdir(out)):
+    d = m.Deframer()
+    for i, pkt in enumerate(d.feed(open(os.path.join(out, name), "rb").read())):
+        open(os.path.join(out, "packet-%s-%d" % (name, i)), "wb").write(pkt)
 PY
 
 # Receipts: the device's own, then the fixed key's (fuzz/fuzz_receipt.c).
