@@ -29,12 +29,17 @@ OPT      := -O2 -g
 ifeq ($(SAN),1)
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
+# libprov reads the device's answers with the agent's own headers (pa/pa_status.h,
+# pa/pa_console.h: one definition of each code and of the console framing).
+PA_SHARED_HDR := firmware-agent/include/pa/pa_status.h firmware-agent/include/pa/pa_console.h
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) \
-              -Ilibprov/include -I$(BUILD)/gen $(PKG_CFLAGS) -DPROV_VERSION=\"$(VERSION)\" $(CFLAGS)
+              -Ilibprov/include -Ifirmware-agent/include -I$(BUILD)/gen $(PKG_CFLAGS) \
+              -DPROV_VERSION=\"$(VERSION)\" $(CFLAGS)
 ALL_LDFLAGS := $(OPT) $(LDFLAGS)
 LIBS     := $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  := $(sort $(wildcard libprov/src/*/*.c))
+# (and the agent's console framing: one implementation for host and device)
+LIB_SRC  := $(sort $(wildcard libprov/src/*/*.c)) firmware-agent/smp/pa_console.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
@@ -64,7 +69,7 @@ agent: $(LIBPROV) $(PROV)
 firmware: $(PROV)
 	$(MAKE) -f firmware-agent/Makefile BUILD=$(BUILD) firmware
 
-$(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
+$(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h) $(PA_SHARED_HDR) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -136,6 +141,8 @@ install: $(LIBPROV) $(PROV) $(BUILD)/prov.1
 	install -m 0755 $(PROV) $(DESTDIR)$(PREFIX)/bin/prov
 	install -m 0644 $(LIBPROV) $(DESTDIR)$(PREFIX)/lib/libprov.a
 	install -m 0644 libprov/include/prov/*.h $(DESTDIR)$(PREFIX)/include/prov/
+	install -d $(DESTDIR)$(PREFIX)/include/pa
+	install -m 0644 $(PA_SHARED_HDR) $(DESTDIR)$(PREFIX)/include/pa/
 	install -m 0644 $(BUILD)/prov.1 $(DESTDIR)$(PREFIX)/share/man/man1/prov.1
 	install -m 0644 schemas/* $(DESTDIR)$(PREFIX)/share/provkit/schemas/
 	install -m 0644 templates/*.json $(DESTDIR)$(PREFIX)/share/provkit/templates/
@@ -166,7 +173,8 @@ FUZZ_TARGETS       := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_BIN           := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS        := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -O1 \
-                      -fno-omit-frame-pointer $(FUZZ_SAN) -Ilibprov/include -I$(FUZZ_BUILD)/gen \
+                      -fno-omit-frame-pointer $(FUZZ_SAN) -Ilibprov/include -Ifirmware-agent/include \
+                      -Ifirmware-agent -I$(FUZZ_BUILD)/gen \
                       $(PKG_CFLAGS) -DPROV_VERSION=\"$(VERSION)\"
 FUZZ_LIB_OBJ       := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/embedded.o
 # -timeout: one input taking more than 10 s is a bug (a hang) and fails the run like
@@ -190,7 +198,11 @@ $(FUZZ_BUILD)/gen/embedded.c $(FUZZ_BUILD)/gen/embedded.h &: $(EMBED) scripts/em
 $(FUZZ_BUILD)/gen/embedded.o: $(FUZZ_BUILD)/gen/embedded.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h) | $(FUZZ_BUILD)/gen/embedded.h
+$(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h) $(PA_SHARED_HDR) | $(FUZZ_BUILD)/gen/embedded.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/firmware-agent/%.o: firmware-agent/%.c $(PA_SHARED_HDR) | $(FUZZ_BUILD)/.gitignore
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -198,7 +210,7 @@ $(FUZZ_BUILD)/libprov-fuzz.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libprov-fuzz.a $(wildcard libprov/include/prov/*.h)
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libprov-fuzz.a $(wildcard libprov/include/prov/*.h) $(PA_SHARED_HDR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libprov-fuzz.a $(LIBS)
 
 # The device agent's target: the agent's sources compiled in, PSA from Mbed TLS.

@@ -13,7 +13,8 @@
 #               model): not on a device.
 # PA_TRUST_SRC: the trust module the agent calls to check a trust-store entry
 #               (trust/pa_trust_check.h; Mbed TLS bignum): linked beside the agent,
-#               outside its size budget.
+#               outside its size budget.  pa_trust.c reads with verify/pa_cbor.c,
+#               which PA_AGENT_SRC brings (link both).
 PA_AGENT_SRC := $(sort $(wildcard firmware-agent/core/*.c firmware-agent/verify/*.c \
                   firmware-agent/store/*.c firmware-agent/receipt/*.c))
 PA_SMP_SRC   := $(sort $(wildcard firmware-agent/keygen/*.c firmware-agent/smp/*.c))

@@ -167,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (fchdir(work) != 0) {
 		abort();
 	}
-	pa_console_init(&smp.rx);
+	pa_console_init(&smp.rx, smp.rx_buf, sizeof(smp.rx_buf));
 	cut = size > 0 ? data[0] % (size + 1) : 0;
 	pa_smp_push(&smp, data, cut);
 	pa_smp_push(&smp, data + cut, size - cut);

@@ -3,9 +3,9 @@
  * reader (firmware-agent/trust/pa_trust.c): pa_trust_open, pa_trust_get,
  * pa_trust_find / pa_trust_next, pa_trust_pinned.
  *
- * The reader is compiled into this target (included below), so the top
- * Makefile's fuzz rule builds it as is: it needs nothing from libprov and no
- * Mbed TLS.  Seeds: fuzz/corpus/trust_store/ (stores written by
+ * The reader and the agent's CBOR reader it uses are compiled into this target
+ * (included below), so the top Makefile's fuzz rule builds it as is: it needs
+ * nothing from libprov and no Mbed TLS.  Seeds: fuzz/corpus/trust_store/ (stores written by
  * tests/py/truststore_encode.py from roots of every key type).
  *
  * Checks besides "no crash, no UB": a rejected store is left empty; an accepted
@@ -16,6 +16,7 @@
  * deterministic.
  */
 #include "../firmware-agent/trust/pa_trust.c"
+#include "../firmware-agent/verify/pa_cbor.c"
 
 #include <stdlib.h>
 

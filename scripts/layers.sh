@@ -68,5 +68,18 @@ done
 for f in libprov/src/*.c; do
 	[ -f "$f" ] && { echo "layers: $f: every source lives in a layer's folder"; bad=1; }
 done
+# The host reads the device's answers with the agent's own headers, and only
+# these (C99, no other dependency); the device agent never includes libprov.
+for f in $(grep -rl '#include "pa/' libprov 2>/dev/null); do
+	for h in $(sed -n 's/^#include "pa\/\([a-z_0-9]*\.h\)".*/\1/p' "$f"); do
+		case $h in pa_status.h | pa_console.h) ;;
+		*) echo "layers: $f includes pa/$h: libprov may use pa/pa_status.h and pa/pa_console.h only"; bad=1 ;;
+		esac
+	done
+done
+for f in $(grep -rl '#include "prov/' firmware-agent 2>/dev/null | grep -v '^firmware-agent/tests/'); do
+	echo "layers: $f includes libprov: the agent depends on nothing of the host"
+	bad=1
+done
 [ "$bad" = 0 ] && echo "layers: $(ls -d libprov/src/*/ | wc -l) folders in order, no include upward"
 exit "$bad"

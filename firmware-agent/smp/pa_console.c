@@ -6,7 +6,10 @@
 
 #include "pa/pa_console.h"
 
-enum { AT_START, AT_06, AT_04, IN_FRAME, SKIP };
+/* Where in a line the decoder is: at its start (nothing but '\r' yet), in other
+ * text, in the rest of a frame line it dropped, after a marker's first byte, or
+ * in a frame line. */
+enum { AT_START, TEXT, SKIP, AT_06, AT_04, IN_FRAME };
 
 uint16_t pa_crc16(uint16_t crc, const uint8_t *p, size_t n)
 {
@@ -20,9 +23,11 @@ uint16_t pa_crc16(uint16_t crc, const uint8_t *p, size_t n)
 	return crc;
 }
 
-void pa_console_init(pa_console *c)
+void pa_console_init(pa_console *c, uint8_t *buf, size_t cap)
 {
 	memset(c, 0, sizeof(*c));
+	c->buf = buf;
+	c->cap = buf != NULL ? cap : 0;   /* no buffer: every packet is dropped */
 }
 
 static int b64val(uint8_t ch)
@@ -72,7 +77,7 @@ static void frame_char(pa_console *c, uint8_t ch)
 		return;
 	c->nq = 0;
 	n = 3u - c->pad;
-	if (c->have + n > sizeof(c->buf)) {
+	if (c->have + n > c->cap) {
 		drop(c);
 		return;
 	}
@@ -80,8 +85,9 @@ static void frame_char(pa_console *c, uint8_t ch)
 	    c->quad[3];
 	for (i = 0; i < n; i++)
 		c->buf[c->have++] = (uint8_t)(w >> (16 - 8 * i));
-	/* the length field: room for an 8-byte header and the CRC, at most the MTU */
-	if (c->have >= 2 && c->have - n < 2 && (want(c) < 10 || want(c) > PA_SMP_MTU + 2))
+	/* the length field (the sender's word): room for an 8-byte header and the
+	 * CRC, and for all of it in the buffer */
+	if (c->have >= 2 && c->have - n < 2 && (want(c) < 10 || want(c) + 2 > c->cap))
 		drop(c);
 }
 
@@ -117,10 +123,15 @@ void pa_console_push(pa_console *c, const uint8_t *b, size_t n, pa_console_deliv
 	for (i = 0; i < n; i++) {
 		uint8_t ch = b[i];
 
+		/* A marker byte starts a frame line wherever it is: 0x06 and 0x04 are in
+		 * no base64 and no log text.  Inside a frame line it breaks that line. */
+		if (ch == 0x06 || ch == 0x04) {
+			if (c->state == IN_FRAME)
+				drop(c);
+			c->state = ch == 0x06 ? AT_06 : AT_04;
+			continue;
+		}
 		switch (c->state) {
-		case AT_START:
-			c->state = ch == 0x06 ? AT_06 : ch == 0x04 ? AT_04 : ch == '\n' ? AT_START : SKIP;
-			break;
 		case AT_06:
 		case AT_04:
 			if (ch == (c->state == AT_06 ? 0x09 : 0x14) && (c->state == AT_06 || c->active)) {
@@ -132,19 +143,27 @@ void pa_console_push(pa_console *c, const uint8_t *b, size_t n, pa_console_deliv
 				}
 				c->state = IN_FRAME;
 				c->col = c->nq = c->pad = 0;
-			} else {
-				c->state = ch == '\n' ? AT_START : SKIP;
+				break;
+			}
+			c->state = TEXT;   /* a marker byte without its pair, or a
+			                    * continuation with no packet open */
+			/* fall through */
+		case AT_START:
+		case TEXT:
+		case SKIP:
+			if (ch == '\n') {
+				if (c->state == TEXT)
+					c->skipped++;
+				c->state = AT_START;
+			} else if (ch != '\r' && c->state == AT_START) {
+				c->state = TEXT;
 			}
 			break;
-		case IN_FRAME:
+		default:   /* IN_FRAME */
 			if (ch == '\n')
 				frame_end(c, deliver, ctx);
 			else if (ch != '\r')
 				frame_char(c, ch);
-			break;
-		default:   /* SKIP: the rest of a line that is not ours */
-			if (ch == '\n')
-				c->state = AT_START;
 			break;
 		}
 	}

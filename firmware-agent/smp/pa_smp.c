@@ -339,7 +339,7 @@ static const struct {
 	uint8_t write;   /* 1: a write request (op 2), 0: a read (op 0) */
 	handler fn;
 } commands[] = {
-	{ PA_SMP_GROUP_OS, 0, 1, echo },
+	{ PA_SMP_GROUP_OS, PA_SMP_OS_ECHO, 1, echo },
 	{ PA_SMP_GROUP_PROV, PA_SMP_INFO, 0, info },
 	{ PA_SMP_GROUP_PROV, PA_SMP_KEYGEN, 1, keygen },
 	{ PA_SMP_GROUP_PROV, PA_SMP_UPLOAD, 1, upload },
@@ -426,7 +426,7 @@ int pa_smp_start(pa_smp *s, pa_agent *a, const pa_smp_io *io, const char *versio
 	s->a = a;
 	s->io = io;
 	s->version = version != NULL ? version : "0";
-	pa_console_init(&s->rx);
+	pa_console_init(&s->rx, s->rx_buf, sizeof(s->rx_buf));
 	load_receipt(s);
 	return pa_agent_new_nonce(a, PA_SMP_NONCE_LEN);
 }

@@ -21,21 +21,28 @@ TRUST_OPT  := -O2 -g
 ifeq ($(SAN),1)
 TRUST_OPT  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
-TRUST_CFLAGS := -std=c99 $(TRUST_WARN) $(TRUST_OPT) -I$(TRUST_DIR) $(CFLAGS)
+# -Ifirmware-agent: the store is read with the agent's CBOR reader (verify/pa_cbor.c)
+TRUST_CFLAGS := -std=c99 $(TRUST_WARN) $(TRUST_OPT) -I$(TRUST_DIR) -Ifirmware-agent $(CFLAGS)
 # the host programs (client, tests) need POSIX and libcbor's headers
 TRUST_HOST_CFLAGS := $(TRUST_CFLAGS) -D_POSIX_C_SOURCE=200809L -Itests/unit \
                      $(shell pkg-config --cflags libcbor 2>/dev/null)
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 CBOR_LIBS    := $(shell pkg-config --libs libcbor 2>/dev/null || echo -lcbor)
 
-TRUST_HDR   := $(wildcard $(TRUST_DIR)/*.h)
-TRUST_OBJ   := $(TRUST_OUT)/pa_trust.o $(TRUST_OUT)/pa_trust_check.o $(TRUST_OUT)/pa_trust_mbedtls.o
+TRUST_HDR   := $(wildcard $(TRUST_DIR)/*.h) firmware-agent/verify/pa_cbor.h
+TRUST_CBOR  := $(TRUST_OUT)/pa_cbor.o
+TRUST_OBJ   := $(TRUST_OUT)/pa_trust.o $(TRUST_CBOR) $(TRUST_OUT)/pa_trust_check.o \
+               $(TRUST_OUT)/pa_trust_mbedtls.o
 TRUST_TESTS := $(BUILD)/tests/test_trust_store $(BUILD)/tests/test_trust_mbedtls
 
 .PHONY: all
 all: $(TRUST_OUT)/noheap.ok $(BUILD)/trust-client $(TRUST_TESTS)
 
 $(TRUST_OUT)/%.o: $(TRUST_DIR)/%.c $(TRUST_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(TRUST_CFLAGS) -c -o $@ $<
+
+$(TRUST_CBOR): firmware-agent/verify/pa_cbor.c $(TRUST_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(TRUST_CFLAGS) -c -o $@ $<
 
@@ -56,7 +63,7 @@ $(TRUST_OUT)/noheap.ok: $(TRUST_OBJ)
 $(BUILD)/trust-client: $(TRUST_OUT)/trust_client.o $(TRUST_OBJ)
 	$(CC) $(TRUST_OPT) $(LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS)
 
-$(BUILD)/tests/test_trust_store: $(TRUST_OUT)/test_trust_store.o $(TRUST_OUT)/pa_trust.o
+$(BUILD)/tests/test_trust_store: $(TRUST_OUT)/test_trust_store.o $(TRUST_OUT)/pa_trust.o $(TRUST_CBOR)
 	@mkdir -p $(dir $@)
 	$(CC) $(TRUST_OPT) $(LDFLAGS) -o $@ $^ $(CBOR_LIBS)
 

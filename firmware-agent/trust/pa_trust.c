@@ -3,18 +3,17 @@
  *
  * The store is read in place.  open() walks it once and checks everything a
  * lookup later relies on, so lookups only re-decode records already known good.
- * The CBOR reader below accepts exactly the deterministic encoding (RFC 8949
- * section 4.2.1) of the types the format uses: shortest heads, definite lengths.
+ * The CBOR is read with the agent's bounded reader (verify/pa_cbor.h), which
+ * accepts exactly the deterministic encoding (RFC 8949 section 4.2.1) of the
+ * types the format uses: shortest heads, definite lengths.
  */
 #include "pa_trust.h"
 
 #include <string.h>
 
-#define CBOR_UINT  0u
-#define CBOR_BSTR  2u
-#define CBOR_ARRAY 4u
-#define CBOR_MAP   5u
-#define CBOR_NULL  0xf6u /* major 7, simple value 22 */
+#include "verify/pa_cbor.h"
+
+#define CBOR_SIMPLE_NULL 22u /* major 7, simple value 22 (RFC 8949 section 3.3) */
 
 #define RSA_F4 65537u
 
@@ -27,78 +26,23 @@
 #define EXT_PATH_LEN 3u
 #define EXT_KEYS_MAX 3u
 
-typedef struct {
-	const uint8_t *p;
-	size_t left;
-} rd;
-
-/* One CBOR head: major type and argument.  Indefinite lengths, reserved
- * additional information and non-shortest arguments are refused. */
-static int rd_head(rd *r, unsigned *major, uint64_t *arg)
+/* The reader's first error as the store's: bytes that end inside an item are
+ * truncated; anything else it refuses (a reserved or indefinite head, a
+ * non-shortest argument, another type) is not deterministic CBOR of the type
+ * the format wants. */
+static int cbor_err(const pa_cbor *r)
 {
-	unsigned ai;
-	size_t n, i;
-	uint64_t v;
-
-	if (r->left < 1)
-		return PA_TRUST_ERR_TRUNCATED;
-	*major = r->p[0] >> 5;
-	ai = r->p[0] & 0x1fu;
-	if (ai < 24) {
-		*arg = ai;
-		r->p++;
-		r->left--;
-		return PA_TRUST_OK;
+	switch (pa_cbor_err(r)) {
+	case PA_CBOR_OK: return PA_TRUST_OK;
+	case PA_CBOR_TRUNCATED: return PA_TRUST_ERR_TRUNCATED;
+	default: return PA_TRUST_ERR_CBOR;
 	}
-	if (ai > 27)
-		return PA_TRUST_ERR_CBOR; /* 28..30 reserved, 31 indefinite */
-	n = (size_t)1 << (ai - 24);
-	if (r->left - 1 < n)
-		return PA_TRUST_ERR_TRUNCATED;
-	v = 0;
-	for (i = 0; i < n; i++)
-		v = (v << 8) | r->p[1 + i];
-	/* shortest form: the value must not fit the next smaller width */
-	if ((n == 1 && v < 24) || (n == 2 && v <= 0xffu) || (n == 4 && v <= 0xffffu) ||
-	    (n == 8 && v <= 0xffffffffu))
-		return PA_TRUST_ERR_CBOR;
-	*arg = v;
-	r->p += 1 + n;
-	r->left -= 1 + n;
-	return PA_TRUST_OK;
 }
 
-/* A head of the expected major type.  On a type mismatch nothing is consumed. */
-static int rd_expect(rd *r, unsigned want, uint64_t *arg)
+/* A byte string of any length (pa_cbor_bytes checks it against what remains). */
+static const uint8_t *rd_bstr(pa_cbor *r, size_t *len)
 {
-	rd save = *r;
-	unsigned major;
-	int err = rd_head(r, &major, arg);
-
-	if (err != PA_TRUST_OK)
-		return err;
-	if (major != want) {
-		*r = save;
-		return PA_TRUST_ERR_CBOR;
-	}
-	return PA_TRUST_OK;
-}
-
-static int rd_bstr(rd *r, const uint8_t **p, size_t *len)
-{
-	uint64_t n;
-	int err = rd_expect(r, CBOR_BSTR, &n);
-
-	if (err != PA_TRUST_OK)
-		return err;
-	/* attacker-controlled length: checked against what remains */
-	if (n > r->left)
-		return PA_TRUST_ERR_TRUNCATED;
-	*p = r->p;
-	*len = (size_t)n;
-	r->p += n;
-	r->left -= (size_t)n;
-	return PA_TRUST_OK;
+	return pa_cbor_bytes(r, PA_CBOR_BSTR, 0, SIZE_MAX, len);
 }
 
 static int key_len_ok(unsigned alg, const uint8_t *key, size_t len)
@@ -138,45 +82,45 @@ static int rsa_e_ok(const uint8_t *e, size_t len)
 /* Decode one anchor record from p[0..left); *rlen is its encoded length. */
 static int parse_anchor(const uint8_t *p, size_t left, pa_trust_anchor *a, size_t *rlen)
 {
-	rd r = { p, left };
+	pa_cbor r;
 	uint64_t items, v, pairs, k, prev_k = 0;
 	int err;
 
 	memset(a, 0, sizeof(*a));
-	err = rd_expect(&r, CBOR_ARRAY, &items);
-	if (err != PA_TRUST_OK)
+	pa_cbor_init(&r, p, left);
+	items = pa_cbor_head(&r, PA_CBOR_ARRAY);
+	if ((err = cbor_err(&r)) != PA_TRUST_OK)
 		return err;
 	if (items < ANCHOR_ITEMS_MIN || items > ANCHOR_ITEMS_MAX)
 		return PA_TRUST_ERR_CBOR;
 
-	err = rd_expect(&r, CBOR_UINT, &v);
-	if (err != PA_TRUST_OK)
+	v = pa_cbor_uint(&r, UINT64_MAX);
+	if ((err = cbor_err(&r)) != PA_TRUST_OK)
 		return err;
 	if (v < PA_TRUST_ALG_RSA_F4 || v > PA_TRUST_ALG_ED25519)
 		return PA_TRUST_ERR_ALG;
 	a->alg = (unsigned)v;
 
-	err = rd_bstr(&r, &a->key, &a->key_len);
-	if (err != PA_TRUST_OK)
+	a->key = rd_bstr(&r, &a->key_len);
+	if ((err = cbor_err(&r)) != PA_TRUST_OK)
 		return err;
 	if (!key_len_ok(a->alg, a->key, a->key_len))
 		return PA_TRUST_ERR_KEY;
 
-	if (r.left < 1)
-		return PA_TRUST_ERR_TRUNCATED;
-	if (r.p[0] == CBOR_NULL) {
-		r.p++;
-		r.left--;
+	/* not-after: null (no expiry) or a uint */
+	if (pa_cbor_peek(&r) == PA_CBOR_SIMPLE) {
+		if (pa_cbor_head(&r, PA_CBOR_SIMPLE) != CBOR_SIMPLE_NULL)
+			pa_cbor_fail(&r, PA_CBOR_TYPE);
 	} else {
-		err = rd_expect(&r, CBOR_UINT, &a->not_after);
-		if (err != PA_TRUST_OK)
-			return err;
+		a->not_after = pa_cbor_uint(&r, UINT64_MAX);
 		a->has_not_after = 1;
 	}
+	if ((err = cbor_err(&r)) != PA_TRUST_OK)
+		return err;
 
 	if (items == ANCHOR_ITEMS_MAX) {
-		err = rd_expect(&r, CBOR_MAP, &pairs);
-		if (err != PA_TRUST_OK)
+		pairs = pa_cbor_head(&r, PA_CBOR_MAP);
+		if ((err = cbor_err(&r)) != PA_TRUST_OK)
 			return err;
 		if (pairs == 0 || pairs > EXT_KEYS_MAX)
 			return PA_TRUST_ERR_EXT; /* present only when non-empty; keys 1..3 */
@@ -184,7 +128,8 @@ static int parse_anchor(const uint8_t *p, size_t left, pa_trust_anchor *a, size_
 			const uint8_t *val;
 			size_t val_len;
 
-			err = rd_expect(&r, CBOR_UINT, &k);
+			k = pa_cbor_uint(&r, UINT64_MAX);
+			err = cbor_err(&r);
 			if (err == PA_TRUST_ERR_CBOR)
 				return PA_TRUST_ERR_EXT; /* a key of another type is unknown */
 			if (err != PA_TRUST_OK)
@@ -195,7 +140,8 @@ static int parse_anchor(const uint8_t *p, size_t left, pa_trust_anchor *a, size_
 				return PA_TRUST_ERR_CBOR; /* keys ascending, no duplicates */
 			prev_k = k;
 			if (k == EXT_PATH_LEN) {
-				err = rd_expect(&r, CBOR_UINT, &a->path_len);
+				a->path_len = pa_cbor_uint(&r, UINT64_MAX);
+				err = cbor_err(&r);
 				if (err == PA_TRUST_ERR_CBOR)
 					return PA_TRUST_ERR_EXT; /* a path length is a uint */
 				if (err != PA_TRUST_OK)
@@ -203,8 +149,8 @@ static int parse_anchor(const uint8_t *p, size_t left, pa_trust_anchor *a, size_
 				a->has_path_len = 1;
 				continue;
 			}
-			err = rd_bstr(&r, &val, &val_len);
-			if (err != PA_TRUST_OK)
+			val = rd_bstr(&r, &val_len);
+			if ((err = cbor_err(&r)) != PA_TRUST_OK)
 				return err;
 			if (val_len == 0)
 				return PA_TRUST_ERR_EXT; /* a present ext 1 or 2 is never empty */
@@ -224,7 +170,7 @@ static int parse_anchor(const uint8_t *p, size_t left, pa_trust_anchor *a, size_
 		return PA_TRUST_ERR_KEY;
 
 	a->record = p;
-	a->record_len = left - r.left;
+	a->record_len = r.pos;
 	*rlen = a->record_len;
 	return PA_TRUST_OK;
 }
@@ -247,7 +193,7 @@ static int rec_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 
 int pa_trust_open(pa_trust_store *st, const uint8_t *buf, size_t len)
 {
-	rd r;
+	pa_cbor r;
 	uint64_t items, version;
 	const uint8_t *index = NULL, *anchors = NULL, *pins = NULL;
 	size_t index_len = 0, anchors_len = 0, pins_len = 0, n, i, pos = 0;
@@ -260,30 +206,23 @@ int pa_trust_open(pa_trust_store *st, const uint8_t *buf, size_t len)
 	memset(st, 0, sizeof(*st));
 	if (buf == NULL)
 		return PA_TRUST_ERR_ARG;
-	r.p = buf;
-	r.left = len;
+	pa_cbor_init(&r, buf, len);
 
-	err = rd_expect(&r, CBOR_ARRAY, &items);
-	if (err != PA_TRUST_OK)
-		return err;
-	err = rd_expect(&r, CBOR_UINT, &version);
-	if (err != PA_TRUST_OK)
+	items = pa_cbor_head(&r, PA_CBOR_ARRAY);
+	version = pa_cbor_uint(&r, UINT64_MAX);
+	if ((err = cbor_err(&r)) != PA_TRUST_OK)
 		return err;
 	/* the version first, so a version 1 store (3 items) says what it is */
 	if (version != PA_TRUST_VERSION)
 		return PA_TRUST_ERR_VERSION;
 	if (items != STORE_ITEMS)
 		return PA_TRUST_ERR_CBOR;
-	err = rd_bstr(&r, &index, &index_len);
-	if (err != PA_TRUST_OK)
+	index = rd_bstr(&r, &index_len);
+	anchors = rd_bstr(&r, &anchors_len);
+	pins = rd_bstr(&r, &pins_len);
+	if ((err = cbor_err(&r)) != PA_TRUST_OK)
 		return err;
-	err = rd_bstr(&r, &anchors, &anchors_len);
-	if (err != PA_TRUST_OK)
-		return err;
-	err = rd_bstr(&r, &pins, &pins_len);
-	if (err != PA_TRUST_OK)
-		return err;
-	if (r.left != 0)
+	if (!pa_cbor_at_end(&r))
 		return PA_TRUST_ERR_TRAILING;
 	if (pins_len % PA_TRUST_PIN_LEN != 0 || pins_len / PA_TRUST_PIN_LEN > PA_TRUST_PINS_MAX)
 		return PA_TRUST_ERR_INDEX;

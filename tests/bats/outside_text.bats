@@ -86,11 +86,13 @@ assert d["error"].endswith("bad ID \"\\x1b]0;pwned\\x07\\x1b[2J\\ninstalled OK\"
 	grep -qF 'bad ID "dev-\xc2\x9b31m\xe2\x80\xae"' "$T/err"
 	run -3 "$PROV" install --port "$PORT" --template "$TPL/coaps-psk.json" --timeout 300 --tries 3 --json
 	"$PY" -c 'import json, sys; d = json.loads(sys.argv[1]); assert "dev-\\xc2\\x9b31m\\xe2\\x80\\xae" in d["error"], d' "$output"
-	# Text that is not UTF-8 is not a CBOR text string: the answer is dropped
-	# as garbage (no answer, exit 8), and nothing of it is printed.
+	# Text that is not UTF-8 is not a CBOR text string: a malformed answer (exit
+	# 3) that says so, its bytes escaped, on one line.
 	fake ff "$(hex $'dev-\xff\x1b[2J')"
-	out 8 "$PROV" install --port "$PORT" --template "$TPL/coaps-psk.json" --timeout 100 --tries 2
+	out 3 "$PROV" install --port "$PORT" --template "$TPL/coaps-psk.json" --timeout 100 --tries 2
 	assert_tame "$T/err" 1
+	grep -qF "device info: port $PORT: the device's answer (group 80 command 0) is malformed: its body is not CBOR: cbor decode: text string at byte " "$T/err"
+	grep -qF ' is not UTF-8 (byte 4 of it: "dev-\xff\x1b[2J")' "$T/err"
 	[ "$(db 'SELECT count(*) FROM devices')" -eq 0 ]
 }
 

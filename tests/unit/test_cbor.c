@@ -534,6 +534,89 @@ static void test_is_deterministic(void)
 	CHECK(!prov_cbor_is_deterministic(NULL, 0));
 }
 
+/* Text strings must be UTF-8 (RFC 8949 section 3.1, major type 3): the scan
+ * says which byte is not, and agrees with libcbor's own cbor_load (an
+ * independent UTF-8 decoder) on every 1- and 2-byte string, every 3-byte string
+ * with a lead byte >= 0xc0, and 4-byte strings with leads 0xf0..0xf7 over the
+ * edges of the continuation range. */
+static int utf8_agree(const uint8_t *t, size_t n, long *accepted)
+{
+	uint8_t buf[8];
+	struct cbor_load_result res;
+	cbor_item_t *item;
+	size_t il = 0;
+	int ours, theirs;
+
+	buf[0] = (uint8_t)(0x60 | n);
+	memcpy(buf + 1, t, n);
+	ours = prov_cbor_item_len(buf, n + 1, &il, NULL) == PROV_OK;
+	item = cbor_load(buf, n + 1, &res);
+	theirs = item != NULL;
+	if (item != NULL)
+		cbor_decref(&item);
+	*accepted += ours;
+	return ours == theirs;
+}
+
+static void test_utf8(void)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		int ok;
+	} cases[] = {
+		{"", 0, 1}, {"A", 1, 1}, {"\xc2\x80", 2, 1}, {"\xdf\xbf", 2, 1},
+		{"\xe0\xa0\x80", 3, 1}, {"\xed\x9f\xbf", 3, 1}, {"\xee\x80\x80", 3, 1},
+		{"\xf0\x90\x80\x80", 4, 1}, {"\xf4\x8f\xbf\xbf", 4, 1},
+		{"\xff", 1, 0}, {"\x80", 1, 0}, {"\xc0\x80", 2, 0} /* overlong NUL */,
+		{"\xc1\xbf", 2, 0}, {"\xe0\x9f\xbf", 3, 0} /* overlong */,
+		{"\xed\xa0\x80", 3, 0} /* surrogate */, {"\xf4\x90\x80\x80", 4, 0} /* > U+10FFFF */,
+		{"\xf5\x80\x80\x80", 4, 0}, {"\xe2\x82", 2, 0} /* cut */, {"ab\xe2\x82", 4, 0},
+	};
+	uint8_t t[4], buf[16];
+	long total = 0, agree = 0, accepted = 0;
+	prov_err e;
+	cbor_item_t *item = NULL;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t il;
+
+		buf[0] = (uint8_t)(0x60 | cases[i].len);
+		memcpy(buf + 1, cases[i].bytes, cases[i].len);
+		CHECK_MSG((prov_cbor_item_len(buf, cases[i].len + 1, &il, NULL) == PROV_OK) == cases[i].ok,
+		          "case %zu", i);
+	}
+	/* the message names the string's position and the bad byte, escaped */
+	memcpy(buf, "\xa1\x63" "dev" "\x66" "dev-\xff\x1b", 12);
+	CHECK(prov_cbor_decode(buf, 12, &item, &e) == PROV_E_INPUT && item == NULL);
+	CHECK_MSG(strcmp(e.msg, "cbor decode: text string at byte 5 is not UTF-8 (byte 4 of it: "
+	                        "\"dev-\\xff\\x1b\")") == 0, "%s", e.msg);
+	for (unsigned a = 0; a < 256; a++) {
+		t[0] = (uint8_t)a;
+		total++, agree += utf8_agree(t, 1, &accepted);
+		for (unsigned b = 0; b < 256; b++) {
+			t[1] = (uint8_t)b;
+			total++, agree += utf8_agree(t, 2, &accepted);
+			if (a < 0xc0)
+				continue;
+			for (unsigned c = 0; c < 256; c++) {
+				t[2] = (uint8_t)c;
+				total++, agree += utf8_agree(t, 3, &accepted);
+				if (a < 0xf0 || a > 0xf7 || ((b & 0x0f) > 1 && (b & 0x0f) < 0x0e) ||
+				    ((c & 0x0f) > 1 && (c & 0x0f) < 0x0e))
+					continue;
+				for (unsigned d = 0x7e; d <= 0xc1; d++) {
+					t[3] = (uint8_t)d;
+					total++, agree += utf8_agree(t, 4, &accepted);
+				}
+			}
+		}
+	}
+	CHECK_MSG(agree == total, "%ld of %ld strings: the scan and libcbor disagree", total - agree, total);
+	CHECK(accepted > 300000);   /* valid strings of every length ran too */
+	printf("utf8: %ld strings, %ld accepted, scan and cbor_load agree on %ld\n", total, accepted, agree);
+}
+
 int main(void)
 {
 	test_ints();
@@ -543,5 +626,6 @@ int main(void)
 	test_decode();
 	test_small_tags();
 	test_is_deterministic();
+	test_utf8();
 	return check_done("test_cbor");
 }

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "prov/cbor.h"
 #include "prov/smp.h"
+#include "smp_vectors.h"
 
 /* Decode a whole buffer; returns the number of packets, the last one copied. */
 static int decode_all(prov_smp_decoder *d, const uint8_t *buf, size_t n, uint8_t *last,
@@ -138,7 +139,7 @@ static void test_resync(void)
 	prov_smp_decoder_init(&d);
 	CHECK(decode_all(&d, buf, n, got, &gl) == 2);
 	CHECK_EQ_HEX(got, gl, big, sizeof(big));
-	CHECK(d.skipped_lines >= 3);
+	CHECK(d.con.skipped >= 3);
 	/* One byte at a time gives the same. */
 	prov_smp_decoder_init(&d);
 	{
@@ -226,6 +227,54 @@ static void test_damage(void)
 	free(f);
 }
 
+/* The line vectors both sides share (tests/unit/smp_vectors.h): libprov's
+ * decoder, as the port feeds it, and its encoder. */
+static void host_run(const uint8_t *w, size_t len, const size_t *cuts, size_t nc, smpv_out *o)
+{
+	static prov_smp_decoder d;
+	size_t start = 0;
+
+	(void)len;
+	prov_smp_decoder_init(&d);
+	for (size_t i = 0; i < nc; i++) {
+		size_t pos = start;
+
+		while (pos < cuts[i]) {
+			const uint8_t *pkt;
+			size_t pl;
+
+			pos += prov_smp_decoder_push(&d, w + pos, cuts[i] - pos, &pkt, &pl);
+			if (pkt != NULL)
+				smpv_got(o, pkt, pl);
+		}
+		start = cuts[i];
+	}
+	o->drops = d.con.drops;
+}
+
+static size_t host_encode(const uint8_t *pkt, size_t len, uint8_t *out, size_t cap)
+{
+	uint8_t *f = NULL;
+	size_t n = 0;
+
+	if (prov_smp_frame_encode(pkt, len, &f, &n, NULL) != PROV_OK || n > cap)
+		n = 0;
+	else
+		memcpy(out, f, n);
+	free(f);
+	return n;
+}
+
+static void test_line_vectors(void)
+{
+	int vectors;
+	long runs;
+	int bad = smpv_run_all(host_run, host_encode, &vectors, &runs);
+
+	CHECK_MSG(bad == 0 && vectors >= 30, "%d of %d line vectors failed", bad, vectors);
+	printf("line vectors: %d, %ld decodes and encodes, %d failed\n", vectors, runs, bad);
+}
+
 /* ---- the exchange over a pty ------------------------------------------------ */
 
 typedef struct fake {
@@ -233,6 +282,7 @@ typedef struct fake {
 	int drop_first;        /* ignore the first request */
 	int stale_first;       /* answer with a wrong seq before the right one */
 	int silent;            /* never answer */
+	int garbage;           /* answer with text that is not UTF-8 */
 	int seen;
 } fake;
 
@@ -270,6 +320,24 @@ static void *fake_device(void *arg)
 			prov_smp_hdr_get(pkt, &h);
 			prov_cbor_decode(pkt + 8, pl - 8, &body, NULL);
 			ans = cbor_new_definite_map(1);
+			if (f->garbage) {
+				/* {"r": "ok\xff\x1b[2J"}: a text string that is not UTF-8 */
+				static const uint8_t bad[] = {0xa1, 0x61, 'r', 0x67, 'o', 'k', 0xff, 0x1b, '[', '2', 'J'};
+				prov_smp_hdr rh = h;
+
+				rh.op = h.op + 1;
+				rh.len = sizeof(bad);
+				prov_smp_hdr_put(&rh, out);
+				memcpy(out + 8, bad, sizeof(bad));
+				prov_smp_frame_encode(out, 8 + sizeof(bad), &fr, &fl, NULL);
+				if (write(f->fd, fr, fl) < 0)
+					f->seen = -100;
+				free(fr);
+				fr = NULL;
+				cbor_decref(&ans);
+				cbor_decref(&body);
+				continue;
+			}
 			if (h.group == 0)
 				prov_smp_put(ans, "r", cbor_incref(prov_smp_get(body, "d")));
 			else {
@@ -366,6 +434,16 @@ static void test_exchange(void)
 	CHECK(exchange(&f, "silent", &rc, echoed, sizeof(echoed), &e, &p) == PROV_E_IO);
 	CHECK(strstr(e.msg, "no answer from the device") != NULL && strstr(e.msg, "timed out after 3 tries over 0.") != NULL);
 	CHECK(f.seen == 3);
+	/* An answer whose text is not UTF-8: the device's word (its CRC holds), so
+	 * no retry; the message says what is wrong, the text escaped, one line. */
+	memset(&f, 0, sizeof(f));
+	f.garbage = 1;
+	CHECK(exchange(&f, "utf8", &rc, echoed, sizeof(echoed), &e, &p) == PROV_E_INPUT);
+	CHECK_MSG(strstr(e.msg, "the device's answer (group 0 command 0) is malformed: its body is not CBOR: "
+	                        "cbor decode: text string at byte 3 is not UTF-8 (byte 2 of it: "
+	                        "\"ok\\xff\\x1b[2J\")") != NULL && strchr(e.msg, '\n') == NULL &&
+	          strchr(e.msg, 0x1b) == NULL, "%s", e.msg);
+	CHECK(f.seen == 1 && p.retries == 0);
 	/* Port errors. */
 	CHECK(prov_smp_port_open(&p, "/nonexistent/tty", 0, &e) == PROV_E_NOTFOUND);
 	CHECK(prov_smp_port_open(&p, "/dev/null", 0, &e) == PROV_E_INPUT);
@@ -401,6 +479,7 @@ int main(void)
 	test_round_trips();
 	test_resync();
 	test_damage();
+	test_line_vectors();
 	test_exchange();
 	test_bodies();
 	return check_done("test_smp");

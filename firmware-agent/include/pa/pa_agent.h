@@ -16,9 +16,9 @@
  * - Bytes are pushed as they arrive (pa_install_push) and errors stick: the
  *   first error is what pa_install_finish reports.
  * - Fail closed: every function returns 0 (PA_OK) only on success; any other
- *   value is one of the codes below, and an install that fails leaves storage
- *   as it was.  The codes are unique across modules and documented, with the
- *   host simulator's exit statuses (the same numbers), in docs/agent.md.
+ *   value is one of the codes of pa_status.h, and an install that fails leaves
+ *   storage as it was.  The codes are unique across modules and documented, with
+ *   the host simulator's exit statuses (the same numbers), in docs/agent.md.
  */
 #ifndef PA_AGENT_H
 #define PA_AGENT_H
@@ -30,60 +30,7 @@
 
 #include "pa/pa_config.h"
 #include "pa/pa_port.h"
-
-#define PA_OK 0
-
-/* Bundle verification (verify/), in the order the checks run. */
-typedef enum pa_verify_err {
-	PA_V_TOO_LARGE = 10,        /* more than PA_BUNDLE_MAX bytes */
-	PA_V_TRUNCATED = 11,        /* the COSE_Sign1 ends early */
-	PA_V_MALFORMED = 12,        /* not a tagged COSE_Sign1 in valid CBOR */
-	PA_V_BAD_HEADER = 13,       /* headers other than {1: -7, 4: kid} / {} */
-	PA_V_UNKNOWN_SIGNER = 14,   /* kid names no trusted signer */
-	PA_V_BAD_SIGNATURE = 15,    /* ES256 signature does not verify */
-	PA_V_BAD_PAYLOAD = 16,      /* signed payload is not a bundle.cddl payload */
-	PA_V_VERSION = 17,          /* unknown format version */
-	PA_V_WRONG_DEVICE = 18,     /* for another device */
-	PA_V_REPLAY = 19,           /* counter equal to the installed one */
-	PA_V_ROLLBACK = 20,         /* counter below the installed one */
-	PA_V_NONCE = 21,            /* nonce missing or not the session's */
-	PA_V_BAD_ENTRY = 22,        /* an entry breaks bundle.cddl */
-	PA_V_LIMIT = 23,            /* more entries or bytes than this build holds */
-	PA_V_UNSUPPORTED = 24,      /* a key algorithm this device cannot import */
-	PA_V_BAD_SECRETS = 25,      /* secrets container malformed */
-	PA_V_WRONG_RECIPIENT = 26,  /* secrets encrypted to another key (kid) */
-	PA_V_DECRYPT = 27,          /* secrets do not authenticate */
-	PA_V_PLAINTEXT = 28,        /* plaintext secrets (lab bundle) refused */
-	PA_V_BAD_KEY = 29,          /* a secret is not a valid key of its type */
-	PA_V_CRYPTO = 30            /* a PSA operation failed unexpectedly */
-} pa_verify_err;
-
-/* Storage and keys (store/). */
-typedef enum pa_store_err {
-	PA_S_IO = 40,               /* storage refused a read or write */
-	PA_S_CORRUPT = 41,          /* committed records are not readable as ours */
-	PA_S_KEY = 42,              /* PSA refused a persistent key operation */
-	PA_S_POWER = 43,            /* the port reported a power cut (host tests) */
-	PA_S_NOT_FOUND = 44,        /* lookup: no such (slot, type) or no data */
-	PA_S_BUFFER = 45,           /* lookup: caller buffer too small */
-	PA_S_CHANGED = 46           /* the commit record names the generation the agent
-	                               was about to remove: another writer committed
-	                               since it read storage; nothing removed */
-} pa_store_err;
-
-/* Receipts (receipt/). */
-typedef enum pa_receipt_err {
-	PA_R_BUFFER = 50,           /* receipt buffer smaller than the receipt */
-	PA_R_SIGN = 51              /* signing with the device key failed */
-} pa_receipt_err;
-
-/* The agent itself (core/). */
-typedef enum pa_agent_err {
-	PA_A_ARGS = 60,             /* invalid argument (NULL, bad length) */
-	PA_A_PSA = 61,              /* psa_crypto_init failed */
-	PA_A_IDENTITY = 62,         /* device ID or identity key unusable */
-	PA_A_STATE = 63             /* call out of order (e.g. finish before start) */
-} pa_agent_err;
+#include "pa/pa_status.h"
 
 /* Entry types, usage bits and key algorithms (schemas/bundle.cddl). */
 enum pa_entry_type {

@@ -15,13 +15,7 @@
 #include "pa/pa_agent.h"
 #include "pa/pa_console.h"
 
-#define PA_SMP_GROUP_OS 0
-#define PA_SMP_GROUP_PROV 80
-enum { PA_SMP_INFO = 0, PA_SMP_KEYGEN = 1, PA_SMP_UPLOAD = 2, PA_SMP_COMMIT = 3,
-       PA_SMP_STATUS = 4 };
-/* MCUmgr MGMT_ERR codes used by the OS group and for unknown commands. */
-#define PA_SMP_ENOTSUP 8
-#define PA_SMP_EINVAL 3
+/* Groups, commands and MCUmgr error codes: pa_status.h (via pa_agent.h). */
 /* Largest response packet (status with 16 entries and a receipt fits). */
 #ifndef PA_SMP_OUT_MAX
 #define PA_SMP_OUT_MAX 1024
@@ -41,6 +35,7 @@ typedef struct pa_smp {
 	const pa_smp_io *io;
 	const char *version;
 	pa_console rx;
+	uint8_t rx_buf[PA_CONSOLE_BUF(PA_SMP_MTU)];   /* rx's packet buffer */
 	size_t up_len;                   /* announced size of the upload, 0: none */
 	uint8_t up_sha[32];
 	uint8_t last_sha[32];            /* the bundle of the receipt below */

@@ -66,6 +66,19 @@ prov_status prov_receipt_build(EVP_PKEY *device_key, const char *device_id,
                                const uint8_t *nonce, size_t nonce_len, uint8_t **out,
                                size_t *out_len, prov_err *e);
 
+/* The two steps of reading a receipt that need no factory (prov_receipt_record
+ * runs them around its database lookups; fuzz/fuzz_receipt.c runs them on
+ * anything):
+ * - parse: the size limit and the envelope against schemas/receipt.cddl, and
+ *   the device ID it names; fills r->kid and r->device only, neither trusted
+ *   yet (they say which key must have signed).  PROV_E_INPUT if not a receipt.
+ * - check: the same, then with the device's key: the kid (PROV_E_VERIFY
+ *   another key), the ES256 signature (PROV_E_VERIFY), and only then every
+ *   rule of the payload (PROV_E_INPUT); fills counter, digest and nonce. */
+prov_status prov_receipt_parse(const uint8_t *buf, size_t len, prov_receipt *r, prov_err *e);
+prov_status prov_receipt_check(EVP_PKEY *key, const uint8_t *buf, size_t len, prov_receipt *r,
+                               prov_err *e);
+
 /* Verify a receipt against the factory database and record the install, inside
  * the caller's transaction (prov_db_begin ... prov_db_commit): an installs row
  * (device, counter, digest, the receipt bytes), the device's status 'installed'

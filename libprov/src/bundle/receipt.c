@@ -334,26 +334,46 @@ static prov_status record(prov_home *h, prov_receipt *r, const uint8_t *buf, siz
 	return prov_db_audit_cached(h->db, &h->stmts, "install", r->device, detail, e);
 }
 
-prov_status prov_receipt_record(prov_home *h, const uint8_t *buf, size_t len, prov_receipt *r,
-                                prov_err *e)
+/* The size limit, the envelope and the device ID: what is read before a key. */
+static prov_status open_receipt(const uint8_t *buf, size_t len, prov_receipt *r, cbor_item_t **top,
+                                cbor_item_t **payload, prov_err *e)
 {
-	cbor_item_t *top = NULL, *payload = NULL, *pl;
-	EVP_PKEY *key = NULL;
-	uint8_t kid[KID_LEN], want[PROV_RECEIPT_DIGEST_LEN], nonce[PROV_NONCE_MAX];
-	size_t nonce_len = 0;
-	char a[2 * PROV_NONCE_MAX + 1], b[2 * PROV_NONCE_MAX + 1];
-	prov_err verr;
 	prov_status st;
 
 	memset(r, 0, sizeof(*r));
+	*top = NULL;
+	*payload = NULL;
 	if (len > PROV_RECEIPT_MAX)
 		return prov_err_set(e, PROV_E_INPUT, "not a receipt: %zu bytes, more than the %d-byte limit",
 		                    len, PROV_RECEIPT_MAX);
-	st = read_envelope(buf, len, r, &top, &payload, e);
+	st = read_envelope(buf, len, r, top, payload, e);
 	if (st == PROV_OK)
-		st = peek_device(payload, r, e);
-	if (st == PROV_OK)
-		st = device_key(h, r->device, &key, e);
+		st = peek_device(*payload, r, e);
+	return st;
+}
+
+prov_status prov_receipt_parse(const uint8_t *buf, size_t len, prov_receipt *r, prov_err *e)
+{
+	cbor_item_t *top, *payload;
+	prov_status st = open_receipt(buf, len, r, &top, &payload, e);
+
+	if (payload != NULL)
+		cbor_decref(&payload);
+	if (top != NULL)
+		cbor_decref(&top);
+	return st;
+}
+
+prov_status prov_receipt_check(EVP_PKEY *key, const uint8_t *buf, size_t len, prov_receipt *r,
+                               prov_err *e)
+{
+	cbor_item_t *top, *payload, *pl;
+	uint8_t kid[KID_LEN];
+	char a[2 * KID_LEN + 1], b[2 * KID_LEN + 1];
+	prov_err verr;
+	prov_status st;
+
+	st = open_receipt(buf, len, r, &top, &payload, e);
 	if (st == PROV_OK)
 		st = prov_key_kid(key, kid, e);
 	if (st != PROV_OK)
@@ -375,6 +395,28 @@ prov_status prov_receipt_record(prov_home *h, const uint8_t *buf, size_t len, pr
 	/* Verified: now the payload is the device's word. */
 	pl = sign1_field(top, 2);
 	st = check_payload(payload, cbor_bytestring_handle(pl), cbor_bytestring_length(pl), r, e);
+out:
+	if (payload != NULL)
+		cbor_decref(&payload);
+	if (top != NULL)
+		cbor_decref(&top);
+	return st;
+}
+
+prov_status prov_receipt_record(prov_home *h, const uint8_t *buf, size_t len, prov_receipt *r,
+                                prov_err *e)
+{
+	EVP_PKEY *key = NULL;
+	uint8_t want[PROV_RECEIPT_DIGEST_LEN], nonce[PROV_NONCE_MAX];
+	size_t nonce_len = 0;
+	char a[2 * PROV_NONCE_MAX + 1], b[2 * PROV_NONCE_MAX + 1];
+	prov_status st;
+
+	st = prov_receipt_parse(buf, len, r, e);
+	if (st == PROV_OK)
+		st = device_key(h, r->device, &key, e);
+	if (st == PROV_OK)
+		st = prov_receipt_check(key, buf, len, r, e);
 	if (st == PROV_OK)
 		st = issued_bundle(h, r, want, nonce, &nonce_len, e);
 	if (st != PROV_OK)
@@ -395,9 +437,5 @@ prov_status prov_receipt_record(prov_home *h, const uint8_t *buf, size_t len, pr
 	st = record(h, r, buf, len, e);
 out:
 	EVP_PKEY_free(key);
-	if (payload != NULL)
-		cbor_decref(&payload);
-	if (top != NULL)
-		cbor_decref(&top);
 	return st;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prov/escape.h"
 #include "prov/util.h"
 
 /* First buffer size tried by prov_cbor_encode (bytes), and the largest. */
@@ -613,7 +614,48 @@ enum scan_kind {
 struct scan_event {
 	enum scan_kind kind;
 	size_t count;      /* SCAN_ARRAY / SCAN_MAP */
+	cbor_data text;    /* SCAN_TSTR: its bytes, checked for UTF-8 by the scan */
+	size_t text_len;
 };
+
+/* How many leading bytes of s[0..n) are well-formed UTF-8 (RFC 3629 section 4:
+ * no overlong form, no surrogate, nothing above U+10FFFF): n if all are.  What
+ * libcbor's cbor_load refuses in a text string, found here so that the error
+ * can say where. */
+static size_t utf8_prefix(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = s[i], lo = 0x80, hi = 0xbf;
+		size_t k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			lo = c == 0xe0 ? 0xa0 : 0x80;   /* overlong */
+			hi = c == 0xed ? 0x9f : 0xbf;   /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			lo = c == 0xf0 ? 0x90 : 0x80;   /* overlong */
+			hi = c == 0xf4 ? 0x8f : 0xbf;   /* above U+10FFFF */
+		} else {
+			return i;
+		}
+		if (n - i - 1 < k || s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (size_t j = 2; j <= k; j++)
+			if (s[i + j] < 0x80 || s[i + j] > 0xbf)
+				return i;
+		i += k + 1;
+	}
+	return n;
+}
 
 static void ev_leaf(struct scan_event *ev)
 {
@@ -635,9 +677,9 @@ static void ev_bstr(void *c, cbor_data d, size_t n)
 }
 static void ev_tstr(void *c, cbor_data d, size_t n)
 {
-	(void)d;
-	(void)n;
 	((struct scan_event *)c)->kind = SCAN_TSTR;
+	((struct scan_event *)c)->text = d;
+	((struct scan_event *)c)->text_len = n;
 }
 static void ev_bstr_indef(void *c) { ((struct scan_event *)c)->kind = SCAN_BSTR_INDEF; }
 static void ev_tstr_indef(void *c) { ((struct scan_event *)c)->kind = SCAN_TSTR_INDEF; }
@@ -705,7 +747,7 @@ static prov_status scan(const uint8_t *buf, size_t len, int allow_trailing, size
 	*item_len = 0;
 	*short_tags = 0;
 	for (;;) {
-		struct scan_event ev = { .kind = SCAN_LEAF, .count = 0 };
+		struct scan_event ev = { .kind = SCAN_LEAF, .count = 0, .text = NULL, .text_len = 0 };
 		struct cbor_decoder_result r = { .read = 0, .status = CBOR_DECODER_ERROR };
 		int complete = 0;
 
@@ -737,6 +779,22 @@ static prov_status scan(const uint8_t *buf, size_t len, int allow_trailing, size
 			return prov_err_set(e, PROV_E_INPUT,
 			                    "cbor decode: malformed item at byte %zu", pos);
 		pos += r.read;
+		/* a text string (or a chunk of one, RFC 8949 section 3.2.3) is UTF-8 */
+		if (ev.kind == SCAN_TSTR && ev.text_len > 0) {
+			size_t ok = utf8_prefix(ev.text, ev.text_len);
+
+			if (ok < ev.text_len) {
+				char shown[64];
+				size_t from = ok > 8 ? ok - 8 : 0;
+
+				prov_escape(shown, sizeof(shown), ev.text + from,
+				                ev.text_len - from < 16 ? ev.text_len - from : 16);
+				return prov_err_set(e, PROV_E_INPUT,
+				                    "cbor decode: text string at byte %zu is not UTF-8 "
+				                    "(byte %zu of it: \"%s%s\")", pos - r.read, ok,
+				                    from > 0 ? "..." : "", shown);
+			}
+		}
 
 		/* inside an indefinite string only definite chunks of its type, or break */
 		if (depth > 0 && (st[depth - 1].kind == SCAN_BSTR_INDEF ||

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pa/pa_status.h"   /* the agent's codes the host reacts to (docs/agent.md) */
 #include "prov/bundle.h"
 #include "prov/cbor.h"
 #include "prov/db.h"
@@ -28,21 +29,11 @@
 /* What an upload request adds around its data: header 8, map head 1, "off" 4 +
  * uint 3, "data" 5 + bstr head 3, "len" 4 + uint 3, "sha" 4 + 34; rounded up. */
 #define UPLOAD_OVERHEAD 80
-#define CSR_MAX 1024
 /* The smallest chunk an upload shrinks to on a noisy line. */
 #define UPLOAD_CHUNK_MIN 64
-/* Agent error codes the host reacts to (docs/agent.md). */
-#define PA_V_NONCE 21
 
-typedef struct dev_info {
-	char id[65];
-	char ver[64];
-	uint64_t mtu, max, slots, ctr;
-	uint8_t pub[256];
-	size_t pub_len;
-	uint8_t nonce[PROV_NONCE_MAX];
-	size_t nonce_len;
-} dev_info;
+/* What the device reports in its info answer (prov/smp.h). */
+typedef prov_smp_info dev_info;
 
 typedef struct db_dev {
 	int exists;
@@ -111,8 +102,6 @@ static prov_status request(prov_smp_port *p, unsigned op, unsigned id, cbor_item
 static prov_status get_info(prov_smp_port *p, dev_info *d, prov_err *e)
 {
 	cbor_item_t *body = cbor_new_definite_map(0), *resp = NULL;
-	const uint8_t *b;
-	size_t n;
 	prov_status st;
 
 	memset(d, 0, sizeof(*d));
@@ -121,34 +110,10 @@ static prov_status get_info(prov_smp_port *p, dev_info *d, prov_err *e)
 		cbor_decref(&body);
 	if (st != PROV_OK)
 		return st;
-	st = prov_err_set(e, PROV_E_INPUT, "device info: malformed answer");
-	if (prov_smp_get_text(resp, "dev", d->id, sizeof(d->id)) != 0 ||
-	    prov_smp_get_uint(resp, "mtu", &d->mtu) != 0 || prov_smp_get_uint(resp, "max", &d->max) != 0 ||
-	    prov_smp_get_uint(resp, "ctr", &d->ctr) != 0)
-		goto out;
-	prov_smp_get_uint(resp, "slots", &d->slots);
-	prov_smp_get_text(resp, "ver", d->ver, sizeof(d->ver));
-	b = prov_smp_get_bytes(resp, "pub", &n);
-	if (b == NULL || n == 0 || n > sizeof(d->pub))
-		goto out;
-	memcpy(d->pub, b, n);
-	d->pub_len = n;
-	b = prov_smp_get_bytes(resp, "nonce", &n);
-	if (b == NULL || n < PROV_NONCE_MIN || n > PROV_NONCE_MAX)
-		goto out;
-	memcpy(d->nonce, b, n);
-	d->nonce_len = n;
-	if (!prov_device_id_valid(d->id)) {
-		st = prov_err_set(e, PROV_E_INPUT, "device info: the device reports a bad ID \"%s\"", d->id);
-		goto out;
-	}
-	if (d->mtu < UPLOAD_OVERHEAD + 64 || d->max == 0) {
+	st = prov_smp_info_parse(resp, d, e);
+	if (st == PROV_OK && (d->mtu < UPLOAD_OVERHEAD + 64 || d->max == 0))
 		st = prov_err_set(e, PROV_E_INPUT, "device info: mtu %llu or largest bundle %llu too small",
 		                  (unsigned long long)d->mtu, (unsigned long long)d->max);
-		goto out;
-	}
-	st = PROV_OK;
-out:
 	cbor_decref(&resp);
 	return st;
 }
@@ -241,8 +206,7 @@ static prov_status get_status(prov_smp_port *p, uint64_t *ctr, uint8_t digest[32
                               uint8_t **receipt, size_t *receipt_len, prov_err *e)
 {
 	cbor_item_t *body = cbor_new_definite_map(0), *resp = NULL;
-	const uint8_t *b;
-	size_t n;
+	prov_smp_status ds;
 	prov_status st;
 
 	*receipt = NULL;
@@ -253,24 +217,22 @@ static prov_status get_status(prov_smp_port *p, uint64_t *ctr, uint8_t digest[32
 		cbor_decref(&body);
 	if (st != PROV_OK)
 		return st;
-	if (prov_smp_get_uint(resp, "ctr", ctr) != 0) {
-		st = prov_err_set(e, PROV_E_INPUT, "device status: malformed answer");
+	st = prov_smp_status_parse(resp, &ds, e);
+	if (st != PROV_OK)
 		goto out;
-	}
-	b = prov_smp_get_bytes(resp, "digest", &n);
-	if (b != NULL && n == 32) {
-		memcpy(digest, b, 32);
+	*ctr = ds.ctr;
+	if (ds.has_digest) {
+		memcpy(digest, ds.digest, 32);
 		*has_digest = 1;
 	}
-	b = prov_smp_get_bytes(resp, "receipt", &n);
-	if (b != NULL && n > 0 && n <= PROV_RECEIPT_MAX) {
-		*receipt = malloc(n);
+	if (ds.receipt != NULL) {
+		*receipt = malloc(ds.receipt_len);
 		if (*receipt == NULL) {
 			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		memcpy(*receipt, b, n);
-		*receipt_len = n;
+		memcpy(*receipt, ds.receipt, ds.receipt_len);
+		*receipt_len = ds.receipt_len;
 	}
 out:
 	cbor_decref(&resp);
@@ -294,11 +256,8 @@ static prov_status keygen(prov_smp_port *p, long slot, const char *id, char *csr
                           uint8_t *spki, size_t *spki_len, int *unsupported, prov_err *e)
 {
 	cbor_item_t *body = cbor_new_definite_map(2), *resp = NULL;
-	const uint8_t *b, *q;
-	X509_REQ *req = NULL;
-	EVP_PKEY *k = NULL;
-	uint8_t *der = NULL;
-	size_t n, dl = 0;
+	const uint8_t *b;
+	size_t n;
 	int rc = 0, fd;
 	prov_status st;
 
@@ -323,22 +282,9 @@ static prov_status keygen(prov_smp_port *p, long slot, const char *id, char *csr
 		st = prov_err_set(e, PROV_E_VERIFY, "key generation: the device answered error %d", rc);
 		goto out;
 	}
-	b = prov_smp_get_bytes(resp, "csr", &n);
-	q = b;
-	if (b == NULL || n == 0 || n > CSR_MAX || (req = d2i_X509_REQ(NULL, &q, (long)n)) == NULL ||
-	    q != b + n || (k = X509_REQ_get_pubkey(req)) == NULL || X509_REQ_verify(req, k) != 1) {
-		st = prov_err_set(e, PROV_E_INPUT, "key generation: the device's CSR is not a valid PKCS#10 request");
-		goto out;
-	}
-	st = prov_key_spki(k, &der, &dl, e);
+	st = prov_smp_keygen_parse(resp, &b, &n, spki, spki_len, e);
 	if (st != PROV_OK)
 		goto out;
-	if (dl > 256) {
-		st = prov_err_set(e, PROV_E_INPUT, "key generation: the device's key is too large");
-		goto out;
-	}
-	memcpy(spki, der, dl);
-	*spki_len = dl;
 	snprintf(csr_path, cap, "%s/prov-csr-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	fd = mkstemp(csr_path);
 	if (fd < 0 || write(fd, b, n) != (ssize_t)n) {
@@ -353,9 +299,6 @@ static prov_status keygen(prov_smp_port *p, long slot, const char *id, char *csr
 	close(fd);
 	st = PROV_OK;
 out:
-	OPENSSL_free(der);
-	EVP_PKEY_free(k);
-	X509_REQ_free(req);
 	cbor_decref(&resp);
 	return st;
 }
@@ -415,7 +358,7 @@ static prov_status upload(prov_smp_port *p, const prov_install_opts *o, prov_ins
 			chunk = chunk * 2 > full ? full : chunk * 2;
 			good = 0;
 		}
-		if (rc == 0 && prov_smp_get_uint(resp, "off", &got) == 0 && got <= len) {
+		if (rc == 0 && prov_smp_upload_parse(resp, &got, NULL) == PROV_OK && got <= len) {
 			/* The device's own count: normally off + k; less when it lost
 			 * something (then resend from there, off 0 restarting). */
 			if (got <= off && ++restarts > RESTARTS_MAX)
@@ -507,11 +450,9 @@ static prov_status commit(prov_smp_port *p, const uint8_t sha[32], uint8_t **rec
 		cbor_decref(&body);
 	if (st != PROV_OK || *dev_rc != 0)
 		goto out;
-	b = prov_smp_get_bytes(resp, "receipt", &n);
-	if (b == NULL || n == 0 || n > PROV_RECEIPT_MAX) {
-		st = prov_err_set(e, PROV_E_INPUT, "commit: the answer carries no receipt");
+	st = prov_smp_commit_parse(resp, &b, &n, e);
+	if (st != PROV_OK)
 		goto out;
-	}
 	*receipt = malloc(n);
 	if (*receipt == NULL) {
 		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
@@ -665,7 +606,7 @@ static prov_status session(prov_home *h, const prov_template *t, prov_smp_port *
 	if (dev_rc != 0) {
 		/* A device that reset in between has a new nonce and no upload: a new
 		 * session gets it a new bundle.  Anything else is a refusal. */
-		if (dev_rc == PA_V_NONCE || dev_rc == 63 /* PA_A_STATE */ || dev_rc == 60 /* PA_A_ARGS */) {
+		if (dev_rc == PA_V_NONCE || dev_rc == PA_A_STATE || dev_rc == PA_A_ARGS) {
 			*again = 1;
 			st = prov_err_set(e, PROV_E_VERIFY, "commit: the device answered error %d", dev_rc);
 		} else {

@@ -1,4 +1,4 @@
-/* smp_port.c - the line under SMP: a terminal in raw mode, and one request's
+/* port.c - the line under SMP: a terminal in raw mode, and one request's
  * exchange with retransmission (see prov/smp.h). */
 #include "prov/smp.h"
 
@@ -187,21 +187,6 @@ static prov_status read_packet(prov_smp_port *p, long long deadline, const uint8
 	}
 }
 
-static int answer_rc(const cbor_item_t *body)
-{
-	cbor_item_t *err = prov_smp_get(body, "err");
-	uint64_t rc = 0;
-
-	if (err != NULL) {
-		if (prov_smp_get_uint(err, "rc", &rc) != 0)
-			return -1;
-		return rc == 0 ? 0 : (int)(rc > 0x7fff ? 0x7fff : rc);
-	}
-	if (prov_smp_get_uint(body, "rc", &rc) == 0)     /* SMP v1 style */
-		return (int)(rc > 0x7fff ? 0x7fff : rc);
-	return 0;
-}
-
 prov_status prov_smp_request(prov_smp_port *p, unsigned op, unsigned group, unsigned id,
                              cbor_item_t *body, cbor_item_t **resp, int *dev_rc, prov_err *e)
 {
@@ -259,29 +244,24 @@ prov_status prov_smp_request(prov_smp_port *p, unsigned op, unsigned group, unsi
 		for (;;) {
 			const uint8_t *rp;
 			size_t rl;
-			prov_smp_hdr rh;
 			cbor_item_t *item = NULL;
+			prov_err ae;
 
 			st = read_packet(p, deadline, &rp, &rl, e);
 			if (st != PROV_OK)
 				goto out;
 			if (rp == NULL)
 				break;      /* timed out: send again */
-			if (rl < PROV_SMP_HDR_LEN)
-				continue;
-			prov_smp_hdr_get(rp, &rh);
-			if (rh.op != op + 1 || rh.group != group || rh.id != id || rh.seq != h.seq ||
-			    rh.len != rl - PROV_SMP_HDR_LEN)
-				continue;   /* a stale or foreign answer */
-			if (prov_cbor_decode(rp + PROV_SMP_HDR_LEN, rh.len, &item, NULL) != PROV_OK)
-				continue;
-			if (!cbor_isa_map(item)) {
-				cbor_decref(&item);
-				continue;
+			st = prov_smp_answer_decode(rp, rl, &h, &item, dev_rc, &ae);
+			if (st != PROV_OK) {
+				/* CRC-checked, so the device's own word: sending again cannot mend it */
+				st = prov_err_set(e, st, "port %s: the device's answer (group %u command %u) is malformed: %s",
+				                  p->path, group, id, ae.msg);
+				goto out;
 			}
-			*dev_rc = answer_rc(item);
+			if (item == NULL)
+				continue;   /* a stale or foreign answer */
 			*resp = item;
-			st = PROV_OK;
 			goto out;
 		}
 		if (wait < PROV_SMP_WAIT_MAX_MS)

@@ -1,30 +1,13 @@
-/* smp.c - SMP console framing, CRC-16/XMODEM, the SMP header and CBOR body
- * helpers (see prov/smp.h, docs/serial-protocol.md).  Base64 is OpenSSL's. */
+/* smp.c - SMP over a console on the host: the framing is the agent's own
+ * (pa/pa_console.h, firmware-agent/smp/pa_console.c compiled into libprov), the
+ * SMP header and CBOR body helpers are here (see prov/smp.h,
+ * docs/serial-protocol.md). */
 #include "prov/smp.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "prov/cbor.h"
-
-/* Line markers (MCUmgr's console transport, SHELL_NLIP). */
-#define MARK_FIRST_0 0x06
-#define MARK_FIRST_1 0x09
-#define MARK_CONT_0 0x04
-#define MARK_CONT_1 0x14
-
-uint16_t prov_smp_crc16(const uint8_t *p, size_t n)
-{
-	uint16_t crc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		crc ^= (uint16_t)(p[i] << 8);
-		for (int b = 0; b < 8; b++)
-			crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
-	}
-	return crc;
-}
 
 void prov_smp_hdr_put(const prov_smp_hdr *h, uint8_t out[PROV_SMP_HDR_LEN])
 {
@@ -49,193 +32,87 @@ void prov_smp_hdr_get(const uint8_t in[PROV_SMP_HDR_LEN], prov_smp_hdr *h)
 	h->id = in[7];
 }
 
+/* pa_console_send's line writer: appends to a buffer sized for the whole frame. */
+typedef struct frame_out {
+	uint8_t *p;
+	size_t len, cap;
+} frame_out;
+
+static int frame_write(void *ctx, const uint8_t *b, size_t n)
+{
+	frame_out *o = ctx;
+
+	if (n > o->cap - o->len)
+		return -1;
+	memcpy(o->p + o->len, b, n);
+	o->len += n;
+	return 0;
+}
+
 prov_status prov_smp_frame_encode(const uint8_t *pkt, size_t n, uint8_t **out, size_t *out_len,
                                   prov_err *e)
 {
-	uint8_t *raw = NULL, *b64 = NULL, *o = NULL;
-	size_t raw_len, b64_len, lines, pos = 0;
+	size_t b64, lines;
+	frame_out o = {NULL, 0, 0};
 
 	*out = NULL;
 	*out_len = 0;
 	if (n == 0 || n > PROV_SMP_PKT_MAX)
 		return prov_err_set(e, PROV_E_INPUT, "SMP packet of %zu bytes: 1 to %d allowed", n,
 		                    PROV_SMP_PKT_MAX);
-	raw_len = n + 4;
-	raw = malloc(raw_len);
-	b64 = malloc(4 * ((raw_len + 2) / 3) + 1);
-	if (raw == NULL || b64 == NULL)
-		goto oom;
-	/* length = packet + CRC, big-endian; then the packet; then its CRC. */
-	raw[0] = (uint8_t)((n + 2) >> 8);
-	raw[1] = (uint8_t)(n + 2);
-	memcpy(raw + 2, pkt, n);
-	{
-		uint16_t crc = prov_smp_crc16(pkt, n);
-
-		raw[2 + n] = (uint8_t)(crc >> 8);
-		raw[3 + n] = (uint8_t)crc;
+	/* base64 of length || packet || CRC, cut into lines of a marker, at most
+	 * PA_CONSOLE_B64 characters and a newline */
+	b64 = 4 * ((n + 4 + 2) / 3);
+	lines = (b64 + PA_CONSOLE_B64 - 1) / PA_CONSOLE_B64;
+	o.cap = b64 + 3 * lines;
+	o.p = malloc(o.cap);
+	if (o.p == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	if (pa_console_send(pkt, n, frame_write, &o) != 0) {
+		free(o.p);
+		return prov_err_set(e, PROV_E_INTERNAL, "SMP framing of %zu bytes failed", n);
 	}
-	b64_len = (size_t)EVP_EncodeBlock(b64, raw, (int)raw_len);
-	lines = (b64_len + PROV_SMP_B64_PER_LINE - 1) / PROV_SMP_B64_PER_LINE;
-	o = malloc(b64_len + 3 * lines);
-	if (o == NULL)
-		goto oom;
-	for (size_t i = 0; i < b64_len; i += PROV_SMP_B64_PER_LINE) {
-		size_t k = b64_len - i < PROV_SMP_B64_PER_LINE ? b64_len - i : PROV_SMP_B64_PER_LINE;
-
-		o[pos++] = i == 0 ? MARK_FIRST_0 : MARK_CONT_0;
-		o[pos++] = i == 0 ? MARK_FIRST_1 : MARK_CONT_1;
-		memcpy(o + pos, b64 + i, k);
-		pos += k;
-		o[pos++] = '\n';
-	}
-	free(raw);
-	free(b64);
-	*out = o;
-	*out_len = pos;
+	*out = o.p;
+	*out_len = o.len;
 	return PROV_OK;
-oom:
-	free(raw);
-	free(b64);
-	free(o);
-	return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 }
 
 void prov_smp_decoder_init(prov_smp_decoder *d)
 {
 	memset(d, 0, sizeof(*d));
+	pa_console_init(&d->con, d->buf, sizeof(d->buf));
 }
 
-static int b64_char(uint8_t c)
+static void on_packet(void *ctx, const uint8_t *pkt, size_t len)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-	       c == '/';
-}
+	prov_smp_decoder *d = ctx;
 
-/* Strict base64 of one line: a multiple of 4 characters, padding only at the
- * end.  Returns the decoded length or -1. */
-static long b64_decode(const uint8_t *s, size_t n, uint8_t *out)
-{
-	size_t pad = 0;
-	int r;
-
-	if (n == 0 || n % 4 != 0)
-		return -1;
-	if (s[n - 1] == '=')
-		pad = s[n - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < n - pad; i++)
-		if (!b64_char(s[i]))
-			return -1;
-	r = EVP_DecodeBlock(out, s, (int)n);
-	if (r < 0)
-		return -1;
-	return (long)r - (long)pad;
-}
-
-/* A complete line (without its '\n') of the framing, or anything else. */
-static int take_line(prov_smp_decoder *d)
-{
-	uint8_t tmp[PROV_SMP_LINE_MAX];
-	const uint8_t *s = d->line;
-	size_t n = d->line_len;
-	long got;
-	size_t want;
-
-	if (n >= 1 && s[n - 1] == '\r')   /* a console that adds CR */
-		n--;
-	if (n < 2 || !((s[0] == MARK_FIRST_0 && s[1] == MARK_FIRST_1) ||
-	               (s[0] == MARK_CONT_0 && s[1] == MARK_CONT_1))) {
-		d->skipped_lines++;
-		return 0;
-	}
-	if (s[0] == MARK_FIRST_0) {       /* a first frame always starts over */
-		d->active = 1;
-		d->raw_len = 0;
-	} else if (!d->active) {
-		d->skipped_lines++;
-		return 0;
-	}
-	got = b64_decode(s + 2, n - 2, tmp);
-	if (got < 0) {
-		d->bad_base64++;
-		d->active = 0;
-		return 0;
-	}
-	if (d->raw_len + (size_t)got > sizeof(d->raw)) {
-		d->overflow++;
-		d->active = 0;
-		return 0;
-	}
-	memcpy(d->raw + d->raw_len, tmp, (size_t)got);
-	d->raw_len += (size_t)got;
-	if (d->raw_len < 2)
-		return 0;
-	/* The announced length counts the packet and the CRC; it is the sender's
-	 * word, so bound it before using it. */
-	want = ((size_t)d->raw[0] << 8 | d->raw[1]) + 2;
-	if (want < 2 + 2 + PROV_SMP_HDR_LEN || want > sizeof(d->raw) || d->raw_len > want) {
-		d->overflow++;
-		d->active = 0;
-		return 0;
-	}
-	if (d->raw_len < want)
-		return 0;
-	d->active = 0;
-	{
-		size_t plen = want - 4;
-		uint16_t crc = (uint16_t)(d->raw[want - 2] << 8 | d->raw[want - 1]);
-
-		if (prov_smp_crc16(d->raw + 2, plen) != crc) {
-			d->bad_crc++;
-			return 0;
-		}
-		d->pkt_len = plen;
-	}
-	d->packets++;
-	return 1;
+	d->pkt = pkt;
+	d->pkt_len = len;
 }
 
 size_t prov_smp_decoder_push(prov_smp_decoder *d, const uint8_t *buf, size_t n,
                              const uint8_t **pkt, size_t *pkt_len)
 {
+	size_t pos = 0;
+
 	*pkt = NULL;
 	*pkt_len = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = buf[i];
+	/* A packet completes only at the end of a line: push line by line and stop
+	 * after the line that completed one, so the caller reads it before the
+	 * decoder goes on (a next first frame reuses the buffer). */
+	while (pos < n) {
+		const uint8_t *nl = memchr(buf + pos, '\n', n - pos);
+		size_t k = nl != NULL ? (size_t)(nl - (buf + pos)) + 1 : n - pos;
 
-		if (c != '\n') {
-			/* A marker in the middle of a line (a log line without its newline, a
-			 * frame line whose newline was lost) starts a new line there: the
-			 * marker bytes are control characters no text or base64 holds. */
-			if (d->line_len >= 2 && ((c == MARK_FIRST_1 && d->line[d->line_len - 1] == MARK_FIRST_0) ||
-			                         (c == MARK_CONT_1 && d->line[d->line_len - 1] == MARK_CONT_0))) {
-				if (d->line_len - 1 >= 2 && (d->line[0] == MARK_FIRST_0 || d->line[0] == MARK_CONT_0))
-					d->active = 0;   /* the broken line was part of a frame */
-				d->skipped_lines++;
-				d->line[0] = d->line[d->line_len - 1];
-				d->line_len = 1;
-				d->overlong = 0;
-			}
-			if (d->line_len < sizeof(d->line))
-				d->line[d->line_len++] = c;
-			else
-				d->overlong = 1;
-			continue;
-		}
-		if (d->overlong) {
-			d->skipped_lines++;
-			/* An overlong line may have been a damaged frame line. */
-			if (d->line_len >= 2 && (d->line[0] == MARK_FIRST_0 || d->line[0] == MARK_CONT_0))
-				d->active = 0;
-		} else if (take_line(d)) {
-			d->line_len = 0;
-			d->overlong = 0;
-			*pkt = d->raw + 2;
+		d->pkt = NULL;
+		pa_console_push(&d->con, buf + pos, k, on_packet, d);
+		pos += k;
+		if (d->pkt != NULL) {
+			*pkt = d->pkt;
 			*pkt_len = d->pkt_len;
-			return i + 1;
+			return pos;
 		}
-		d->line_len = 0;
-		d->overlong = 0;
 	}
 	return n;
 }
