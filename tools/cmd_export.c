@@ -298,22 +298,27 @@ out:
 	return rc;
 }
 
+/* The device's key of generation gen; 0, or the exit status of the failure. */
+static int device_key(cli *c, prov_home *h, const char *dev, int gen, prov_rec_key *key)
+{
+	prov_err e;
+	int found = 0;
+
+	if (prov_records_key(h->db, dev, gen, key, &found, &e) != PROV_OK)
+		return cli_fail(c, &e);
+	return found ? 0 : missing(c, "the device has no key pair (its template issues none)");
+}
+
 static int export_pubkey(cli *c, prov_home *h, const char *dev, int gen, int der, const char *out)
 {
 	prov_rec_key key;
 	EVP_PKEY *k = NULL;
 	char *pem = NULL;
 	prov_err e;
-	int rc, found = 0;
+	int rc = device_key(c, h, dev, gen, &key);
 
-	if (prov_records_key(h->db, dev, gen, &key, &found, &e) != PROV_OK) {
-		rc = cli_fail(c, &e);
+	if (rc != 0)
 		goto out;
-	}
-	if (!found) {
-		rc = missing(c, "the device has no key pair (its template issues none)");
-		goto out;
-	}
 	if (prov_key_from_spki(key.spki, key.spki_len, &k, &e) != PROV_OK) {
 		prov_err_set(&e, PROV_E_DB, "stored public key of %s is corrupt", dev);
 		rc = cli_fail(c, &e);
@@ -378,16 +383,10 @@ static int export_key(cli *c, prov_home *h, const char *dev, int gen, int der, c
 	uint8_t raw[PROV_VAULT_KEY_MAX];
 	size_t n = 0;
 	prov_err e;
-	int rc, found = 0;
+	int rc = device_key(c, h, dev, gen, &key);
 
-	if (prov_records_key(h->db, dev, gen, &key, &found, &e) != PROV_OK) {
-		rc = cli_fail(c, &e);
+	if (rc != 0)
 		goto out;
-	}
-	if (!found) {
-		rc = missing(c, "the device has no key pair (its template issues none)");
-		goto out;
-	}
 	if (key.sealed == NULL) {
 		prov_err_set(&e, PROV_E_NOTFOUND,
 		             "the private key of %s was made on the device (from its %s) and never left it",

@@ -96,7 +96,8 @@ void prov_db_bind_int(prov_db_stmt *st, int i, int64_t v);
 void prov_db_bind_text(prov_db_stmt *st, int i, const char *s);
 void prov_db_bind_blob(prov_db_stmt *st, int i, const void *p, size_t n);
 
-/* Step: *row is 1 with a row to read, 0 when done.  A failure is mapped to a
+/* Step: *row is 1 with a row to read, 0 when done (the statement is then
+ * reset: it holds no transaction open).  A failure is mapped to a
  * status (busy -> PROV_E_BUSY, a constraint -> PROV_E_EXISTS, corrupt or not a
  * database -> PROV_E_DB, I/O or read-only -> PROV_E_IO) with the message
  * "<what>: <the engine's reason>", and the statement is reset. */

@@ -352,8 +352,13 @@ static prov_status sq_step(void *conn, void *stmt, int *row, const char *what, p
 	prov_status st;
 
 	*row = rc == SQLITE_ROW;
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+	if (rc == SQLITE_ROW)
 		return PROV_OK;
+	if (rc == SQLITE_DONE) {
+		/* Finished: reset now, so no read transaction outlives it. */
+		sqlite3_reset(stmt);
+		return PROV_OK;
+	}
 	st = prov_db_sqlite_fail(conn, rc, what, e);
 	sqlite3_reset(stmt);
 	return st;

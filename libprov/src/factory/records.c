@@ -10,6 +10,7 @@
 #include "prov/records.h"
 
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,71 @@ static void col_str(prov_db_stmt *s, int i, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", t != NULL ? (int)(len < cap ? len : cap - 1) : 0, t != NULL ? t : "");
 }
 
+/* Bind a statement's parameters, one letter each in fmt, from ?1 on:
+ * t text (const char *, NULL binds NULL), b blob (const void *, size_t; NULL
+ * binds NULL), i integer (int64_t), n the time now (no argument). */
+static void bind_args(prov_db_stmt *s, const char *fmt, va_list ap)
+{
+	for (int i = 1; *fmt != 0; fmt++, i++) {
+		if (*fmt == 't') {
+			prov_db_bind_text(s, i, va_arg(ap, const char *));
+		} else if (*fmt == 'b') {
+			const void *p = va_arg(ap, const void *);
+
+			prov_db_bind_blob(s, i, p, va_arg(ap, size_t));
+		} else if (*fmt == 'i') {
+			prov_db_bind_int(s, i, va_arg(ap, int64_t));
+		} else {
+			prov_db_bind_int(s, i, prov_now());
+		}
+	}
+}
+
+/* Run a statement that returns no row (a write). */
+static prov_status run(prov_db *db, const char *sql, const char *what, prov_err *e, const char *fmt, ...)
+{
+	prov_db_stmt *s;
+	prov_status st = prov_db_prepare(db, sql, &s, e);
+	va_list ap;
+
+	if (st != PROV_OK)
+		return st;
+	va_start(ap, fmt);
+	bind_args(s, fmt, ap);
+	va_end(ap);
+	return prov_db_done(s, what, e);
+}
+
+/* Run a query to its first row: *found 1 with the row to read in *s (the
+ * caller resets *s when done), 0 without one. */
+static prov_status row(prov_db *db, const char *sql, prov_db_stmt **s, int *found, const char *what,
+                       prov_err *e, const char *fmt, ...)
+{
+	prov_status st = prov_db_prepare(db, sql, s, e);
+	va_list ap;
+
+	*found = 0;
+	if (st != PROV_OK)
+		return st;
+	va_start(ap, fmt);
+	bind_args(*s, fmt, ap);
+	va_end(ap);
+	st = prov_db_step(*s, found, what, e);
+	if (st == PROV_OK && !*found)
+		prov_db_reset(*s);
+	return st;
+}
+
+/* The row of a device's credential in a slot, or (slot < 0) its first. */
+static prov_status slot_row(prov_db *db, const char *q_slot, const char *q_first, const char *id, int gen,
+                            int64_t slot, prov_db_stmt **s, int *found, prov_err *e)
+{
+	if (slot >= 0)
+		return row(db, q_slot, s, found, "reading the device's credentials", e, "tii", id, (int64_t)gen,
+		           slot);
+	return row(db, q_first, s, found, "reading the device's credentials", e, "ti", id, (int64_t)gen);
+}
+
 /* ---- settings and the audit log ----------------------------------------------- */
 
 prov_status prov_records_meta_set(prov_db *db, const char *key, const void *val, size_t len,
@@ -62,14 +128,8 @@ prov_status prov_records_meta_set(prov_db *db, const char *key, const void *val,
 	static const char sql[] =
 		"INSERT INTO meta (key, value) VALUES (?1, ?2) "
 		"ON CONFLICT (key) DO UPDATE SET value = excluded.value";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, key);
-	prov_db_bind_blob(s, 2, val != NULL ? val : "", len);
-	return prov_db_done(s, "writing settings", e);
+	return run(db, sql, "writing settings", e, "tb", key, val != NULL ? val : (const void *)"", len);
 }
 
 prov_status prov_records_meta_get(prov_db *db, const char *key, uint8_t **val, size_t *len,
@@ -77,31 +137,18 @@ prov_status prov_records_meta_get(prov_db *db, const char *key, uint8_t **val, s
 {
 	static const char sql[] = "SELECT value FROM meta WHERE key = ?1";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
-	int row = 0;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "reading settings", e, "t", key);
 
 	*val = NULL;
 	*len = 0;
 	if (st != PROV_OK)
 		return st;
-	prov_db_bind_text(s, 1, key);
-	st = prov_db_step(s, &row, "reading settings", e);
-	if (st == PROV_OK && !row)
-		st = prov_err_set(e, PROV_E_NOTFOUND, "setting \"%s\" missing from the database", key);
-	if (st == PROV_OK) {
-		size_t n = 0;
-		const uint8_t *p = prov_db_col_blob(s, 0, &n);
-
-		*val = malloc(n + 1);
-		if (*val == NULL) {
-			st = oom(e);
-		} else {
-			if (n > 0)
-				memcpy(*val, p, n);
-			(*val)[n] = 0;
-			*len = n;
-		}
-	}
+	if (!found)
+		return prov_err_set(e, PROV_E_NOTFOUND, "setting \"%s\" missing from the database", key);
+	/* A setting is a blob: its bytes, NUL-terminated, even when empty. */
+	if (col_copy(s, 0, 0, val, len) != 0 || (*val == NULL && (*val = calloc(1, 1)) == NULL))
+		st = oom(e);
 	prov_db_reset(s);
 	return st;
 }
@@ -111,16 +158,8 @@ prov_status prov_records_audit(prov_db *db, const char *action, const char *devi
 {
 	static const char sql[] =
 		"INSERT INTO audit (at, action, device_id, detail) VALUES (?1, ?2, ?3, ?4)";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_int(s, 1, prov_now());
-	prov_db_bind_text(s, 2, action);
-	prov_db_bind_text(s, 3, device);
-	prov_db_bind_text(s, 4, detail);
-	return prov_db_done(s, "writing the audit log", e);
+	return run(db, sql, "writing the audit log", e, "nttt", action, device, detail);
 }
 
 /* ---- templates ------------------------------------------------------------------ */
@@ -130,17 +169,9 @@ prov_status prov_records_template_add(prov_db *db, const prov_rec_template *t, p
 	static const char sql[] =
 		"INSERT INTO templates (digest, name, json, trust_der, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (digest) DO NOTHING";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, t->digest);
-	prov_db_bind_text(s, 2, t->name);
-	prov_db_bind_text(s, 3, t->json);
-	prov_db_bind_blob(s, 4, t->trust_der, t->trust_len);
-	prov_db_bind_int(s, 5, prov_now());
-	return prov_db_done(s, "recording the template", e);
+	return run(db, sql, "recording the template", e, "tttbn", t->digest, t->name, t->json,
+	           (const void *)t->trust_der, t->trust_len);
 }
 
 prov_status prov_records_template(prov_db *db, const char *digest, char **json, uint8_t **trust,
@@ -150,24 +181,22 @@ prov_status prov_records_template(prov_db *db, const char *digest, char **json, 
 	prov_db_stmt *s;
 	uint8_t *j = NULL;
 	size_t n = 0;
-	int row = 0;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "reading the template", e, "t", digest);
 
 	*json = NULL;
 	*trust = NULL;
 	*trust_len = 0;
 	if (st != PROV_OK)
 		return st;
-	prov_db_bind_text(s, 1, digest);
-	st = prov_db_step(s, &row, "reading the template", e);
-	if (st == PROV_OK && !row)
-		st = prov_err_set(e, PROV_E_DB, "template %s missing", digest);
-	if (st == PROV_OK && (col_copy(s, 0, 0, &j, &n) != 0 || col_copy(s, 1, 0, trust, trust_len) != 0))
+	if (!found)
+		return prov_err_set(e, PROV_E_DB, "template %s missing", digest);
+	if (col_copy(s, 0, 0, &j, &n) != 0 || col_copy(s, 1, 0, trust, trust_len) != 0)
 		st = oom(e);
+	prov_db_reset(s);
 	*json = (char *)j;
 	if (st == PROV_OK && *json == NULL)
 		st = prov_err_set(e, PROV_E_DB, "template %s has no JSON", digest);
-	prov_db_reset(s);
 	if (st != PROV_OK) {
 		free(*json);
 		free(*trust);
@@ -192,23 +221,19 @@ prov_status prov_records_device(prov_db *db, const char *id, prov_rec_device *d,
 	static const char sql[] =
 		"SELECT template, generation, bundle_counter, recipient_spki FROM devices WHERE id = ?1";
 	prov_db_stmt *s;
-	int row = 0;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "reading the device", e, "t", id);
 
 	memset(d, 0, sizeof(*d));
 	if (st != PROV_OK)
 		return st;
-	prov_db_bind_text(s, 1, id);
-	st = prov_db_step(s, &row, "reading the device", e);
-	if (st == PROV_OK && !row)
-		st = prov_err_set(e, PROV_E_NOTFOUND, "unknown device %s", id);
-	if (st == PROV_OK) {
-		col_str(s, 0, d->template_digest, sizeof(d->template_digest));
-		d->generation = (int)prov_db_col_int(s, 1);
-		d->bundle_counter = (unsigned long long)prov_db_col_int(s, 2);
-		if (col_copy(s, 3, 1, &d->recipient_spki, &d->recipient_spki_len) != 0)
-			st = oom(e);
-	}
+	if (!found)
+		return prov_err_set(e, PROV_E_NOTFOUND, "unknown device %s", id);
+	col_str(s, 0, d->template_digest, sizeof(d->template_digest));
+	d->generation = (int)prov_db_col_int(s, 1);
+	d->bundle_counter = (unsigned long long)prov_db_col_int(s, 2);
+	if (col_copy(s, 3, 1, &d->recipient_spki, &d->recipient_spki_len) != 0)
+		st = oom(e);
 	prov_db_reset(s);
 	return st;
 }
@@ -217,17 +242,14 @@ prov_status prov_records_device_generation(prov_db *db, const char *id, int *gen
 {
 	static const char sql[] = "SELECT generation FROM devices WHERE id = ?1";
 	prov_db_stmt *s;
-	int row = 0;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "looking up the device", e, "t", id);
 
 	*gen = 0;
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, id);
-	st = prov_db_step(s, &row, "looking up the device", e);
-	if (st == PROV_OK && row)
+	if (st == PROV_OK && found) {
 		*gen = (int)prov_db_col_int(s, 0);
-	prov_db_reset(s);
+		prov_db_reset(s);
+	}
 	return st;
 }
 
@@ -237,16 +259,9 @@ prov_status prov_records_device_add(prov_db *db, const char *id, const char *tem
 	static const char sql[] =
 		"INSERT INTO devices (id, template, generation, recipient_spki, status, created_at, updated_at) "
 		"VALUES (?1, ?2, 1, ?3, 'minted', ?4, ?4)";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_text(s, 2, template_digest);
-	prov_db_bind_blob(s, 3, recipient_spki, spki_len);
-	prov_db_bind_int(s, 4, prov_now());
-	return prov_db_done(s, "registering the device", e);
+	return run(db, sql, "registering the device", e, "ttbn", id, template_digest,
+	           (const void *)recipient_spki, spki_len);
 }
 
 prov_status prov_records_device_rotate(prov_db *db, const char *id, const char *template_digest,
@@ -258,23 +273,18 @@ prov_status prov_records_device_rotate(prov_db *db, const char *id, const char *
 		"recipient_spki = COALESCE(?2, recipient_spki), status = 'minted', updated_at = ?3 "
 		"WHERE id = ?4 RETURNING generation";
 	prov_db_stmt *s;
-	int row = 0;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "rotating the device", e, "tbnt", template_digest,
+	                     (const void *)recipient_spki, spki_len, id);
 
 	*gen = 0;
 	if (st != PROV_OK)
 		return st;
-	prov_db_bind_text(s, 1, template_digest);
-	prov_db_bind_blob(s, 2, recipient_spki, spki_len);
-	prov_db_bind_int(s, 3, prov_now());
-	prov_db_bind_text(s, 4, id);
-	st = prov_db_step(s, &row, "rotating the device", e);
-	if (st == PROV_OK && !row)
-		st = prov_err_set(e, PROV_E_NOTFOUND, "rotating the device: unknown device %s", id);
-	if (st == PROV_OK)
-		*gen = (int)prov_db_col_int(s, 0);
+	if (!found)
+		return prov_err_set(e, PROV_E_NOTFOUND, "rotating the device: unknown device %s", id);
+	*gen = (int)prov_db_col_int(s, 0);
 	prov_db_reset(s);
-	return st;
+	return PROV_OK;
 }
 
 prov_status prov_records_device_bundled(prov_db *db, const char *id, unsigned long long counter,
@@ -283,43 +293,23 @@ prov_status prov_records_device_bundled(prov_db *db, const char *id, unsigned lo
 	static const char sql[] =
 		"UPDATE devices SET bundle_counter = ?1, updated_at = ?2, "
 		"status = CASE status WHEN 'installed' THEN 'installed' ELSE 'bundled' END WHERE id = ?3";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_int(s, 1, (int64_t)counter);
-	prov_db_bind_int(s, 2, prov_now());
-	prov_db_bind_text(s, 3, id);
-	return prov_db_done(s, "advancing the bundle counter", e);
+	return run(db, sql, "advancing the bundle counter", e, "int", (int64_t)counter, id);
 }
 
 prov_status prov_records_device_set_template(prov_db *db, const char *id,
                                              const char *template_digest, prov_err *e)
 {
 	static const char sql[] = "UPDATE devices SET template = ?1, updated_at = ?2 WHERE id = ?3";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, template_digest);
-	prov_db_bind_int(s, 2, prov_now());
-	prov_db_bind_text(s, 3, id);
-	return prov_db_done(s, "recording the device's trust anchors", e);
+	return run(db, sql, "recording the device's trust anchors", e, "tnt", template_digest, id);
 }
 
 prov_status prov_records_device_installed(prov_db *db, const char *id, prov_err *e)
 {
 	static const char sql[] = "UPDATE devices SET status = 'installed', updated_at = ?1 WHERE id = ?2";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_int(s, 1, prov_now());
-	prov_db_bind_text(s, 2, id);
-	return prov_db_done(s, "updating the device status", e);
+	return run(db, sql, "updating the device status", e, "nt", id);
 }
 
 prov_status prov_records_devices(prov_db *db, const char *status,
@@ -333,13 +323,10 @@ prov_status prov_records_devices(prov_db *db, const char *status,
 		"WHERE CAST(?1 AS TEXT) IS NULL OR d.status = ?1 OR (?1 = 'pending' AND d.bundle_counter > "
 		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) ORDER BY d.id";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
-	int row = 1;
+	int more = 0;
+	prov_status st = row(db, sql, &s, &more, "listing devices", e, "t", status);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, status);
-	while (st == PROV_OK && (st = prov_db_step(s, &row, "listing devices", e)) == PROV_OK && row) {
+	while (st == PROV_OK && more) {
 		prov_rec_listed d;
 
 		memset(&d, 0, sizeof(d));
@@ -351,8 +338,11 @@ prov_status prov_records_devices(prov_db *db, const char *status,
 		d.created_at = prov_db_col_int(s, 5);
 		d.updated_at = prov_db_col_int(s, 6);
 		st = cb(ctx, &d, e);
+		if (st == PROV_OK)
+			st = prov_db_step(s, &more, "listing devices", e);
 	}
-	prov_db_reset(s);
+	if (more)
+		prov_db_reset(s);
 	return st;
 }
 
@@ -510,19 +500,9 @@ prov_status prov_records_key_add(prov_db *db, const char *id, int gen, const cha
 	static const char sql[] =
 		"INSERT INTO device_keys (device_id, generation, key_type, origin, spki, private_sealed, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, gen);
-	prov_db_bind_text(s, 3, key_type);
-	prov_db_bind_text(s, 4, origin);
-	prov_db_bind_blob(s, 5, spki, spki_len);
-	prov_db_bind_blob(s, 6, sealed, sealed_len);
-	prov_db_bind_int(s, 7, prov_now());
-	return prov_db_done(s, "recording the device key", e);
+	return run(db, sql, "recording the device key", e, "tittbbn", id, (int64_t)gen, key_type, origin,
+	           (const void *)spki, spki_len, (const void *)sealed, sealed_len);
 }
 
 prov_status prov_records_key(prov_db *db, const char *id, int gen, prov_rec_key *k, int *found,
@@ -535,24 +515,17 @@ prov_status prov_records_key(prov_db *db, const char *id, int gen, prov_rec_key 
 		"SELECT key_type, origin, spki, private_sealed, generation FROM device_keys "
 		"WHERE device_id = ?1 ORDER BY generation DESC LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, gen > 0 ? q_gen : q_newest, &s, e);
+	prov_status st = gen > 0 ? row(db, q_gen, &s, found, "reading the device key", e, "ti", id, (int64_t)gen)
+	                         : row(db, q_newest, &s, found, "reading the device key", e, "t", id);
 
 	memset(k, 0, sizeof(*k));
-	*found = 0;
-	if (st != PROV_OK)
+	if (st != PROV_OK || !*found)
 		return st;
-	prov_db_bind_text(s, 1, id);
-	if (gen > 0)
-		prov_db_bind_int(s, 2, gen);
-	st = prov_db_step(s, found, "reading the device key", e);
-	if (st == PROV_OK && *found) {
-		col_str(s, 0, k->key_type, sizeof(k->key_type));
-		col_str(s, 1, k->origin, sizeof(k->origin));
-		k->generation = (int)prov_db_col_int(s, 4);
-		if (col_copy(s, 2, 0, &k->spki, &k->spki_len) != 0 ||
-		    col_copy(s, 3, 1, &k->sealed, &k->sealed_len) != 0)
-			st = oom(e);
-	}
+	col_str(s, 0, k->key_type, sizeof(k->key_type));
+	col_str(s, 1, k->origin, sizeof(k->origin));
+	k->generation = (int)prov_db_col_int(s, 4);
+	if (col_copy(s, 2, 0, &k->spki, &k->spki_len) != 0 || col_copy(s, 3, 1, &k->sealed, &k->sealed_len) != 0)
+		st = oom(e);
 	prov_db_reset(s);
 	return st;
 }
@@ -562,21 +535,9 @@ prov_status prov_records_cert_add(prov_db *db, const prov_rec_cert *c, prov_err 
 	static const char sql[] =
 		"INSERT INTO certificates (device_id, generation, slot, serial, subject, not_before, not_after, der, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, c->device);
-	prov_db_bind_int(s, 2, c->generation);
-	prov_db_bind_int(s, 3, c->slot);
-	prov_db_bind_text(s, 4, c->serial);
-	prov_db_bind_text(s, 5, c->subject);
-	prov_db_bind_text(s, 6, c->not_before);
-	prov_db_bind_text(s, 7, c->not_after);
-	prov_db_bind_blob(s, 8, c->der, c->der_len);
-	prov_db_bind_int(s, 9, prov_now());
-	return prov_db_done(s, "recording the certificate", e);
+	return run(db, sql, "recording the certificate", e, "tiittttbn", c->device, (int64_t)c->generation,
+	           c->slot, c->serial, c->subject, c->not_before, c->not_after, (const void *)c->der, c->der_len);
 }
 
 prov_status prov_records_cert(prov_db *db, const char *id, int gen, int64_t slot, uint8_t **der,
@@ -587,19 +548,13 @@ prov_status prov_records_cert(prov_db *db, const char *id, int gen, int64_t slot
 	static const char q_first[] =
 		"SELECT der FROM certificates WHERE device_id = ?1 AND generation = ?2 ORDER BY slot LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, slot >= 0 ? q_slot : q_first, &s, e);
+	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
 
 	*der = NULL;
 	*der_len = 0;
-	*found = 0;
-	if (st != PROV_OK)
+	if (st != PROV_OK || !*found)
 		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, gen);
-	if (slot >= 0)
-		prov_db_bind_int(s, 3, slot);
-	st = prov_db_step(s, found, "reading the device's credentials", e);
-	if (st == PROV_OK && *found && col_copy(s, 0, 0, der, der_len) != 0)
+	if (col_copy(s, 0, 0, der, der_len) != 0)
 		st = oom(e);
 	prov_db_reset(s);
 	return st;
@@ -620,19 +575,9 @@ prov_status prov_records_psk_add(prov_db *db, const char *id, int gen, int64_t s
 	static const char sql[] =
 		"INSERT INTO psks (device_id, generation, slot, identity, bits, key_sealed, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, gen);
-	prov_db_bind_int(s, 3, slot);
-	prov_db_bind_blob(s, 4, identity, identity_len);
-	prov_db_bind_int(s, 5, bits);
-	prov_db_bind_blob(s, 6, sealed, sealed_len);
-	prov_db_bind_int(s, 7, prov_now());
-	return prov_db_done(s, "recording the PSK", e);
+	return run(db, sql, "recording the PSK", e, "tiibibn", id, (int64_t)gen, slot, (const void *)identity,
+	           identity_len, (int64_t)bits, (const void *)sealed, sealed_len);
 }
 
 prov_status prov_records_psk(prov_db *db, const char *id, int gen, int64_t slot, prov_rec_psk *p,
@@ -644,24 +589,15 @@ prov_status prov_records_psk(prov_db *db, const char *id, int gen, int64_t slot,
 		"SELECT identity, key_sealed, slot, bits FROM psks WHERE device_id = ?1 AND generation = ?2 "
 		"ORDER BY id LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, slot >= 0 ? q_slot : q_first, &s, e);
+	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
 
 	memset(p, 0, sizeof(*p));
-	*found = 0;
-	if (st != PROV_OK)
+	if (st != PROV_OK || !*found)
 		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, gen);
-	if (slot >= 0)
-		prov_db_bind_int(s, 3, slot);
-	st = prov_db_step(s, found, "reading the device's credentials", e);
-	if (st == PROV_OK && *found) {
-		p->slot = prov_db_col_int(s, 2);
-		p->bits = (int)prov_db_col_int(s, 3);
-		if (col_copy(s, 0, 0, &p->identity, &p->identity_len) != 0 ||
-		    col_copy(s, 1, 0, &p->sealed, &p->sealed_len) != 0)
-			st = oom(e);
-	}
+	p->slot = prov_db_col_int(s, 2);
+	p->bits = (int)prov_db_col_int(s, 3);
+	if (col_copy(s, 0, 0, &p->identity, &p->identity_len) != 0 || col_copy(s, 1, 0, &p->sealed, &p->sealed_len) != 0)
+		st = oom(e);
 	prov_db_reset(s);
 	return st;
 }
@@ -675,12 +611,10 @@ prov_status prov_records_current_psks(prov_db *db,
 		"SELECT d.id, p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
 		"JOIN devices d ON d.id = p.device_id AND p.generation = d.generation ORDER BY p.identity";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
-	int row = 1;
+	int more = 0;
+	prov_status st = row(db, sql, &s, &more, "reading PSKs", e, "");
 
-	if (st != PROV_OK)
-		return st;
-	while (st == PROV_OK && (st = prov_db_step(s, &row, "reading PSKs", e)) == PROV_OK && row) {
+	while (st == PROV_OK && more) {
 		prov_rec_psk_row r;
 		size_t n = 0;
 
@@ -691,8 +625,11 @@ prov_status prov_records_current_psks(prov_db *db,
 		r.generation = prov_db_col_int(s, 3);
 		r.slot = prov_db_col_int(s, 4);
 		st = cb(ctx, &r, e);
+		if (st == PROV_OK)
+			st = prov_db_step(s, &more, "reading PSKs", e);
 	}
-	prov_db_reset(s);
+	if (more)
+		prov_db_reset(s);
 	return st;
 }
 
@@ -711,18 +648,9 @@ prov_status prov_records_rpk_add(prov_db *db, const char *id, int gen, int64_t s
 	static const char sql[] =
 		"INSERT INTO raw_keys (device_id, generation, slot, own_spki, peer_spki, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, gen);
-	prov_db_bind_int(s, 3, slot);
-	prov_db_bind_blob(s, 4, own_spki, own_len);
-	prov_db_bind_blob(s, 5, peer_spki, peer_len);
-	prov_db_bind_int(s, 6, prov_now());
-	return prov_db_done(s, "recording the raw public key", e);
+	return run(db, sql, "recording the raw public key", e, "tiibbn", id, (int64_t)gen, slot,
+	           (const void *)own_spki, own_len, (const void *)peer_spki, peer_len);
 }
 
 prov_status prov_records_rpk(prov_db *db, const char *id, int gen, int64_t slot, prov_rec_rpk *r,
@@ -734,19 +662,12 @@ prov_status prov_records_rpk(prov_db *db, const char *id, int gen, int64_t slot,
 		"SELECT own_spki, peer_spki FROM raw_keys WHERE device_id = ?1 AND generation = ?2 "
 		"ORDER BY id LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, slot >= 0 ? q_slot : q_first, &s, e);
+	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
 
 	memset(r, 0, sizeof(*r));
-	*found = 0;
-	if (st != PROV_OK)
+	if (st != PROV_OK || !*found)
 		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, gen);
-	if (slot >= 0)
-		prov_db_bind_int(s, 3, slot);
-	st = prov_db_step(s, found, "reading the device's credentials", e);
-	if (st == PROV_OK && *found &&
-	    (col_copy(s, 0, 0, &r->own_spki, &r->own_len) != 0 || col_copy(s, 1, 1, &r->peer_spki, &r->peer_len) != 0))
+	if (col_copy(s, 0, 0, &r->own_spki, &r->own_len) != 0 || col_copy(s, 1, 1, &r->peer_spki, &r->peer_len) != 0)
 		st = oom(e);
 	prov_db_reset(s);
 	return st;
@@ -768,21 +689,12 @@ prov_status prov_records_bundle_add(prov_db *db, const char *id, const prov_rec_
 	static const char sql[] =
 		"INSERT INTO bundles (device_id, counter, generation, nonce, sha256, size, created_at, data) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, (int64_t)b->counter);
-	prov_db_bind_int(s, 3, b->generation);
-	prov_db_bind_blob(s, 4, b->nonce, b->nonce_len);
-	prov_db_bind_text(s, 5, b->sha256);
-	prov_db_bind_int(s, 6, (int64_t)size);
-	prov_db_bind_int(s, 7, prov_now());
-	/* A lab bundle holds secrets in the clear: the database never does. */
-	prov_db_bind_blob(s, 8, b->data != NULL ? b->data : (const uint8_t *)"", b->data != NULL ? b->data_len : 0);
-	return prov_db_done(s, "recording the bundle", e);
+	/* A lab bundle holds secrets in the clear: the database never does (an
+	 * empty blob, not NULL: the column is NOT NULL). */
+	return run(db, sql, "recording the bundle", e, "tiibtinb", id, (int64_t)b->counter, (int64_t)b->generation,
+	           (const void *)b->nonce, b->nonce_len, b->sha256, (int64_t)size,
+	           b->data != NULL ? (const void *)b->data : (const void *)"", b->data != NULL ? b->data_len : 0);
 }
 
 prov_status prov_records_bundle(prov_db *db, const char *id, unsigned long long counter,
@@ -794,22 +706,16 @@ prov_status prov_records_bundle(prov_db *db, const char *id, unsigned long long 
 		"SELECT nonce, data, counter, generation FROM bundles WHERE device_id = ?1 "
 		"ORDER BY counter DESC LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, counter > 0 ? q_counter : q_newest, &s, e);
+	prov_status st = counter > 0 ? row(db, q_counter, &s, found, "reading the bundle", e, "ti", id, (int64_t)counter)
+	                             : row(db, q_newest, &s, found, "reading the bundle", e, "t", id);
 
 	memset(b, 0, sizeof(*b));
-	*found = 0;
-	if (st != PROV_OK)
+	if (st != PROV_OK || !*found)
 		return st;
-	prov_db_bind_text(s, 1, id);
-	if (counter > 0)
-		prov_db_bind_int(s, 2, (int64_t)counter);
-	st = prov_db_step(s, found, "reading the bundle", e);
-	if (st == PROV_OK && *found) {
-		b->counter = (unsigned long long)prov_db_col_int(s, 2);
-		b->generation = (int)prov_db_col_int(s, 3);
-		if (col_copy(s, 0, 1, &b->nonce, &b->nonce_len) != 0 || col_copy(s, 1, 0, &b->data, &b->data_len) != 0)
-			st = oom(e);
-	}
+	b->counter = (unsigned long long)prov_db_col_int(s, 2);
+	b->generation = (int)prov_db_col_int(s, 3);
+	if (col_copy(s, 0, 1, &b->nonce, &b->nonce_len) != 0 || col_copy(s, 1, 0, &b->data, &b->data_len) != 0)
+		st = oom(e);
 	prov_db_reset(s);
 	return st;
 }
@@ -819,15 +725,10 @@ prov_status prov_records_install_has(prov_db *db, const char *id, unsigned long 
 {
 	static const char sql[] = "SELECT 1 FROM installs WHERE device_id = ?1 AND counter = ?2";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
+	prov_status st = row(db, sql, &s, has, "looking up installs", e, "ti", id, (int64_t)counter);
 
-	*has = 0;
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, (int64_t)counter);
-	st = prov_db_step(s, has, "looking up installs", e);
-	prov_db_reset(s);
+	if (st == PROV_OK && *has)
+		prov_db_reset(s);
 	return st;
 }
 
@@ -838,17 +739,9 @@ prov_status prov_records_install_add(prov_db *db, const char *id, unsigned long 
 	static const char sql[] =
 		"INSERT INTO installs (device_id, counter, manifest_digest, receipt, installed_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5)";
-	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
 
-	if (st != PROV_OK)
-		return st;
-	prov_db_bind_text(s, 1, id);
-	prov_db_bind_int(s, 2, (int64_t)counter);
-	prov_db_bind_blob(s, 3, digest, digest_len);
-	prov_db_bind_blob(s, 4, receipt, receipt_len);
-	prov_db_bind_int(s, 5, prov_now());
-	return prov_db_done(s, "recording the install", e);
+	return run(db, sql, "recording the install", e, "tibbn", id, (int64_t)counter, (const void *)digest,
+	           digest_len, (const void *)receipt, receipt_len);
 }
 
 prov_status prov_records_install_newest(prov_db *db, const char *id, unsigned long long *counter,
@@ -859,24 +752,19 @@ prov_status prov_records_install_newest(prov_db *db, const char *id, unsigned lo
 		"SELECT counter, manifest_digest FROM installs WHERE device_id = ?1 "
 		"ORDER BY counter DESC LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
+	prov_status st = row(db, sql, &s, found, "reading the installs", e, "t", id);
+	size_t n = 0;
+	const uint8_t *d;
 
 	*counter = 0;
 	*digest_len = 0;
-	*found = 0;
-	if (st != PROV_OK)
+	if (st != PROV_OK || !*found)
 		return st;
-	prov_db_bind_text(s, 1, id);
-	st = prov_db_step(s, found, "reading the installs", e);
-	if (st == PROV_OK && *found) {
-		size_t n = 0;
-		const uint8_t *d = prov_db_col_type(s, 1) == PROV_DB_BLOB ? prov_db_col_blob(s, 1, &n) : NULL;
-
-		*counter = (unsigned long long)prov_db_col_int(s, 0);
-		if (d != NULL && n == 32) {
-			memcpy(digest, d, 32);
-			*digest_len = 32;
-		}
+	d = prov_db_col_type(s, 1) == PROV_DB_BLOB ? prov_db_col_blob(s, 1, &n) : NULL;
+	*counter = (unsigned long long)prov_db_col_int(s, 0);
+	if (d != NULL && n == 32) {
+		memcpy(digest, d, 32);
+		*digest_len = 32;
 	}
 	prov_db_reset(s);
 	return st;

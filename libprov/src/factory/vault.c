@@ -78,25 +78,31 @@ prov_status prov_vault_seal_psk(const prov_kek *k, const char *device, int64_t g
 	return st == PROV_OK ? prov_seal(k, aad, psk, n, out, e) : st;
 }
 
+/* Open a row's sealed value into out (cap bytes of secret at most); name says
+ * which row in messages, kind what a secret of its kind is ("PSK"). */
+static prov_status open_row(const prov_kek *k, const char *aad, const char *name, const char *kind,
+                            size_t cap, const uint8_t *sealed, size_t len, uint8_t *out, size_t *n,
+                            prov_err *e)
+{
+	if (len > cap + PROV_SEAL_OVERHEAD)
+		return prov_err_set(e, PROV_E_DB,
+		                    "%s is damaged: its sealed value is malformed (%zu bytes, more than the %zu "
+		                    "of a %zu-byte %s)", name, len, cap + PROV_SEAL_OVERHEAD, cap, kind);
+	return prov_open_named(k, aad, name, sealed != NULL ? sealed : (const uint8_t *)"", sealed != NULL ? len : 0,
+	                       out, n, e);
+}
+
 prov_status prov_vault_open_psk(const prov_kek *k, const char *device, int64_t gen, int64_t slot,
                                 const uint8_t *sealed, size_t len, uint8_t *psk, size_t *n,
                                 prov_err *e)
 {
 	char aad[AAD_MAX], name[NAME_MAX_];
-	prov_status st;
+	prov_status st = aad_psk(aad, device, gen, slot, e);
 
 	*n = 0;
-	if (len > PROV_VAULT_PSK_MAX + PROV_SEAL_OVERHEAD)
-		return prov_err_set(e, PROV_E_DB,
-		                    "%s is damaged: its sealed value is malformed (%zu bytes, more than the %d "
-		                    "of a %d-byte PSK)", name_psk(name, sizeof(name), device, gen, slot), len,
-		                    PROV_VAULT_PSK_MAX + PROV_SEAL_OVERHEAD, PROV_VAULT_PSK_MAX);
-	st = aad_psk(aad, device, gen, slot, e);
-	if (st == PROV_OK)
-		st = prov_open_named(k, aad, name_psk(name, sizeof(name), device, gen, slot),
-		                     sealed != NULL ? sealed : (const uint8_t *)"", sealed != NULL ? len : 0, psk,
-		                     n, e);
-	return st;
+	return st != PROV_OK ? st
+	                     : open_row(k, aad, name_psk(name, sizeof(name), device, gen, slot), "PSK",
+	                                PROV_VAULT_PSK_MAX, sealed, len, psk, n, e);
 }
 
 prov_status prov_vault_seal_key(const prov_kek *k, const char *device, int64_t gen, const uint8_t *raw,
@@ -117,20 +123,12 @@ prov_status prov_vault_open_key(const prov_kek *k, const char *device, int64_t g
                                 prov_err *e)
 {
 	char aad[AAD_MAX], name[NAME_MAX_];
-	prov_status st;
+	prov_status st = aad_key(aad, device, gen, e);
 
 	*n = 0;
-	if (len > PROV_VAULT_KEY_MAX + PROV_SEAL_OVERHEAD)
-		return prov_err_set(e, PROV_E_DB,
-		                    "%s is damaged: its sealed value is malformed (%zu bytes, more than the %d "
-		                    "of a %d-byte private key)", name_key(name, sizeof(name), device, gen), len,
-		                    PROV_VAULT_KEY_MAX + PROV_SEAL_OVERHEAD, PROV_VAULT_KEY_MAX);
-	st = aad_key(aad, device, gen, e);
-	if (st == PROV_OK)
-		st = prov_open_named(k, aad, name_key(name, sizeof(name), device, gen),
-		                     sealed != NULL ? sealed : (const uint8_t *)"", sealed != NULL ? len : 0, raw,
-		                     n, e);
-	return st;
+	return st != PROV_OK ? st
+	                     : open_row(k, aad, name_key(name, sizeof(name), device, gen), "private key",
+	                                PROV_VAULT_KEY_MAX, sealed, len, raw, n, e);
 }
 
 prov_status prov_vault_check_seal(const prov_kek *k, uint8_t out[PROV_VAULT_CHECK_LEN], prov_err *e)
