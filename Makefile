@@ -190,7 +190,7 @@ $(FUZZ_BUILD)/gen/embedded.c $(FUZZ_BUILD)/gen/embedded.h &: $(EMBED) scripts/em
 $(FUZZ_BUILD)/gen/embedded.o: $(FUZZ_BUILD)/gen/embedded.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h) | $(FUZZ_BUILD)/gen/embedded.h
+$(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h libprov/src/*/*.h) | $(FUZZ_BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

@@ -8,7 +8,8 @@
  * Ownership.  A getter fills a prov_rec_* the caller owns: its pointers are
  * malloc'd (free with the matching prov_rec_*_free, also after a failure or a
  * "not found"), its text NUL-terminated.  An iterator hands its callback a
- * row whose pointers are borrowed until the callback returns.  Arguments are
+ * row whose pointers are borrowed until the callback returns; the callback
+ * may call other records functions, not the same iterator.  Arguments are
  * only read.  Sealed values (prov/vault.h) pass through as they are stored:
  * the records layer never opens one.
  *
