@@ -69,7 +69,7 @@ agent: $(LIBPROV) $(PROV)
 firmware: $(PROV)
 	$(MAKE) -f firmware-agent/Makefile BUILD=$(BUILD) firmware
 
-$(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h) $(PA_SHARED_HDR) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
+$(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h libprov/src/*/*.h) $(PA_SHARED_HDR) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -198,7 +198,7 @@ $(FUZZ_BUILD)/gen/embedded.c $(FUZZ_BUILD)/gen/embedded.h &: $(EMBED) scripts/em
 $(FUZZ_BUILD)/gen/embedded.o: $(FUZZ_BUILD)/gen/embedded.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h) $(PA_SHARED_HDR) | $(FUZZ_BUILD)/gen/embedded.h
+$(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h libprov/src/*/*.h) $(PA_SHARED_HDR) | $(FUZZ_BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

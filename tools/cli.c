@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "prov/db.h"
+#include "prov/records.h"
 #include "prov/escape.h"
 #include "prov/keys.h"
 #include "prov/util.h"
@@ -175,12 +176,12 @@ int cli_audit_public(cli *c, prov_home *h, const char *detail)
 {
 	prov_err e;
 
-	if (sqlite3_db_readonly(h->db, "main") == 1) {
+	if (prov_db_readonly(h->db)) {
 		fprintf(stderr, "prov: %s: note: not recorded in the audit log: the factory database is read-only\n",
 		        c->cmd);
 		return 0;
 	}
-	if (prov_db_audit(h->db, "export", NULL, detail, &e) != PROV_OK)
+	if (prov_records_audit(h->db, "export", NULL, detail, &e) != PROV_OK)
 		return cli_fail(c, &e);
 	return 0;
 }

@@ -61,7 +61,7 @@ int cli_signer(cli *c, const char *path, prov_home **h, EVP_PKEY **signer);
 /* Record an export of public material (detail: JSON text) in the audit log.
  * On a read-only home (c->open PROV_OPEN_READ_MOSTLY) it cannot be recorded:
  * a note on stderr says so and the export stands (nothing secret left).
- * Exports of secrets audit with prov_db_audit before they print, and fail. */
+ * Exports of secrets audit with prov_records_audit before they print, and fail. */
 int cli_audit_public(cli *c, prov_home *h, const char *detail);
 
 /* Write JSON (indented, sorted keys, newline) to stdout; takes the reference. */

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "prov/db.h"
 #include "prov/escape.h"
 #include "prov/keys.h"
 #include "prov/lwm2m.h"
-#include "prov/secret.h"
+#include "prov/records.h"
 #include "prov/template.h"
 #include "prov/util.h"
+#include "prov/vault.h"
 
 const char usage_export[] =
 	"usage: prov export --device ID --what cert|chain|pubkey|psk|key|bundle [--reveal] [--der]\n"
@@ -219,7 +219,7 @@ static int audit(cli *c, prov_home *h, const char *dev, const char *what)
 	prov_err e;
 
 	snprintf(detail, sizeof(detail), "{\"what\":\"%s\"}", what);
-	if (prov_db_audit(h->db, "export", dev, detail, &e) != PROV_OK)
+	if (prov_records_audit(h->db, "export", dev, detail, &e) != PROV_OK)
 		return cli_fail(c, &e);
 	return 0;
 }
@@ -240,65 +240,45 @@ static int gnutls_plain_identity(const char *id, int n)
 	return 1;
 }
 
-/* Current generation's row for the device; 0 and a NOTFOUND error if none. */
-static int fetch(cli *c, prov_home *h, const char *sql, const char *dev, sqlite3_stmt **s,
-                 const char *missing)
+/* A record the device lacks: PROV_E_NOTFOUND saying which. */
+static int missing(cli *c, const char *what)
 {
 	prov_err e;
-	int rc;
 
-	if (prov_db_prepare(h->db, sql, s, &e) != PROV_OK)
-		return -cli_fail(c, &e);
-	sqlite3_bind_text(*s, 1, dev, -1, SQLITE_STATIC);
-	rc = sqlite3_step(*s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		prov_err_set(&e, PROV_E_NOTFOUND, "%s", missing);
-	else
-		prov_db_fail(h->db, rc, "reading the device", &e);
-	return -cli_fail(c, &e);
+	prov_err_set(&e, PROV_E_NOTFOUND, "%s", what);
+	return cli_fail(c, &e);
 }
 
-static int device_exists(cli *c, prov_home *h, const char *dev)
+static int export_cert(cli *c, prov_home *h, const char *dev, int gen, enum what w, int der,
+                       const char *out)
 {
-	sqlite3_stmt *s = NULL;
-	char msg[128];
-	int rc;
-
-	snprintf(msg, sizeof(msg), "unknown device %s", dev);
-	rc = fetch(c, h, "SELECT 1 FROM devices WHERE id = ?1", dev, &s, msg);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static int export_cert(cli *c, prov_home *h, const char *dev, enum what w, int der, const char *out)
-{
-	sqlite3_stmt *s = NULL;
+	uint8_t *cert = NULL;
+	size_t n = 0;
 	X509 *x = NULL;
 	BIO *b = NULL;
 	BUF_MEM *m;
-	const unsigned char *p, *der_start;
+	const unsigned char *p;
 	prov_err e;
-	int rc, n;
+	int rc, found = 0;
 
-	rc = fetch(c, h,
-	           "SELECT c.der FROM certificates c JOIN devices d ON d.id = c.device_id "
-	           "WHERE c.device_id = ?1 AND c.generation = d.generation ORDER BY c.slot LIMIT 1",
-	           dev, &s, "the device has no certificate");
-	if (rc < 0)
+	if (prov_records_cert(h->db, dev, gen, -1, &cert, &n, &found, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
 		goto out;
+	}
+	if (!found) {
+		rc = missing(c, "the device has no certificate");
+		goto out;
+	}
 	/* Never hand out a damaged certificate, in DER or PEM: parse it first. */
-	der_start = p = sqlite3_column_blob(s, 0);
-	n = sqlite3_column_bytes(s, 0);
-	x = d2i_X509(NULL, &p, n);
-	if (x == NULL || p != der_start + n) {
+	p = cert;
+	x = d2i_X509(NULL, &p, (long)n);
+	if (x == NULL || p != cert + n) {
 		prov_err_set(&e, PROV_E_DB, "stored certificate of %s is corrupt", dev);
 		rc = cli_fail(c, &e);
 		goto out;
 	}
 	if (der && w == W_CERT) {
-		rc = emit(c, out, der_start, (size_t)n, 0);
+		rc = emit(c, out, cert, n, 0);
 		goto out;
 	}
 	b = BIO_new(BIO_s_mem());
@@ -314,30 +294,38 @@ static int export_cert(cli *c, prov_home *h, const char *dev, enum what w, int d
 out:
 	BIO_free(b);
 	X509_free(x);
-	sqlite3_finalize(s);
-	return rc < 0 ? -rc : rc;
+	free(cert);
+	return rc;
 }
 
-static int export_pubkey(cli *c, prov_home *h, const char *dev, int der, const char *out)
+/* The device's key of generation gen; 0, or the exit status of the failure. */
+static int device_key(cli *c, prov_home *h, const char *dev, int gen, prov_rec_key *key)
 {
-	sqlite3_stmt *s = NULL;
+	prov_err e;
+	int found = 0;
+
+	if (prov_records_key(h->db, dev, gen, key, &found, &e) != PROV_OK)
+		return cli_fail(c, &e);
+	return found ? 0 : missing(c, "the device has no key pair (its template issues none)");
+}
+
+static int export_pubkey(cli *c, prov_home *h, const char *dev, int gen, int der, const char *out)
+{
+	prov_rec_key key;
 	EVP_PKEY *k = NULL;
 	char *pem = NULL;
 	prov_err e;
-	int rc = fetch(c, h,
-	               "SELECT k.spki FROM device_keys k JOIN devices d ON d.id = k.device_id "
-	               "WHERE k.device_id = ?1 AND k.generation = d.generation",
-	               dev, &s, "the device has no key pair (its template issues none)");
+	int rc = device_key(c, h, dev, gen, &key);
 
-	if (rc < 0)
+	if (rc != 0)
 		goto out;
-	if (prov_key_from_spki(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), &k, &e) != PROV_OK) {
+	if (prov_key_from_spki(key.spki, key.spki_len, &k, &e) != PROV_OK) {
 		prov_err_set(&e, PROV_E_DB, "stored public key of %s is corrupt", dev);
 		rc = cli_fail(c, &e);
 		goto out;
 	}
 	if (der) {
-		rc = emit(c, out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), 0);
+		rc = emit(c, out, key.spki, key.spki_len, 0);
 		goto out;
 	}
 	if (prov_key_public_pem(k, &pem, &e) != PROV_OK) {
@@ -348,49 +336,33 @@ static int export_pubkey(cli *c, prov_home *h, const char *dev, int der, const c
 out:
 	free(pem);
 	EVP_PKEY_free(k);
-	sqlite3_finalize(s);
-	return rc < 0 ? -rc : rc;
+	prov_rec_key_free(&key);
+	return rc;
 }
 
-/* Open the PSK of the row (identity, key_sealed, generation, slot, device). */
-static prov_status open_psk(prov_home *h, sqlite3_stmt *s, int col, const char *dev, uint8_t *key,
-                            size_t *n, prov_err *e)
+static int export_psk(cli *c, prov_home *h, const char *dev, int gen, const char *out)
 {
-	char aad[128], ed[300];
-
-	snprintf(aad, sizeof(aad), "psk|%s|%d|%d", dev, sqlite3_column_int(s, col + 1),
-	         sqlite3_column_int(s, col + 2));
-	if ((size_t)sqlite3_column_bytes(s, col) > 64 + PROV_SEAL_OVERHEAD)
-		return prov_err_set(e, PROV_E_DB,
-		                    "the PSK of device \"%s\" (generation %d, slot %d) is damaged: its sealed "
-		                    "value is malformed (%d bytes, more than the %d of a 64-byte PSK)",
-		                    prov_escape_str(ed, sizeof(ed), dev), sqlite3_column_int(s, col + 1),
-		                    sqlite3_column_int(s, col + 2), sqlite3_column_bytes(s, col),
-		                    64 + PROV_SEAL_OVERHEAD);
-	return prov_open(&h->kek, aad, sqlite3_column_blob(s, col), (size_t)sqlite3_column_bytes(s, col),
-	                 key, n, e);
-}
-
-static int export_psk(cli *c, prov_home *h, const char *dev, const char *out)
-{
-	sqlite3_stmt *s = NULL;
-	uint8_t key[64];
+	prov_rec_psk psk;
+	uint8_t key[PROV_VAULT_PSK_MAX];
 	char line[128 + 1 + 128 + 2], hex[129];
 	size_t n = 0;
 	prov_err e;
-	int rc = fetch(c, h,
-	               "SELECT p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
-	               "JOIN devices d ON d.id = p.device_id WHERE p.device_id = ?1 AND p.generation = d.generation",
-	               dev, &s, "the device has no PSK");
+	int rc, found = 0;
 
-	if (rc < 0)
-		goto out;
-	if (open_psk(h, s, 1, dev, key, &n, &e) != PROV_OK) {
+	if (prov_records_psk(h->db, dev, gen, -1, &psk, &found, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	snprintf(line, sizeof(line), "%.*s:%s\n", sqlite3_column_bytes(s, 0),
-	         (const char *)sqlite3_column_blob(s, 0), prov_hex(key, n, hex));
+	if (!found) {
+		rc = missing(c, "the device has no PSK");
+		goto out;
+	}
+	if (prov_vault_open_psk(&h->kek, dev, gen, psk.slot, psk.sealed, psk.sealed_len, key, &n, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	snprintf(line, sizeof(line), "%.*s:%s\n", (int)psk.identity_len, (const char *)psk.identity,
+	         prov_hex(key, n, hex));
 	rc = audit(c, h, dev, "psk");
 	if (rc == 0)
 		rc = emit(c, out, line, strlen(line), 1);
@@ -398,42 +370,32 @@ out:
 	prov_wipe(key, sizeof(key));
 	prov_wipe(hex, sizeof(hex));
 	prov_wipe(line, sizeof(line));
-	sqlite3_finalize(s);
-	return rc < 0 ? -rc : rc;
+	prov_rec_psk_free(&psk);
+	return rc;
 }
 
-static int export_key(cli *c, prov_home *h, const char *dev, int der, const char *out)
+static int export_key(cli *c, prov_home *h, const char *dev, int gen, int der, const char *out)
 {
-	sqlite3_stmt *s = NULL;
+	prov_rec_key key;
 	EVP_PKEY *k = NULL;
 	BIO *b = NULL;
 	BUF_MEM *m;
-	uint8_t raw[64];
+	uint8_t raw[PROV_VAULT_KEY_MAX];
 	size_t n = 0;
-	char aad[128];
 	prov_err e;
-	int rc = fetch(c, h,
-	               "SELECT k.origin, k.private_sealed, k.generation, k.key_type FROM device_keys k "
-	               "JOIN devices d ON d.id = k.device_id WHERE k.device_id = ?1 AND k.generation = d.generation",
-	               dev, &s, "the device has no key pair (its template issues none)");
+	int rc = device_key(c, h, dev, gen, &key);
 
-	if (rc < 0)
+	if (rc != 0)
 		goto out;
-	if (sqlite3_column_type(s, 1) != SQLITE_BLOB) {
+	if (key.sealed == NULL) {
 		prov_err_set(&e, PROV_E_NOTFOUND,
 		             "the private key of %s was made on the device (from its %s) and never left it",
-		             dev, (const char *)sqlite3_column_text(s, 0));
+		             dev, key.origin);
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	snprintf(aad, sizeof(aad), "key|%s|%d", dev, sqlite3_column_int(s, 2));
-	if ((size_t)sqlite3_column_bytes(s, 1) > sizeof(raw) + PROV_SEAL_OVERHEAD) {
-		prov_err_set(&e, PROV_E_DB, "stored private key of %s is malformed", dev);
-		rc = cli_fail(c, &e);
-		goto out;
-	}
-	if (prov_open(&h->kek, aad, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), raw, &n, &e) != PROV_OK ||
-	    prov_key_from_raw_private(prov_key_type_parse((const char *)sqlite3_column_text(s, 3)), raw, n, &k, &e) != PROV_OK) {
+	if (prov_vault_open_key(&h->kek, dev, gen, key.sealed, key.sealed_len, raw, &n, &e) != PROV_OK ||
+	    prov_key_from_raw_private(prov_key_type_parse(key.key_type), raw, n, &k, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
 		goto out;
 	}
@@ -452,32 +414,36 @@ out:
 	prov_wipe(raw, sizeof(raw));
 	BIO_free(b);
 	EVP_PKEY_free(k);
-	sqlite3_finalize(s);
-	return rc < 0 ? -rc : rc;
+	prov_rec_key_free(&key);
+	return rc;
 }
 
 /* The device's latest recorded bundle, as `prov bundle` wrote it. */
 static int export_bundle(cli *c, prov_home *h, const char *dev, const char *out)
 {
-	sqlite3_stmt *s = NULL;
+	prov_rec_bundle b;
 	prov_err e;
-	int rc = fetch(c, h,
-	               "SELECT data, counter FROM bundles WHERE device_id = ?1 ORDER BY counter DESC LIMIT 1",
-	               dev, &s, "the device has no bundle yet (prov bundle, or prov mint --bundles)");
+	int rc, found = 0;
 
-	if (rc < 0)
-		goto out;
-	if (sqlite3_column_bytes(s, 0) == 0) {
-		prov_err_set(&e, PROV_E_NOTFOUND,
-		             "bundle %lld of %s carried plaintext secrets (lab) and was not recorded; build a new one",
-		             (long long)sqlite3_column_int64(s, 1), dev);
-		rc = -cli_fail(c, &e);
+	if (prov_records_bundle(h->db, dev, 0, &b, &found, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
 		goto out;
 	}
-	rc = emit(c, out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), 1);
+	if (!found) {
+		rc = missing(c, "the device has no bundle yet (prov bundle, or prov mint --bundles)");
+		goto out;
+	}
+	if (b.data_len == 0) {
+		prov_err_set(&e, PROV_E_NOTFOUND,
+		             "bundle %llu of %s carried plaintext secrets (lab) and was not recorded; build a new one",
+		             b.counter, dev);
+		rc = cli_fail(c, &e);
+		goto out;
+	}
+	rc = emit(c, out, b.data, b.data_len, 1);
 out:
-	sqlite3_finalize(s);
-	return rc < 0 ? -rc : rc;
+	prov_rec_bundle_free(&b);
+	return rc;
 }
 
 /* The LwM2M Security object (prov/lwm2m.h); secret resource 5 only with --reveal. */
@@ -588,20 +554,18 @@ static void left_out(cli *c, const prov_err *e)
 
 /* One row in `format`; 1 if it is left out (damaged: a note is printed), -1 on
  * an error that ends the export (*e set). */
-static int psk_row(cli *c, prov_home *h, sqlite3_stmt *s, const char *format, int first, BIO *b,
-                   prov_err *e)
+static int psk_row(cli *c, prov_home *h, const prov_rec_psk_row *r, const char *format, int first,
+                   BIO *b, prov_err *e)
 {
-	const char *dev = (const char *)sqlite3_column_text(s, 0);
-	const char *ident = sqlite3_column_blob(s, 1);
-	int il = sqlite3_column_bytes(s, 1), rc = 0;
-	uint8_t key[64];
+	const char *dev = r->device != NULL ? r->device : "";
+	const char *ident = (const char *)r->identity;
+	int il = (int)r->identity_len, rc = 0;
+	uint8_t key[PROV_VAULT_PSK_MAX];
 	size_t n = 0;
 	char db[300];
 	prov_status st;
 
-	if (dev == NULL)
-		dev = "";
-	st = open_psk(h, s, 2, dev, key, &n, e);
+	st = prov_vault_open_psk(&h->kek, dev, r->generation, r->slot, r->sealed, r->sealed_len, key, &n, e);
 	if (st != PROV_OK) {
 		if (st != PROV_E_DB)
 			return -1;
@@ -670,81 +634,84 @@ out:
 	return rc;
 }
 
+struct table {
+	cli *c;
+	prov_home *h;
+	const char *format;
+	BIO *b;
+	size_t count, skipped;
+	int failed;                   /* psk_row ended the export (*e set) */
+};
+
+static prov_status table_row(void *ctx, const prov_rec_psk_row *r, prov_err *e)
+{
+	struct table *t = ctx;
+	int rc = psk_row(t->c, t->h, r, t->format, t->count == 0, t->b, e);
+
+	if (rc < 0) {
+		t->failed = 1;
+		return e != NULL ? e->code : PROV_E_INTERNAL;
+	}
+	if (rc > 0)
+		t->skipped++;
+	else
+		t->count++;
+	return PROV_OK;
+}
+
 static int export_psk_table(cli *c, prov_home *h, const char *format, const char *out)
 {
-	static const char sql[] =
-		"SELECT d.id, p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
-		"JOIN devices d ON d.id = p.device_id AND p.generation = d.generation ORDER BY p.identity";
-	sqlite3_stmt *s = NULL;
 	/* Not BIO_s_secmem: the secure heap is 1 MiB, a factory's table is larger.
 	 * A memory BIO's buffer is grown with BUF_MEM_grow_clean and freed with
 	 * OPENSSL_clear_free: wiped, though not locked. */
-	BIO *b = BIO_new(BIO_s_mem());
+	struct table t = {c, h, format, BIO_new(BIO_s_mem()), 0, 0, 0};
 	BUF_MEM *m;
 	char detail[128];
-	size_t count = 0, skipped = 0;
 	prov_err e;
-	int rc = 0, sr, json = strcmp(format, "json") == 0;
+	int rc = 0, json = strcmp(format, "json") == 0;
 
-	if (b == NULL) {
+	if (t.b == NULL) {
 		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	if (prov_db_prepare(h->db, sql, &s, &e) != PROV_OK) {
-		rc = cli_fail(c, &e);
-		goto out;
-	}
 	if (strcmp(format, "csv") == 0)
-		rc = puts_(b, "identity,key_hex,device\n");
+		rc = puts_(t.b, "identity,key_hex,device\n");
 	if (json)
-		rc = puts_(b, "[");
-	while (rc == 0 && (sr = sqlite3_step(s)) == SQLITE_ROW) {
-		int r = psk_row(c, h, s, format, count == 0, b, &e);
-
-		if (r < 0) {
-			rc = cli_fail(c, &e);
-			goto out;
-		}
-		if (r > 0)
-			skipped++;
-		else
-			count++;
-	}
+		rc = puts_(t.b, "[");
 	if (rc != 0) {
 		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	if (sr != SQLITE_DONE) {
-		prov_db_fail(h->db, sr, "reading PSKs", &e);
+	if (prov_records_current_psks(h->db, table_row, &t, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	if (json && puts_(b, count > 0 ? "\n]\n" : "]\n") != 0) {
+	if (json && puts_(t.b, t.count > 0 ? "\n]\n" : "]\n") != 0) {
 		prov_err_set(&e, PROV_E_INTERNAL, "out of memory");
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	if (skipped > 0)
+	if (t.skipped > 0)
 		snprintf(detail, sizeof(detail), "{\"count\":%zu,\"format\":\"%s\",\"left_out\":%zu,\"what\":\"psk-table\"}",
-		         count, format, skipped);
+		         t.count, format, t.skipped);
 	else
-		snprintf(detail, sizeof(detail), "{\"count\":%zu,\"format\":\"%s\",\"what\":\"psk-table\"}", count, format);
-	if (prov_db_audit(h->db, "export", NULL, detail, &e) != PROV_OK) {
+		snprintf(detail, sizeof(detail), "{\"count\":%zu,\"format\":\"%s\",\"what\":\"psk-table\"}", t.count,
+		         format);
+	if (prov_records_audit(h->db, "export", NULL, detail, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
 		goto out;
 	}
-	BIO_get_mem_ptr(b, &m);
+	BIO_get_mem_ptr(t.b, &m);
 	rc = emit(c, out, m->data, m->length, 1);
-	if (rc == 0 && skipped > 0) {
+	if (rc == 0 && t.skipped > 0) {
 		prov_err_set(&e, PROV_E_PARTIAL, "psk-table: %zu damaged row%s left out (named above); %zu row%s written",
-		             skipped, skipped == 1 ? "" : "s", count, count == 1 ? "" : "s");
+		             t.skipped, t.skipped == 1 ? "" : "s", t.count, t.count == 1 ? "" : "s");
 		rc = cli_fail(c, &e);
 	}
 out:
-	BIO_free(b); /* wiped as it is freed */
-	sqlite3_finalize(s);
+	BIO_free(t.b); /* wiped as it is freed */
 	return rc;
 }
 
@@ -762,7 +729,7 @@ int cmd_export(int argc, char **argv, cli *c)
 	};
 	static const char *const names[] = {"cert", "chain", "pubkey", "psk", "key", "bundle", "lwm2m-security"};
 	const char *dev = NULL, *what = NULL, *out = NULL, *format = NULL;
-	int reveal = 0, der = 0, ch, rc, table = 0;
+	int reveal = 0, der = 0, ch, rc, table = 0, gen = 0;
 	enum what w = W_CERT;
 	prov_home *h = NULL;
 
@@ -813,17 +780,25 @@ int cmd_export(int argc, char **argv, cli *c)
 	rc = cli_open(c, w == W_CHAIN ? PROV_NEED_CA_CERT : (w == W_PSK || w == W_KEY || (w == W_LWM2M && reveal)) ? PROV_NEED_KEK : 0, &h);
 	if (rc != 0)
 		return rc;
-	rc = device_exists(c, h, dev);
-	if (rc < 0) {
-		rc = -rc;
-		goto out;
+	{
+		prov_err e;
+
+		if (prov_records_device_generation(h->db, dev, &gen, &e) != PROV_OK) {
+			rc = cli_fail(c, &e);
+			goto out;
+		}
+		if (gen == 0) {
+			prov_err_set(&e, PROV_E_NOTFOUND, "unknown device %s", dev);
+			rc = cli_fail(c, &e);
+			goto out;
+		}
 	}
 	switch (w) {
 	case W_CERT:
-	case W_CHAIN: rc = export_cert(c, h, dev, w, der, out); break;
-	case W_PUBKEY: rc = export_pubkey(c, h, dev, der, out); break;
-	case W_PSK: rc = export_psk(c, h, dev, out); break;
-	case W_KEY: rc = export_key(c, h, dev, der, out); break;
+	case W_CHAIN: rc = export_cert(c, h, dev, gen, w, der, out); break;
+	case W_PUBKEY: rc = export_pubkey(c, h, dev, gen, der, out); break;
+	case W_PSK: rc = export_psk(c, h, dev, gen, out); break;
+	case W_KEY: rc = export_key(c, h, dev, gen, der, out); break;
 	case W_BUNDLE: rc = export_bundle(c, h, dev, out); break;
 	case W_LWM2M: rc = export_lwm2m(c, h, dev, reveal, out); break;
 	}

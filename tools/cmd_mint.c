@@ -7,9 +7,8 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "prov/db.h"
 #include "prov/escape.h"
-#include "prov/mint.h"
+#include "prov/issue.h"
 #include "prov/util.h"
 
 const char usage_mint[] =
@@ -203,21 +202,15 @@ out:
 
 static int mint_single(cli *c, prov_home *h, prov_template *t, prov_mint_req *r)
 {
+	prov_issue_req ir;
 	prov_mint_result res;
 	prov_err e;
-	prov_status st;
 
-	st = prov_db_begin(h->db, &e);
-	if (st == PROV_OK)
-		st = prov_template_store(h, t, &e);
-	if (st == PROV_OK)
-		st = prov_mint_one(h, t, r, &res, &e);
-	if (st == PROV_OK)
-		st = prov_db_commit(h->db, &e);
-	if (st != PROV_OK) {
-		prov_db_rollback(h->db);
+	memset(&ir, 0, sizeof(ir));
+	ir.mint = 1;
+	ir.m = *r;
+	if (prov_issue_device(h, t, &ir, &res, NULL, NULL, NULL, &e) != PROV_OK)
 		return cli_fail(c, &e);
-	}
 	if (c->json)
 		return cli_json(c, result_json(&res));
 	cli_out("%s %s (generation %d)", res.rotated ? "rotated" : "minted", res.device_id, res.generation);
@@ -376,7 +369,7 @@ int cmd_mint(int argc, char **argv, cli *c)
 		bo.on_result = on_result;
 		bo.on_progress = on_progress;
 		bo.ctx = &m;
-		st = prov_mint_batch(h, t, ids, n, &bo, &sum, &e);
+		st = prov_issue_batch(h, t, ids, n, &bo, &sum, &e);
 		if (st != PROV_OK) {
 			if (m.tty)
 				fputc('\n', stderr);

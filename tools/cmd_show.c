@@ -1,11 +1,9 @@
 /* cmd_show.c - prov show: one device, its credentials and their history. */
-#include <openssl/evp.h>
 #include <string.h>
 
 #include "commands.h"
-#include "prov/db.h"
 #include "prov/escape.h"
-#include "prov/util.h"
+#include "prov/records.h"
 
 const char usage_show[] =
 	"usage: prov show ID [--home DIR] [--json]\n"
@@ -14,79 +12,6 @@ const char usage_show[] =
 	"the keys), raw public keys, bundles, installs and its audit trail, every\n"
 	"generation included (\"current\": true marks the one in force).\n"
 	"Exit 4 for an unknown device.\n";
-
-static json_t *col_json(sqlite3_stmt *s, int i)
-{
-	switch (sqlite3_column_type(s, i)) {
-	case SQLITE_INTEGER: return json_integer((json_int_t)sqlite3_column_int64(s, i));
-	case SQLITE_TEXT: {
-		/* Rows are outside data too: invalid UTF-8 is given escaped, not lost. */
-		const unsigned char *t = sqlite3_column_text(s, i);
-
-		return prov_json_text(t, (size_t)sqlite3_column_bytes(s, i));
-	}
-	case SQLITE_NULL: return json_null();
-	default: {
-		/* Blobs are public data here (SPKI, identity, digests): show a digest or hex. */
-		int n = sqlite3_column_bytes(s, i);
-		const unsigned char *p = sqlite3_column_blob(s, i);
-		char hex[2 * 128 + 1];
-
-		if (n <= 128)
-			return json_string(prov_hex(p, (size_t)n, hex));
-		{
-			unsigned char md[32];
-
-			EVP_Digest(p, (size_t)n, md, NULL, EVP_sha256(), NULL);
-			return json_pack("{s:s, s:i}", "sha256", prov_hex(md, 32, hex), "size", n);
-		}
-	}
-	}
-}
-
-/* Run a query bound to the device ID and return its rows as objects. */
-static prov_status rows(sqlite3 *db, const char *sql, const char *id, json_t **out, prov_err *e)
-{
-	sqlite3_stmt *s = NULL;
-	prov_status st = prov_db_prepare(db, sql, &s, e);
-	int rc;
-
-	*out = json_array();
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *o = json_object();
-
-		for (int i = 0; i < sqlite3_column_count(s); i++) {
-			const char *name = sqlite3_column_name(s, i);
-
-			if (strcmp(name, "identity") == 0 && sqlite3_column_type(s, i) == SQLITE_BLOB) {
-				const void *b = sqlite3_column_blob(s, i);
-
-				json_object_set_new(o, name, prov_json_text(b, (size_t)sqlite3_column_bytes(s, i)));
-			} else if (strcmp(name, "detail") == 0 && sqlite3_column_type(s, i) == SQLITE_TEXT) {
-				json_t *d = json_loads((const char *)sqlite3_column_text(s, i), 0, NULL);
-
-				json_object_set_new(o, name, d != NULL ? d : col_json(s, i));
-			} else if (strcmp(name, "current") == 0 || strcmp(name, "has_recipient_key") == 0 ||
-			           strcmp(name, "has_receipt") == 0) {
-				json_object_set_new(o, name, json_boolean(sqlite3_column_int(s, i)));
-			} else if (strstr(name, "_at") != NULL && sqlite3_column_type(s, i) == SQLITE_INTEGER) {
-				char iso[21];
-
-				json_object_set_new(o, name, json_string(prov_time_iso(sqlite3_column_int64(s, i), iso)));
-			} else {
-				json_object_set_new(o, name, col_json(s, i));
-			}
-		}
-		json_array_append_new(*out, o);
-	}
-	if (rc != SQLITE_DONE)
-		st = prov_db_fail(db, rc, "reading the device", e);
-	sqlite3_finalize(s);
-	return st;
-}
 
 /* A string member for people: escaped (cli_esc), "-" when absent. */
 static const char *str(json_t *o, const char *k)
@@ -156,36 +81,6 @@ int cmd_show(int argc, char **argv, cli *c)
 		CLI_COMMON_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	static const struct {
-		const char *key, *sql;
-	} parts[] = {
-		{"device",
-		 "SELECT d.id, d.status, d.generation, d.bundle_counter, t.name AS template, "
-		 "d.recipient_spki IS NOT NULL AS has_recipient_key, d.created_at, d.updated_at, "
-		 "(SELECT MAX(b.counter) FROM bundles b WHERE b.device_id = d.id AND b.counter > "
-		 "COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) AS pending_bundle "
-		 "FROM devices d JOIN templates t ON t.digest = d.template WHERE d.id = ?1"},
-		{"keys",
-		 "SELECT k.generation, k.key_type, k.origin, k.spki, k.created_at, "
-		 "k.generation = d.generation AS current "
-		 "FROM device_keys k JOIN devices d ON d.id = k.device_id WHERE k.device_id = ?1 ORDER BY k.generation"},
-		{"certificates",
-		 "SELECT c.generation, c.slot, c.serial, c.subject, c.not_before, c.not_after, c.created_at, "
-		 "c.generation = d.generation AS current "
-		 "FROM certificates c JOIN devices d ON d.id = c.device_id WHERE c.device_id = ?1 ORDER BY c.id"},
-		{"psks",
-		 "SELECT p.generation, p.slot, p.identity, p.bits, p.created_at, p.generation = d.generation AS current "
-		 "FROM psks p JOIN devices d ON d.id = p.device_id WHERE p.device_id = ?1 ORDER BY p.id"},
-		{"raw_keys",
-		 "SELECT r.generation, r.slot, r.own_spki, r.peer_spki, r.created_at, r.generation = d.generation AS current "
-		 "FROM raw_keys r JOIN devices d ON d.id = r.device_id WHERE r.device_id = ?1 ORDER BY r.id"},
-		{"bundles",
-		 "SELECT counter, generation, nonce, sha256, size, created_at FROM bundles WHERE device_id = ?1 ORDER BY counter"},
-		{"installs",
-		 "SELECT counter, manifest_digest, installed_at, receipt IS NOT NULL AS has_receipt, "
-		 "length(receipt) AS receipt_size FROM installs WHERE device_id = ?1 ORDER BY id"},
-		{"audit", "SELECT seq, at AS logged_at, action, detail FROM audit WHERE device_id = ?1 ORDER BY seq"},
-	};
 	prov_home *h = NULL;
 	json_t *out = NULL;
 	prov_err e;
@@ -203,27 +98,9 @@ int cmd_show(int argc, char **argv, cli *c)
 	rc = cli_open(c, 0, &h);
 	if (rc != 0)
 		return rc;
-	out = json_object();
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		json_t *r = NULL;
-
-		if (rows(h->db, parts[i].sql, argv[optind], &r, &e) != PROV_OK) {
-			json_decref(r);
-			rc = cli_fail(c, &e);
-			goto out;
-		}
-		if (i == 0) {
-			if (json_array_size(r) == 0) {
-				json_decref(r);
-				prov_err_set(&e, PROV_E_NOTFOUND, "unknown device %s", argv[optind]);
-				rc = cli_fail(c, &e);
-				goto out;
-			}
-			json_object_update(out, json_array_get(r, 0));
-			json_decref(r);
-		} else {
-			json_object_set_new(out, parts[i].key, r);
-		}
+	if (prov_records_device_report(h->db, argv[optind], &out, &e) != PROV_OK) {
+		rc = cli_fail(c, &e);
+		goto out;
 	}
 	if (c->json) {
 		rc = cli_json(c, out);

@@ -1,5 +1,5 @@
 /*
- * test_db.c - the factory database (prov/db.h): creation and migration, refusing
+ * test_db.c - the factory database (prov/db.h, the SQLite engine): creation and migration, refusing
  * what is not ours (a newer schema, a file that is not SQLite), the append-only
  * audit log and the only-growing bundle counter, settings, the lock timeout, and
  * the SQLite-result-to-status table.
@@ -20,7 +20,11 @@
 
 #include "check.h"
 #include "prov/db.h"
+#include "prov/records.h"
 #include "prov/util.h"
+/* The engine's own handle and result-code table (prov's connection seen from
+ * outside, through the sqlite3 API). */
+#include "../../libprov/src/factory/db_engine.h"
 
 static char tmpdir[256];
 
@@ -102,7 +106,8 @@ static const char *const triggers[] = {"audit_no_update", "audit_no_delete", "au
 static void test_create_reopen(void)
 {
 	char path[512], mode[32];
-	sqlite3 *db = NULL, *raw;
+	prov_db *db = NULL;
+	sqlite3 *raw;
 	prov_err e;
 	struct stat sb;
 	uint8_t *val = NULL;
@@ -113,11 +118,11 @@ static void test_create_reopen(void)
 	if (db == NULL)
 		return;
 	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-	CHECK(q_int(db, "PRAGMA user_version") == PROV_DB_SCHEMA_VERSION);
-	CHECK(q_text(db, "PRAGMA journal_mode", mode, sizeof(mode)) && strcmp(mode, "wal") == 0);
-	CHECK(q_int(db, "PRAGMA foreign_keys") == 1);
-	CHECK(prov_db_meta_set(db, "marker", "kept", 4, &e) == PROV_OK);
-	sqlite3_close(db);
+	CHECK(q_int(prov_db_native(db), "PRAGMA user_version") == PROV_DB_SCHEMA_VERSION);
+	CHECK(q_text(prov_db_native(db), "PRAGMA journal_mode", mode, sizeof(mode)) && strcmp(mode, "wal") == 0);
+	CHECK(q_int(prov_db_native(db), "PRAGMA foreign_keys") == 1);
+	CHECK(prov_records_meta_set(db, "marker", "kept", 4, &e) == PROV_OK);
+	prov_db_close(db);
 	db = NULL;
 
 	/* Seen from outside: WAL is a property of the file, the schema is all there. */
@@ -148,16 +153,16 @@ static void test_create_reopen(void)
 	CHECK(prov_db_open(path, 1, 1000, &db, &e) == PROV_E_EXISTS && db == NULL);
 	CHECK_MSG(prov_db_open(path, 0, 1000, &db, &e) == PROV_OK, "reopen: %s", e.msg);
 	if (db != NULL) {
-		CHECK(q_int(db, "PRAGMA user_version") == PROV_DB_SCHEMA_VERSION);
-		CHECK(prov_db_meta_get(db, "marker", &val, &len, &e) == PROV_OK && len == 4 &&
+		CHECK(q_int(prov_db_native(db), "PRAGMA user_version") == PROV_DB_SCHEMA_VERSION);
+		CHECK(prov_records_meta_get(db, "marker", &val, &len, &e) == PROV_OK && len == 4 &&
 		      memcmp(val, "kept", 4) == 0);
 		free(val);
-		sqlite3_close(db);
+		prov_db_close(db);
 		db = NULL;
 	}
 	/* And a third time (the no-migration path twice in a row). */
 	CHECK(prov_db_open(path, 0, 1000, &db, &e) == PROV_OK);
-	sqlite3_close(db);
+	prov_db_close(db);
 	db = NULL;
 
 	tpath(path, sizeof(path), "missing.db");
@@ -182,7 +187,8 @@ static void test_newer_schema(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[512], sql[64];
-		sqlite3 *raw, *db = NULL;
+		sqlite3 *raw;
+		prov_db *db = NULL;
 		prov_err e;
 		prov_status st;
 
@@ -207,7 +213,7 @@ static void test_newer_schema(void)
 			          PROV_DB_SCHEMA_VERSION, e.msg);
 		else if (cases[i].version < 0)
 			CHECK_MSG(strstr(e.msg, "-1") != NULL, "message does not name version -1: \"%s\"", e.msg);
-		sqlite3_close(db);
+		prov_db_close(db);
 
 		/* Refused means untouched: no migration ran. */
 		raw = raw_open(path);
@@ -236,7 +242,7 @@ static void test_not_a_database(void)
 		char path[512];
 		uint8_t buf[4096], *back = NULL;
 		size_t n = cases[i].len, blen = 0;
-		sqlite3 *db = NULL;
+		prov_db *db = NULL;
 		prov_err e;
 		prov_status st;
 
@@ -256,7 +262,7 @@ static void test_not_a_database(void)
 		CHECK_MSG(st == PROV_E_DB && e.code == PROV_E_DB && db == NULL, "%s: status %d \"%s\"",
 		          cases[i].name, st, e.msg);
 		CHECK_MSG(strstr(e.msg, path) != NULL, "%s: message lacks the path: \"%s\"", cases[i].name, e.msg);
-		sqlite3_close(db);
+		prov_db_close(db);
 		/* Not modified. */
 		CHECK(prov_file_read(path, 2 * sizeof(buf), &back, &blen, NULL) == PROV_OK && blen == n &&
 		      memcmp(back, buf, n) == 0);
@@ -264,7 +270,7 @@ static void test_not_a_database(void)
 	}
 }
 
-static int exec_fails_with(sqlite3 *db, const char *sql, const char *fragment)
+static int exec_fails_with(prov_db *db, const char *sql, const char *fragment)
 {
 	prov_err e;
 
@@ -275,23 +281,20 @@ static int exec_fails_with(sqlite3 *db, const char *sql, const char *fragment)
 static void test_triggers(void)
 {
 	char path[512], txt[64];
-	sqlite3 *db = NULL;
+	prov_db *db = NULL;
 	prov_err e;
-	prov_stmt_cache cache;
 
 	tpath(path, sizeof(path), "triggers.db");
 	CHECK(prov_db_open(path, 1, 1000, &db, &e) == PROV_OK);
 	if (db == NULL)
 		return;
 
-	/* Audit: append works, through both entry points. */
-	memset(&cache, 0, sizeof(cache));
-	CHECK(prov_db_audit(db, "init", NULL, "{\"ca\":\"new\"}", &e) == PROV_OK);
-	CHECK(prov_db_audit_cached(db, &cache, "mint", "dev-1", NULL, &e) == PROV_OK);
-	CHECK(prov_db_audit_cached(db, &cache, "mint", "dev-2", NULL, &e) == PROV_OK);
-	CHECK(cache.n == 1);
-	prov_db_cache_clear(&cache);
-	CHECK(q_int(db, "SELECT count(*) FROM audit") == 3);
+	/* Audit: append works, its statement prepared once for the connection. */
+	CHECK(prov_records_audit(db, "init", NULL, "{\"ca\":\"new\"}", &e) == PROV_OK);
+	CHECK(prov_records_audit(db, "mint", "dev-1", NULL, &e) == PROV_OK);
+	CHECK(prov_records_audit(db, "mint", "dev-2", NULL, &e) == PROV_OK);
+	CHECK(prov_db_stmt_count(db) == 1);
+	CHECK(q_int(prov_db_native(db), "SELECT count(*) FROM audit") == 3);
 
 	/* ... and nothing else. */
 	CHECK(exec_fails_with(db, "UPDATE audit SET action = 'forged' WHERE seq = 1", "append-only"));
@@ -301,11 +304,11 @@ static void test_triggers(void)
 	/* A REPLACE deletes the old row without firing DELETE triggers unless
 	 * recursive_triggers is on: the log must not be rewritable that way either. */
 	prov_db_exec(db, "INSERT OR REPLACE INTO audit (seq, at, action) VALUES (1, 0, 'forged')", &e);
-	CHECK(q_int(db, "SELECT count(*) FROM audit") == 3);
-	CHECK_MSG(q_text(db, "SELECT action FROM audit WHERE seq = 1", txt, sizeof(txt)) &&
+	CHECK(q_int(prov_db_native(db), "SELECT count(*) FROM audit") == 3);
+	CHECK_MSG(q_text(prov_db_native(db), "SELECT action FROM audit WHERE seq = 1", txt, sizeof(txt)) &&
 	          strcmp(txt, "init") == 0,
 	          "INSERT OR REPLACE rewrote audit entry 1 (now \"%s\"): the log is not append-only", txt);
-	CHECK(q_text(db, "SELECT action FROM audit WHERE seq = 2", txt, sizeof(txt)) && strcmp(txt, "mint") == 0);
+	CHECK(q_text(prov_db_native(db), "SELECT action FROM audit WHERE seq = 2", txt, sizeof(txt)) && strcmp(txt, "mint") == 0);
 
 	/* Bundle counter: only grows. */
 	CHECK(prov_db_exec(db,
@@ -316,10 +319,10 @@ static void test_triggers(void)
 	CHECK(exec_fails_with(db, "UPDATE devices SET bundle_counter = 0 WHERE id = 'dev-1'", "only grows"));
 	CHECK(exec_fails_with(db, "UPDATE devices SET bundle_counter = 5 WHERE id = 'dev-1'", "only grows"));
 	CHECK(exec_fails_with(db, "UPDATE devices SET bundle_counter = bundle_counter - 1", "only grows"));
-	CHECK(q_int(db, "SELECT bundle_counter FROM devices WHERE id = 'dev-1'") == 5);
+	CHECK(q_int(prov_db_native(db), "SELECT bundle_counter FROM devices WHERE id = 'dev-1'") == 5);
 	CHECK(prov_db_exec(db, "UPDATE devices SET bundle_counter = 6 WHERE id = 'dev-1'", &e) == PROV_OK);
 	CHECK(prov_db_exec(db, "UPDATE devices SET bundle_counter = 1000 WHERE id = 'dev-1'", &e) == PROV_OK);
-	CHECK(q_int(db, "SELECT bundle_counter FROM devices WHERE id = 'dev-1'") == 1000);
+	CHECK(q_int(prov_db_native(db), "SELECT bundle_counter FROM devices WHERE id = 'dev-1'") == 1000);
 	/* A REPLACE of the device row (delete + insert, no UPDATE trigger fires)
 	 * must not roll the counter back either, even with rows that reference it. */
 	CHECK(prov_db_exec(db,
@@ -328,9 +331,9 @@ static void test_triggers(void)
 	prov_db_exec(db,
 	             "INSERT OR REPLACE INTO devices (id, template, bundle_counter, created_at, updated_at)"
 	             " VALUES ('dev-1', 'd1', 0, 0, 0)", &e);
-	CHECK_MSG(q_int(db, "SELECT bundle_counter FROM devices WHERE id = 'dev-1'") == 1000,
+	CHECK_MSG(q_int(prov_db_native(db), "SELECT bundle_counter FROM devices WHERE id = 'dev-1'") == 1000,
 	          "INSERT OR REPLACE set the bundle counter of dev-1 from 1000 to %lld",
-	          q_int(db, "SELECT bundle_counter FROM devices WHERE id = 'dev-1'"));
+	          q_int(prov_db_native(db), "SELECT bundle_counter FROM devices WHERE id = 'dev-1'"));
 	/* Other columns still update. */
 	CHECK(prov_db_exec(db, "UPDATE devices SET status = 'bundled' WHERE id = 'dev-1'", &e) == PROV_OK);
 
@@ -338,13 +341,13 @@ static void test_triggers(void)
 	CHECK(exec_fails_with(db,
 	                      "INSERT INTO devices (id, template, created_at, updated_at)"
 	                      " VALUES ('dev-x', 'no-such-template', 0, 0)", "FOREIGN KEY"));
-	sqlite3_close(db);
+	prov_db_close(db);
 }
 
 static void test_meta(void)
 {
 	char path[512];
-	sqlite3 *db = NULL;
+	prov_db *db = NULL;
 	prov_err e;
 	uint8_t *v = NULL, bin[300], *big;
 	size_t len = 0;
@@ -356,22 +359,22 @@ static void test_meta(void)
 	for (size_t i = 0; i < sizeof(bin); i++)
 		bin[i] = (uint8_t)i; /* NUL bytes included */
 
-	CHECK(prov_db_meta_set(db, "bin", bin, sizeof(bin), &e) == PROV_OK);
-	CHECK(prov_db_meta_get(db, "bin", &v, &len, &e) == PROV_OK);
+	CHECK(prov_records_meta_set(db, "bin", bin, sizeof(bin), &e) == PROV_OK);
+	CHECK(prov_records_meta_get(db, "bin", &v, &len, &e) == PROV_OK);
 	CHECK_EQ_HEX(v, len, bin, sizeof(bin));
 	free(v);
 
 	/* Overwrite, shorter. */
-	CHECK(prov_db_meta_set(db, "bin", "xy", 2, &e) == PROV_OK);
-	CHECK(prov_db_meta_get(db, "bin", &v, &len, &e) == PROV_OK && len == 2 &&
+	CHECK(prov_records_meta_set(db, "bin", "xy", 2, &e) == PROV_OK);
+	CHECK(prov_records_meta_get(db, "bin", &v, &len, &e) == PROV_OK && len == 2 &&
 	      memcmp(v, "xy", 2) == 0 && v[2] == 0);
 	free(v);
-	CHECK(q_int(db, "SELECT count(*) FROM meta WHERE key = 'bin'") == 1);
+	CHECK(q_int(prov_db_native(db), "SELECT count(*) FROM meta WHERE key = 'bin'") == 1);
 
 	/* Empty value: present, zero length. */
-	CHECK(prov_db_meta_set(db, "empty", "", 0, &e) == PROV_OK);
+	CHECK(prov_records_meta_set(db, "empty", "", 0, &e) == PROV_OK);
 	v = NULL;
-	CHECK(prov_db_meta_get(db, "empty", &v, &len, &e) == PROV_OK && len == 0 && v != NULL);
+	CHECK(prov_records_meta_get(db, "empty", &v, &len, &e) == PROV_OK && len == 0 && v != NULL);
 	free(v);
 
 	/* Big value. */
@@ -380,8 +383,8 @@ static void test_meta(void)
 	if (big != NULL) {
 		for (size_t i = 0; i < 200000; i++)
 			big[i] = (uint8_t)(i * 131);
-		CHECK(prov_db_meta_set(db, "big", big, 200000, &e) == PROV_OK);
-		CHECK(prov_db_meta_get(db, "big", &v, &len, &e) == PROV_OK && len == 200000 &&
+		CHECK(prov_records_meta_set(db, "big", big, 200000, &e) == PROV_OK);
+		CHECK(prov_records_meta_get(db, "big", &v, &len, &e) == PROV_OK && len == 200000 &&
 		      memcmp(v, big, len) == 0);
 		free(v);
 		free(big);
@@ -391,13 +394,13 @@ static void test_meta(void)
 	memset(&e, 0, sizeof(e));
 	v = (uint8_t *)1;
 	len = 9;
-	CHECK(prov_db_meta_get(db, "kek_salt", &v, &len, &e) == PROV_E_NOTFOUND && v == NULL && len == 0);
+	CHECK(prov_records_meta_get(db, "kek_salt", &v, &len, &e) == PROV_E_NOTFOUND && v == NULL && len == 0);
 	CHECK(e.code == PROV_E_NOTFOUND && strstr(e.msg, "kek_salt") != NULL);
-	CHECK(prov_db_meta_get(db, "BIN", &v, &len, &e) == PROV_E_NOTFOUND);
-	CHECK(prov_db_meta_get(db, "bi", &v, &len, &e) == PROV_E_NOTFOUND);
-	CHECK(prov_db_meta_get(db, "bin", &v, &len, NULL) == PROV_OK);
+	CHECK(prov_records_meta_get(db, "BIN", &v, &len, &e) == PROV_E_NOTFOUND);
+	CHECK(prov_records_meta_get(db, "bi", &v, &len, &e) == PROV_E_NOTFOUND);
+	CHECK(prov_records_meta_get(db, "bin", &v, &len, NULL) == PROV_OK);
 	free(v);
-	sqlite3_close(db);
+	prov_db_close(db);
 }
 
 static double now_ms(void)
@@ -411,13 +414,14 @@ static double now_ms(void)
 static void test_busy(void)
 {
 	char path[512];
-	sqlite3 *db = NULL, *other = NULL;
+	prov_db *db = NULL;
+	sqlite3 *other = NULL;
 	prov_err e;
 	double t0, waited;
 
 	tpath(path, sizeof(path), "busy.db");
 	CHECK(prov_db_open(path, 1, 1000, &db, &e) == PROV_OK);
-	sqlite3_close(db);
+	prov_db_close(db);
 	db = NULL;
 
 	other = raw_open(path);
@@ -432,13 +436,13 @@ static void test_busy(void)
 		waited = now_ms() - t0;
 		CHECK(e.code == PROV_E_BUSY && strstr(e.msg, "locked") != NULL);
 		CHECK_MSG(waited >= 80 && waited < 5000, "waited %.0f ms for a 100 ms busy timeout", waited);
-		CHECK(sqlite3_get_autocommit(db) == 1); /* no transaction left open */
+		CHECK(sqlite3_get_autocommit(prov_db_native(db)) == 1); /* no transaction left open */
 		/* Writing a setting outside a transaction is refused the same way. */
-		CHECK(prov_db_meta_set(db, "k", "v", 1, &e) == PROV_E_BUSY);
+		CHECK(prov_records_meta_set(db, "k", "v", 1, &e) == PROV_E_BUSY);
 
 		CHECK(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
 		CHECK(prov_db_begin(db, &e) == PROV_OK);
-		CHECK(prov_db_meta_set(db, "k", "v", 1, &e) == PROV_OK);
+		CHECK(prov_records_meta_set(db, "k", "v", 1, &e) == PROV_OK);
 		/* Now prov holds the lock: the other connection cannot write. */
 		sqlite3_busy_timeout(other, 10);
 		CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_BUSY);
@@ -447,12 +451,12 @@ static void test_busy(void)
 		/* Rollback is a no-op outside a transaction, and undoes inside one. */
 		prov_db_rollback(db);
 		CHECK(prov_db_begin(db, &e) == PROV_OK);
-		CHECK(prov_db_meta_set(db, "gone", "x", 1, &e) == PROV_OK);
+		CHECK(prov_records_meta_set(db, "gone", "x", 1, &e) == PROV_OK);
 		prov_db_rollback(db);
-		CHECK(sqlite3_get_autocommit(db) == 1);
+		CHECK(sqlite3_get_autocommit(prov_db_native(db)) == 1);
 		CHECK(q_int(other, "SELECT count(*) FROM meta WHERE key = 'gone'") == 0);
 	}
-	sqlite3_close(db);
+	prov_db_close(db);
 	sqlite3_close(other);
 }
 
@@ -485,43 +489,46 @@ static void test_fail_map(void)
 		prov_status st;
 
 		memset(&e, 0, sizeof(e));
-		st = prov_db_fail(NULL, cases[i].rc, "what", &e);
+		st = prov_db_sqlite_fail(NULL, cases[i].rc, "what", &e);
 		CHECK_MSG(st == cases[i].want && e.code == st && strncmp(e.msg, "what: ", 6) == 0,
-		          "prov_db_fail(%d) = %d \"%s\", want %d", cases[i].rc, st, e.msg, cases[i].want);
-		CHECK(prov_db_fail(NULL, cases[i].rc, "what", NULL) == cases[i].want);
+		          "prov_db_sqlite_fail(%d) = %d \"%s\", want %d", cases[i].rc, st, e.msg, cases[i].want);
+		CHECK(prov_db_sqlite_fail(NULL, cases[i].rc, "what", NULL) == cases[i].want);
 	}
 }
 
 static void test_stmt_cache(void)
 {
-	char path[512], sql[PROV_STMT_CACHE_MAX + 1][32];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *a = NULL, *b = NULL;
-	prov_stmt_cache c;
+	char path[512], sql[PROV_DB_STMT_MAX + 1][32];
+	prov_db *db = NULL;
+	prov_db_stmt *a = NULL, *b = NULL;
 	prov_err e;
+	int row = 0;
 
 	tpath(path, sizeof(path), "cache.db");
 	CHECK(prov_db_open(path, 1, 1000, &db, &e) == PROV_OK);
 	if (db == NULL)
 		return;
-	memset(&c, 0, sizeof(c));
-	for (int i = 0; i <= PROV_STMT_CACHE_MAX; i++)
+	for (int i = 0; i <= PROV_DB_STMT_MAX; i++)
 		snprintf(sql[i], sizeof(sql[i]), "SELECT %d", i);
-	CHECK(prov_db_cached(db, &c, sql[0], &a, &e) == PROV_OK);
-	CHECK(sqlite3_step(a) == SQLITE_ROW);
+	CHECK(prov_db_prepare(db, sql[0], &a, &e) == PROV_OK);
+	CHECK(prov_db_step(a, &row, "step", &e) == PROV_OK && row == 1);
 	/* The same text (by address) gives the same statement, reset. */
-	CHECK(prov_db_cached(db, &c, sql[0], &b, &e) == PROV_OK && a == b);
-	CHECK(sqlite3_step(b) == SQLITE_ROW && sqlite3_column_int(b, 0) == 0);
-	for (int i = 1; i < PROV_STMT_CACHE_MAX; i++)
-		CHECK(prov_db_cached(db, &c, sql[i], &a, &e) == PROV_OK);
-	CHECK(c.n == PROV_STMT_CACHE_MAX);
-	CHECK(prov_db_cached(db, &c, sql[PROV_STMT_CACHE_MAX], &a, &e) == PROV_E_INTERNAL);
+	CHECK(prov_db_prepare(db, sql[0], &b, &e) == PROV_OK && a == b);
+	CHECK(prov_db_step(b, &row, "step", &e) == PROV_OK && row == 1 && prov_db_col_int(b, 0) == 0);
+	for (int i = 1; i < PROV_DB_STMT_MAX; i++)
+		CHECK(prov_db_prepare(db, sql[i], &a, &e) == PROV_OK);
+	CHECK(prov_db_stmt_count(db) == PROV_DB_STMT_MAX);
+	CHECK(prov_db_prepare(db, sql[PROV_DB_STMT_MAX], &a, &e) == PROV_E_INTERNAL);
+	/* The connection finalizes every statement it keeps. */
+	CHECK(prov_db_close(db) == 0);
 	/* A bad statement is an error, not a cache entry. */
-	prov_db_cache_clear(&c);
-	CHECK(c.n == 0);
-	CHECK(prov_db_cached(db, &c, "SELECT FROM nowhere", &a, &e) == PROV_E_DB && c.n == 0);
-	prov_db_cache_clear(&c);
-	CHECK(sqlite3_close(db) == SQLITE_OK); /* every statement was finalized */
+	db = NULL;
+	CHECK(prov_db_open(path, 0, 1000, &db, &e) == PROV_OK);
+	if (db == NULL)
+		return;
+	CHECK(prov_db_stmt_count(db) == 0);
+	CHECK(prov_db_prepare(db, "SELECT FROM nowhere", &a, &e) == PROV_E_DB && prov_db_stmt_count(db) == 0);
+	CHECK(prov_db_close(db) == 0); /* every statement was finalized */
 }
 
 int main(void)

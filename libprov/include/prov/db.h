@@ -1,85 +1,119 @@
 /*
- * prov/db.h - the factory database (SQLite).
+ * prov/db.h - the factory database connection, whatever engine holds it.
  *
- * libprov owns the schema.  Its version is PRAGMA user_version; opening a database
- * applies the forward migrations it lacks in one transaction, and refuses a
- * database newer than this build.  The journal is WAL with a busy timeout, so many
- * prov processes can share one factory; writers take the lock up front
- * (BEGIN IMMEDIATE) so two of them never deadlock on a read-to-write upgrade.
- * The audit table is append-only (triggers abort UPDATE and DELETE).
- * Tables and columns are documented in docs/database.md.
+ * Engine-neutral: nothing here names an engine's types.  A prov_db is one
+ * connection to one engine (today SQLite, libprov/src/factory/db_sqlite.c; a
+ * second engine implements libprov/src/factory/db_engine.h, docs/database.md).
+ * Only the records layer (prov/records.h) writes SQL; everything else asks it
+ * for what it means.  This header is what the records layer and transactions
+ * need: open and close, transactions, prepared statements, and the mapping of
+ * an engine's failures to a prov_status.
+ *
+ * The schema is defined once, as data (libprov/src/factory/schema.c), with its
+ * version kept by the engine (SQLite: PRAGMA user_version).  Opening applies
+ * the forward migrations the database lacks in one transaction, and refuses a
+ * database newer than this build, or a file with no provkit schema.  Writers
+ * take the write lock up front (prov_db_begin), so two of them never deadlock
+ * on a read-to-write upgrade; a lock held beyond the busy timeout is
+ * PROV_E_BUSY.  The audit table is append-only, and a device's bundle counter
+ * only grows, both enforced in the database.  Tables and columns:
+ * docs/database.md.
+ *
+ * Statements.  prov_db_prepare returns the connection's prepared statement for an
+ * SQL text, prepared once and kept in a per-connection cache keyed by the
+ * text's ADDRESS (pass static strings), reset and with its bindings cleared:
+ * a batch reuses every statement.  Bound text and blobs are not copied: they
+ * must stay valid until the statement is stepped to its end or reset.  Column
+ * values are valid until the next step or reset of that statement.
+ * A prov_db is used by one thread at a time.
  */
 #ifndef PROV_DB_H
 #define PROV_DB_H
 
-#include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "prov/err.h"
 
 #define PROV_DB_SCHEMA_VERSION 1
 #define PROV_DB_BUSY_MS_DEFAULT 30000
+/* Statements one connection keeps prepared (the records layer has fewer). */
+#define PROV_DB_STMT_MAX 96
 
 /* How prov_db_open opens. */
 enum {
 	PROV_DB_OPEN = 0,        /* an existing database, to read and write; migrated */
-	PROV_DB_CREATE = 1,      /* a new file (failing if it exists) */
+	PROV_DB_CREATE = 1,      /* a new database (failing if it exists) */
 	/* Only to read: the connection cannot write, and nothing is migrated (a
 	 * schema older than this build is an error).  On a read-only file system a
 	 * WAL database without its -shm file is opened immutable (SQLite cannot
 	 * make the file there), unless its -wal holds changes it could not see. */
 	PROV_DB_READONLY = 2,
-	/* To read and write where the file can be written, else as PROV_DB_READONLY:
-	 * for a command that reads and records some reads (an audited export). */
+	/* To read and write where the database can be written, else as
+	 * PROV_DB_READONLY: for a command that reads and records some reads (an
+	 * audited export). */
 	PROV_DB_READ_MOSTLY = 3,
 };
 
-/* Open (mode: PROV_DB_OPEN, _CREATE, _READONLY, _READ_MOSTLY) and migrate
- * (not when read-only).  A database the mode would write to but cannot
- * (read-only file system, no write permission) is PROV_E_IO with a message
- * saying so; a write on a read-only connection fails as PROV_E_IO naming it. */
-prov_status prov_db_open(const char *path, int mode, int busy_ms, sqlite3 **out,
-                         prov_err *e);
+/* Column types, as the engine reports them (a boolean is an INT). */
+enum { PROV_DB_NULL = 0, PROV_DB_INT, PROV_DB_FLOAT, PROV_DB_TEXT, PROV_DB_BLOB };
 
-/* Map an SQLite result to a status and message: BUSY/LOCKED -> PROV_E_BUSY,
- * NOTADB/CORRUPT -> PROV_E_DB, CONSTRAINT -> PROV_E_EXISTS, I/O -> PROV_E_IO. */
-prov_status prov_db_fail(sqlite3 *db, int rc, const char *what, prov_err *e);
+typedef struct prov_db prov_db;
+typedef struct prov_db_stmt prov_db_stmt;
 
-prov_status prov_db_exec(sqlite3 *db, const char *sql, prov_err *e);
-prov_status prov_db_begin(sqlite3 *db, prov_err *e);      /* BEGIN IMMEDIATE */
-prov_status prov_db_commit(sqlite3 *db, prov_err *e);
-void prov_db_rollback(sqlite3 *db);                        /* best effort */
+/* Open (mode: PROV_DB_OPEN, _CREATE, _READONLY, _READ_MOSTLY) and migrate (not
+ * when read-only).  `path` names the database: a file for SQLite.  A database
+ * the mode would write to but cannot (read-only file system, no write
+ * permission) is PROV_E_IO with a message saying so; a write on a read-only
+ * connection fails as PROV_E_IO naming it. */
+prov_status prov_db_open(const char *path, int mode, int busy_ms, prov_db **out, prov_err *e);
+/* Finalize every cached statement and close; NULL is a no-op.  0, or -1 when
+ * the engine could not close cleanly (a statement outside the cache is open). */
+int prov_db_close(prov_db *db);
 
-prov_status prov_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, prov_err *e);
+/* 1 if the connection cannot write (opened read-only, or fell back to it). */
+int prov_db_readonly(const prov_db *db);
+/* "sqlite" (the engine's name, for messages and docs). */
+const char *prov_db_engine_name(const prov_db *db);
 
-/* A cache of prepared statements, keyed by the address of the SQL text (use string
- * literals).  prov_db_cached returns the statement reset and with cleared
- * bindings; the cache finalizes them in prov_db_cache_clear. */
-#define PROV_STMT_CACHE_MAX 48
-typedef struct prov_stmt_cache {
-	size_t n;
-	struct {
-		const char *sql;
-		sqlite3_stmt *st;
-	} ent[PROV_STMT_CACHE_MAX];
-} prov_stmt_cache;
+/* Transactions: begin takes the write lock at once (SQLite: BEGIN IMMEDIATE). */
+prov_status prov_db_begin(prov_db *db, prov_err *e);
+prov_status prov_db_commit(prov_db *db, prov_err *e);
+void prov_db_rollback(prov_db *db);                        /* best effort; no-op outside one */
 
-prov_status prov_db_cached(sqlite3 *db, prov_stmt_cache *c, const char *sql,
-                           sqlite3_stmt **st, prov_err *e);
-void prov_db_cache_clear(prov_stmt_cache *c);
+/* Run SQL text with no result rows (one or more statements). */
+prov_status prov_db_exec(prov_db *db, const char *sql, prov_err *e);
 
-/* Append to the audit log. `detail` is a JSON text or NULL.  The _cached form
- * keeps its statement in `c` (for loops). */
-prov_status prov_db_audit(sqlite3 *db, const char *action, const char *device,
-                          const char *detail, prov_err *e);
-prov_status prov_db_audit_cached(sqlite3 *db, prov_stmt_cache *c, const char *action,
-                                 const char *device, const char *detail, prov_err *e);
+/* The connection's statement for `sql`, cached (see above).  A full cache is PROV_E_INTERNAL;
+ * SQL the engine refuses is PROV_E_DB and is not cached. */
+prov_status prov_db_prepare(prov_db *db, const char *sql, prov_db_stmt **st, prov_err *e);
+/* How many statements the connection keeps prepared. */
+size_t prov_db_stmt_count(const prov_db *db);
 
-/* Key/value settings in the meta table.  get: PROV_E_NOTFOUND if absent; *val is
- * malloc'd (caller frees). */
-prov_status prov_db_meta_set(sqlite3 *db, const char *key, const void *val, size_t len,
-                             prov_err *e);
-prov_status prov_db_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t *len,
-                             prov_err *e);
+/* Parameters count from 1 (the SQL says ?1, ?2, ...).  text NULL binds NULL;
+ * blob NULL binds NULL, a non-NULL blob of length 0 an empty blob. */
+void prov_db_bind_int(prov_db_stmt *st, int i, int64_t v);
+void prov_db_bind_text(prov_db_stmt *st, int i, const char *s);
+void prov_db_bind_blob(prov_db_stmt *st, int i, const void *p, size_t n);
+
+/* Step: *row is 1 with a row to read, 0 when done (the statement is then
+ * reset: it holds no transaction open).  A failure is mapped to a
+ * status (busy -> PROV_E_BUSY, a constraint -> PROV_E_EXISTS, corrupt or not a
+ * database -> PROV_E_DB, I/O or read-only -> PROV_E_IO) with the message
+ * "<what>: <the engine's reason>", and the statement is reset. */
+prov_status prov_db_step(prov_db_stmt *st, int *row, const char *what, prov_err *e);
+/* Step a statement that returns no row, then reset it. */
+prov_status prov_db_done(prov_db_stmt *st, const char *what, prov_err *e);
+/* Back to the start (the bindings stay until the next prov_db_prepare). */
+void prov_db_reset(prov_db_stmt *st);
+
+/* Columns count from 0.  text and blob: NULL for an SQL NULL (a zero-length
+ * blob may also read as NULL: test *len); *len is the byte count. */
+int prov_db_col_count(prov_db_stmt *st);
+const char *prov_db_col_name(prov_db_stmt *st, int i);
+int prov_db_col_type(prov_db_stmt *st, int i);
+int64_t prov_db_col_int(prov_db_stmt *st, int i);
+const char *prov_db_col_text(prov_db_stmt *st, int i, size_t *len);
+const uint8_t *prov_db_col_blob(prov_db_stmt *st, int i, size_t *len);
 
 #endif

@@ -19,14 +19,12 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <sqlite3.h>
 
 #include "prov/cose.h"
 #include "prov/db.h"
 #include "prov/err.h"
 #include "prov/keys.h"
 #include "prov/secret.h"
-#include "prov/template.h"
 
 #define PROV_HOME_DEFAULT "factory"
 #define PROV_CA_SUBJECT_DEFAULT "CN=provkit Device CA,O=provkit factory"
@@ -55,7 +53,7 @@ enum {
 
 typedef struct prov_home {
 	char *dir;
-	sqlite3 *db;
+	prov_db *db;              /* the records (prov/records.h), prepared statements cached */
 	X509 *ca;                 /* PROV_NEED_CA / _CA_CERT */
 	STACK_OF(X509) *ca_chain; /* the CA first, then its issuers */
 	EVP_PKEY *ca_key;         /* PROV_NEED_CA */
@@ -64,13 +62,17 @@ typedef struct prov_home {
 	prov_kek kek;             /* PROV_NEED_KEK */
 	int have_kek;
 	char *passphrase;         /* copy of PROV_PASSPHRASE (secure heap), wiped on close */
-	prov_stmt_cache stmts;    /* prepared statements of db */
 	prov_keygen keygen;       /* reused key generation contexts */
 	prov_cose_signer bundle_signer; /* h->signer prepared for many bundles */
 	EVP_MD_CTX *ca_sign;      /* h->ca_key prepared for many certificates (ECDSA) */
 	struct prov_x509_exts *cert_exts; /* h->ca's fixed extensions, for the last EKU list */
-	prov_template *tpl;       /* the last template read from the database */
-	char tpl_digest[65];
+	/* What a layer above keeps for the life of the home (bundle/: the last
+	 * template read from the database, by digest).  The home never looks
+	 * inside; prov_home_close calls free_fn(p). */
+	struct {
+		void *p;
+		void (*free_fn)(void *p);
+	} cache;
 } prov_home;
 
 /* The home directory to use: `opt` if given, else $PROV_HOME, else ./factory. */

@@ -6,8 +6,8 @@
  * in the home's `kek` file (mode 0600), or derived from PROV_PASSPHRASE with scrypt
  * (N=2^15, r=8, p=1) and a random salt kept in the database.  A sealed blob is
  *   version (1 byte, 1) || nonce (12) || ciphertext || tag (16)
- * and its AAD names what it is ("psk|<device>|<generation>|<slot>",
- * "key|<device>|<generation>"), so a blob moved to another row does not open.
+ * and its AAD names what it is (the vault, prov/vault.h, binds each to its
+ * database row), so a blob moved to another row does not open.
  *
  * Memory.  prov_secure_heap_init sets up OpenSSL's secure heap
  * (CRYPTO_secure_malloc_init, PROV_SECURE_HEAP_SIZE bytes: mlock'd, MADV_DONTDUMP,
@@ -71,11 +71,14 @@ void prov_kek_wipe(prov_kek *k);
 prov_status prov_seal(const prov_kek *k, const char *aad, const uint8_t *pt, size_t len,
                       uint8_t *out, prov_err *e);
 /* Open: pt must hold len - PROV_SEAL_OVERHEAD bytes.  A blob that fails to
- * authenticate: PROV_E_DB naming the row ("the PSK of device "d" (generation 1,
- * slot 2) is damaged: ...") when k->checked, else PROV_E_AUTH (wrong KEK or
- * passphrase).  A blob too short or of another version: PROV_E_DB.  Outside
- * text in the AAD is escaped in the message. */
+ * authenticate: PROV_E_DB ("<name> is damaged: ...") when k->checked, else
+ * PROV_E_AUTH (wrong KEK or passphrase).  A blob too short or of another
+ * version: PROV_E_DB.  `name` says what the blob is in messages, made safe by
+ * the caller ("the PSK of device "d" (generation 1, slot 2)"); prov_open names
+ * it "sealed secret "<aad>"", the AAD escaped. */
 prov_status prov_open(const prov_kek *k, const char *aad, const uint8_t *in, size_t len,
                       uint8_t *pt, size_t *pt_len, prov_err *e);
+prov_status prov_open_named(const prov_kek *k, const char *aad, const char *name, const uint8_t *in,
+                            size_t len, uint8_t *pt, size_t *pt_len, prov_err *e);
 
 #endif

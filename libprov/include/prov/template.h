@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "prov/err.h"
+#include "prov/home.h"
 #include "prov/keys.h"
 
 #define PROV_TPL_MAX_CREDS 16
@@ -93,6 +94,16 @@ prov_status prov_template_from_db(const char *json, const uint8_t *trust_der,
                                   size_t trust_len, prov_template **out, prov_err *e);
 
 void prov_template_free(prov_template *t);
+
+/* Record the template in the factory's records if it is not there yet
+ * (prov/records.h), inside the caller's transaction. */
+prov_status prov_template_store(prov_home *h, const prov_template *t, prov_err *e);
+
+/* The template recorded under a digest (hex), rebuilt (prov_template_from_db).
+ * The home keeps the last one asked for: *t is borrowed until the next call
+ * or prov_home_close.  An unknown digest is PROV_E_DB. */
+prov_status prov_template_recorded(prov_home *h, const char *digest, const prov_template **t,
+                                   prov_err *e);
 
 /* Read a trust file: a compact trust store (prov trust build, checked like a
  * device would) or certificates (PEM or DER, any number).  *buf is malloc'd:

@@ -11,12 +11,15 @@
 #include "prov/cbor.h"
 #include "prov/db.h"
 #include "prov/keys.h"
-#include "prov/mint.h"
+#include "prov/records.h"
 #include "prov/secret.h"
 #include "prov/template.h"
 #include "prov/util.h"
+#include "prov/vault.h"
 
 #define MAX_SECRET 64
+_Static_assert(MAX_SECRET >= PROV_VAULT_PSK_MAX && MAX_SECRET >= PROV_VAULT_KEY_MAX,
+               "an entry holds any secret the vault opens");
 
 const char *prov_entry_type_name(int type)
 {
@@ -32,195 +35,47 @@ const char *prov_entry_type_name(int type)
 	return NULL;
 }
 
-/* Everything a device's current generation holds, read from the database. */
+/* What the bundle of a device's current generation is built from, read from
+ * the records: its row, its key, and each slot's credential as it is needed
+ * (a PSK's identity stays here while the entries borrow it). */
 typedef struct dev_data {
-	char tpl_digest[65];
-	int generation;
-	unsigned long long counter;
+	prov_rec_device dev;
+	prov_rec_key key;             /* key.spki NULL: no device key */
 	EVP_PKEY *recipient;
-	uint8_t *cert_der;           /* leaf DER */
-	size_t cert_len;
-	char *key_type;
-	char *key_origin;
-	uint8_t *key_spki;
-	size_t key_spki_len;
-	uint8_t *key_sealed;
-	size_t key_sealed_len;
-	uint8_t *psk_ident;
-	size_t psk_ident_len;
-	uint8_t *psk_sealed;
-	size_t psk_sealed_len;
-	uint8_t *own_spki, *peer_spki;
-	size_t own_spki_len, peer_spki_len;
+	prov_rec_psk psk[PROV_TPL_MAX_CREDS];
 } dev_data;
 
 static void dev_data_free(dev_data *d)
 {
+	prov_rec_device_free(&d->dev);
+	prov_rec_key_free(&d->key);
 	EVP_PKEY_free(d->recipient);
-	free(d->cert_der);
-	free(d->key_type);
-	free(d->key_origin);
-	free(d->key_spki);
-	free(d->key_sealed);
-	free(d->psk_ident);
-	free(d->psk_sealed);
-	free(d->own_spki);
-	free(d->peer_spki);
-}
-
-static int col_copy(sqlite3_stmt *s, int i, uint8_t **p, size_t *n)
-{
-	int len = sqlite3_column_bytes(s, i);
-	const void *v = sqlite3_column_blob(s, i);
-
-	*p = NULL;
-	*n = 0;
-	if (v == NULL)
-		return 0;
-	*p = malloc((size_t)len + 1);
-	if (*p == NULL)
-		return -1;
-	memcpy(*p, v, (size_t)len);
-	(*p)[len] = 0;
-	*n = (size_t)len;
-	return 0;
-}
-
-/* Run a cached query for (device, generation[, slot]); 1 if a row, 0 if none. */
-static int query_row(prov_home *h, const char *sql, const char *id, int gen, long long slot,
-                     sqlite3_stmt **s, prov_err *e, prov_status *st)
-{
-	int rc;
-
-	*st = prov_db_cached(h->db, &h->stmts, sql, s, e);
-	if (*st != PROV_OK)
-		return -1;
-	sqlite3_bind_text(*s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(*s, 2, gen);
-	if (slot >= 0)
-		sqlite3_bind_int64(*s, 3, slot);
-	rc = sqlite3_step(*s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE) {
-		*st = prov_db_fail(h->db, rc, "reading the device's credentials", e);
-		return -1;
-	}
-	return 0;
+	for (size_t i = 0; i < PROV_TPL_MAX_CREDS; i++)
+		prov_rec_psk_free(&d->psk[i]);
 }
 
 static prov_status load_device(prov_home *h, const char *id, int want_recipient, dev_data *d,
                                prov_err *e)
 {
-	static const char q_dev[] =
-		"SELECT template, generation, bundle_counter, recipient_spki FROM devices WHERE id = ?";
-	static const char q_key[] =
-		"SELECT key_type, origin, spki, private_sealed FROM device_keys WHERE device_id = ? AND generation = ?";
-	sqlite3_stmt *s;
-	prov_status st;
-	int rc;
+	int found = 0;
+	prov_status st = prov_records_device(h->db, id, &d->dev, e);
 
-	st = prov_db_cached(h->db, &h->stmts, q_dev, &s, e);
 	if (st != PROV_OK)
 		return st;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
-		return prov_err_set(e, PROV_E_NOTFOUND, "unknown device %s", id);
-	if (rc != SQLITE_ROW)
-		return prov_db_fail(h->db, rc, "reading the device", e);
-	snprintf(d->tpl_digest, sizeof(d->tpl_digest), "%s", (const char *)sqlite3_column_text(s, 0));
-	d->generation = sqlite3_column_int(s, 1);
-	d->counter = (unsigned long long)sqlite3_column_int64(s, 2);
-	if (want_recipient && sqlite3_column_type(s, 3) == SQLITE_BLOB) {
-		st = prov_key_from_spki(sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3),
-		                        &d->recipient, e);
+	if (want_recipient && d->dev.recipient_spki != NULL) {
+		st = prov_key_from_spki(d->dev.recipient_spki, d->dev.recipient_spki_len, &d->recipient, e);
 		if (st != PROV_OK) {
 			prov_err_wrap(e, "stored recipient key of %s", id);
 			return st;
 		}
 	}
-	sqlite3_reset(s);
-	rc = query_row(h, q_key, id, d->generation, -1, &s, e, &st);
-	if (rc < 0)
-		return st;
-	if (rc == 1) {
-		d->key_type = strdup((const char *)sqlite3_column_text(s, 0));
-		d->key_origin = strdup((const char *)sqlite3_column_text(s, 1));
-		if (d->key_type == NULL || d->key_origin == NULL ||
-		    col_copy(s, 2, &d->key_spki, &d->key_spki_len) != 0 ||
-		    col_copy(s, 3, &d->key_sealed, &d->key_sealed_len) != 0)
-			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-	}
-	sqlite3_reset(s);
-	return st;
+	return prov_records_key(h->db, id, d->dev.generation, &d->key, &found, e);
 }
 
-static prov_status load_slot_data(prov_home *h, const char *id, const prov_tpl_cred *c,
-                                  dev_data *d, prov_err *e)
+static prov_status missing_slot(const char *id, const dev_data *d, const prov_tpl_cred *c, prov_err *e)
 {
-	static const char q_cert[] =
-		"SELECT der FROM certificates WHERE device_id = ? AND generation = ? AND slot = ?";
-	static const char q_psk[] =
-		"SELECT identity, key_sealed FROM psks WHERE device_id = ? AND generation = ? AND slot = ?";
-	static const char q_rpk[] =
-		"SELECT own_spki, peer_spki FROM raw_keys WHERE device_id = ? AND generation = ? AND slot = ?";
-	const char *sql = c->kind == PROV_CRED_CERT ? q_cert : c->kind == PROV_CRED_PSK ? q_psk : q_rpk;
-	sqlite3_stmt *s;
-	prov_status st = PROV_OK;
-	int rc, bad = 0;
-
-	rc = query_row(h, sql, id, d->generation, c->slot, &s, e, &st);
-	if (rc < 0)
-		return st;
-	if (rc == 0)
-		return prov_err_set(e, PROV_E_DB, "device %s generation %d lacks its slot %u credential",
-		                    id, d->generation, (unsigned)c->slot);
-	if (c->kind == PROV_CRED_CERT)
-		bad = col_copy(s, 0, &d->cert_der, &d->cert_len);
-	else if (c->kind == PROV_CRED_PSK)
-		bad = col_copy(s, 0, &d->psk_ident, &d->psk_ident_len) ||
-		      col_copy(s, 1, &d->psk_sealed, &d->psk_sealed_len);
-	else
-		bad = col_copy(s, 0, &d->own_spki, &d->own_spki_len) ||
-		      col_copy(s, 1, &d->peer_spki, &d->peer_spki_len);
-	sqlite3_reset(s);
-	return bad ? prov_err_set(e, PROV_E_INTERNAL, "out of memory") : PROV_OK;
-}
-
-/* The template a device was minted with, from the database (cached per home). */
-static prov_status device_template(prov_home *h, const char *digest, prov_template **t,
-                                   prov_err *e)
-{
-	static const char q[] = "SELECT json, trust_der FROM templates WHERE digest = ?";
-	sqlite3_stmt *s;
-	prov_status st;
-	int rc;
-
-	if (h->tpl != NULL && strcmp(h->tpl_digest, digest) == 0) {
-		*t = h->tpl;
-		return PROV_OK;
-	}
-	st = prov_db_cached(h->db, &h->stmts, q, &s, e);
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_text(s, 1, digest, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? prov_err_set(e, PROV_E_DB, "template %s missing", digest)
-		                         : prov_db_fail(h->db, rc, "reading the template", e);
-	}
-	prov_template_free(h->tpl);
-	h->tpl = NULL;
-	st = prov_template_from_db((const char *)sqlite3_column_text(s, 0), sqlite3_column_blob(s, 1),
-	                           (size_t)sqlite3_column_bytes(s, 1), &h->tpl, e);
-	sqlite3_reset(s);
-	if (st != PROV_OK)
-		return st;
-	snprintf(h->tpl_digest, sizeof(h->tpl_digest), "%s", digest);
-	*t = h->tpl;
-	return PROV_OK;
+	return prov_err_set(e, PROV_E_DB, "device %s generation %d lacks its slot %u credential", id,
+	                    d->dev.generation, (unsigned)c->slot);
 }
 
 /* One credential entry before encoding.  A secret entry holds its secret here
@@ -289,19 +144,20 @@ static prov_status add_public(entry *ents, size_t *n, uint32_t slot, int type, i
 	return PROV_OK;
 }
 
-/* Open a sealed secret from the database straight into a new entry. */
-static prov_status add_secret(prov_home *h, entry *ents, size_t *n, uint32_t slot, int type,
-                              int alg, unsigned usage, const char *aad, const uint8_t *sealed,
-                              size_t sealed_len, prov_err *e)
+/* A new secret entry, its value opened by the vault straight into it: the
+ * PSK of (device, generation, slot), or the host-made key (slot < 0). */
+static prov_status add_secret(prov_home *h, entry *ents, size_t *n, const char *id, int gen,
+                              int64_t psk_slot, uint32_t slot, int type, int alg, unsigned usage,
+                              const uint8_t *sealed, size_t sealed_len, prov_err *e)
 {
-	entry *x;
+	entry *x = new_entry(ents, n, slot, type, alg, usage, e);
 
-	if (sealed == NULL || sealed_len > MAX_SECRET + PROV_SEAL_OVERHEAD)
-		return prov_err_set(e, PROV_E_DB, "stored secret (%s) is malformed", aad);
-	x = new_entry(ents, n, slot, type, alg, usage, e);
 	if (x == NULL)
 		return e != NULL ? e->code : PROV_E_INPUT;
-	return prov_open(&h->kek, aad, sealed, sealed_len, x->secret, &x->secret_len, e);
+	if (psk_slot >= 0)
+		return prov_vault_open_psk(&h->kek, id, gen, psk_slot, sealed, sealed_len, x->secret,
+		                           &x->secret_len, e);
+	return prov_vault_open_key(&h->kek, id, gen, sealed, sealed_len, x->secret, &x->secret_len, e);
 }
 
 static int key_alg(const char *key_type)
@@ -314,9 +170,10 @@ static int key_alg(const char *key_type)
 }
 
 /* The device certificate followed by the CA chain (when the template asks). */
-static cbor_item_t *cert_value(prov_home *h, const prov_tpl_cred *c, const dev_data *d)
+static cbor_item_t *cert_value(prov_home *h, const prov_tpl_cred *c, const uint8_t *der,
+                               size_t der_len)
 {
-	size_t total = d->cert_len;
+	size_t total = der_len;
 	uint8_t *buf, *p;
 	cbor_item_t *v;
 
@@ -326,8 +183,8 @@ static cbor_item_t *cert_value(prov_home *h, const prov_tpl_cred *c, const dev_d
 	buf = malloc(total);
 	if (buf == NULL)
 		return NULL;
-	memcpy(buf, d->cert_der, d->cert_len);
-	p = buf + d->cert_len;
+	memcpy(buf, der, der_len);
+	p = buf + der_len;
 	if (c->include_chain && h->ca_chain != NULL)
 		for (int i = 0; i < sk_X509_num(h->ca_chain); i++)
 			i2d_X509(sk_X509_value(h->ca_chain, i), &p);
@@ -339,43 +196,54 @@ static cbor_item_t *cert_value(prov_home *h, const prov_tpl_cred *c, const dev_d
 static prov_status collect_entries(prov_home *h, const char *id, const prov_template *t,
                                    dev_data *d, entry *ents, size_t *n, prov_err *e)
 {
-	char aad[128];
+	const int gen = d->dev.generation;
 	uint32_t key_slots[2];
 	size_t n_key_slots = 0;
 	prov_status st = PROV_OK;
 
 	for (size_t i = 0; i < t->n_creds && st == PROV_OK; i++) {
 		const prov_tpl_cred *c = &t->creds[i];
+		prov_rec_rpk rpk;
+		uint8_t *der = NULL;
+		size_t der_len = 0;
+		int found = 0;
 
 		switch (c->kind) {
 		case PROV_CRED_CERT:
-			st = load_slot_data(h, id, c, d, e);
+			st = prov_records_cert(h->db, id, gen, c->slot, &der, &der_len, &found, e);
+			if (st == PROV_OK && !found)
+				st = missing_slot(id, d, c, e);
 			if (st == PROV_OK)
-				st = add_public(ents, n, c->slot, PROV_ENT_DEVICE_CERT, key_alg(d->key_type),
-				                PROV_USE_PRESENT, cert_value(h, c, d), e);
+				st = add_public(ents, n, c->slot, PROV_ENT_DEVICE_CERT, key_alg(d->key.key_type),
+				                PROV_USE_PRESENT, cert_value(h, c, der, der_len), e);
+			free(der);
 			key_slots[n_key_slots++] = c->slot;
 			break;
 		case PROV_CRED_RPK:
-			st = load_slot_data(h, id, c, d, e);
+			st = prov_records_rpk(h->db, id, gen, c->slot, &rpk, &found, e);
+			if (st == PROV_OK && !found)
+				st = missing_slot(id, d, c, e);
 			if (st == PROV_OK)
-				st = add_public(ents, n, c->slot, PROV_ENT_OWN_RPK, key_alg(d->key_type),
-				                PROV_USE_PRESENT, prov_cbor_bytes(d->own_spki, d->own_spki_len), e);
-			if (st == PROV_OK && d->peer_spki != NULL)
+				st = add_public(ents, n, c->slot, PROV_ENT_OWN_RPK, key_alg(d->key.key_type),
+				                PROV_USE_PRESENT, prov_cbor_bytes(rpk.own_spki, rpk.own_len), e);
+			if (st == PROV_OK && rpk.peer_spki != NULL)
 				st = add_public(ents, n, c->slot, PROV_ENT_PEER_RPK, 0, PROV_USE_TRUST,
-				                prov_cbor_bytes(d->peer_spki, d->peer_spki_len), e);
+				                prov_cbor_bytes(rpk.peer_spki, rpk.peer_len), e);
+			prov_rec_rpk_free(&rpk);
 			if (n_key_slots == 0 || key_slots[0] != c->slot)
 				key_slots[n_key_slots++] = c->slot;
 			break;
 		case PROV_CRED_PSK:
-			st = load_slot_data(h, id, c, d, e);
+			st = prov_records_psk(h->db, id, gen, c->slot, &d->psk[i], &found, e);
+			if (st == PROV_OK && !found)
+				st = missing_slot(id, d, c, e);
 			if (st != PROV_OK)
 				break;
-			snprintf(aad, sizeof(aad), "psk|%s|%d|%u", id, d->generation, (unsigned)c->slot);
-			st = add_secret(h, ents, n, c->slot, PROV_ENT_PSK, 0, PROV_USE_DERIVE, aad,
-			                d->psk_sealed, d->psk_sealed_len, e);
+			st = add_secret(h, ents, n, id, gen, c->slot, c->slot, PROV_ENT_PSK, 0, PROV_USE_DERIVE,
+			                d->psk[i].sealed, d->psk[i].sealed_len, e);
 			if (st == PROV_OK) {
-				ents[*n - 1].ident = d->psk_ident;
-				ents[*n - 1].ident_len = d->psk_ident_len;
+				ents[*n - 1].ident = d->psk[i].identity;
+				ents[*n - 1].ident_len = d->psk[i].identity_len;
 			}
 			break;
 		case PROV_CRED_TRUST:
@@ -385,12 +253,10 @@ static prov_status collect_entries(prov_home *h, const char *id, const prov_temp
 		}
 	}
 	/* A host-made device key travels (encrypted) to each slot that uses it. */
-	if (d->key_origin != NULL && strcmp(d->key_origin, "host") == 0) {
-		snprintf(aad, sizeof(aad), "key|%s|%d", id, d->generation);
+	if (strcmp(d->key.origin, "host") == 0)
 		for (size_t k = 0; k < n_key_slots && st == PROV_OK; k++)
-			st = add_secret(h, ents, n, key_slots[k], PROV_ENT_PRIVATE_KEY, key_alg(d->key_type),
-			                PROV_USE_SIGN, aad, d->key_sealed, d->key_sealed_len, e);
-	}
+			st = add_secret(h, ents, n, id, gen, -1, key_slots[k], PROV_ENT_PRIVATE_KEY,
+			                key_alg(d->key.key_type), PROV_USE_SIGN, d->key.sealed, d->key.sealed_len, e);
 	return st;
 }
 
@@ -569,52 +435,29 @@ static prov_status record_bundle(prov_home *h, const char *id, const dev_data *d
                                  const prov_bundle_opts *o, const prov_bundle_info *info,
                                  const uint8_t *data, size_t len, prov_err *e)
 {
-	static const char q_upd[] =
-		"UPDATE devices SET bundle_counter = ?, updated_at = ?, "
-		"status = CASE status WHEN 'installed' THEN 'installed' ELSE 'bundled' END WHERE id = ?";
-	static const char q_ins[] =
-		"INSERT INTO bundles (device_id, counter, generation, nonce, sha256, size, created_at, data) "
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+	prov_rec_bundle b;
 	char hex[65], detail[256];
-	sqlite3_stmt *s;
 	prov_status st;
-	int rc;
 
 	prov_hex(info->sha256, sizeof(info->sha256), hex);
-	st = prov_db_cached(h->db, &h->stmts, q_upd, &s, e);
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)info->counter);
-	sqlite3_bind_int64(s, 2, prov_now());
-	sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return prov_db_fail(h->db, rc, "advancing the bundle counter", e);
-	st = prov_db_cached(h->db, &h->stmts, q_ins, &s, e);
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)info->counter);
-	sqlite3_bind_int(s, 3, d->generation);
-	if (o->nonce != NULL)
-		sqlite3_bind_blob(s, 4, o->nonce, (int)o->nonce_len, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, hex, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, (sqlite3_int64)len);
-	sqlite3_bind_int64(s, 7, prov_now());
+	memset(&b, 0, sizeof(b));
+	b.counter = info->counter;
+	b.generation = d->dev.generation;
+	b.nonce = (uint8_t *)o->nonce;
+	b.nonce_len = o->nonce_len;
+	b.sha256 = hex;
 	/* A lab bundle holds secrets in the clear: the database never does. */
-	if (info->plaintext_secrets)
-		sqlite3_bind_zeroblob(s, 8, 0);
-	else
-		sqlite3_bind_blob(s, 8, data, (int)len, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return prov_db_fail(h->db, rc, "recording the bundle", e);
+	b.data = info->plaintext_secrets ? NULL : (uint8_t *)data;
+	b.data_len = info->plaintext_secrets ? 0 : len;
+	st = prov_records_device_bundled(h->db, id, info->counter, e);
+	if (st == PROV_OK)
+		st = prov_records_bundle_add(h->db, id, &b, len, e);
+	if (st != PROV_OK)
+		return st;
 	snprintf(detail, sizeof(detail),
 	         "{\"counter\":%llu,\"plaintext_secrets\":%s,\"secrets\":%d,\"sha256\":\"%s\"}",
 	         info->counter, info->plaintext_secrets ? "true" : "false", info->n_secrets, hex);
-	return prov_db_audit_cached(h->db, &h->stmts, o->wipe ? "wipe" : "bundle", id, detail, e);
+	return prov_records_audit(h->db, o->wipe ? "wipe" : "bundle", id, detail, e);
 }
 
 /* --trust: the device's template with other anchors in its trust slot, recorded
@@ -622,27 +465,17 @@ static prov_status record_bundle(prov_home *h, const char *id, const dev_data *d
 static prov_status override_trust(prov_home *h, const char *id, const prov_template *t,
                                   const char *path, prov_template **own, prov_err *e)
 {
-	static const char q[] = "UPDATE devices SET template = ?, updated_at = ? WHERE id = ?";
-	sqlite3_stmt *s;
 	char hex[65];
 	prov_status st = prov_template_dup(t, own, e);
-	int rc;
 
 	if (st == PROV_OK)
 		st = prov_template_set_trust(*own, path, e);
 	if (st == PROV_OK)
 		st = prov_template_store(h, *own, e);
-	if (st == PROV_OK)
-		st = prov_db_cached(h->db, &h->stmts, q, &s, e);
 	if (st != PROV_OK)
 		return st;
 	prov_hex((*own)->digest, sizeof((*own)->digest), hex);
-	sqlite3_bind_text(s, 1, hex, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, prov_now());
-	sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? PROV_OK : prov_db_fail(h->db, rc, "recording the device's trust anchors", e);
+	return prov_records_device_set_template(h->db, id, hex, e);
 }
 
 prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bundle_opts *o,
@@ -650,7 +483,8 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
                               prov_err *e)
 {
 	dev_data d;
-	prov_template *t = NULL, *own_tpl = NULL;
+	const prov_template *t = NULL;
+	prov_template *own_tpl = NULL;
 	entry ents[PROV_BUNDLE_MAX_ENTRIES];
 	size_t n = 0;
 	cbor_item_t *payload = NULL, *arr = NULL, *tls = NULL, *secrets = NULL, *sealed = NULL;
@@ -670,7 +504,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 		                    PROV_NONCE_MAX);
 	st = load_device(h, device_id, o->recipient == NULL && !o->wipe, &d, e);
 	if (st == PROV_OK && !o->wipe)
-		st = device_template(h, d.tpl_digest, &t, e);
+		st = prov_template_recorded(h, d.dev.template_digest, &t, e);
 	if (st == PROV_OK && !o->wipe && o->trust_file != NULL &&
 	    (st = override_trust(h, device_id, t, o->trust_file, &own_tpl, e)) == PROV_OK)
 		t = own_tpl;
@@ -690,7 +524,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	plaintext = o->insecure_plaintext && o->recipient == NULL;
 	{
 		int has_secrets = prov_template_find(t, PROV_CRED_PSK) != NULL ||
-		                  (d.key_origin != NULL && strcmp(d.key_origin, "host") == 0);
+		                  strcmp(d.key.origin, "host") == 0;
 
 		if (has_secrets && recipient == NULL && !plaintext) {
 			st = prov_err_set(e, PROV_E_USAGE,
@@ -720,7 +554,7 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 	if (st != PROV_OK)
 		goto out;
 payload:
-	info->counter = d.counter + 1;
+	info->counter = d.dev.bundle_counter + 1;
 	info->n_entries = n;
 	info->plaintext_secrets = plaintext && info->n_secrets > 0;
 	payload = cbor_new_definite_map(8);

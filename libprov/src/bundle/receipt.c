@@ -9,8 +9,8 @@
 #include "prov/bundle.h"
 #include "prov/cbor.h"
 #include "prov/cose.h"
-#include "prov/db.h"
 #include "prov/keys.h"
+#include "prov/records.h"
 #include "prov/util.h"
 
 #define KID_LEN 8
@@ -191,30 +191,20 @@ static prov_status check_payload(const cbor_item_t *p, const uint8_t *raw, size_
 	return PROV_OK;
 }
 
-/* The device's registered key (devices.recipient_spki). */
+/* The device's registered key (its recipient key). */
 static prov_status device_key(prov_home *h, const char *id, EVP_PKEY **key, prov_err *e)
 {
-	static const char q[] = "SELECT recipient_spki FROM devices WHERE id = ?";
-	sqlite3_stmt *s;
-	prov_status st = prov_db_cached(h->db, &h->stmts, q, &s, e);
-	int rc;
+	prov_rec_device d;
+	prov_status st = prov_records_device(h->db, id, &d, e);
 
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
-		st = prov_err_set(e, PROV_E_NOTFOUND, "unknown device %s", id);
-	else if (rc != SQLITE_ROW)
-		st = prov_db_fail(h->db, rc, "reading the device", e);
-	else if (sqlite3_column_type(s, 0) != SQLITE_BLOB)
+	if (st == PROV_OK && d.recipient_spki == NULL)
 		st = prov_err_set(e, PROV_E_NOTFOUND,
 		                  "device %s has no registered key to check its receipt against: "
 		                  "mint it with --recipient-key (the agent's identity key)", id);
-	else if ((st = prov_key_from_spki(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-	                                  key, e)) != PROV_OK)
+	else if (st == PROV_OK &&
+	         (st = prov_key_from_spki(d.recipient_spki, d.recipient_spki_len, key, e)) != PROV_OK)
 		prov_err_wrap(e, "stored key of %s", id);
-	sqlite3_reset(s);
+	prov_rec_device_free(&d);
 	return st;
 }
 
@@ -222,51 +212,42 @@ static prov_status device_key(prov_home *h, const char *id, EVP_PKEY **key, prov
 static prov_status issued_bundle(prov_home *h, prov_receipt *r, uint8_t digest[32],
                                  uint8_t nonce[PROV_NONCE_MAX], size_t *nonce_len, prov_err *e)
 {
-	static const char q[] = "SELECT nonce, data FROM bundles WHERE device_id = ? AND counter = ?";
-	sqlite3_stmt *s;
-	prov_status st = prov_db_cached(h->db, &h->stmts, q, &s, e);
+	prov_rec_bundle b;
 	cbor_item_t *top = NULL, *pl, *payload = NULL;
-	int rc;
+	int found = 0;
+	prov_status st = prov_records_bundle(h->db, r->device, r->counter, &b, &found, e);
 
+	*nonce_len = 0;
 	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_text(s, 1, r->device, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)r->counter);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+		goto out;
+	if (!found || r->counter == 0) {
 		st = prov_err_set(e, PROV_E_NOTFOUND, "no bundle with counter %llu was issued to %s",
 		                  r->counter, r->device);
 		goto out;
 	}
-	if (rc != SQLITE_ROW) {
-		st = prov_db_fail(h->db, rc, "reading the bundle", e);
-		goto out;
-	}
-	*nonce_len = 0;
-	if (sqlite3_column_type(s, 0) == SQLITE_BLOB) {
-		*nonce_len = (size_t)sqlite3_column_bytes(s, 0);
-		if (*nonce_len > PROV_NONCE_MAX) {
+	if (b.nonce != NULL) {
+		if (b.nonce_len > PROV_NONCE_MAX) {
 			st = prov_err_set(e, PROV_E_DB, "bundle %llu of %s: stored nonce too long", r->counter,
 			                  r->device);
 			goto out;
 		}
-		memcpy(nonce, sqlite3_column_blob(s, 0), *nonce_len);
+		memcpy(nonce, b.nonce, b.nonce_len);
+		*nonce_len = b.nonce_len;
 	}
-	if (sqlite3_column_bytes(s, 1) == 0) {
+	if (b.data_len == 0) {
 		st = prov_err_set(e, PROV_E_NOTFOUND,
 		                  "bundle %llu of %s was not stored (a lab bundle with plaintext secrets): "
 		                  "its manifest digest cannot be checked", r->counter, r->device);
 		goto out;
 	}
-	st = prov_receipt_manifest_digest(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
-	                                  digest, e);
+	st = prov_receipt_manifest_digest(b.data, b.data_len, digest, e);
 	if (st != PROV_OK) {
 		prov_err_wrap(e, "stored bundle %llu of %s", r->counter, r->device);
 		goto out;
 	}
 	/* Whether it was a wipe bundle, for the audit trail. */
-	if (prov_cbor_decode(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), &top, NULL) ==
-	        PROV_OK && (pl = sign1_field(top, 2)) != NULL && cbor_isa_bytestring(pl) &&
+	if (prov_cbor_decode(b.data, b.data_len, &top, NULL) == PROV_OK && (pl = sign1_field(top, 2)) != NULL &&
+	    cbor_isa_bytestring(pl) &&
 	    prov_cbor_decode(cbor_bytestring_handle(pl), cbor_bytestring_length(pl), &payload, NULL) == PROV_OK &&
 	    cbor_isa_map(payload))
 		r->wipe = prov_cbor_map_get_int(payload, PROV_B_WIPE) != NULL;
@@ -275,63 +256,35 @@ out:
 		cbor_decref(&payload);
 	if (top != NULL)
 		cbor_decref(&top);
-	sqlite3_reset(s);
+	prov_rec_bundle_free(&b);
 	return st;
 }
 
 static prov_status record(prov_home *h, prov_receipt *r, const uint8_t *buf, size_t len,
                           prov_err *e)
 {
-	static const char q_has[] = "SELECT 1 FROM installs WHERE device_id = ? AND counter = ?";
-	static const char q_ins[] =
-		"INSERT INTO installs (device_id, counter, manifest_digest, receipt, installed_at) "
-		"VALUES (?, ?, ?, ?, ?)";
-	static const char q_upd[] = "UPDATE devices SET status = 'installed', updated_at = ? WHERE id = ?";
 	char dhex[2 * PROV_RECEIPT_DIGEST_LEN + 1], nhex[2 * PROV_NONCE_MAX + 1], detail[256];
-	sqlite3_stmt *s;
-	prov_status st;
-	int rc;
+	int has = 0;
+	prov_status st = prov_records_install_has(h->db, r->device, r->counter, &has, e);
 
-	st = prov_db_cached(h->db, &h->stmts, q_has, &s, e);
 	if (st != PROV_OK)
 		return st;
-	sqlite3_bind_text(s, 1, r->device, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)r->counter);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW) {
+	if (has) {
 		r->already = 1;
 		return PROV_OK;
 	}
-	if (rc != SQLITE_DONE)
-		return prov_db_fail(h->db, rc, "looking up installs", e);
-	st = prov_db_cached(h->db, &h->stmts, q_ins, &s, e);
+	st = prov_records_install_add(h->db, r->device, r->counter, r->digest, PROV_RECEIPT_DIGEST_LEN, buf,
+	                              len, e);
+	if (st == PROV_OK)
+		st = prov_records_device_installed(h->db, r->device, e);
 	if (st != PROV_OK)
 		return st;
-	sqlite3_bind_text(s, 1, r->device, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)r->counter);
-	sqlite3_bind_blob(s, 3, r->digest, PROV_RECEIPT_DIGEST_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 4, buf, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, prov_now());
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return prov_db_fail(h->db, rc, "recording the install", e);
-	st = prov_db_cached(h->db, &h->stmts, q_upd, &s, e);
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_int64(s, 1, prov_now());
-	sqlite3_bind_text(s, 2, r->device, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return prov_db_fail(h->db, rc, "updating the device status", e);
 	prov_hex(r->digest, PROV_RECEIPT_DIGEST_LEN, dhex);
 	prov_hex(r->nonce, r->nonce_len, nhex);
 	snprintf(detail, sizeof(detail), "{\"counter\":%llu,\"digest\":\"%s\",\"nonce\":%s%s%s,\"wipe\":%s}",
 	         r->counter, dhex, r->nonce_len ? "\"" : "", r->nonce_len ? nhex : "null",
 	         r->nonce_len ? "\"" : "", r->wipe ? "true" : "false");
-	return prov_db_audit_cached(h->db, &h->stmts, "install", r->device, detail, e);
+	return prov_records_audit(h->db, "install", r->device, detail, e);
 }
 
 /* The size limit, the envelope and the device ID: what is read before a key. */

@@ -87,44 +87,18 @@ int prov_memory_init(void)
 	return wiping ? heap : -1;
 }
 
-/* ---- naming a sealed row in messages --------------------------------------------- */
+/* ---- naming a sealed value in messages ------------------------------------------ */
 
-/* "the PSK of device "D" (generation G, slot S)" for "psk|D|G|S", "the private key
- * of device "D" (generation G)" for "key|D|G", else "sealed secret "AAD"".  The
- * numbers are taken from the end, so a device ID holding '|' is still named. */
-static void describe(const char *aad, char *out, size_t cap)
+/* The caller's name for the blob, else "sealed secret "AAD"", the AAD
+ * escaped (the vault, prov/vault.h, names its rows itself). */
+static void describe(const char *aad, const char *name, char *out, size_t cap)
 {
-	const char *kinds[][2] = {{"psk|", "the PSK"}, {"key|", "the private key"}};
-	char dev[4 * 64 + 8];
+	char esc[4 * 128 + 8];
 
-	for (size_t k = 0; k < 2; k++) {
-		size_t fields = k == 0 ? 2 : 1, len = strlen(aad);
-		const char *end = aad + len, *p = end, *num[2] = {NULL, NULL};
-
-		if (strncmp(aad, kinds[k][0], 4) != 0)
-			continue;
-		for (size_t f = 0; f < fields; f++) {
-			const char *q = p;
-
-			while (q > aad + 4 && q[-1] >= '0' && q[-1] <= '9')
-				q--;
-			if (q == p || q <= aad + 4 || q[-1] != '|')
-				break;
-			num[fields - 1 - f] = q;
-			p = q - 1;
-		}
-		if (num[fields - 1] == NULL || num[0] == NULL)
-			break;
-		prov_escape(dev, sizeof(dev), aad + 4, (size_t)(p - (aad + 4)));
-		if (fields == 2)
-			snprintf(out, cap, "%s of device \"%s\" (generation %.*s, slot %s)", kinds[k][1], dev,
-			         (int)(num[1] - 1 - num[0]), num[0], num[1]);
-		else
-			snprintf(out, cap, "%s of device \"%s\" (generation %s)", kinds[k][1], dev, num[0]);
-		return;
-	}
-	prov_escape(dev, sizeof(dev), aad, strlen(aad));
-	snprintf(out, cap, "sealed secret \"%s\"", dev);
+	if (name != NULL)
+		snprintf(out, cap, "%s", name);
+	else
+		snprintf(out, cap, "sealed secret \"%s\"", prov_escape(esc, sizeof(esc), aad, strlen(aad)));
 }
 
 prov_status prov_kek_derive(const char *passphrase, const uint8_t *salt, size_t salt_len,
@@ -188,14 +162,20 @@ out:
 prov_status prov_open(const prov_kek *k, const char *aad, const uint8_t *in, size_t len,
                       uint8_t *pt, size_t *pt_len, prov_err *e)
 {
+	return prov_open_named(k, aad, NULL, in, len, pt, pt_len, e);
+}
+
+prov_status prov_open_named(const prov_kek *k, const char *aad, const char *name, const uint8_t *in,
+                            size_t len, uint8_t *pt, size_t *pt_len, prov_err *e)
+{
 	EVP_CIPHER_CTX *c = NULL;
 	int n = 0, f = 0;
 	size_t ct_len;
-	char what[400];
+	char what[600];
 	prov_status st;
 
 	if (len < PROV_SEAL_OVERHEAD || in[0] != SEAL_VERSION) {
-		describe(aad, what, sizeof(what));
+		describe(aad, name, what, sizeof(what));
 		if (len < PROV_SEAL_OVERHEAD)
 			return prov_err_set(e, PROV_E_DB, "%s is damaged: its sealed value is malformed (%zu bytes, "
 			                    "less than the %d of an empty one)", what, len, PROV_SEAL_OVERHEAD);
@@ -213,7 +193,7 @@ prov_status prov_open(const prov_kek *k, const char *aad, const uint8_t *in, siz
 	    EVP_DecryptFinal_ex(c, pt + n, &f) <= 0) {
 		prov_wipe(pt, ct_len);
 		ERR_clear_error();
-		describe(aad, what, sizeof(what));
+		describe(aad, name, what, sizeof(what));
 		if (k->checked)
 			st = prov_err_set(e, PROV_E_DB,
 			                  "%s is damaged: its sealed value does not open under this factory's "

@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "prov/db.h"
+#include "prov/records.h"
 #include "prov/util.h"
+#include "prov/vault.h"
 #include "prov/x509.h"
 
-#define KEK_CHECK_AAD "provkit-kek-check"
-#define KEK_CHECK_TEXT "provkit key-encryption key v1"
 #define SALT_LEN 16
 #define PROV_EMPTY_PASSPHRASE_MSG \
 	"PROV_PASSPHRASE is set but empty: unset it for a factory without a passphrase, or set the passphrase"
@@ -92,11 +92,11 @@ static prov_status write_pem_certs(const char *path, STACK_OF(X509) *chain, prov
 	return st;
 }
 
-static prov_status init_kek(sqlite3 *db, const char *tmp, const char *pass, prov_err *e)
+static prov_status init_kek(prov_db *db, const char *tmp, const char *pass, prov_err *e)
 {
 	prov_kek *kek = OPENSSL_secure_zalloc(sizeof(*kek)); /* see prov/secret.h */
 	uint8_t salt[SALT_LEN];
-	uint8_t check[sizeof(KEK_CHECK_TEXT) - 1 + PROV_SEAL_OVERHEAD];
+	uint8_t check[PROV_VAULT_CHECK_LEN];
 	char *path = NULL;
 	prov_status st;
 
@@ -107,9 +107,9 @@ static prov_status init_kek(sqlite3 *db, const char *tmp, const char *pass, prov
 		if (st == PROV_OK)
 			st = prov_kek_derive(pass, salt, sizeof(salt), kek, e);
 		if (st == PROV_OK)
-			st = prov_db_meta_set(db, "kek_mode", "passphrase", 10, e);
+			st = prov_records_meta_set(db, "kek_mode", "passphrase", 10, e);
 		if (st == PROV_OK)
-			st = prov_db_meta_set(db, "kek_salt", salt, sizeof(salt), e);
+			st = prov_records_meta_set(db, "kek_salt", salt, sizeof(salt), e);
 	} else {
 		st = prov_random(kek->key, sizeof(kek->key), 1, e);
 		path = path_join(tmp, "kek");
@@ -118,13 +118,12 @@ static prov_status init_kek(sqlite3 *db, const char *tmp, const char *pass, prov
 		if (st == PROV_OK)
 			st = prov_file_write(path, kek->key, sizeof(kek->key), 0600, 1, e);
 		if (st == PROV_OK)
-			st = prov_db_meta_set(db, "kek_mode", "file", 4, e);
+			st = prov_records_meta_set(db, "kek_mode", "file", 4, e);
 	}
 	if (st == PROV_OK)
-		st = prov_seal(kek, KEK_CHECK_AAD, (const uint8_t *)KEK_CHECK_TEXT,
-		               sizeof(KEK_CHECK_TEXT) - 1, check, e);
+		st = prov_vault_check_seal(kek, check, e);
 	if (st == PROV_OK)
-		st = prov_db_meta_set(db, "kek_check", check, sizeof(check), e);
+		st = prov_records_meta_set(db, "kek_check", check, sizeof(check), e);
 	prov_kek_wipe(kek);
 	OPENSSL_secure_clear_free(kek, sizeof(*kek));
 	free(path);
@@ -179,7 +178,7 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	char tmp[PATH_MAX], dir[PATH_MAX], *p = NULL;
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *ca_key = NULL, *signer = NULL;
-	sqlite3 *db = NULL;
+	prov_db *db = NULL;
 	char *pem = NULL;
 	uint8_t kid[8];
 	char kidhex[17];
@@ -239,13 +238,13 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 
 		snprintf(detail, sizeof(detail), "{\"ca_imported\":%s,\"signer_kid\":\"%s\"}",
 		         o->ca_cert != NULL ? "true" : "false", kidhex);
-		st = prov_db_meta_set(db, "ca_subject", subj != NULL ? subj : "", subj ? strlen(subj) : 0, e);
+		st = prov_records_meta_set(db, "ca_subject", subj != NULL ? subj : "", subj ? strlen(subj) : 0, e);
 		free(subj);
 		if (st == PROV_OK)
-			st = prov_db_audit(db, "init", NULL, detail, e);
+			st = prov_records_audit(db, "init", NULL, detail, e);
 	}
 	if (st != PROV_OK) goto out;
-	sqlite3_close(db);
+	prov_db_close(db);
 	db = NULL;
 	if (rename(tmp, dir) != 0) {
 		st = prov_err_set(e, errno == ENOTEMPTY || errno == EEXIST ? PROV_E_EXISTS : PROV_E_IO,
@@ -259,7 +258,7 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 oom:
 	st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 out:
-	sqlite3_close(db);
+	prov_db_close(db);
 	if (made) {
 		for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++) {
 			char *f = path_join(tmp, home_files[i]);
@@ -282,14 +281,12 @@ static prov_status open_kek(prov_home *h, prov_err *e)
 {
 	uint8_t *mode = NULL, *salt = NULL, *check = NULL, *file = NULL;
 	size_t mode_len, salt_len, check_len, file_len = 0;
-	uint8_t text[sizeof(KEK_CHECK_TEXT) + 64];
-	size_t text_len;
 	char *path = NULL;
 	prov_status st;
 
-	st = prov_db_meta_get(h->db, "kek_mode", &mode, &mode_len, e);
+	st = prov_records_meta_get(h->db, "kek_mode", &mode, &mode_len, e);
 	if (st == PROV_OK)
-		st = prov_db_meta_get(h->db, "kek_check", &check, &check_len, e);
+		st = prov_records_meta_get(h->db, "kek_check", &check, &check_len, e);
 	if (st != PROV_OK)
 		goto out;
 	if (strcmp((char *)mode, "passphrase") == 0) {
@@ -298,7 +295,7 @@ static prov_status open_kek(prov_home *h, prov_err *e)
 			                  "this factory's secrets are protected by a passphrase: set PROV_PASSPHRASE");
 			goto out;
 		}
-		st = prov_db_meta_get(h->db, "kek_salt", &salt, &salt_len, e);
+		st = prov_records_meta_get(h->db, "kek_salt", &salt, &salt_len, e);
 		if (st == PROV_OK)
 			st = prov_kek_derive(h->passphrase, salt, salt_len, &h->kek, e);
 	} else {
@@ -312,8 +309,7 @@ static prov_status open_kek(prov_home *h, prov_err *e)
 	}
 	if (st != PROV_OK)
 		goto out;
-	if (check_len > sizeof(text) + PROV_SEAL_OVERHEAD ||
-	    prov_open(&h->kek, KEK_CHECK_AAD, check, check_len, text, &text_len, e) != PROV_OK) {
+	if (prov_vault_check_open(&h->kek, check, check_len, NULL) != PROV_OK) {
 		st = prov_err_set(e, PROV_E_AUTH, "wrong %s: it does not open this factory's secrets",
 		                  h->passphrase != NULL && salt != NULL ? "passphrase (PROV_PASSPHRASE)"
 		                                                        : "key-encryption key (kek file)");
@@ -422,13 +418,13 @@ void prov_home_close(prov_home *h)
 {
 	if (h == NULL)
 		return;
-	prov_db_cache_clear(&h->stmts);
-	prov_template_free(h->tpl);
+	if (h->cache.free_fn != NULL)
+		h->cache.free_fn(h->cache.p);
 	prov_keygen_free(&h->keygen);
 	prov_cose_signer_free(&h->bundle_signer);
 	EVP_MD_CTX_free(h->ca_sign);
 	prov_x509_exts_free(h->cert_exts);
-	sqlite3_close(h->db);
+	prov_db_close(h->db);
 	sk_X509_pop_free(h->ca_chain, X509_free);
 	EVP_PKEY_free(h->ca_key);
 	EVP_PKEY_free(h->signer);

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prov/db.h"
 #include "prov/keys.h"
-#include "prov/secret.h"
+#include "prov/records.h"
 #include "prov/template.h"
 #include "prov/util.h"
+#include "prov/vault.h"
 
-#define MAX_RAW 64
+#define MAX_RAW PROV_VAULT_KEY_MAX
 
 /* A hex JSON string of n bytes (public values only: never a secret). */
 static json_t *hex_json(const uint8_t *p, size_t n)
@@ -29,55 +29,28 @@ static json_t *hex_json(const uint8_t *p, size_t n)
 	return j;
 }
 
-/* One row of a query on (device, generation); 1 row, 0 none, -1 error. */
-static int row(prov_home *h, const char *sql, const char *id, int gen, sqlite3_stmt **s, prov_err *e)
-{
-	int rc;
-
-	if (prov_db_prepare(h->db, sql, s, e) != PROV_OK)
-		return -1;
-	sqlite3_bind_text(*s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(*s, 2, gen);
-	rc = sqlite3_step(*s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	prov_db_fail(h->db, rc, "reading the device's credentials", e);
-	return -1;
-}
-
 /* The host-made private key of the device as PKCS#8 DER into *secret, or a note. */
 static prov_status secret_key(prov_home *h, const char *id, int gen, prov_lwm2m_secret *secret,
                               json_t *notes, prov_err *e)
 {
-	sqlite3_stmt *s = NULL;
+	prov_rec_key key;
 	uint8_t raw[MAX_RAW];
 	size_t n = 0;
-	char aad[128];
 	EVP_PKEY *k = NULL;
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;
 	unsigned char *der = NULL;
-	int dl = 0, r = row(h, "SELECT origin, private_sealed, key_type FROM device_keys "
-	                       "WHERE device_id = ?1 AND generation = ?2", id, gen, &s, e);
-	prov_status st = PROV_OK;
+	int dl = 0, found = 0;
+	prov_status st = prov_records_key(h->db, id, gen, &key, &found, e);
 
-	if (r < 0) {
-		st = e != NULL ? e->code : PROV_E_DB;
+	if (st != PROV_OK)
 		goto out;
-	}
-	if (r == 0 || sqlite3_column_type(s, 1) != SQLITE_BLOB) {
+	if (!found || key.sealed == NULL) {
 		json_array_append_new(notes, json_string("resource 5: the private key was made on the device and never left it"));
 		goto out;
 	}
-	snprintf(aad, sizeof(aad), "key|%s|%d", id, gen);
-	if ((size_t)sqlite3_column_bytes(s, 1) > MAX_RAW + PROV_SEAL_OVERHEAD) {
-		st = prov_err_set(e, PROV_E_DB, "stored private key of %s is malformed", id);
-		goto out;
-	}
-	st = prov_open(&h->kek, aad, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), raw, &n, e);
+	st = prov_vault_open_key(&h->kek, id, gen, key.sealed, key.sealed_len, raw, &n, e);
 	if (st == PROV_OK)
-		st = prov_key_from_raw_private(prov_key_type_parse((const char *)sqlite3_column_text(s, 2)), raw, n, &k, e);
+		st = prov_key_from_raw_private(prov_key_type_parse(key.key_type), raw, n, &k, e);
 	if (st != PROV_OK)
 		goto out;
 	p8 = EVP_PKEY2PKCS8(k);
@@ -97,7 +70,7 @@ out:
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	EVP_PKEY_free(k);
 	prov_wipe(raw, sizeof(raw));
-	sqlite3_finalize(s);
+	prov_rec_key_free(&key);
 	return st;
 }
 
@@ -106,9 +79,8 @@ static prov_status fill(prov_home *h, const char *id, int gen, const prov_templa
 {
 	static const char *const modes[] = {"psk", "rpk", "certificate"};
 	json_t *suites = t->tls != NULL ? json_object_get(t->tls, "cipher_suites") : NULL;
-	sqlite3_stmt *s = NULL;
 	prov_status st = PROV_OK;
-	int r;
+	int found = 0;
 
 	json_object_set_new(o, "security_mode", json_string(modes[t->lwm2m_mode]));
 	json_object_set_new(res, "0", json_string(t->lwm2m_uri));
@@ -124,31 +96,22 @@ static prov_status fill(prov_home *h, const char *id, int gen, const prov_templa
 		json_object_set_new(res, "16", a);
 	}
 	if (t->lwm2m_mode == PROV_LWM2M_PSK) {
+		prov_rec_psk psk;
 		uint8_t key[MAX_RAW];
 		size_t n = 0;
-		char aad[128];
 
-		r = row(h, "SELECT identity, key_sealed, slot FROM psks WHERE device_id = ?1 AND generation = ?2",
-		        id, gen, &s, e);
-		if (r <= 0) {
-			st = r < 0 ? (e != NULL ? e->code : PROV_E_DB)
-			           : prov_err_set(e, PROV_E_DB, "device %s lacks its PSK", id);
-			goto out;
-		}
-		{
-			char *ident = strndup(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+		st = prov_records_psk(h->db, id, gen, -1, &psk, &found, e);
+		if (st == PROV_OK && !found)
+			st = prov_err_set(e, PROV_E_DB, "device %s lacks its PSK", id);
+		if (st == PROV_OK) {
+			char *ident = strndup((const char *)psk.identity, psk.identity_len);
 
 			json_object_set_new(o, "psk_identity", json_string(ident != NULL ? ident : ""));
 			free(ident);
+			json_object_set_new(res, "3", hex_json(psk.identity, psk.identity_len));
 		}
-		json_object_set_new(res, "3", hex_json(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0)));
-		if (secret != NULL) {
-			snprintf(aad, sizeof(aad), "psk|%s|%d|%d", id, gen, sqlite3_column_int(s, 2));
-			if ((size_t)sqlite3_column_bytes(s, 1) > MAX_RAW + PROV_SEAL_OVERHEAD)
-				st = prov_err_set(e, PROV_E_DB, "stored PSK of %s is malformed", id);
-			else
-				st = prov_open(&h->kek, aad, sqlite3_column_blob(s, 1),
-				               (size_t)sqlite3_column_bytes(s, 1), key, &n, e);
+		if (st == PROV_OK && secret != NULL) {
+			st = prov_vault_open_psk(&h->kek, id, gen, psk.slot, psk.sealed, psk.sealed_len, key, &n, e);
 			if (st == PROV_OK) {
 				memcpy(secret->bytes, key, n);
 				secret->len = n;
@@ -156,30 +119,34 @@ static prov_status fill(prov_home *h, const char *id, int gen, const prov_templa
 			}
 			prov_wipe(key, sizeof(key));
 		}
+		prov_rec_psk_free(&psk);
 	} else if (t->lwm2m_mode == PROV_LWM2M_RPK) {
-		r = row(h, "SELECT own_spki, peer_spki FROM raw_keys WHERE device_id = ?1 AND generation = ?2",
-		        id, gen, &s, e);
-		if (r <= 0) {
-			st = r < 0 ? (e != NULL ? e->code : PROV_E_DB)
-			           : prov_err_set(e, PROV_E_DB, "device %s lacks its raw public key", id);
-			goto out;
+		prov_rec_rpk rpk;
+
+		st = prov_records_rpk(h->db, id, gen, -1, &rpk, &found, e);
+		if (st == PROV_OK && !found)
+			st = prov_err_set(e, PROV_E_DB, "device %s lacks its raw public key", id);
+		if (st == PROV_OK) {
+			json_object_set_new(res, "3", hex_json(rpk.own_spki, rpk.own_len));
+			if (rpk.peer_spki != NULL)
+				json_object_set_new(res, "4", hex_json(rpk.peer_spki, rpk.peer_len));
 		}
-		json_object_set_new(res, "3", hex_json(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0)));
-		if (sqlite3_column_type(s, 1) == SQLITE_BLOB)
-			json_object_set_new(res, "4", hex_json(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1)));
-		if (secret != NULL)
+		prov_rec_rpk_free(&rpk);
+		if (st == PROV_OK && secret != NULL)
 			st = secret_key(h, id, gen, secret, notes, e);
 	} else {
 		const prov_tpl_cred *tr = prov_template_find(t, PROV_CRED_TRUST);
+		uint8_t *der = NULL;
+		size_t der_len = 0;
 
-		r = row(h, "SELECT der FROM certificates WHERE device_id = ?1 AND generation = ?2 ORDER BY slot LIMIT 1",
-		        id, gen, &s, e);
-		if (r <= 0) {
-			st = r < 0 ? (e != NULL ? e->code : PROV_E_DB)
-			           : prov_err_set(e, PROV_E_DB, "device %s lacks its certificate", id);
-			goto out;
-		}
-		json_object_set_new(res, "3", hex_json(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0)));
+		st = prov_records_cert(h->db, id, gen, -1, &der, &der_len, &found, e);
+		if (st == PROV_OK && !found)
+			st = prov_err_set(e, PROV_E_DB, "device %s lacks its certificate", id);
+		if (st == PROV_OK)
+			json_object_set_new(res, "3", hex_json(der, der_len));
+		free(der);
+		if (st != PROV_OK)
+			return st;
 		if (tr != NULL && !tr->store && tr->n_anchors == 1) {
 			/* The one anchor the device trusts: a trust anchor assertion. */
 			json_object_set_new(res, "4", hex_json(t->trust_der, t->trust_der_len));
@@ -196,38 +163,24 @@ static prov_status fill(prov_home *h, const char *id, int gen, const prov_templa
 		if (secret != NULL)
 			st = secret_key(h, id, gen, secret, notes, e);
 	}
-out:
-	sqlite3_finalize(s);
 	return st;
 }
 
 prov_status prov_lwm2m_security(prov_home *h, const char *device_id, prov_lwm2m_secret *secret,
                                 json_t **out, prov_err *e)
 {
-	sqlite3_stmt *s = NULL;
-	prov_template *t = NULL;
+	const prov_template *t = NULL;
+	prov_rec_device d;
 	json_t *o = NULL, *res = NULL, *notes = NULL;
 	prov_status st;
-	int gen, rc;
+	int gen;
 
 	*out = NULL;
-	st = prov_db_prepare(h->db,
-	                     "SELECT d.generation, t.json, t.trust_der FROM devices d "
-	                     "JOIN templates t ON t.digest = d.template WHERE d.id = ?1",
-	                     &s, e);
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_text(s, 1, device_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(s);
-		return rc == SQLITE_DONE ? prov_err_set(e, PROV_E_NOTFOUND, "unknown device %s", device_id)
-		                         : prov_db_fail(h->db, rc, "reading the device", e);
-	}
-	gen = sqlite3_column_int(s, 0);
-	st = prov_template_from_db((const char *)sqlite3_column_text(s, 1), sqlite3_column_blob(s, 2),
-	                           (size_t)sqlite3_column_bytes(s, 2), &t, e);
-	sqlite3_finalize(s);
+	st = prov_records_device(h->db, device_id, &d, e);
+	gen = d.generation;
+	if (st == PROV_OK)
+		st = prov_template_recorded(h, d.template_digest, &t, e);
+	prov_rec_device_free(&d);
 	if (st != PROV_OK)
 		return st;
 	if (t->lwm2m_mode == PROV_LWM2M_NONE) {
@@ -260,6 +213,5 @@ out:
 	json_decref(o);
 	json_decref(res);
 	json_decref(notes);
-	prov_template_free(t);
 	return st;
 }

@@ -14,9 +14,10 @@
 #include "prov/cbor.h"
 #include "prov/db.h"
 #include "prov/home.h"
+#include "prov/issue.h"
 #include "prov/keys.h"
-#include "prov/mint.h"
 #include "prov/receipt.h"
+#include "prov/records.h"
 #include "prov/smp.h"
 #include "prov/template.h"
 #include "prov/util.h"
@@ -118,70 +119,43 @@ static prov_status get_info(prov_smp_port *p, dev_info *d, prov_err *e)
 	return st;
 }
 
-static int col_blob(sqlite3_stmt *s, int i, uint8_t *out, size_t cap, size_t *len)
-{
-	int n = sqlite3_column_bytes(s, i);
-
-	if (sqlite3_column_type(s, i) != SQLITE_BLOB || n <= 0 || (size_t)n > cap)
-		return -1;
-	memcpy(out, sqlite3_column_blob(s, i), (size_t)n);
-	*len = (size_t)n;
-	return 0;
-}
-
 static prov_status load_db_dev(prov_home *h, const char *id, db_dev *d, prov_err *e)
 {
-	static const char q_dev[] = "SELECT recipient_spki, bundle_counter FROM devices WHERE id = ?";
-	static const char q_inst[] =
-		"SELECT counter, manifest_digest FROM installs WHERE device_id = ? ORDER BY counter DESC LIMIT 1";
-	static const char q_key[] =
-		"SELECT spki, origin FROM device_keys WHERE device_id = ? ORDER BY generation DESC LIMIT 1";
-	sqlite3_stmt *s;
-	size_t n;
-	int rc;
+	prov_rec_device dev;
+	prov_rec_key key;
+	size_t n = 0;
+	int found = 0;
 	prov_status st;
 
 	memset(d, 0, sizeof(*d));
-	st = prov_db_cached(h->db, &h->stmts, q_dev, &s, e);
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		d->exists = 1;
-		col_blob(s, 0, d->spki, sizeof(d->spki), &d->spki_len);
-		d->bundle_counter = (unsigned long long)sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return prov_db_fail(h->db, rc, "reading the device", e);
-	if (!d->exists)
+	st = prov_records_device(h->db, id, &dev, e);
+	if (st == PROV_E_NOTFOUND)
 		return PROV_OK;
-	st = prov_db_cached(h->db, &h->stmts, q_inst, &s, e);
 	if (st != PROV_OK)
 		return st;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && col_blob(s, 1, d->inst_digest, sizeof(d->inst_digest), &n) == 0 && n == 32) {
-		d->installed = 1;
-		d->inst_counter = (unsigned long long)sqlite3_column_int64(s, 0);
+	d->exists = 1;
+	d->bundle_counter = dev.bundle_counter;
+	if (dev.recipient_spki != NULL && dev.recipient_spki_len > 0 && dev.recipient_spki_len <= sizeof(d->spki)) {
+		memcpy(d->spki, dev.recipient_spki, dev.recipient_spki_len);
+		d->spki_len = dev.recipient_spki_len;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return prov_db_fail(h->db, rc, "reading the installs", e);
-	st = prov_db_cached(h->db, &h->stmts, q_key, &s, e);
+	prov_rec_device_free(&dev);
+	st = prov_records_install_newest(h->db, id, &d->inst_counter, d->inst_digest, &n, &found, e);
 	if (st != PROV_OK)
 		return st;
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		col_blob(s, 0, d->key_spki, sizeof(d->key_spki), &d->key_spki_len);
-		snprintf(d->key_origin, sizeof(d->key_origin), "%s", (const char *)sqlite3_column_text(s, 1));
+	d->installed = found && n == 32;
+	if (!d->installed)
+		d->inst_counter = 0;
+	st = prov_records_key(h->db, id, 0, &key, &found, e);
+	if (st == PROV_OK && found) {
+		if (key.spki != NULL && key.spki_len > 0 && key.spki_len <= sizeof(d->key_spki)) {
+			memcpy(d->key_spki, key.spki, key.spki_len);
+			d->key_spki_len = key.spki_len;
+		}
+		snprintf(d->key_origin, sizeof(d->key_origin), "%.15s", key.origin);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return prov_db_fail(h->db, rc, "reading the device key", e);
-	return PROV_OK;
+	prov_rec_key_free(&key);
+	return st;
 }
 
 /* Record a receipt in its own transaction. */
@@ -384,49 +358,34 @@ refused:
 	return PROV_OK;
 }
 
-/* Mint (when asked) and build the bundle for this session, in one transaction. */
+/* Mint (when asked) and build the bundle for this session: the one issue path. */
 static prov_status issue(prov_home *h, const prov_template *t, const dev_info *di, int mint,
                          int rotate, const char *csr_path, const char *trust_file, uint8_t **bundle, size_t *len,
                          prov_bundle_info *bi, prov_err *e)
 {
 	EVP_PKEY *pub = NULL;
-	prov_mint_req mr;
+	prov_issue_req r;
 	prov_mint_result mres;
-	prov_bundle_opts bo;
 	prov_status st;
 
 	st = prov_key_from_spki(di->pub, di->pub_len, &pub, e);
 	if (st != PROV_OK)
 		return prov_err_wrap(e, "the device's public key");
-	st = prov_db_begin(h->db, e);
-	if (st != PROV_OK)
-		goto out;
-	if (mint) {
-		memset(&mr, 0, sizeof(mr));
-		mr.device_id = di->id;
-		mr.csr_path = csr_path != NULL && csr_path[0] ? csr_path : NULL;
-		mr.recipient = pub;
-		mr.recipient_spki = di->pub;
-		mr.recipient_spki_len = di->pub_len;
-		mr.rotate = rotate;
-		st = prov_template_store(h, t, e);
-		if (st == PROV_OK)
-			st = prov_mint_one(h, t, &mr, &mres, e);
-	}
-	if (st == PROV_OK) {
-		memset(&bo, 0, sizeof(bo));
-		bo.recipient = pub;
-		bo.nonce = di->nonce;
-		bo.nonce_len = di->nonce_len;
-		/* A new mint carries the anchors in its template already. */
-		bo.trust_file = mint ? NULL : trust_file;
-		st = prov_bundle_build(h, di->id, &bo, bundle, len, bi, e);
-	}
-	if (st == PROV_OK)
-		st = prov_db_commit(h->db, e);
-	if (st != PROV_OK)
-		prov_db_rollback(h->db);
-out:
+	memset(&r, 0, sizeof(r));
+	r.mint = mint;
+	r.m.device_id = di->id;
+	r.m.csr_path = csr_path != NULL && csr_path[0] ? csr_path : NULL;
+	r.m.recipient = pub;
+	r.m.recipient_spki = di->pub;
+	r.m.recipient_spki_len = di->pub_len;
+	r.m.rotate = rotate;
+	r.bundle = 1;
+	r.b.recipient = pub;
+	r.b.nonce = di->nonce;
+	r.b.nonce_len = di->nonce_len;
+	/* A new mint carries the anchors in its template already. */
+	r.b.trust_file = mint ? NULL : trust_file;
+	st = prov_issue_device(h, t, &r, &mres, bi, bundle, len, e);
 	EVP_PKEY_free(pub);
 	return st;
 }

@@ -10,6 +10,7 @@
 
 #include "embedded.h"
 #include "prov/jsonschema.h"
+#include "prov/records.h"
 #include "prov/trust.h"
 #include "prov/util.h"
 #include "prov/x509.h"
@@ -607,6 +608,67 @@ prov_status prov_template_from_db(const char *json, const uint8_t *trust_der,
 			}
 	}
 	return parse(root, ".", trust_der, trust_len, out, e);
+}
+
+prov_status prov_template_store(prov_home *h, const prov_template *t, prov_err *e)
+{
+	prov_rec_template r;
+	char hex[65];
+
+	prov_hex(t->digest, sizeof(t->digest), hex);
+	r.digest = hex;
+	r.name = t->name;
+	r.json = t->canonical;
+	r.trust_der = t->trust_der;
+	r.trust_len = t->trust_der_len;
+	return prov_records_template_add(h->db, &r, e);
+}
+
+/* The home's cache of the last recorded template (prov_home.cache). */
+typedef struct recorded {
+	char digest[65];
+	prov_template *t;
+} recorded;
+
+static void recorded_free(void *p)
+{
+	recorded *r = p;
+
+	if (r != NULL)
+		prov_template_free(r->t);
+	free(r);
+}
+
+prov_status prov_template_recorded(prov_home *h, const char *digest, const prov_template **t,
+                                   prov_err *e)
+{
+	recorded *r = h->cache.p;
+	char *json = NULL;
+	uint8_t *trust = NULL;
+	size_t trust_len = 0;
+	prov_status st;
+
+	*t = NULL;
+	if (r != NULL && h->cache.free_fn == recorded_free && r->t != NULL && strcmp(r->digest, digest) == 0) {
+		*t = r->t;
+		return PROV_OK;
+	}
+	if (h->cache.free_fn != NULL)
+		h->cache.free_fn(h->cache.p);
+	h->cache.p = r = calloc(1, sizeof(*r));
+	h->cache.free_fn = recorded_free;
+	if (r == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = prov_records_template(h->db, digest, &json, &trust, &trust_len, e);
+	if (st == PROV_OK)
+		st = prov_template_from_db(json, trust, trust_len, &r->t, e);
+	free(json);
+	free(trust);
+	if (st != PROV_OK)
+		return st;
+	snprintf(r->digest, sizeof(r->digest), "%s", digest);
+	*t = r->t;
+	return PROV_OK;
 }
 
 prov_status prov_trust_file_read(const char *path, uint8_t **buf, size_t *len, int *is_store,

@@ -10,7 +10,7 @@
 
 #include "prov/cbor.h"
 #include "prov/cose.h"
-#include "prov/db.h"
+#include "prov/records.h"
 #include "prov/util.h"
 
 int prov_trust_is_signed(const uint8_t *buf, size_t len)
@@ -25,7 +25,7 @@ static prov_status next_counter(prov_home *h, uint64_t *counter, prov_err *e)
 	size_t n = 0;
 	char txt[32];
 	uint64_t c = 0;
-	prov_status st = prov_db_meta_get(h->db, PROV_TS_META_COUNTER, &v, &n, e);
+	prov_status st = prov_records_meta_get(h->db, PROV_TS_META_COUNTER, &v, &n, e);
 
 	if (st == PROV_E_NOTFOUND) {
 		st = PROV_OK;
@@ -49,24 +49,16 @@ static prov_status next_counter(prov_home *h, uint64_t *counter, prov_err *e)
 		return st;
 	*counter = c + 1;
 	n = (size_t)snprintf(txt, sizeof(txt), "%" PRIu64, *counter);
-	return prov_db_meta_set(h->db, PROV_TS_META_COUNTER, txt, n, e);
+	return prov_records_meta_set(h->db, PROV_TS_META_COUNTER, txt, n, e);
 }
 
 static prov_status device_known(prov_home *h, const char *device, prov_err *e)
 {
-	sqlite3_stmt *s = NULL;
-	prov_status st = prov_db_prepare(h->db, "SELECT 1 FROM devices WHERE id = ?", &s, e);
-	int rc;
+	int gen = 0;
+	prov_status st = prov_records_device_generation(h->db, device, &gen, e);
 
-	if (st != PROV_OK)
-		return st;
-	sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	if (st == PROV_OK && gen == 0)
 		st = prov_err_set(e, PROV_E_NOTFOUND, "no such device: %s", device);
-	else if (rc != SQLITE_ROW)
-		st = prov_db_fail(h->db, rc, "looking up the device", e);
-	sqlite3_finalize(s);
 	return st;
 }
 
@@ -119,7 +111,7 @@ prov_status prov_trust_sign(prov_home *h, const uint8_t *store, size_t len, cons
 		snprintf(detail, sizeof(detail),
 		         "{\"counter\":%" PRIu64 ",\"anchors\":%zu,\"store_size\":%zu,\"sha256\":\"%s\"}",
 		         info->counter, n, len, prov_hex(md, sizeof(md), hex));
-		st = prov_db_audit(h->db, "trust-sign", device, detail, e);
+		st = prov_records_audit(h->db, "trust-sign", device, detail, e);
 	}
 	if (st != PROV_OK) {
 		free(*out);

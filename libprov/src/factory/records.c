@@ -1,0 +1,771 @@
+/* records.c - every SQL statement of the factory (see prov/records.h).
+ *
+ * The SQL is the subset SQLite 3.40 and PostgreSQL 15 both accept: ?N
+ * placeholders (an engine that wants $N translates them), INSERT ... ON
+ * CONFLICT instead of INSERT OR IGNORE / REPLACE, RETURNING, explicit column
+ * lists, no rowid: rows are ordered by their declared id columns.  A statement
+ * that only one engine accepts says so in a comment beside it; there is none
+ * today (the schema's triggers are in schema.c).  Each text is a static array:
+ * its address is its key in the connection's statement cache (prov/db.h). */
+#include "prov/records.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prov/escape.h"
+#include "prov/util.h"
+
+static prov_status oom(prov_err *e)
+{
+	return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+}
+
+/* A malloc'd copy of a column (NUL-terminated, the NUL not counted); *p NULL
+ * for SQL NULL, or for any other type than a blob when only_blob.  -1: no memory. */
+static int col_copy(prov_db_stmt *s, int i, int only_blob, uint8_t **p, size_t *n)
+{
+	int type = prov_db_col_type(s, i);
+	const uint8_t *v;
+	size_t len = 0;
+
+	*p = NULL;
+	*n = 0;
+	if (type == PROV_DB_NULL || (only_blob && type != PROV_DB_BLOB))
+		return 0;
+	v = prov_db_col_blob(s, i, &len);
+	*p = malloc(len + 1);
+	if (*p == NULL)
+		return -1;
+	if (len > 0)
+		memcpy(*p, v, len);
+	(*p)[len] = 0;
+	*n = len;
+	return 0;
+}
+
+/* A text column into a fixed buffer ("" for NULL), cut to fit. */
+static void col_str(prov_db_stmt *s, int i, char *out, size_t cap)
+{
+	size_t len = 0;
+	const char *t = prov_db_col_text(s, i, &len);
+
+	snprintf(out, cap, "%.*s", t != NULL ? (int)(len < cap ? len : cap - 1) : 0, t != NULL ? t : "");
+}
+
+/* Bind a statement's parameters, one letter each in fmt, from ?1 on:
+ * t text (const char *, NULL binds NULL), b blob (const void *, size_t; NULL
+ * binds NULL), i integer (int64_t), n the time now (no argument). */
+static void bind_args(prov_db_stmt *s, const char *fmt, va_list ap)
+{
+	for (int i = 1; *fmt != 0; fmt++, i++) {
+		if (*fmt == 't') {
+			prov_db_bind_text(s, i, va_arg(ap, const char *));
+		} else if (*fmt == 'b') {
+			const void *p = va_arg(ap, const void *);
+
+			prov_db_bind_blob(s, i, p, va_arg(ap, size_t));
+		} else if (*fmt == 'i') {
+			prov_db_bind_int(s, i, va_arg(ap, int64_t));
+		} else {
+			prov_db_bind_int(s, i, prov_now());
+		}
+	}
+}
+
+/* Run a statement that returns no row (a write). */
+static prov_status run(prov_db *db, const char *sql, const char *what, prov_err *e, const char *fmt, ...)
+{
+	prov_db_stmt *s;
+	prov_status st = prov_db_prepare(db, sql, &s, e);
+	va_list ap;
+
+	if (st != PROV_OK)
+		return st;
+	va_start(ap, fmt);
+	bind_args(s, fmt, ap);
+	va_end(ap);
+	return prov_db_done(s, what, e);
+}
+
+/* Run a query to its first row: *found 1 with the row to read in *s (the
+ * caller resets *s when done), 0 without one. */
+static prov_status row(prov_db *db, const char *sql, prov_db_stmt **s, int *found, const char *what,
+                       prov_err *e, const char *fmt, ...)
+{
+	prov_status st = prov_db_prepare(db, sql, s, e);
+	va_list ap;
+
+	*found = 0;
+	if (st != PROV_OK)
+		return st;
+	va_start(ap, fmt);
+	bind_args(*s, fmt, ap);
+	va_end(ap);
+	st = prov_db_step(*s, found, what, e);
+	if (st == PROV_OK && !*found)
+		prov_db_reset(*s);
+	return st;
+}
+
+/* The row of a device's credential in a slot, or (slot < 0) its first. */
+static prov_status slot_row(prov_db *db, const char *q_slot, const char *q_first, const char *id, int gen,
+                            int64_t slot, prov_db_stmt **s, int *found, prov_err *e)
+{
+	if (slot >= 0)
+		return row(db, q_slot, s, found, "reading the device's credentials", e, "tii", id, (int64_t)gen,
+		           slot);
+	return row(db, q_first, s, found, "reading the device's credentials", e, "ti", id, (int64_t)gen);
+}
+
+/* ---- settings and the audit log ----------------------------------------------- */
+
+prov_status prov_records_meta_set(prov_db *db, const char *key, const void *val, size_t len,
+                                  prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO meta (key, value) VALUES (?1, ?2) "
+		"ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+	return run(db, sql, "writing settings", e, "tb", key, val != NULL ? val : (const void *)"", len);
+}
+
+prov_status prov_records_meta_get(prov_db *db, const char *key, uint8_t **val, size_t *len,
+                                  prov_err *e)
+{
+	static const char sql[] = "SELECT value FROM meta WHERE key = ?1";
+	prov_db_stmt *s;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "reading settings", e, "t", key);
+
+	*val = NULL;
+	*len = 0;
+	if (st != PROV_OK)
+		return st;
+	if (!found)
+		return prov_err_set(e, PROV_E_NOTFOUND, "setting \"%s\" missing from the database", key);
+	/* A setting is a blob: its bytes, NUL-terminated, even when empty. */
+	if (col_copy(s, 0, 0, val, len) != 0 || (*val == NULL && (*val = calloc(1, 1)) == NULL))
+		st = oom(e);
+	prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_audit(prov_db *db, const char *action, const char *device,
+                               const char *detail, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO audit (at, action, device_id, detail) VALUES (?1, ?2, ?3, ?4)";
+
+	return run(db, sql, "writing the audit log", e, "nttt", action, device, detail);
+}
+
+/* ---- templates ------------------------------------------------------------------ */
+
+prov_status prov_records_template_add(prov_db *db, const prov_rec_template *t, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO templates (digest, name, json, trust_der, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (digest) DO NOTHING";
+
+	return run(db, sql, "recording the template", e, "tttbn", t->digest, t->name, t->json,
+	           (const void *)t->trust_der, t->trust_len);
+}
+
+prov_status prov_records_template(prov_db *db, const char *digest, char **json, uint8_t **trust,
+                                  size_t *trust_len, prov_err *e)
+{
+	static const char sql[] = "SELECT json, trust_der FROM templates WHERE digest = ?1";
+	prov_db_stmt *s;
+	uint8_t *j = NULL;
+	size_t n = 0;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "reading the template", e, "t", digest);
+
+	*json = NULL;
+	*trust = NULL;
+	*trust_len = 0;
+	if (st != PROV_OK)
+		return st;
+	if (!found)
+		return prov_err_set(e, PROV_E_DB, "template %s missing", digest);
+	if (col_copy(s, 0, 0, &j, &n) != 0 || col_copy(s, 1, 0, trust, trust_len) != 0)
+		st = oom(e);
+	prov_db_reset(s);
+	*json = (char *)j;
+	if (st == PROV_OK && *json == NULL)
+		st = prov_err_set(e, PROV_E_DB, "template %s has no JSON", digest);
+	if (st != PROV_OK) {
+		free(*json);
+		free(*trust);
+		*json = NULL;
+		*trust = NULL;
+		*trust_len = 0;
+	}
+	return st;
+}
+
+/* ---- devices -------------------------------------------------------------------- */
+
+void prov_rec_device_free(prov_rec_device *d)
+{
+	free(d->recipient_spki);
+	d->recipient_spki = NULL;
+	d->recipient_spki_len = 0;
+}
+
+prov_status prov_records_device(prov_db *db, const char *id, prov_rec_device *d, prov_err *e)
+{
+	static const char sql[] =
+		"SELECT template, generation, bundle_counter, recipient_spki FROM devices WHERE id = ?1";
+	prov_db_stmt *s;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "reading the device", e, "t", id);
+
+	memset(d, 0, sizeof(*d));
+	if (st != PROV_OK)
+		return st;
+	if (!found)
+		return prov_err_set(e, PROV_E_NOTFOUND, "unknown device %s", id);
+	col_str(s, 0, d->template_digest, sizeof(d->template_digest));
+	d->generation = (int)prov_db_col_int(s, 1);
+	d->bundle_counter = (unsigned long long)prov_db_col_int(s, 2);
+	if (col_copy(s, 3, 1, &d->recipient_spki, &d->recipient_spki_len) != 0)
+		st = oom(e);
+	prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_device_generation(prov_db *db, const char *id, int *gen, prov_err *e)
+{
+	static const char sql[] = "SELECT generation FROM devices WHERE id = ?1";
+	prov_db_stmt *s;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "looking up the device", e, "t", id);
+
+	*gen = 0;
+	if (st == PROV_OK && found) {
+		*gen = (int)prov_db_col_int(s, 0);
+		prov_db_reset(s);
+	}
+	return st;
+}
+
+prov_status prov_records_device_add(prov_db *db, const char *id, const char *template_digest,
+                                    const uint8_t *recipient_spki, size_t spki_len, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO devices (id, template, generation, recipient_spki, status, created_at, updated_at) "
+		"VALUES (?1, ?2, 1, ?3, 'minted', ?4, ?4)";
+
+	return run(db, sql, "registering the device", e, "ttbn", id, template_digest,
+	           (const void *)recipient_spki, spki_len);
+}
+
+prov_status prov_records_device_rotate(prov_db *db, const char *id, const char *template_digest,
+                                       const uint8_t *recipient_spki, size_t spki_len, int *gen,
+                                       prov_err *e)
+{
+	static const char sql[] =
+		"UPDATE devices SET template = ?1, generation = generation + 1, "
+		"recipient_spki = COALESCE(?2, recipient_spki), status = 'minted', updated_at = ?3 "
+		"WHERE id = ?4 RETURNING generation";
+	prov_db_stmt *s;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "rotating the device", e, "tbnt", template_digest,
+	                     (const void *)recipient_spki, spki_len, id);
+
+	*gen = 0;
+	if (st != PROV_OK)
+		return st;
+	if (!found)
+		return prov_err_set(e, PROV_E_NOTFOUND, "rotating the device: unknown device %s", id);
+	*gen = (int)prov_db_col_int(s, 0);
+	prov_db_reset(s);
+	return PROV_OK;
+}
+
+prov_status prov_records_device_bundled(prov_db *db, const char *id, unsigned long long counter,
+                                        prov_err *e)
+{
+	static const char sql[] =
+		"UPDATE devices SET bundle_counter = ?1, updated_at = ?2, "
+		"status = CASE status WHEN 'installed' THEN 'installed' ELSE 'bundled' END WHERE id = ?3";
+
+	return run(db, sql, "advancing the bundle counter", e, "int", (int64_t)counter, id);
+}
+
+prov_status prov_records_device_set_template(prov_db *db, const char *id,
+                                             const char *template_digest, prov_err *e)
+{
+	static const char sql[] = "UPDATE devices SET template = ?1, updated_at = ?2 WHERE id = ?3";
+
+	return run(db, sql, "recording the device's trust anchors", e, "tnt", template_digest, id);
+}
+
+prov_status prov_records_device_installed(prov_db *db, const char *id, prov_err *e)
+{
+	static const char sql[] = "UPDATE devices SET status = 'installed', updated_at = ?1 WHERE id = ?2";
+
+	return run(db, sql, "updating the device status", e, "nt", id);
+}
+
+prov_status prov_records_devices(prov_db *db, const char *status,
+                                 prov_status (*cb)(void *ctx, const prov_rec_listed *d, prov_err *e),
+                                 void *ctx, prov_err *e)
+{
+	/* CAST: PostgreSQL infers a parameter's type from its first use. */
+	static const char sql[] =
+		"SELECT d.id, d.status, d.generation, d.bundle_counter, t.name, d.created_at, d.updated_at "
+		"FROM devices d JOIN templates t ON t.digest = d.template "
+		"WHERE CAST(?1 AS TEXT) IS NULL OR d.status = ?1 OR (?1 = 'pending' AND d.bundle_counter > "
+		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) ORDER BY d.id";
+	prov_db_stmt *s;
+	int more = 0;
+	prov_status st = row(db, sql, &s, &more, "listing devices", e, "t", status);
+
+	while (st == PROV_OK && more) {
+		prov_rec_listed d;
+
+		memset(&d, 0, sizeof(d));
+		d.id = prov_db_col_text(s, 0, &d.id_len);
+		d.status = prov_db_col_text(s, 1, &d.status_len);
+		d.generation = prov_db_col_int(s, 2);
+		d.bundle_counter = prov_db_col_int(s, 3);
+		d.template_name = prov_db_col_text(s, 4, &d.template_name_len);
+		d.created_at = prov_db_col_int(s, 5);
+		d.updated_at = prov_db_col_int(s, 6);
+		st = cb(ctx, &d, e);
+		if (st == PROV_OK)
+			st = prov_db_step(s, &more, "listing devices", e);
+	}
+	if (more)
+		prov_db_reset(s);
+	return st;
+}
+
+/* One column of a report row as JSON (public data only). */
+static json_t *col_json(prov_db_stmt *s, int i)
+{
+	size_t n = 0;
+
+	switch (prov_db_col_type(s, i)) {
+	case PROV_DB_INT: return json_integer((json_int_t)prov_db_col_int(s, i));
+	case PROV_DB_TEXT: {
+		/* Rows are outside data too: invalid UTF-8 is given escaped, not lost. */
+		const char *t = prov_db_col_text(s, i, &n);
+
+		return prov_json_text(t, n);
+	}
+	case PROV_DB_NULL: return json_null();
+	default: {
+		/* Blobs are public data here (SPKI, identity, digests): show a digest or hex. */
+		const uint8_t *p = prov_db_col_blob(s, i, &n);
+		char hex[2 * 128 + 1];
+
+		if (n <= 128)
+			return json_string(prov_hex(p, n, hex));
+		{
+			unsigned char md[32];
+
+			EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL);
+			return json_pack("{s:s, s:i}", "sha256", prov_hex(md, 32, hex), "size", (int)n);
+		}
+	}
+	}
+}
+
+/* A report query bound to the device ID: its rows as objects, by column name. */
+static prov_status report_rows(prov_db *db, const char *sql, const char *id, json_t **out, prov_err *e)
+{
+	prov_db_stmt *s;
+	prov_status st = prov_db_prepare(db, sql, &s, e);
+	int row = 1;
+
+	*out = json_array();
+	if (st != PROV_OK)
+		return st;
+	prov_db_bind_text(s, 1, id);
+	while ((st = prov_db_step(s, &row, "reading the device", e)) == PROV_OK && row) {
+		json_t *o = json_object();
+
+		for (int i = 0; i < prov_db_col_count(s); i++) {
+			const char *name = prov_db_col_name(s, i);
+			int type = prov_db_col_type(s, i);
+			size_t n = 0;
+
+			if (strcmp(name, "identity") == 0 && type == PROV_DB_BLOB) {
+				const uint8_t *b = prov_db_col_blob(s, i, &n);
+
+				json_object_set_new(o, name, prov_json_text(b, n));
+			} else if (strcmp(name, "detail") == 0 && type == PROV_DB_TEXT) {
+				json_t *d = json_loads(prov_db_col_text(s, i, &n), 0, NULL);
+
+				json_object_set_new(o, name, d != NULL ? d : col_json(s, i));
+			} else if (strcmp(name, "current") == 0 || strcmp(name, "has_recipient_key") == 0 ||
+			           strcmp(name, "has_receipt") == 0) {
+				json_object_set_new(o, name, json_boolean(prov_db_col_int(s, i)));
+			} else if (strstr(name, "_at") != NULL && type == PROV_DB_INT) {
+				char iso[21];
+
+				json_object_set_new(o, name, json_string(prov_time_iso(prov_db_col_int(s, i), iso)));
+			} else {
+				json_object_set_new(o, name, col_json(s, i));
+			}
+		}
+		json_array_append_new(*out, o);
+	}
+	prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out, prov_err *e)
+{
+	static const char q_device[] =
+		"SELECT d.id, d.status, d.generation, d.bundle_counter, t.name AS template, "
+		"d.recipient_spki IS NOT NULL AS has_recipient_key, d.created_at, d.updated_at, "
+		"(SELECT MAX(b.counter) FROM bundles b WHERE b.device_id = d.id AND b.counter > "
+		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) AS pending_bundle "
+		"FROM devices d JOIN templates t ON t.digest = d.template WHERE d.id = ?1";
+	static const char q_keys[] =
+		"SELECT k.generation, k.key_type, k.origin, k.spki, k.created_at, "
+		"k.generation = d.generation AS current "
+		"FROM device_keys k JOIN devices d ON d.id = k.device_id WHERE k.device_id = ?1 ORDER BY k.generation";
+	static const char q_certs[] =
+		"SELECT c.generation, c.slot, c.serial, c.subject, c.not_before, c.not_after, c.created_at, "
+		"c.generation = d.generation AS current "
+		"FROM certificates c JOIN devices d ON d.id = c.device_id WHERE c.device_id = ?1 ORDER BY c.id";
+	static const char q_psks[] =
+		"SELECT p.generation, p.slot, p.identity, p.bits, p.created_at, p.generation = d.generation AS current "
+		"FROM psks p JOIN devices d ON d.id = p.device_id WHERE p.device_id = ?1 ORDER BY p.id";
+	static const char q_rpks[] =
+		"SELECT r.generation, r.slot, r.own_spki, r.peer_spki, r.created_at, r.generation = d.generation AS current "
+		"FROM raw_keys r JOIN devices d ON d.id = r.device_id WHERE r.device_id = ?1 ORDER BY r.id";
+	static const char q_bundles[] =
+		"SELECT counter, generation, nonce, sha256, size, created_at FROM bundles WHERE device_id = ?1 "
+		"ORDER BY counter";
+	static const char q_installs[] =
+		"SELECT counter, manifest_digest, installed_at, receipt IS NOT NULL AS has_receipt, "
+		"length(receipt) AS receipt_size FROM installs WHERE device_id = ?1 ORDER BY id";
+	static const char q_audit[] =
+		"SELECT seq, at AS logged_at, action, detail FROM audit WHERE device_id = ?1 ORDER BY seq";
+	static const struct {
+		const char *key, *sql;
+	} parts[] = {
+		{"device", q_device}, {"keys", q_keys}, {"certificates", q_certs}, {"psks", q_psks},
+		{"raw_keys", q_rpks}, {"bundles", q_bundles}, {"installs", q_installs}, {"audit", q_audit},
+	};
+	json_t *o = json_object();
+	prov_status st = o != NULL ? PROV_OK : oom(e);
+
+	*out = NULL;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && st == PROV_OK; i++) {
+		json_t *r = NULL;
+
+		st = report_rows(db, parts[i].sql, id, &r, e);
+		if (st == PROV_OK && r == NULL)
+			st = oom(e);
+		if (st == PROV_OK && i == 0 && json_array_size(r) == 0)
+			st = prov_err_set(e, PROV_E_NOTFOUND, "unknown device %s", id);
+		if (st == PROV_OK && i == 0)
+			json_object_update(o, json_array_get(r, 0));
+		else if (st == PROV_OK)
+			json_object_set(o, parts[i].key, r);
+		json_decref(r);
+	}
+	if (st != PROV_OK) {
+		json_decref(o);
+		return st;
+	}
+	*out = o;
+	return PROV_OK;
+}
+
+/* ---- credentials ---------------------------------------------------------------- */
+
+void prov_rec_key_free(prov_rec_key *k)
+{
+	free(k->spki);
+	free(k->sealed);
+	k->spki = k->sealed = NULL;
+	k->spki_len = k->sealed_len = 0;
+}
+
+prov_status prov_records_key_add(prov_db *db, const char *id, int gen, const char *key_type,
+                                 const char *origin, const uint8_t *spki, size_t spki_len,
+                                 const uint8_t *sealed, size_t sealed_len, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO device_keys (device_id, generation, key_type, origin, spki, private_sealed, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+	return run(db, sql, "recording the device key", e, "tittbbn", id, (int64_t)gen, key_type, origin,
+	           (const void *)spki, spki_len, (const void *)sealed, sealed_len);
+}
+
+prov_status prov_records_key(prov_db *db, const char *id, int gen, prov_rec_key *k, int *found,
+                             prov_err *e)
+{
+	static const char q_gen[] =
+		"SELECT key_type, origin, spki, private_sealed, generation FROM device_keys "
+		"WHERE device_id = ?1 AND generation = ?2";
+	static const char q_newest[] =
+		"SELECT key_type, origin, spki, private_sealed, generation FROM device_keys "
+		"WHERE device_id = ?1 ORDER BY generation DESC LIMIT 1";
+	prov_db_stmt *s;
+	prov_status st = gen > 0 ? row(db, q_gen, &s, found, "reading the device key", e, "ti", id, (int64_t)gen)
+	                         : row(db, q_newest, &s, found, "reading the device key", e, "t", id);
+
+	memset(k, 0, sizeof(*k));
+	if (st != PROV_OK || !*found)
+		return st;
+	col_str(s, 0, k->key_type, sizeof(k->key_type));
+	col_str(s, 1, k->origin, sizeof(k->origin));
+	k->generation = (int)prov_db_col_int(s, 4);
+	if (col_copy(s, 2, 0, &k->spki, &k->spki_len) != 0 || col_copy(s, 3, 1, &k->sealed, &k->sealed_len) != 0)
+		st = oom(e);
+	prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_cert_add(prov_db *db, const prov_rec_cert *c, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO certificates (device_id, generation, slot, serial, subject, not_before, not_after, der, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+	return run(db, sql, "recording the certificate", e, "tiittttbn", c->device, (int64_t)c->generation,
+	           c->slot, c->serial, c->subject, c->not_before, c->not_after, (const void *)c->der, c->der_len);
+}
+
+prov_status prov_records_cert(prov_db *db, const char *id, int gen, int64_t slot, uint8_t **der,
+                              size_t *der_len, int *found, prov_err *e)
+{
+	static const char q_slot[] =
+		"SELECT der FROM certificates WHERE device_id = ?1 AND generation = ?2 AND slot = ?3";
+	static const char q_first[] =
+		"SELECT der FROM certificates WHERE device_id = ?1 AND generation = ?2 ORDER BY slot LIMIT 1";
+	prov_db_stmt *s;
+	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
+
+	*der = NULL;
+	*der_len = 0;
+	if (st != PROV_OK || !*found)
+		return st;
+	if (col_copy(s, 0, 0, der, der_len) != 0)
+		st = oom(e);
+	prov_db_reset(s);
+	return st;
+}
+
+void prov_rec_psk_free(prov_rec_psk *p)
+{
+	free(p->identity);
+	free(p->sealed);
+	p->identity = p->sealed = NULL;
+	p->identity_len = p->sealed_len = 0;
+}
+
+prov_status prov_records_psk_add(prov_db *db, const char *id, int gen, int64_t slot,
+                                 const uint8_t *identity, size_t identity_len, int bits,
+                                 const uint8_t *sealed, size_t sealed_len, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO psks (device_id, generation, slot, identity, bits, key_sealed, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+	return run(db, sql, "recording the PSK", e, "tiibibn", id, (int64_t)gen, slot, (const void *)identity,
+	           identity_len, (int64_t)bits, (const void *)sealed, sealed_len);
+}
+
+prov_status prov_records_psk(prov_db *db, const char *id, int gen, int64_t slot, prov_rec_psk *p,
+                             int *found, prov_err *e)
+{
+	static const char q_slot[] =
+		"SELECT identity, key_sealed, slot, bits FROM psks WHERE device_id = ?1 AND generation = ?2 AND slot = ?3";
+	static const char q_first[] =
+		"SELECT identity, key_sealed, slot, bits FROM psks WHERE device_id = ?1 AND generation = ?2 "
+		"ORDER BY id LIMIT 1";
+	prov_db_stmt *s;
+	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
+
+	memset(p, 0, sizeof(*p));
+	if (st != PROV_OK || !*found)
+		return st;
+	p->slot = prov_db_col_int(s, 2);
+	p->bits = (int)prov_db_col_int(s, 3);
+	if (col_copy(s, 0, 0, &p->identity, &p->identity_len) != 0 || col_copy(s, 1, 0, &p->sealed, &p->sealed_len) != 0)
+		st = oom(e);
+	prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_current_psks(prov_db *db,
+                                      prov_status (*cb)(void *ctx, const prov_rec_psk_row *r,
+                                                        prov_err *e),
+                                      void *ctx, prov_err *e)
+{
+	static const char sql[] =
+		"SELECT d.id, p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
+		"JOIN devices d ON d.id = p.device_id AND p.generation = d.generation ORDER BY p.identity";
+	prov_db_stmt *s;
+	int more = 0;
+	prov_status st = row(db, sql, &s, &more, "reading PSKs", e, "");
+
+	while (st == PROV_OK && more) {
+		prov_rec_psk_row r;
+		size_t n = 0;
+
+		memset(&r, 0, sizeof(r));
+		r.device = prov_db_col_text(s, 0, &n);
+		r.identity = prov_db_col_blob(s, 1, &r.identity_len);
+		r.sealed = prov_db_col_blob(s, 2, &r.sealed_len);
+		r.generation = prov_db_col_int(s, 3);
+		r.slot = prov_db_col_int(s, 4);
+		st = cb(ctx, &r, e);
+		if (st == PROV_OK)
+			st = prov_db_step(s, &more, "reading PSKs", e);
+	}
+	if (more)
+		prov_db_reset(s);
+	return st;
+}
+
+void prov_rec_rpk_free(prov_rec_rpk *r)
+{
+	free(r->own_spki);
+	free(r->peer_spki);
+	r->own_spki = r->peer_spki = NULL;
+	r->own_len = r->peer_len = 0;
+}
+
+prov_status prov_records_rpk_add(prov_db *db, const char *id, int gen, int64_t slot,
+                                 const uint8_t *own_spki, size_t own_len, const uint8_t *peer_spki,
+                                 size_t peer_len, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO raw_keys (device_id, generation, slot, own_spki, peer_spki, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+	return run(db, sql, "recording the raw public key", e, "tiibbn", id, (int64_t)gen, slot,
+	           (const void *)own_spki, own_len, (const void *)peer_spki, peer_len);
+}
+
+prov_status prov_records_rpk(prov_db *db, const char *id, int gen, int64_t slot, prov_rec_rpk *r,
+                             int *found, prov_err *e)
+{
+	static const char q_slot[] =
+		"SELECT own_spki, peer_spki FROM raw_keys WHERE device_id = ?1 AND generation = ?2 AND slot = ?3";
+	static const char q_first[] =
+		"SELECT own_spki, peer_spki FROM raw_keys WHERE device_id = ?1 AND generation = ?2 "
+		"ORDER BY id LIMIT 1";
+	prov_db_stmt *s;
+	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
+
+	memset(r, 0, sizeof(*r));
+	if (st != PROV_OK || !*found)
+		return st;
+	if (col_copy(s, 0, 0, &r->own_spki, &r->own_len) != 0 || col_copy(s, 1, 1, &r->peer_spki, &r->peer_len) != 0)
+		st = oom(e);
+	prov_db_reset(s);
+	return st;
+}
+
+/* ---- bundles and installs ------------------------------------------------------- */
+
+void prov_rec_bundle_free(prov_rec_bundle *b)
+{
+	free(b->nonce);
+	free(b->data);
+	b->nonce = b->data = NULL;
+	b->nonce_len = b->data_len = 0;
+}
+
+prov_status prov_records_bundle_add(prov_db *db, const char *id, const prov_rec_bundle *b,
+                                    size_t size, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO bundles (device_id, counter, generation, nonce, sha256, size, created_at, data) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+	/* A lab bundle holds secrets in the clear: the database never does (an
+	 * empty blob, not NULL: the column is NOT NULL). */
+	return run(db, sql, "recording the bundle", e, "tiibtinb", id, (int64_t)b->counter, (int64_t)b->generation,
+	           (const void *)b->nonce, b->nonce_len, b->sha256, (int64_t)size,
+	           b->data != NULL ? (const void *)b->data : (const void *)"", b->data != NULL ? b->data_len : 0);
+}
+
+prov_status prov_records_bundle(prov_db *db, const char *id, unsigned long long counter,
+                                prov_rec_bundle *b, int *found, prov_err *e)
+{
+	static const char q_counter[] =
+		"SELECT nonce, data, counter, generation FROM bundles WHERE device_id = ?1 AND counter = ?2";
+	static const char q_newest[] =
+		"SELECT nonce, data, counter, generation FROM bundles WHERE device_id = ?1 "
+		"ORDER BY counter DESC LIMIT 1";
+	prov_db_stmt *s;
+	prov_status st = counter > 0 ? row(db, q_counter, &s, found, "reading the bundle", e, "ti", id, (int64_t)counter)
+	                             : row(db, q_newest, &s, found, "reading the bundle", e, "t", id);
+
+	memset(b, 0, sizeof(*b));
+	if (st != PROV_OK || !*found)
+		return st;
+	b->counter = (unsigned long long)prov_db_col_int(s, 2);
+	b->generation = (int)prov_db_col_int(s, 3);
+	if (col_copy(s, 0, 1, &b->nonce, &b->nonce_len) != 0 || col_copy(s, 1, 0, &b->data, &b->data_len) != 0)
+		st = oom(e);
+	prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_install_has(prov_db *db, const char *id, unsigned long long counter,
+                                     int *has, prov_err *e)
+{
+	static const char sql[] = "SELECT 1 FROM installs WHERE device_id = ?1 AND counter = ?2";
+	prov_db_stmt *s;
+	prov_status st = row(db, sql, &s, has, "looking up installs", e, "ti", id, (int64_t)counter);
+
+	if (st == PROV_OK && *has)
+		prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_install_add(prov_db *db, const char *id, unsigned long long counter,
+                                     const uint8_t *digest, size_t digest_len,
+                                     const uint8_t *receipt, size_t receipt_len, prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO installs (device_id, counter, manifest_digest, receipt, installed_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)";
+
+	return run(db, sql, "recording the install", e, "tibbn", id, (int64_t)counter, (const void *)digest,
+	           digest_len, (const void *)receipt, receipt_len);
+}
+
+prov_status prov_records_install_newest(prov_db *db, const char *id, unsigned long long *counter,
+                                        uint8_t digest[32], size_t *digest_len, int *found,
+                                        prov_err *e)
+{
+	static const char sql[] =
+		"SELECT counter, manifest_digest FROM installs WHERE device_id = ?1 "
+		"ORDER BY counter DESC LIMIT 1";
+	prov_db_stmt *s;
+	prov_status st = row(db, sql, &s, found, "reading the installs", e, "t", id);
+	size_t n = 0;
+	const uint8_t *d;
+
+	*counter = 0;
+	*digest_len = 0;
+	if (st != PROV_OK || !*found)
+		return st;
+	d = prov_db_col_type(s, 1) == PROV_DB_BLOB ? prov_db_col_blob(s, 1, &n) : NULL;
+	*counter = (unsigned long long)prov_db_col_int(s, 0);
+	if (d != NULL && n == 32) {
+		memcpy(digest, d, 32);
+		*digest_len = 32;
+	}
+	prov_db_reset(s);
+	return st;
+}
