@@ -209,6 +209,10 @@ $(FUZZ_BUILD)/fuzz_agent_bundle: fuzz/fuzz_agent_bundle.c $(PA_AGENT_SRC) $(PA_T
 $(FUZZ_BUILD)/fuzz_agent_smp: fuzz/fuzz_agent_smp.c $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) -lmbedtls -lmbedx509 -lmbedcrypto
 
+# The device's SLIP decoder (firmware-agent/link/, the TLS image's DTLS link).
+$(FUZZ_BUILD)/fuzz_agent_slip: fuzz/fuzz_agent_slip.c $(PA_LINK_SRC) $(wildcard firmware-agent/link/*.h) | $(FUZZ_BUILD)/.gitignore
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_LINK_SRC)
+
 # The device's flash store (firmware-agent/its/) on the host NOR flash model.
 $(FUZZ_BUILD)/fuzz_its: fuzz/fuzz_its.c $(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h firmware-agent/its/psa/*.h) | $(FUZZ_BUILD)/.gitignore
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c

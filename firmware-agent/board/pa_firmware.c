@@ -199,7 +199,10 @@ static void stats_line(const char *what, unsigned group, unsigned id, int rc)
 static void on_event(void *ctx, unsigned group, unsigned id, int rc)
 {
 	static const char *const names[] = { "info", "keygen", "upload", "commit", "status",
-	                                     "connect" };
+#if defined(PA_FW_TLS)
+	                                     "connect"
+#endif
+	};
 	line l = { "", 0 };
 
 	(void)ctx;

@@ -329,6 +329,7 @@ static int status(pa_smp *s, req *q, pa_cbw *w)
 	return PA_OK;
 }
 
+#if PA_SMP_HAS_CONNECT
 /* connect: parsed here, run by the application (pa_smp_set_app).  The
  * application's RAM is the bundle buffer's while it runs (docs/tls.md, "On the
  * device"): an upload in progress is abandoned. */
@@ -360,6 +361,7 @@ static int connect(pa_smp *s, req *q, pa_cbw *w)
 	pa_install_begin(s->a);
 	return s->app->connect(s->app->ctx, &c, w);
 }
+#endif
 
 /* ---- dispatch ----------------------------------------------------------------- */
 
@@ -377,7 +379,9 @@ static const struct {
 	{ PA_SMP_GROUP_PROV, PA_SMP_UPLOAD, 1, upload },
 	{ PA_SMP_GROUP_PROV, PA_SMP_COMMIT, 1, commit },
 	{ PA_SMP_GROUP_PROV, PA_SMP_STATUS, 0, status },
+#if PA_SMP_HAS_CONNECT
 	{ PA_SMP_GROUP_PROV, PA_SMP_CONNECT, 1, connect },
+#endif
 };
 
 static int line_write(void *ctx, const uint8_t *b, size_t n)

@@ -38,7 +38,15 @@ typedef struct pa_smp_io {
 	void (*event)(void *ctx, unsigned group, unsigned id, int rc);
 } pa_smp_io;
 
-/* connect (provisioning group, command 5): what the host asked for.  Strings
+/* connect (provisioning group, command 5) is served by an application
+ * (pa_smp_set_app); a build that has none may leave its parsing out
+ * (-DPA_SMP_HAS_CONNECT=0, the provisioning firmware): it is then answered as an
+ * unknown command, "not supported", as it is without an application. */
+#ifndef PA_SMP_HAS_CONNECT
+#define PA_SMP_HAS_CONNECT 1
+#endif
+
+/* connect: what the host asked for.  Strings
  * point into the request (valid during the call). */
 #define PA_SMP_CONNECT_ECHO_MAX 16384   /* largest generated echo */
 #define PA_SMP_CONNECT_ID_MAX 16
