@@ -8,6 +8,8 @@
 #   make bench      benchmarks; figures go to docs/benchmarks.md
 #   make firmware   the provisioning firmware for QEMU's mps2-an386 (docs/firmware.md):
 #                   build/firmware/provkit-an386.elf, .bin, .map [SIGNER_H=FILE]
+#   make firmware-tls the same with a (D)TLS client on its second UART
+#                   (docs/tls.md): build/firmware/provkit-an386-tls.elf
 #   make install PREFIX=/usr/local
 #
 # BUILD selects the output directory; SAN=1 builds with -fsanitize=address,undefined.
@@ -45,7 +47,7 @@ EMBED    := schemas/template.schema.json
 LIBPROV  := $(BUILD)/libprov.a
 PROV     := $(BUILD)/prov
 
-.PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent firmware
+.PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent firmware firmware-tls
 
 all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
 
@@ -63,6 +65,10 @@ agent: $(LIBPROV) $(PROV)
 # the factory home).  scripts/qemu-device.sh DIR runs it.
 firmware: $(PROV)
 	$(MAKE) -f firmware-agent/Makefile BUILD=$(BUILD) firmware
+
+# The TLS image: the same, with Mbed TLS's (D)TLS client (docs/tls.md, "On the device").
+firmware-tls: $(PROV)
+	$(MAKE) -f firmware-agent/Makefile BUILD=$(BUILD) firmware-tls
 
 $(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)

@@ -88,7 +88,7 @@ if [ -n "$cut" ]; then
 	case $cut in *:tear) printf '%s tear\n' "${cut%:tear}" ;; *) printf '%s\n' "$cut" ;; esac >"$dir/flash-cut"
 fi
 
-qemu=""
+qemu="" npty=""
 stop() {
 	trap - TERM INT
 	if [ -n "$qemu" ]; then
@@ -115,22 +115,20 @@ pty=""
 i=0
 while [ $i -lt 200 ]; do
 	pty=$(sed -n 's|^char device redirected to \(/dev/[^ ]*\) (label serial0).*|\1|p' "$dir/qemu.err" | head -n 1)
-	[ -n "$pty" ] && break
+	npty=$(sed -n 's|^char device redirected to \(/dev/[^ ]*\) (label serial1).*|\1|p' "$dir/qemu.err" | head -n 1)
+	[ -n "$pty" ] && { [ -z "$net" ] || [ -n "$npty" ]; } && break
 	kill -0 "$qemu" 2>/dev/null || break
 	sleep 0.02
 	i=$((i + 1))
 done
-if [ -z "$pty" ]; then
+if [ -z "$pty" ] || { [ -n "$net" ] && [ -z "$npty" ]; }; then
 	echo "qemu-device.sh: QEMU did not start: $(head -c 400 "$dir/qemu.err")" >&2
 	kill "$qemu" 2>/dev/null || true
 	rm -f "$dir/qemu.pid"
 	exit 1
 fi
 echo "$pty"
-if [ -n "$net" ]; then
-	npty=$(sed -n 's|^char device redirected to \(/dev/[^ ]*\) (label serial1).*|\1|p' "$dir/qemu.err" | head -n 1)
-	echo "$npty"
-fi
+[ -z "$net" ] || echo "$npty"
 rc=0
 wait "$qemu" || rc=$?
 # a signal to us interrupts wait: stop() ran and exited already

@@ -34,6 +34,8 @@
 #define DTLS_RETRANSMIT_MS 1000u   /* RFC 6347 4.2.4.1: initial timer 1 s */
 #define NAME_MAX_LEN 48
 #define CLOSE_WAIT_MS 500u     /* for the peer's close_notify after ours */
+#define QUIET_MS 100u          /* the link is quiet: nothing for this long */
+#define QUIET_MAX_MS 2000u     /* ... or the flush gives up waiting for it */
 
 typedef struct result {
 	uint8_t res;               /* enum pa_fw_tls_res */
@@ -55,8 +57,11 @@ typedef struct result {
 	uint8_t reply[REPLY_MAX];
 	size_t reply_len;
 	uint32_t hs_ms;
-	uint64_t hs_ticks;
+	uint64_t hs_ticks;         /* the handshake's board ticks, waits included */
+	uint64_t hs_busy;          /* ... without the waits for the peer (under QEMU's
+	                              -icount: the device's instructions / 40) */
 	uint32_t stack_hs, stack_data, pool_hs, pool;
+	uint32_t stale;            /* bytes of an earlier connection flushed first */
 } result;
 
 static struct app {
@@ -81,6 +86,7 @@ static struct app {
 
 static struct link {
 	uint32_t tx, rx;           /* record bytes (TLS) or datagram bytes (DTLS) */
+	uint64_t waited;           /* ticks spent waiting for bytes */
 	pa_slip_rx slip;
 	uint32_t timer_start, timer_int, timer_fin;
 } lk;
@@ -105,6 +111,8 @@ static int stream_send(void *ctx, const unsigned char *buf, size_t len)
 static int stream_recv(void *ctx, unsigned char *buf, size_t len, uint32_t timeout)
 {
 	uint32_t t0 = pa_board_ms();
+	uint64_t k0 = pa_board_ticks();
+	int rc;
 
 	(void)ctx;
 	for (;;) {
@@ -112,12 +120,17 @@ static int stream_recv(void *ctx, unsigned char *buf, size_t len, uint32_t timeo
 
 		if (n > 0) {
 			lk.rx += (uint32_t)n;
-			return (int)n;
+			rc = (int)n;
+			break;
 		}
-		if (pa_board_ms() - t0 >= timeout)
-			return MBEDTLS_ERR_SSL_TIMEOUT;
+		if (pa_board_ms() - t0 >= timeout) {
+			rc = MBEDTLS_ERR_SSL_TIMEOUT;
+			break;
+		}
 		pa_board_idle();
 	}
+	lk.waited += pa_board_ticks() - k0;
+	return rc;
 }
 
 static int dgram_send(void *ctx, const unsigned char *buf, size_t len)
@@ -134,22 +147,27 @@ static int dgram_send(void *ctx, const unsigned char *buf, size_t len)
 static int dgram_recv(void *ctx, unsigned char *buf, size_t len, uint32_t timeout)
 {
 	uint32_t t0 = pa_board_ms();
+	uint64_t k0 = pa_board_ticks();
 	uint8_t b;
+	int rc = 0;
 
 	(void)ctx;
 	if (lk.slip.buf != buf || lk.slip.cap != len)
 		pa_slip_rx_init(&lk.slip, buf, len);
-	for (;;) {
-		while (pa_board_net_read(&b, 1) == 1) {
+	while (rc == 0) {
+		while (rc == 0 && pa_board_net_read(&b, 1) == 1) {
 			if (pa_slip_rx_byte(&lk.slip, b) == PA_SLIP_FRAME) {
 				lk.rx += (uint32_t)lk.slip.len;
-				return (int)lk.slip.len;
+				rc = (int)lk.slip.len;   /* > 0: a frame is never empty */
 			}
 		}
-		if (pa_board_ms() - t0 >= timeout)
-			return MBEDTLS_ERR_SSL_TIMEOUT;
-		pa_board_idle();
+		if (rc == 0 && pa_board_ms() - t0 >= timeout)
+			rc = MBEDTLS_ERR_SSL_TIMEOUT;
+		else if (rc == 0)
+			pa_board_idle();
 	}
+	lk.waited += pa_board_ticks() - k0;
+	return rc;
 }
 
 /* DTLS's timer (mbedtls_ssl_set_timer_cb) on the board's milliseconds. */
@@ -299,6 +317,7 @@ static int handshake(result *r, uint32_t slot, uint32_t timeout)
 	}
 	r->hs_ms = pa_board_ms() - t0;
 	r->hs_ticks = pa_board_ticks() - k0;
+	r->hs_busy = r->hs_ticks - lk.waited;
 	r->hs_tx = lk.tx;
 	r->hs_rx = lk.rx;
 	if (rc == 0) {
@@ -386,14 +405,25 @@ static void close_connection(void)
 	while (rc > 0 || rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE);
 }
 
-/* Bytes a previous connection left on the link (a late alert) are not this
- * connection's. */
-static void flush_link(void)
+/* Bytes a previous connection left on the link are not this connection's: a
+ * late alert, or the rest of a flight a refused handshake stopped reading
+ * (the host still holds it: QEMU hands the UART one byte at a time).  Read
+ * until the link has been quiet for QUIET_MS. */
+static uint32_t flush_link(void)
 {
 	uint8_t b[32];
+	uint32_t t0 = pa_board_ms(), last = t0, n, dropped = 0;
 
-	while (pa_board_net_read(b, sizeof(b)) > 0)
-		;
+	while (pa_board_ms() - last < QUIET_MS && pa_board_ms() - t0 < QUIET_MAX_MS) {
+		n = (uint32_t)pa_board_net_read(b, sizeof(b));
+		if (n > 0) {
+			dropped += n;
+			last = pa_board_ms();
+		} else {
+			pa_board_idle();
+		}
+	}
+	return dropped;
 }
 
 static int run(result *r, const pa_smp_connect_req *q)
@@ -419,7 +449,7 @@ static int run(result *r, const pa_smp_connect_req *q)
 	if (r->dtls)
 		mbedtls_ssl_conf_handshake_timeout(&t->conf, DTLS_RETRANSMIT_MS,
 		                                   timeout > DTLS_RETRANSMIT_MS ? timeout : DTLS_RETRANSMIT_MS);
-	flush_link();
+	r->stale = flush_link();
 	memset(&lk, 0, sizeof(lk));
 	mbedtls_ssl_init(&app.ssl);
 	r->offered = r->resumable && offer_session(t, slot, q->fresh);
@@ -532,6 +562,9 @@ static void fields(const result *r, pa_cbw *w, unsigned *n)
 		k_str(w, n, "reply", PA_CBOR_BSTR, r->reply, r->reply_len);
 	k_uint(w, n, "hs_ms", r->hs_ms);
 	k_uint(w, n, "hs_ticks", r->hs_ticks);
+	k_uint(w, n, "hs_busy", r->hs_busy);
+	if (r->stale != 0)
+		k_uint(w, n, "stale", r->stale);
 	k_uint(w, n, "content", MBEDTLS_SSL_IN_CONTENT_LEN);
 	k_uint(w, n, "stack_hs", r->stack_hs);
 	k_uint(w, n, "stack_data", r->stack_data);

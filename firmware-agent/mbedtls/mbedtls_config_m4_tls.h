@@ -20,9 +20,16 @@
  * in the session (a digest of it is kept instead: 32 bytes, not the chain).
  *
  * The record buffers are compile-time: PA_TLS_CONTENT_LEN (default 4096, the
- * mqtt-mtls profile's max fragment length) for both directions.  A peer must
- * then agree to that fragment length (the profile asks for it), or records
- * longer than the buffer are refused.  PA_TLS_VARBUF=1 adds
+ * mqtt-mtls profile's max fragment length) for what the peer sends, and
+ * PA_TLS_OUT_CONTENT_LEN (default the same) for what the device sends.  A
+ * peer must agree to that fragment length (the profile asks for it), or
+ * records longer than the buffer are refused.  The output buffer may be
+ * smaller: it must hold the largest handshake message the device sends (its
+ * Certificate message with the chain, about 1 KB for a factory certificate
+ * and CA) and bounds the records it writes; Mbed TLS 2.28 then asks for no
+ * max fragment length above it (MBEDTLS_TLS_EXT_ADV_CONTENT_LEN is the
+ * smaller of the two), so it only helps with servers that ignore the
+ * extension.  PA_TLS_VARBUF=1 adds
  * MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH (buffers shrink to the negotiated length
  * after the handshake; in 2.28 they grow back to the full size for each
  * handshake, so the handshake's peak does not change).
@@ -32,6 +39,9 @@
 
 #ifndef PA_TLS_CONTENT_LEN
 #define PA_TLS_CONTENT_LEN 4096
+#endif
+#ifndef PA_TLS_OUT_CONTENT_LEN
+#define PA_TLS_OUT_CONTENT_LEN PA_TLS_CONTENT_LEN
 #endif
 #ifndef PA_TLS_RSA
 #define PA_TLS_RSA 0
@@ -77,7 +87,7 @@
 /* the record buffers (MBEDTLS_SSL_IN/OUT_BUFFER_LEN add 13 bytes of header
  * and 32 of AEAD explicit nonce and tag to these) */
 #define MBEDTLS_SSL_IN_CONTENT_LEN PA_TLS_CONTENT_LEN
-#define MBEDTLS_SSL_OUT_CONTENT_LEN PA_TLS_CONTENT_LEN
+#define MBEDTLS_SSL_OUT_CONTENT_LEN PA_TLS_OUT_CONTENT_LEN
 #if PA_TLS_VARBUF
 #define MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH
 #endif

@@ -283,6 +283,23 @@ static int setup_trust(pa_tls *t, int *detail)
 	return PA_TLS_OK;
 }
 
+/* The curves offered, secp256r1 first (RFC 7925 4.4.3, 4.4.4).  Mbed TLS's
+ * default list is largest first, and a server that follows the client's
+ * order (OpenSSL's default) then runs ECDHE on P-521: on the Cortex-M4 about
+ * three times the instructions and more RAM (docs/benchmarks.md).  The others
+ * stay for servers whose certificates use them (Mbed TLS checks a server key's
+ * curve against this list too). */
+static const mbedtls_ecp_group_id curves[] = {
+	MBEDTLS_ECP_DP_SECP256R1,
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
+	MBEDTLS_ECP_DP_SECP384R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
+	MBEDTLS_ECP_DP_SECP521R1,
+#endif
+	MBEDTLS_ECP_DP_NONE
+};
+
 static unsigned char mfl_code(uint16_t len)
 {
 	switch (len) {
@@ -332,6 +349,7 @@ static int setup_profile(pa_tls *t, int *detail)
 	t->ciphersuites[t->n_suites] = 0;
 	if (t->n_suites > 0)
 		mbedtls_ssl_conf_ciphersuites(&t->conf, t->ciphersuites);
+	mbedtls_ssl_conf_curves(&t->conf, curves);
 
 	/* max fragment length; a record size limit (RFC 8449, not in Mbed TLS
 	 * 2.28) becomes the largest fragment length that fits under it */

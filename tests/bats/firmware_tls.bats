@@ -72,21 +72,24 @@ start() {
 	sh "$QDEV" --image "$T/fw/provkit-an386-tls.elf" --device-id "$id" --net "$T/$id" \
 		>"$T/$id.ports" 2>"$T/$id.err" 3>&- &
 	bg $!
-	for i in $(seq 300); do
-		grep -q 'up, device' "$T/$id/console.log" 2>/dev/null && break
+	for i in $(seq 1500); do   # (first start: the identity key is made; a loaded host)
+		grep -q 'up, device' "$T/$id/console.log" 2>/dev/null &&
+			[ "$(grep -c '^/dev/' "$T/$id.ports")" = 2 ] && break
 		sleep 0.02
 	done
-	grep -q "(an386, tls) up, device $id" "$T/$id/console.log"
+	grep -q "(an386, tls) up, device $id" "$T/$id/console.log" ||
+		{ cat "$T/$id.err" "$T/$id/console.log" "$T/$id/qemu.err" >&2; return 1; }
 	NET=$(sed -n 2p "$T/$id.ports")
 	[[ "$NET" == /dev/* ]]
 	"$PY" "$BRIDGE" tap "$(sed -n 1p "$T/$id.ports")" --log "$T/$id-console" \
 		>"$T/$id.tap" 2>&1 3>&- &
 	bg $!
-	for i in $(seq 200); do
+	for i in $(seq 500); do
 		CON=$(head -n 1 "$T/$id.tap" 2>/dev/null)
 		[[ "$CON" == /dev/* ]] && return 0
 		sleep 0.02
 	done
+	cat "$T/$id.tap" >&2
 	return 1
 }
 
@@ -232,6 +235,9 @@ healthy() {
 	# CA, and the line it echoed
 	grep -q "^Peer certificate: O = provkit devices, CN = tls-dev-1" "$T/s.log"
 	grep -q "^Ciphersuite: ECDHE-ECDSA-AES128-GCM-SHA256" "$T/s.log"
+	# the device offers secp256r1 first (RFC 7925), so s_server, which follows
+	# the client's order, does its ECDHE on P-256 rather than P-521
+	grep -q "^Supported groups: secp256r1:" "$T/s.log"
 	# the bytes the device counted on the link are what the bridge carried
 	[ "$(j .tx)" -gt "$(j .hs_tx)" ] && [ "$(j .hs_tx)" -gt 500 ] && [ "$(j .hs_rx)" -gt 1000 ]
 	[ "$(j .pool_hs)" -le "$(j .pool_size)" ] && [ "$(j .stack_hs)" -gt 1024 ]

@@ -162,6 +162,7 @@ class Bridge:
     def up(self, unit, new):
         if new:
             self.close_sock()
+            self.to_dev.clear()  # the old connection's bytes the device has not taken
             kind = socket.SOCK_STREAM if self.mode == "tcp" else socket.SOCK_DGRAM
             self.sock = socket.socket(socket.AF_INET, kind)
             try:
