@@ -294,7 +294,7 @@ for name, label in (("im", "mqtt-mtls (4 KB records), full"), ("im-resumed", "mq
     r = load(name)
     assert r["res"] == 0 and r["resumed"] == name.endswith("resumed"), (name, r)
     ins = r["hs_busy"] * 1e6 / cal
-    wire.append("| %s | %d / %d | %d / %d | %.1f M |" % (label, r["hs_tx"], r["hs_rx"], r["tx"], r["rx"], ins / 1e6))
+    wire.append("| %s | %d / %d | %d / %d | %.2f M |" % (label, r["hs_tx"], r["hs_rx"], r["tx"], r["rx"], ins / 1e6))
 print("\n".join(img))
 print()
 print("\n".join(lines))
