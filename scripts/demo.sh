@@ -148,7 +148,7 @@ qport=$(sed -n 1p "$demo/device-4.ports")
 	> "$demo/device-4.bridge" &
 qbr=$!
 trap 'kill $qbr $qdev $qsrv 2>/dev/null || true' EXIT
-for _ in $(seq 200); do grep -q '^ready' "$demo/device-4.bridge" && break; sleep 0.02; done
+for _ in $(seq 200); do grep -q '^ready' "$demo/device-4.bridge" 2>/dev/null && break; sleep 0.02; done
 # SMP connect on the console: the device handshakes on UART1 with its PSA key,
 # sends the line, reads the broker's answer; a second connect resumes
 for what in "hello from the Cortex-M4" "hello again"; do
