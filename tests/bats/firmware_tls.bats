@@ -83,13 +83,15 @@ start() {
 	[[ "$NET" == /dev/* ]]
 	"$PY" "$BRIDGE" tap "$(sed -n 1p "$T/$id.ports")" --log "$T/$id-console" \
 		>"$T/$id.tap" 2>&1 3>&- &
-	bg $!
-	for i in $(seq 500); do
-		CON=$(head -n 1 "$T/$id.tap" 2>/dev/null)
+	local tap=$!
+	bg $tap
+	for i in $(seq 1000); do
+		CON=$(head -n 1 "$T/$id.tap" 2>/dev/null || true)   # (not there yet: keep waiting)
 		[[ "$CON" == /dev/* ]] && return 0
 		sleep 0.02
 	done
-	cat "$T/$id.tap" >&2
+	echo "the console's tap did not start: $(cat "$T/$id.tap")" \
+		"(state: $(cat /proc/$tap/wchan 2>/dev/null) $(cut -d' ' -f3 /proc/$tap/stat 2>/dev/null))" >&2
 	return 1
 }
 
