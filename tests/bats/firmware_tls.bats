@@ -161,14 +161,16 @@ server_cert() {
 	SERVER_CERT=(-cert "$PKI/leaf.pem" -key "$PKI/leaf.key" -cert_chain "$PKI/chain.pem")
 }
 
-# gnutls-serv, DTLS echo with a PSK table; debug level 4 shows which handshake
-# messages it sends and receives.  Sets PORT.
+# start_gnutls TABLE [LOG]: gnutls-serv, DTLS echo with a PSK table, its log in
+# $T/LOG (default g.log); debug level 4 shows which handshake messages it sends
+# and receives.  Sets PORT.
 start_gnutls() {
+	local log="$T/${2:-g.log}"
 	PORT=$(free_port udp)
 	gnutls-serv -d 4 --udp --echo -p "$PORT" --pskpasswd "$1" \
-		--priority 'NORMAL:+PSK:+AES-128-CCM-8:+VERS-DTLS1.2' </dev/null >"$T/g.log" 2>&1 3>&- &
+		--priority 'NORMAL:+PSK:+AES-128-CCM-8:+VERS-DTLS1.2' </dev/null >"$log" 2>&1 3>&- &
 	bg $!
-	wait_for "$T/g.log" 'UDP Echo Server listening on IPv4'
+	wait_for "$log" 'UDP Echo Server listening on IPv4'
 }
 
 # A healthy run of device $1: no fault, no received byte lost on the console,
@@ -375,20 +377,35 @@ open(sys.argv[3], "wb").write(b"log line\n" + frame(hdr + body))
 	healthy tls-dev-4
 }
 
-@test "firmware-tls coaps-psk: a server with another key for the identity fails the handshake (res 6)" {
+@test "firmware-tls coaps-psk: a profile without resumption never offers the session; another key for the identity fails (res 6)" {
 	factory_and_image
 	start tls-dev-5
-	provision --template "$TPL/coaps-psk.json"
+	# coaps-psk with "resumption": {"allowed": false}
+	jq '.tls.resumption = {"allowed": false}' "$TPL/coaps-psk.json" >"$T/no-resume.json"
+	provision --template "$T/no-resume.json"
 	"$PROV" export psk-table --format gnutls --reveal --out "$T/psk.txt" >/dev/null
+	start_gnutls "$T/psk.txt"
+	link udp "127.0.0.1:$PORT"
+	connect --send one
+	assert_status 0
+	[ "$(j .resumable)" = false ] && [ "$(j .offered)" = false ] && [ "$(j .resumed)" = false ]
+	connect --send two
+	assert_status 0
+	[ "$(j .resumable)" = false ] && [ "$(j .offered)" = false ] && [ "$(j .resumed)" = false ]
+	[ "$(grep -c 'SERVER HELLO DONE was queued' "$T/g.log")" = 2 ]
+	# the profile also turns session tickets off: the device asks for none
+	run grep -c "Parsing extension 'Session Ticket/35'" "$T/g.log"
+	[ "$output" = 0 ]
+	unlink
 	sed 's/:.*/:00112233445566778899aabbccddeeff/' "$T/psk.txt" >"$T/wrong.txt"
-	start_gnutls "$T/wrong.txt"
+	start_gnutls "$T/wrong.txt" wrong.log
 	link udp "127.0.0.1:$PORT"
 	connect --send x --tls-timeout 3000
 	[ "$status" -eq 4 ]
 	[ "$(j .res)" = 6 ]
 	[ "$(j .reply)" = null ]
 	[ "$(j .hs_rx)" -gt 0 ]   # the server answered: not a dead link
-	run grep -c 'Processing' "$T/g.log"
+	run grep -c 'Processing' "$T/wrong.log"
 	[ "$output" = 0 ]
 	healthy tls-dev-5
 }
@@ -406,6 +423,9 @@ assert s["security_mode"] == "psk" and r["2"] == 0, s
 assert bytes.fromhex(r["3"]) == s["psk_identity"].encode() == b"tls-dev-6", s
 print("%s:%s" % (s["psk_identity"], r["5"]))
 PY
+	# the same key as the psk-table export
+	"$PROV" export psk-table --format gnutls --reveal --out "$T/table.txt" >/dev/null
+	[ "$(tr A-F a-f <"$T/psk.txt")" = "$(tr A-F a-f <"$T/table.txt")" ]
 	start_gnutls "$T/psk.txt"
 	link udp "127.0.0.1:$PORT"
 	connect 10 --send "</rd>;ep=tls-dev-6"
