@@ -8,6 +8,8 @@
 #   make bench      benchmarks; figures go to docs/benchmarks.md
 #   make firmware   the provisioning firmware for QEMU's mps2-an386 (docs/firmware.md):
 #                   build/firmware/provkit-an386.elf, .bin, .map [SIGNER_H=FILE]
+#   make firmware-tls the same with a (D)TLS client on its second UART
+#                   (docs/tls.md): build/firmware/provkit-an386-tls.elf
 #   make install PREFIX=/usr/local
 #
 # BUILD selects the output directory; SAN=1 builds with -fsanitize=address,undefined.
@@ -50,7 +52,7 @@ EMBED    := schemas/template.schema.json
 LIBPROV  := $(BUILD)/libprov.a
 PROV     := $(BUILD)/prov
 
-.PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent firmware
+.PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent firmware firmware-tls
 
 all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
 
@@ -68,6 +70,10 @@ agent: $(LIBPROV) $(PROV)
 # the factory home).  scripts/qemu-device.sh DIR runs it.
 firmware: $(PROV)
 	$(MAKE) -f firmware-agent/Makefile BUILD=$(BUILD) firmware
+
+# The TLS image: the same, with Mbed TLS's (D)TLS client (docs/tls.md, "On the device").
+firmware-tls: $(PROV)
+	$(MAKE) -f firmware-agent/Makefile BUILD=$(BUILD) firmware-tls
 
 $(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h libprov/src/*/*.h) $(PA_SHARED_HDR) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
@@ -220,6 +226,10 @@ $(FUZZ_BUILD)/fuzz_agent_bundle: fuzz/fuzz_agent_bundle.c $(PA_AGENT_SRC) $(PA_T
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_TRUST_SRC) -lmbedtls -lmbedx509 -lmbedcrypto
 $(FUZZ_BUILD)/fuzz_agent_smp: fuzz/fuzz_agent_smp.c $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) -lmbedtls -lmbedx509 -lmbedcrypto
+
+# The device's SLIP decoder (firmware-agent/link/, the TLS image's DTLS link).
+$(FUZZ_BUILD)/fuzz_agent_slip: fuzz/fuzz_agent_slip.c $(PA_LINK_SRC) $(wildcard firmware-agent/link/*.h) | $(FUZZ_BUILD)/.gitignore
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_LINK_SRC)
 
 # The device's flash store (firmware-agent/its/) on the host NOR flash model.
 $(FUZZ_BUILD)/fuzz_its: fuzz/fuzz_its.c $(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h firmware-agent/its/psa/*.h) | $(FUZZ_BUILD)/.gitignore

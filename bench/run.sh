@@ -178,3 +178,6 @@ sh "$top/bench/flash.sh" "$build"
 
 # --- the firmware on an emulated Cortex-M4 (issue 11): bench/firmware.sh writes bench:firmware ---
 sh "$top/bench/firmware.sh" "$build"
+
+# --- TLS from the emulated device (issue 13): bench/firmware_tls.sh writes bench:firmware-tls ---
+sh "$top/bench/firmware_tls.sh" "$build"

@@ -5,6 +5,8 @@
 # PA_SMP_SRC:   optional modules beside the agent (same rules, measured apart by
 #               `make size-smp`): keys made on the device and their CSRs (keygen/),
 #               SMP over the console (smp/).
+# PA_LINK_SRC:  framing of an application's link (link/: SLIP for datagrams on a
+#               UART, the TLS image's DTLS; same rules, in libpa for its tests).
 # PA_ITS_SRC:   PSA Internal Trusted Storage on a NOR flash (its/, same rules):
 #               what a board without a secure partition links for psa_its_*.
 # PA_DEVICE_PORT_SRC: the port of a PSA device (storage over psa_its_*): the
@@ -18,6 +20,7 @@
 PA_AGENT_SRC := $(sort $(wildcard firmware-agent/core/*.c firmware-agent/verify/*.c \
                   firmware-agent/store/*.c firmware-agent/receipt/*.c))
 PA_SMP_SRC   := $(sort $(wildcard firmware-agent/keygen/*.c firmware-agent/smp/*.c))
+PA_LINK_SRC  := $(sort $(wildcard firmware-agent/link/*.c))
 PA_ITS_SRC   := $(sort $(wildcard firmware-agent/its/*.c))
 PA_DEVICE_PORT_SRC := firmware-agent/port/pa_port_its.c
 PA_HOST_SRC  := $(filter-out $(PA_DEVICE_PORT_SRC),$(sort $(wildcard firmware-agent/port/*.c)))

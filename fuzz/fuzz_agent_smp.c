@@ -4,7 +4,8 @@
  * console decoder and dispatcher (in two pieces, split at its first byte's
  * value), and the same bytes handed to the dispatcher as one SMP packet, so
  * the header checks, the request-map reader and every command handler run on
- * arbitrary input without needing a valid CRC.
+ * arbitrary input without needing a valid CRC.  connect (the TLS image's
+ * command) goes to a stand-in application that checks what it is handed.
  *
  * The agent runs on an in-memory port in a fresh temporary directory (PSA's
  * file-backed ITS keeps the identity key and keygen keys there).  Checks
@@ -122,6 +123,30 @@ static int out_write(void *ctx, const uint8_t *b, size_t n)
 
 static const pa_smp_io io = { NULL, out_write, NULL };
 
+/* connect: what the dispatcher hands the application is within the limits
+ * pa_smp.h promises, its strings inside the packet being handled. */
+static const uint8_t *pkt_lo, *pkt_hi;
+
+static int inside(const uint8_t *p, size_t n)
+{
+	return p >= pkt_lo && p <= pkt_hi && n <= (size_t)(pkt_hi - p);
+}
+
+static int app_connect(void *ctx, const pa_smp_connect_req *q, struct pa_cbw *w)
+{
+	(void)ctx;
+	(void)w;
+	if ((q->send != NULL && (q->echo != 0 || q->send_len > PA_SMP_MTU)) ||
+	    (q->send == NULL && q->send_len != 0) || q->echo > PA_SMP_CONNECT_ECHO_MAX ||
+	    q->timeout_ms > 600000u || (q->id != NULL && (q->id_len == 0 || q->id_len > PA_SMP_CONNECT_ID_MAX)) ||
+	    (pkt_lo != NULL && ((q->send != NULL && !inside(q->send, q->send_len)) ||
+	                        (q->id != NULL && !inside(q->id, q->id_len)))))
+		abort();
+	return PA_A_STATE;   /* answered as an error: the dispatcher's own path */
+}
+
+static const pa_smp_app app = { NULL, app_connect };
+
 static int home, work;   /* directory fds: the caller's, and PSA's ITS files' */
 static char work_path[] = "/tmp/fuzz-agent-smp-XXXXXX";
 
@@ -152,6 +177,7 @@ static void setup(void)
 	if (pa_agent_start(&agent, &port, &signer, 1) != PA_OK || pa_keygen_start(&agent) != PA_OK ||
 	    pa_smp_start(&smp, &agent, &io, "fuzz") != PA_OK)
 		abort();
+	pa_smp_set_app(&smp, &app);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -169,8 +195,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	pa_console_init(&smp.rx, smp.rx_buf, sizeof(smp.rx_buf));
 	cut = size > 0 ? data[0] % (size + 1) : 0;
+	pkt_lo = NULL;   /* (packets the console layer decoded live in its buffer) */
 	pa_smp_push(&smp, data, cut);
 	pa_smp_push(&smp, data + cut, size - cut);
+	pkt_lo = data;
+	pkt_hi = data + size;
 	(void)pa_smp_handle(&smp, data, size);
 	if (fchdir(home) != 0)
 		abort();

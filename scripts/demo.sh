@@ -3,9 +3,11 @@
 # init a factory, mint devices from the shipped templates, build their bundles,
 # inspect them; cut a minimal trust store for a broker; then provision a
 # simulated device (agent-sim: the firmware agent built for the host) over a
-# pty with `prov install`, which records its signed receipt; and last the
-# device's own TLS: mutual TLS with a local broker (openssl s_server) using only
-# what was installed.
+# pty with `prov install`, which records its signed receipt; the same agent as
+# Cortex-M4 firmware on QEMU, provisioned over its UART, and its TLS image's
+# handshake with a local broker over its second UART; and last agent-sim's
+# own TLS: mutual TLS with that broker (openssl s_server) using only what was
+# installed.
 set -eu
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -119,6 +121,49 @@ kill $qdev
 wait $qdev 2>/dev/null || true
 trap - EXIT
 grep '^\[stats\] smp group=80 id=3' "$demo/device-3/console.log" | head -n 1
+
+step "TLS from the emulated device: the TLS image, its second UART (UART1) bridged to the broker"
+# the provisioning firmware plus Mbed TLS's (D)TLS client (docs/tls.md, "On the device")
+make -s -C "$top" -f firmware-agent/Makefile BUILD="$build" firmware-tls SIGNER_H="$demo/signer.h" \
+	FW_TLS_OUT="$demo/fw/provkit-an386-tls"
+"$prov" ca export > "$demo/factory-ca.pem"
+openssl s_server -accept 127.0.0.1:0 -cert "$demo/broker.pem" -key "$demo/broker.key" \
+	-Verify 1 -CAfile "$demo/factory-ca.pem" -verify_return_error -rev \
+	< /dev/null > "$demo/qbroker.log" 2>&1 &
+qsrv=$!
+sh "$top/scripts/qemu-device.sh" --image "$demo/fw/provkit-an386-tls.elf" --device-id device-4 --net \
+	"$demo/device-4" > "$demo/device-4.ports" &
+qdev=$!
+trap 'kill $qdev $qsrv 2>/dev/null || true' EXIT
+for _ in $(seq 500); do
+	grep -q 'up, device' "$demo/device-4/console.log" 2>/dev/null &&
+		[ "$(grep -c '^/dev/' "$demo/device-4.ports")" = 2 ] && break
+	sleep 0.02
+done
+for _ in $(seq 200); do grep -q '^ACCEPT' "$demo/qbroker.log" && break; sleep 0.02; done
+qport=$(sed -n 1p "$demo/device-4.ports")
+"$prov" install --port "$qport" --template "$top/templates/mqtt-mtls.json" --trust "$demo/broker.store"
+/usr/bin/python3 "$top/tests/tools/uart_bridge.py" tcp "$(sed -n 2p "$demo/device-4.ports")" \
+	"127.0.0.1:$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$demo/qbroker.log")" \
+	> "$demo/device-4.bridge" &
+qbr=$!
+trap 'kill $qbr $qdev $qsrv 2>/dev/null || true' EXIT
+for _ in $(seq 200); do grep -q '^ready' "$demo/device-4.bridge" 2>/dev/null && break; sleep 0.02; done
+# SMP connect on the console: the device handshakes on UART1 with its PSA key,
+# sends the line, reads the broker's answer; a second connect resumes
+for what in "hello from the Cortex-M4" "hello again"; do
+	/usr/bin/python3 "$top/tests/py/smp_client.py" "$qport" connect 1 --send "$what" |
+		/usr/bin/python3 -c 'import json, sys
+r = json.load(sys.stdin)
+print("device-4 connect: %s, %s, max fragment length %d, %s; sent %r, got %r; handshake %d B out, %d B in; RAM: stack %d B, Mbed TLS pool %d B" % (
+    "ok" if r["res"] == 0 else "failed (%d)" % r["res"], r.get("suite"), r["mfl"],
+    "resumed" if r["resumed"] else "full handshake", sys.argv[1], bytes.fromhex(r.get("reply", "")).decode().strip(),
+    r["hs_tx"], r["hs_rx"], r["stack_hs"], r["pool_hs"]))' "$what"
+done
+kill $qbr $qdev $qsrv
+wait $qbr $qdev $qsrv 2>/dev/null || true
+trap - EXIT
+echo "broker saw: $(grep -m1 '^Peer certificate' "$demo/qbroker.log")"
 
 step "the device's TLS: mutual TLS with the broker, only installed credentials (keys stay in PSA)"
 "$prov" ca export > "$demo/factory-ca.pem"

@@ -20,6 +20,12 @@
 # the same configuration and script does nothing.  Concurrent runs serialise on
 # DIR/.lock.  Environment: MBEDTLS_MIRROR overrides the mirror, CC the compiler.
 #
+# --target m4-tls: the TLS image's (docs/tls.md, "On the device"): the same
+# cross-compilation with -DPA_FW_TLS=1 (mbedtls_config_m4.h then adds
+# mbedtls_config_m4_tls.h, the TLS client) and the three libraries; MBEDTLS_DEFS
+# adds its measurement variants' options (-DPA_TLS_CONTENT_LEN=N,
+# -DPA_TLS_RSA=1, -DPA_TLS_VARBUF=1), default DIR build-mbedtls-m4-tls.
+#
 # --target m4: the same source package cross-compiled for the firmware image
 # (docs/firmware.md): libmbedcrypto.a only, with firmware-agent/mbedtls/
 # mbedtls_config_m4.h and the flash store's PSA ITS headers (firmware-agent/its/
@@ -47,19 +53,25 @@ host)
 	TFLAGS="-O2 -g"
 	TINC=""
 	;;
-m4)
-	DIR=${1:-build-mbedtls-m4}
+m4 | m4-tls)
 	CONFIG="$ROOT/firmware-agent/mbedtls/mbedtls_config_m4.h"
 	CC=${CC_M4:-arm-none-eabi-gcc}
 	AR=${AR_M4:-arm-none-eabi-ar}
-	LIBS="libmbedcrypto.a"
 	TFLAGS="-mcpu=cortex-m4 -mthumb -mfloat-abi=soft -Os -g -ffunction-sections -fdata-sections -fno-common"
+	if [ "$TARGET" = m4 ]; then
+		DIR=${1:-build-mbedtls-m4}
+		LIBS="libmbedcrypto.a"
+	else
+		DIR=${1:-build-mbedtls-m4-tls}
+		LIBS="libmbedcrypto.a libmbedx509.a libmbedtls.a"
+		TFLAGS="$TFLAGS -DPA_FW_TLS=1 ${MBEDTLS_DEFS:-}"
+	fi
 	# the platform's psa/error.h and psa/internal_trusted_storage.h: the
 	# flash store's (firmware-agent/its/psa/)
 	TINC="-I$ROOT/firmware-agent/its"
 	;;
 *)
-	echo "mbedtls.sh: --target: only m4 (or none: the host)" >&2
+	echo "mbedtls.sh: --target: m4 or m4-tls (or none: the host)" >&2
 	exit 2
 	;;
 esac
@@ -76,7 +88,8 @@ die() {
 
 # What the libraries depend on: the configuration, this script, the compiler.
 stamp_of() {
-	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/its/psa/*.h; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1; } |
+	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/its/psa/*.h; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1
+	  [ "$TARGET" != m4-tls ] || cat "$ROOT/firmware-agent/mbedtls/mbedtls_config_m4_tls.h"; } |
 		sha256sum | cut -c1-64
 }
 
@@ -132,7 +145,10 @@ if [ "$TARGET" != host ] && { [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Make
 	# under the host build's lock: a host build running beside this one (make -j)
 	# cleans and rebuilds in that tree, and a copy taken meanwhile is torn
 	HOST_DIR=$(cd "${HOST_SRC%/}/../.." && pwd)
-	flock "$HOST_DIR/.lock" cp -R "${HOST_SRC%/}" "$DIR/src/"
+	# (only what the library build reads: the TLS image's variants each have
+	# a copy, and the tests' data would make each 36 MB instead of 10)
+	flock "$HOST_DIR/.lock" sh -c 'mkdir -p "$1" && cp -R "$2/library" "$2/include" "$2/3rdparty" "$1/"' \
+		sh "$DIR/src/$(basename "${HOST_SRC%/}")" "${HOST_SRC%/}"
 	SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ | head -n 1)
 fi
 if [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; then
@@ -189,6 +205,7 @@ for l in $LIBS; do
 done
 cp -R "$SRC_DIR/include" "$DIR/include"
 cp "$CONFIG" "$DIR/include/provkit_$(basename "$CONFIG")"
+[ "$TARGET" != m4-tls ] || cp "$ROOT/firmware-agent/mbedtls/mbedtls_config_m4_tls.h" "$DIR/include/provkit_mbedtls_config_m4_tls.h"
 echo "$(basename "$SRC_DIR")" >"$DIR/version"
 stamp_of >"$DIR/stamp"
 echo "mbedtls.sh: built in $(( $(date +%s) - start )) s: $(echo "$LIBS" | sed "s|[^ ]*|$DIR/lib/&|g")"

@@ -3,7 +3,7 @@
 # mps2-an386 (Cortex-M4), its console UART on a pseudo-terminal.
 #
 #   sh scripts/qemu-device.sh [--image ELF] [--device-id ID] [--icount]
-#                             [--cut N[:tear]] DIR
+#                             [--cut N[:tear]] [--net] DIR
 #
 # DIR is the device: flash.bin (its storage flash, 8 sectors of 4 KB, made
 # erased on first start and written through on every program and erase, so the
@@ -17,6 +17,10 @@
 # then runs until QEMU ends or SIGTERM/SIGINT stops it (QEMU is killed, the pid
 # file removed; exit 0).  Give the path to `prov install --port`.
 #   --image ELF     the firmware (default build/firmware/provkit-an386.elf)
+#   --net           a second UART (UART1, QEMU's second -serial) on its own
+#                   pty, printed as the second line: the TLS image's link
+#                   (docs/firmware.md; tests/tools/uart_bridge.py connects it
+#                   to a TCP or UDP server)
 #   --icount        QEMU's -icount shift=0: virtual time follows executed
 #                   instructions (measurements, bench/firmware.sh; slower)
 #   --cut N[:tear]  power-cut test: the Nth flash program or erase since start
@@ -30,10 +34,10 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 image="$top/build/firmware/provkit-an386.elf"
-id="" icount="" cut="" dir=""
+id="" icount="" cut="" dir="" net=""
 
 usage() {
-	echo "usage: qemu-device.sh [--image ELF] [--device-id ID] [--icount] [--cut N[:tear]] DIR" >&2
+	echo "usage: qemu-device.sh [--image ELF] [--device-id ID] [--icount] [--cut N[:tear]] [--net] DIR" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -41,8 +45,9 @@ while [ $# -gt 0 ]; do
 	--image) [ $# -ge 2 ] || usage; image=$2; shift 2 ;;
 	--device-id) [ $# -ge 2 ] || usage; id=$2; shift 2 ;;
 	--icount) icount=1; shift ;;
+	--net) net=1; shift ;;
 	--cut) [ $# -ge 2 ] || usage; cut=$2; shift 2 ;;
-	-h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) usage ;;
 	*) [ -z "$dir" ] || usage; dir=$1; shift ;;
 	esac
@@ -83,7 +88,7 @@ if [ -n "$cut" ]; then
 	case $cut in *:tear) printf '%s tear\n' "${cut%:tear}" ;; *) printf '%s\n' "$cut" ;; esac >"$dir/flash-cut"
 fi
 
-qemu=""
+qemu="" npty=""
 stop() {
 	trap - TERM INT
 	if [ -n "$qemu" ]; then
@@ -101,7 +106,7 @@ trap stop TERM INT
 cd "$dir"
 : >"$dir/qemu.err"
 # shellcheck disable=SC2086
-qemu-system-arm -M mps2-an386 -display none -monitor none -serial pty -no-reboot \
+qemu-system-arm -M mps2-an386 -display none -monitor none -serial pty ${net:+-serial pty} -no-reboot \
 	-chardev file,id=dbg,path=console.log,append=on -semihosting-config enable=on,target=native,chardev=dbg \
 	${icount:+-icount shift=0} -kernel "$image" </dev/null >"$dir/qemu.err" 2>&1 &
 qemu=$!
@@ -110,18 +115,20 @@ pty=""
 i=0
 while [ $i -lt 200 ]; do
 	pty=$(sed -n 's|^char device redirected to \(/dev/[^ ]*\) (label serial0).*|\1|p' "$dir/qemu.err" | head -n 1)
-	[ -n "$pty" ] && break
+	npty=$(sed -n 's|^char device redirected to \(/dev/[^ ]*\) (label serial1).*|\1|p' "$dir/qemu.err" | head -n 1)
+	[ -n "$pty" ] && { [ -z "$net" ] || [ -n "$npty" ]; } && break
 	kill -0 "$qemu" 2>/dev/null || break
 	sleep 0.02
 	i=$((i + 1))
 done
-if [ -z "$pty" ]; then
+if [ -z "$pty" ] || { [ -n "$net" ] && [ -z "$npty" ]; }; then
 	echo "qemu-device.sh: QEMU did not start: $(head -c 400 "$dir/qemu.err")" >&2
 	kill "$qemu" 2>/dev/null || true
 	rm -f "$dir/qemu.pid"
 	exit 1
 fi
 echo "$pty"
+[ -z "$net" ] || echo "$npty"
 rc=0
 wait "$qemu" || rc=$?
 # a signal to us interrupts wait: stop() ran and exited already

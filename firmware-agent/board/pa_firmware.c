@@ -25,12 +25,19 @@
 #include "pa/pa_keygen.h"
 #include "pa/pa_smp.h"
 #include "port/pa_port_its.h"
+#if defined(PA_FW_TLS)
+#include "board/pa_fw_tls.h"
+#endif
 
 /* the board's name comes from the build (FW_BOARD) */
 #ifndef PA_FW_BOARD_NAME
 #define PA_FW_BOARD_NAME "unknown board"
 #endif
+#if defined(PA_FW_TLS)
+#define PA_FW_VERSION "provkit-agent 0.1 (" PA_FW_BOARD_NAME ", tls)"
+#else
 #define PA_FW_VERSION "provkit-agent 0.1 (" PA_FW_BOARD_NAME ")"
+#endif
 
 /* Mbed TLS's heap: a static pool, never the C library's (docs/firmware.md
  * gives its high-water mark; the image's link fails on malloc). */
@@ -125,6 +132,16 @@ static uint32_t pool_high_water(void)
 	return (uint32_t)i;
 }
 
+uint32_t pa_fw_pool_size(void)
+{
+	return (uint32_t)sizeof(pool);
+}
+
+uint32_t pa_fw_pool_used(void)
+{
+	return pool_high_water();
+}
+
 /* ---- the SMP line ---------------------------------------------------------------- */
 
 static int line_write(void *ctx, const uint8_t *b, size_t n)
@@ -181,12 +198,16 @@ static void stats_line(const char *what, unsigned group, unsigned id, int rc)
 
 static void on_event(void *ctx, unsigned group, unsigned id, int rc)
 {
-	static const char *const names[] = { "info", "keygen", "upload", "commit", "status" };
+	static const char *const names[] = { "info", "keygen", "upload", "commit", "status",
+#if defined(PA_FW_TLS)
+	                                     "connect"
+#endif
+	};
 	line l = { "", 0 };
 
 	(void)ctx;
 	put_s(&l, "[agent] smp ");
-	if (group == PA_SMP_GROUP_PROV && id < 5) {
+	if (group == PA_SMP_GROUP_PROV && id < sizeof(names) / sizeof(names[0])) {
 		put_s(&l, names[id]);
 	} else {
 		put_s(&l, "group ");
@@ -270,6 +291,9 @@ int main(void)
 		fail("agent", rc);
 		goto idle;
 	}
+#if defined(PA_FW_TLS)
+	pa_fw_tls_start(&smp, &agent);   /* connect, on the second UART */
+#endif
 	put_s(&l, "[agent] " PA_FW_VERSION " up, device ");
 	put_n(&l, agent.device_id, agent.device_id_len);
 	put_s(&l, ", counter ");

@@ -32,4 +32,9 @@ typedef struct pa_fw_measure {
 extern pa_fw_measure pa_fw_measured;
 void pa_fw_measure_reset(void);
 
+/* pa_firmware.c: the Mbed TLS pool, its size and its high-water mark (bytes
+ * ever touched since start: the allocator splits from the front). */
+uint32_t pa_fw_pool_size(void);
+uint32_t pa_fw_pool_used(void);
+
 #endif

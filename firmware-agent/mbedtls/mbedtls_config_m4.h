@@ -85,6 +85,12 @@ void pa_fw_mbedtls_exit(int status);
 #define MBEDTLS_ASN1_PARSE_C              /* ECDSA's prerequisite (unused paths are dropped) */
 #define MBEDTLS_ASN1_WRITE_C              /* keygen's CSR */
 
+/* The TLS image (docs/tls.md, "On the device") builds with -DPA_FW_TLS=1 and
+ * adds its TLS client on top of the above. */
+#if defined(PA_FW_TLS)
+#include "mbedtls_config_m4_tls.h"
+#endif
+
 #include "mbedtls/check_config.h"
 
 #endif

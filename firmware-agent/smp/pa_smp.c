@@ -329,6 +329,40 @@ static int status(pa_smp *s, req *q, pa_cbw *w)
 	return PA_OK;
 }
 
+#if PA_SMP_HAS_CONNECT
+/* connect: parsed here, run by the application (pa_smp_set_app).  The
+ * application's RAM is the bundle buffer's while it runs (docs/tls.md, "On the
+ * device"): an upload in progress is abandoned. */
+static int connect(pa_smp *s, req *q, pa_cbw *w)
+{
+	pa_smp_connect_req c;
+	int has_echo, has_to, has_fresh;
+	pa_cbor r;
+	uint64_t v;
+
+	if (s->app == NULL || s->app->connect == NULL)
+		return PA_SMP_ENOTSUP;
+	memset(&c, 0, sizeof(c));
+	v = get_uint(q, "slot", 0xffffffffu, 0, &c.has_slot);
+	c.slot = (uint32_t)v;
+	c.send = get_str(q, "send", PA_CBOR_TSTR, 0, PA_SMP_MTU, &c.send_len);
+	c.echo = (uint32_t)get_uint(q, "echo", PA_SMP_CONNECT_ECHO_MAX, 0, &has_echo);
+	c.timeout_ms = (uint32_t)get_uint(q, "timeout", 600000u, 0, &has_to);
+	c.id = get_str(q, "id", PA_CBOR_BSTR, 1, PA_SMP_CONNECT_ID_MAX, &c.id_len);
+	has_fresh = field(q->b, q->n, "fresh", &r);
+	if (has_fresh == 1) {
+		c.fresh = pa_cbor_bool(&r);
+		if (pa_cbor_err(&r) != PA_CBOR_OK)
+			q->bad = 1;
+	}
+	if (q->bad || (c.send != NULL && has_echo))
+		return PA_A_ARGS;
+	s->up_len = 0;
+	pa_install_begin(s->a);
+	return s->app->connect(s->app->ctx, &c, w);
+}
+#endif
+
 /* ---- dispatch ----------------------------------------------------------------- */
 
 typedef int (*handler)(pa_smp *s, req *q, pa_cbw *w);
@@ -345,6 +379,9 @@ static const struct {
 	{ PA_SMP_GROUP_PROV, PA_SMP_UPLOAD, 1, upload },
 	{ PA_SMP_GROUP_PROV, PA_SMP_COMMIT, 1, commit },
 	{ PA_SMP_GROUP_PROV, PA_SMP_STATUS, 0, status },
+#if PA_SMP_HAS_CONNECT
+	{ PA_SMP_GROUP_PROV, PA_SMP_CONNECT, 1, connect },
+#endif
 };
 
 static int line_write(void *ctx, const uint8_t *b, size_t n)
@@ -416,6 +453,11 @@ static void deliver(void *ctx, const uint8_t *pkt, size_t len)
 void pa_smp_push(pa_smp *s, const uint8_t *b, size_t n)
 {
 	pa_console_push(&s->rx, b, n, deliver, s);
+}
+
+void pa_smp_set_app(pa_smp *s, const pa_smp_app *app)
+{
+	s->app = app;
 }
 
 int pa_smp_start(pa_smp *s, pa_agent *a, const pa_smp_io *io, const char *version)

@@ -4,8 +4,9 @@
  * truncated, oversized and overlong, markers mid-line, every single-byte
  * deletion), then the dispatcher on a real agent (each command, duplicates,
  * retransmissions, upload resume, commit repeated before and after a reboot,
- * errors) and keygen's CSR checked with OpenSSL.  Responses are read with
- * libcbor, the framing is checked against OpenSSL's base64.
+ * errors) and keygen's CSR checked with OpenSSL; connect's request as the
+ * application receives it (every field, every refusal).  Responses are read
+ * with libcbor, the framing is checked against OpenSSL's base64.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include "pa/pa_keygen.h"
 #include "pa/pa_smp.h"
 #include "port/pa_port_dir.h"
+#include "smp/pa_cbw.h"
 
 /* ---- framing ------------------------------------------------------------------------ */
 
@@ -578,6 +580,113 @@ out:
 	free(csr_file);
 }
 
+/* ---- connect: the request as the application sees it ---------------------------------- */
+
+static pa_smp_connect_req seen;
+static uint8_t seen_send[PA_SMP_MTU], seen_id[PA_SMP_CONNECT_ID_MAX];
+static int app_calls, app_rc;
+
+static int fake_connect(void *ctx, const pa_smp_connect_req *q, struct pa_cbw *w)
+{
+	(void)ctx;
+	app_calls++;
+	seen = *q;
+	if (q->send != NULL)
+		memcpy(seen_send, q->send, q->send_len);
+	if (q->id != NULL)
+		memcpy(seen_id, q->id, q->id_len);
+	if (app_rc != PA_OK)
+		return app_rc;
+	pa_cbw_head(w, 5, 1);   /* {"res": 0} */
+	pa_cbw_key(w, "res");
+	pa_cbw_head(w, 0, 0);
+	return PA_OK;
+}
+
+static const pa_smp_app APP = { NULL, fake_connect };
+
+/* One connect request from hex CBOR: the answer's rc (0: {"res": 0}), the
+ * calls it made to the application. */
+static long connect_hex(const char *hex, int *calls)
+{
+	uint8_t b[PA_SMP_MTU];
+	size_t n = strlen(hex) / 2, i;
+	cbor_item_t *r;
+	long rc;
+
+	for (i = 0; i < n; i++)
+		sscanf(hex + 2 * i, "%2hhx", &b[i]);
+	app_calls = 0;
+	r = ask(2, 80, 5, b, n, 0);
+	rc = r == NULL ? -1 : get(r, "res") != NULL ? uint_of(get(r, "res")) : err_rc(r, 80);
+	if (r != NULL)
+		cbor_decref(&r);
+	*calls = app_calls;
+	return rc;
+}
+
+static void connect_requests(void)
+{
+	static const struct {
+		const char *hex, *what;
+	} bad[] = {
+		{ "a26473656e646178646563686f01", "send and echo together" },
+		{ "a1646563686f194001", "echo 16385" },
+		{ "a1646563686f1a00010000", "echo 65536" },
+		{ "a16566726573680f", "fresh a number" },
+		{ "a162696440", "an empty id" },
+		{ "a1626964510102030405060708090a0b0c0d0e0f1011", "a 17-byte id" },
+		{ "a164736c6f746131", "slot as text" },
+		{ "a16774696d656f75741a000927c1", "timeout above 600000" },
+		{ "a16473656e644168", "send as bytes" },
+		{ "a164736c6f7420", "slot negative" },
+		{ "a164736c6f741b0000000100000000", "slot above 2^32 - 1" },
+		{ "a164736c6f7418", "a truncated slot" },
+		{ "a2647365", "a truncated map" },
+		{ "01", "not a map" },
+	};
+	uint8_t sha[32], data[64];
+	int calls;
+	size_t i;
+
+	CHECK(start() == PA_OK);
+	/* no application (agent-sim, the provisioning firmware): not supported */
+	CHECK(connect_hex("a164736c6f7401", &calls) == PA_SMP_ENOTSUP);
+	pa_smp_set_app(&S, &APP);
+	/* {"slot": 3, "send": "hi", "fresh": true, "timeout": 1500, "id": h'01'} */
+	CHECK(connect_hex("a564736c6f74036473656e64626869656672657368f56774696d656f75741905dc"
+	                  "6269644101", &calls) == 0 && calls == 1);
+	CHECK(seen.has_slot && seen.slot == 3 && seen.send_len == 2 && memcmp(seen_send, "hi", 2) == 0 &&
+	      seen.echo == 0 && seen.fresh == 1 && seen.timeout_ms == 1500 && seen.id_len == 1 &&
+	      seen_id[0] == 1);
+	/* {}: the only TLS slot, nothing to send, defaults */
+	CHECK(connect_hex("a0", &calls) == 0 && calls == 1);
+	CHECK(!seen.has_slot && seen.send == NULL && seen.echo == 0 && !seen.fresh &&
+	      seen.timeout_ms == 0 && seen.id == NULL);
+	/* {"echo": 2048, "fresh": false} */
+	CHECK(connect_hex("a2646563686f190800656672657368f4", &calls) == 0 && seen.echo == 2048 &&
+	      !seen.fresh);
+	/* {"echo": 16384}, the largest */
+	CHECK(connect_hex("a1646563686f194000", &calls) == 0 && seen.echo == 16384);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		long rc = connect_hex(bad[i].hex, &calls);
+
+		CHECK_MSG(rc == PA_A_ARGS && calls == 0, "%s: rc %ld, %d calls", bad[i].what, rc, calls);
+	}
+	/* the application's own refusal is the answer's rc */
+	app_rc = 71;
+	CHECK(connect_hex("a164736c6f7407", &calls) == 71 && calls == 1);
+	app_rc = PA_OK;
+	/* connect takes the bundle buffer: an upload in progress is abandoned, and
+	 * a chunk that continues it is refused (63) */
+	memset(data, 0x5a, sizeof(data));
+	memset(sha, 0, sizeof(sha));
+	CHECK(upload(data, 0, 32, 64, sha) == 32);
+	CHECK(connect_hex("a0", &calls) == 0);
+	CHECK(upload(data, 32, 32, 64, sha) == -PA_A_STATE);
+	CHECK(A.bundle_len == 0);
+}
+
 int main(int argc, char **argv)
 {
 	char self[PATH_MAX], build[PATH_MAX], prov[PATH_MAX + 8], top[PATH_MAX], path[PATH_MAX + 64];
@@ -601,6 +710,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/dev.pub", work);
 	CHECK(write_pub_pem(path, A.pub) == 0);
 	dispatcher(prov, top);
+	connect_requests();
 	psa_reboot();
 	run("rm -rf '%s'", work);
 	return check_done("test_agent_smp");

@@ -179,12 +179,12 @@ static int setup_cert(pa_tls *t, int *detail)
 	size_t len = 0, plen = 0, clen = 0;
 	int rc;
 
-	rc = pa_lookup_data(t->agent, t->slot, PA_T_DEVICE_CERT, t->tmp, sizeof(t->tmp), &len);
+	rc = pa_lookup_data(t->agent, t->slot, PA_T_DEVICE_CERT, t->buf, t->buf_cap, &len);
 	if (rc != PA_OK) {
 		*detail = rc;
 		return PA_TLS_E_STORE;
 	}
-	if (parse_der_list(&t->own_chain, t->tmp, len) != 0)
+	if (parse_der_list(&t->own_chain, t->buf, len) != 0)
 		return PA_TLS_E_CERT;
 	slot_key(t->agent, t->slot, &t->key_id);
 	/* the key must be the certificate's: compare PSA's public half */
@@ -248,13 +248,14 @@ static int setup_trust(pa_tls *t, int *detail)
 	int rc;
 
 	if (find_trust_slot(t->agent, t->slot, PA_T_TRUST_STORE, &t->trust_slot)) {
-		rc = pa_lookup_data(t->agent, t->trust_slot, PA_T_TRUST_STORE, t->store_buf,
-		                    sizeof(t->store_buf), &len);
+		/* (after the device certificate: the work buffer is the store's now) */
+		rc = pa_lookup_data(t->agent, t->trust_slot, PA_T_TRUST_STORE, t->buf, t->buf_cap,
+		                    &len);
 		if (rc != PA_OK) {
 			*detail = rc;
 			return PA_TLS_E_STORE;
 		}
-		rc = pa_trust_open(&t->store, t->store_buf, len);
+		rc = pa_trust_open(&t->store, t->buf, len);
 		if (rc != PA_TRUST_OK) {
 			*detail = rc;
 			return PA_TLS_E_TRUST_STORE;
@@ -264,12 +265,12 @@ static int setup_trust(pa_tls *t, int *detail)
 		pa_trust_mbedtls_conf(&t->tm, &t->conf);
 		t->trust = PA_TLS_TRUST_STORE;
 	} else if (find_trust_slot(t->agent, t->slot, PA_T_CA_CERTS, &t->trust_slot)) {
-		rc = pa_lookup_data(t->agent, t->trust_slot, PA_T_CA_CERTS, t->tmp, sizeof(t->tmp), &len);
+		rc = pa_lookup_data(t->agent, t->trust_slot, PA_T_CA_CERTS, t->buf, t->buf_cap, &len);
 		if (rc != PA_OK) {
 			*detail = rc;
 			return PA_TLS_E_STORE;
 		}
-		if (parse_der_list(&t->ca, t->tmp, len) != 0)
+		if (parse_der_list(&t->ca, t->buf, len) != 0)
 			return PA_TLS_E_CERT;
 		mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
 		mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -281,6 +282,23 @@ static int setup_trust(pa_tls *t, int *detail)
 	mbedtls_ssl_conf_verify(&t->conf, verify_cb, t);
 	return PA_TLS_OK;
 }
+
+/* The curves offered, secp256r1 first (RFC 7925 4.4.3, 4.4.4).  Mbed TLS's
+ * default list is largest first, and a server that follows the client's
+ * order (OpenSSL's default) then runs ECDHE on P-521: on the Cortex-M4 about
+ * three times the instructions and more RAM (docs/benchmarks.md).  The others
+ * stay for servers whose certificates use them (Mbed TLS checks a server key's
+ * curve against this list too). */
+static const mbedtls_ecp_group_id curves[] = {
+	MBEDTLS_ECP_DP_SECP256R1,
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
+	MBEDTLS_ECP_DP_SECP384R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
+	MBEDTLS_ECP_DP_SECP521R1,
+#endif
+	MBEDTLS_ECP_DP_NONE
+};
 
 static unsigned char mfl_code(uint16_t len)
 {
@@ -331,6 +349,7 @@ static int setup_profile(pa_tls *t, int *detail)
 	t->ciphersuites[t->n_suites] = 0;
 	if (t->n_suites > 0)
 		mbedtls_ssl_conf_ciphersuites(&t->conf, t->ciphersuites);
+	mbedtls_ssl_conf_curves(&t->conf, curves);
 
 	/* max fragment length; a record size limit (RFC 8449, not in Mbed TLS
 	 * 2.28) becomes the largest fragment length that fits under it */
@@ -359,7 +378,7 @@ static int setup_profile(pa_tls *t, int *detail)
 	return PA_TLS_OK;
 }
 
-int pa_tls_setup(pa_tls *t, const pa_agent *a, uint32_t slot,
+int pa_tls_setup(pa_tls *t, const pa_agent *a, uint32_t slot, uint8_t *buf, size_t cap,
                  int (*rng)(void *, unsigned char *, size_t), void *p_rng, uint64_t now,
                  int *detail)
 {
@@ -368,11 +387,13 @@ int pa_tls_setup(pa_tls *t, const pa_agent *a, uint32_t slot,
 	if (detail == NULL)
 		detail = &dummy;
 	*detail = 0;
-	if (t == NULL || a == NULL || rng == NULL)
+	if (t == NULL || a == NULL || rng == NULL || buf == NULL)
 		return PA_TLS_E_ARGS;
 	memset(t, 0, sizeof(*t));
 	t->agent = a;
 	t->slot = slot;
+	t->buf = buf;
+	t->buf_cap = cap;
 	mbedtls_ssl_config_init(&t->conf);
 	mbedtls_x509_crt_init(&t->own_chain);
 	mbedtls_pk_init(&t->own_key);
@@ -449,6 +470,8 @@ void pa_tls_free(pa_tls *t)
 	mbedtls_x509_crt_free(&t->ca);
 	pa_trust_mbedtls_free(&t->tm);
 	mbedtls_platform_zeroize(t->psk_identity, sizeof(t->psk_identity));
+	t->buf = NULL;
+	t->buf_cap = 0;
 }
 
 int pa_tls_key_spki(const pa_agent *a, uint32_t slot, uint8_t *buf, size_t cap, size_t *len)

@@ -2,8 +2,9 @@
  * pa_tls.h - the Mbed TLS adapter: an mbedtls_ssl_config made from what the
  * agent installed in one slot, credentials by reference (docs/tls.md).
  *
- *     pa_tls t;
- *     pa_tls_setup(&t, &agent, slot, mbedtls_ctr_drbg_random, &drbg, now, &err);
+ *     pa_tls t;  uint8_t work[PA_BUNDLE_MAX];
+ *     pa_tls_setup(&t, &agent, slot, work, sizeof(work), mbedtls_ctr_drbg_random, &drbg,
+ *                  now, &err);
  *     mbedtls_ssl_setup(&ssl, &t.conf);  pa_tls_set_hostname(&t, &ssl);
  *     ... handshake ...
  *     pa_tls_free(&t);
@@ -22,6 +23,12 @@
  *   size limit), session tickets, time policy, server name.
  * - No heap in this code (Mbed TLS allocates its own); one pa_tls per
  *   configuration, and it must outlive every mbedtls_ssl_context using it.
+ * - The caller lends one work buffer (the largest entry it may have to read:
+ *   PA_BUNDLE_MAX covers any): setup reads the device certificate or the CA
+ *   certificates into it (Mbed TLS copies what it parses), then the trust
+ *   store, which stays there (its anchors point into it) until pa_tls_free.
+ *   A device can lend RAM that is idle while TLS runs (the firmware lends
+ *   the agent's bundle buffer, docs/tls.md).
  */
 #ifndef PA_TLS_H
 #define PA_TLS_H
@@ -83,8 +90,8 @@ typedef struct pa_tls {
 	pa_trust_mbedtls tm;
 	uint8_t psk_identity[128];
 	size_t psk_identity_len;
-	uint8_t store_buf[PA_BUNDLE_MAX];  /* the trust store, kept: anchors point into it */
-	uint8_t tmp[PA_BUNDLE_MAX];
+	uint8_t *buf;                   /* the caller's work buffer: certificates, */
+	size_t buf_cap;                 /* then the trust store (kept) */
 } pa_tls;
 
 /* The one slot of the set that holds the device's TLS credentials (device-cert,
@@ -93,11 +100,12 @@ typedef struct pa_tls {
  * PA_TLS_E_NO_SLOT if none or more than one. */
 int pa_tls_find_slot(const pa_agent *a, uint32_t *slot);
 
-/* Configure t->conf for slot.  rng: Mbed TLS's RNG callback.  now: POSIX time
+/* Configure t->conf for slot.  buf/cap: the work buffer (above), which must
+ * outlive t.  rng: Mbed TLS's RNG callback.  now: POSIX time
  * of the device's clock, 0 if it has none; the profile's time policy decides
  * what is believed.  On failure *detail (may be NULL) gets an Mbed TLS or
  * agent error when there is one, and t is freed. */
-int pa_tls_setup(pa_tls *t, const pa_agent *a, uint32_t slot,
+int pa_tls_setup(pa_tls *t, const pa_agent *a, uint32_t slot, uint8_t *buf, size_t cap,
                  int (*rng)(void *, unsigned char *, size_t), void *p_rng, uint64_t now,
                  int *detail);
 

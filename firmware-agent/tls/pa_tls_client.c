@@ -239,7 +239,8 @@ static void rng_free(rng_ctx *r)
 
 int pa_tls_connect(const pa_agent *a, const pa_tls_connect_opts *o, FILE *out, FILE *err)
 {
-	static pa_tls t;   /* ~9 KB: not on the stack */
+	static pa_tls t;   /* ~1 KB, and its work buffer: not on the stack */
+	static uint8_t work[PA_BUNDLE_MAX];
 	rng_ctx rng;
 	mbedtls_ssl_session session;
 	uint32_t slot = 0;
@@ -254,8 +255,8 @@ int pa_tls_connect(const pa_agent *a, const pa_tls_connect_opts *o, FILE *out, F
 		fprintf(err, "agent-sim: no randomness\n");
 		return PA_TLS_EXIT_INTERNAL;
 	}
-	rc = pa_tls_setup(&t, a, slot, mbedtls_ctr_drbg_random, &rng.drbg, (uint64_t)time(NULL),
-	                  &detail);
+	rc = pa_tls_setup(&t, a, slot, work, sizeof(work), mbedtls_ctr_drbg_random, &rng.drbg,
+	                  (uint64_t)time(NULL), &detail);
 	if (rc != PA_TLS_OK) {
 		fprintf(err, "agent-sim: slot %u: %s", (unsigned)slot, pa_tls_strerror(rc));
 		if (detail < 0) {

@@ -14,8 +14,10 @@
 #include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 
+#if defined(MBEDTLS_RSA_C)
 #define RSA_F4_BYTES 3
 static const uint8_t rsa_f4[RSA_F4_BYTES] = { 0x01, 0x00, 0x01 };
+#endif
 
 /* Largest compressed point (P-521): 1 + 66 bytes. */
 #define EC_POINT_MAX 67
@@ -44,6 +46,10 @@ int pa_trust_mbedtls_name_key(const unsigned char *name_der, size_t len,
 	return ret;
 }
 
+/* A build without RSA (the TLS firmware image, docs/tls.md) has no RSA
+ * certificates either: an RSA anchor then verifies nothing and matches no key
+ * (fail closed: the chain is not trusted). */
+#if defined(MBEDTLS_RSA_C)
 static int check_rsa(const pa_trust_anchor *a, const mbedtls_x509_crt *crt,
                      const unsigned char *hash, size_t hash_len)
 {
@@ -84,6 +90,17 @@ out:
 	mbedtls_rsa_free(&rsa);
 	return res;
 }
+#else
+static int check_rsa(const pa_trust_anchor *a, const mbedtls_x509_crt *crt,
+                     const unsigned char *hash, size_t hash_len)
+{
+	(void)a;
+	(void)crt;
+	(void)hash;
+	(void)hash_len;
+	return PA_TRUST_SIG_MISMATCH;
+}
+#endif
 
 static int check_ecdsa(const pa_trust_anchor *a, const mbedtls_x509_crt *crt,
                        const unsigned char *hash, size_t hash_len)
@@ -139,6 +156,7 @@ int pa_trust_mbedtls_same_key(const pa_trust_anchor *a, const mbedtls_x509_crt *
 	if (a == NULL || crt == NULL)
 		return PA_TRUST_SIG_ERROR;
 	if (alg_is_rsa(a->alg)) {
+#if defined(MBEDTLS_RSA_C)
 		const mbedtls_rsa_context *rsa;
 		mbedtls_mpi n, e;
 
@@ -154,6 +172,7 @@ int pa_trust_mbedtls_same_key(const pa_trust_anchor *a, const mbedtls_x509_crt *
 			res = PA_TRUST_SIG_OK;
 		mbedtls_mpi_free(&n);
 		mbedtls_mpi_free(&e);
+#endif
 	} else if (pa_trust_alg_group(a->alg) != MBEDTLS_ECP_DP_NONE) {
 		const mbedtls_ecp_keypair *ec;
 		unsigned char pt[EC_POINT_MAX];

@@ -14,9 +14,19 @@ with it shows the agent speaks the standard framing.
   smp_client.py PORT commit FILE [--receipt OUT]       (the SHA-256 of FILE)
   smp_client.py PORT install FILE [--chunk N] [--receipt OUT]
   smp_client.py PORT raw GROUP ID OP CBOR-HEX          (a request as given)
+  smp_client.py PORT connect [SLOT] [--send TEXT | --echo N] [--fresh] [--wait S]
+                               [--tls-timeout MS]
+
+connect (the TLS image): the device connects for SLOT on its link UART and
+answers when the connection is over; the request carries a random "id", so a
+retransmission gets the same answer instead of a second connection.  The line
+is brought up with an echo first (short timeouts), then connect waits up to
+--wait seconds (default 60) per try.  --tls-timeout: how long the device
+waits for its peer (the request's "timeout").
 
 Answers are printed as one JSON object (byte strings in hex).  Exit 0 ok,
-1 the device answered an error ({"err": ...}, printed), 2 usage, 3 no answer.
+1 the device answered an error ({"err": ...}, printed), 2 usage, 3 no answer,
+4 connect ran and the connection failed ("res" is not 0; printed).
 """
 import base64
 import binascii
@@ -186,6 +196,22 @@ class Client:
     def status(self):
         return self.request(80, 4, 0, {})
 
+    def connect(self, slot=None, send=None, echo=None, fresh=False, wait=60.0, timeout=None):
+        self.echo("")  # the line is up (QEMU notices a newly opened pty late)
+        req = {"id": os.urandom(8)}
+        if slot is not None:
+            req["slot"] = slot
+        if send is not None:
+            req["send"] = send
+        if echo is not None:
+            req["echo"] = echo
+        if fresh:
+            req["fresh"] = True
+        if timeout is not None:
+            req["timeout"] = timeout
+        self.timeout, self.tries = wait, 3
+        return self.request(80, 5, 2, req)
+
 
 def jsonable(v):
     if isinstance(v, (bytes, bytearray)):
@@ -200,7 +226,13 @@ def jsonable(v):
 def main(argv):
     args = list(argv[1:])
     opts = {}
-    for name in ("--chunk", "--receipt", "--out", "--timeout"):
+    flags = set()
+    for name in ("--fresh",):
+        if name in args:
+            flags.add(name)
+            args.remove(name)
+    for name in ("--chunk", "--receipt", "--out", "--timeout", "--send", "--echo", "--wait",
+                 "--tls-timeout"):
         if name in args:
             i = args.index(name)
             if i + 1 >= len(args):
@@ -232,6 +264,14 @@ def main(argv):
                     out = c.commit(sha)
             if "receipt" in out and "--receipt" in opts:
                 open(opts["--receipt"], "wb").write(out["receipt"])
+        elif cmd == "connect" and len(rest) <= 1 and not ("--send" in opts and "--echo" in opts):
+            out = c.connect(int(rest[0]) if rest else None, opts.get("--send"),
+                            int(opts["--echo"]) if "--echo" in opts else None,
+                            "--fresh" in flags, float(opts.get("--wait", 60)),
+                            int(opts["--tls-timeout"]) if "--tls-timeout" in opts else None)
+            if out.get("res", 0) != 0:
+                print(json.dumps(jsonable(out), sort_keys=True))
+                return 4
         elif cmd == "raw" and len(rest) == 4:
             out = c.request(int(rest[0]), int(rest[1]), int(rest[2]), None,
                             raw_body=bytes.fromhex(rest[3]))

@@ -32,9 +32,17 @@
 
 #define AN386_SYSCLK_HZ 25000000u
 #define AN386_IRQ_UART0RX 0
+#define AN386_IRQ_UART1RX 2
+/* The vector table ends with the last interrupt an image enables: UART0 RX,
+ * and in the TLS image UART1 RX (its link, net/uart1.c). */
+#if defined(PA_FW_TLS)
+#define AN386_IRQS 3
+#else
 #define AN386_IRQS 1
+#endif
 
 #define UART0_BASE 0x40004000u
+#define UART1_BASE 0x40005000u    /* QEMU's second -serial */
 #define UART_DATA 0x00u
 #define UART_STATE 0x04u      /* bit 0 TX full, bit 1 RX full, 2/3 overruns */
 #define UART_CTRL 0x08u       /* bit 0 TX enable, 1 RX enable, 3 RX interrupt */

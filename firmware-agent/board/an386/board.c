@@ -142,6 +142,28 @@ void an386_fatal(const char *what)
 	sh_exit(1);
 }
 
+/* The emulated board's real-time clock is the host's (semihosting SYS_TIME);
+ * a board without an RTC returns 0. */
+uint64_t pa_board_time(void)
+{
+	long t = sh_time();
+
+	return t > 0 ? (uint64_t)t : 0;
+}
+
+/* Up to 64 bytes below the current stack pointer, as at reset.  An interrupt
+ * taken meanwhile pushes its frame below the stack pointer and is gone again
+ * when we paint there. */
+void pa_board_stack_mark(void)
+{
+	uint32_t *p, *end, sp;
+
+	__asm__ volatile("mov %0, sp" : "=r"(sp));
+	end = (uint32_t *)((sp - 64u) & ~3u);
+	for (p = __stack_bottom; p < end; p++)
+		*p = AN386_STACK_PAINT;
+}
+
 void pa_board_stats_get(pa_board_stats *st)
 {
 	const uint32_t *p = __stack_bottom;

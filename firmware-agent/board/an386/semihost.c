@@ -7,7 +7,7 @@
 
 enum {
 	SYS_OPEN = 0x01, SYS_CLOSE = 0x02, SYS_WRITE0 = 0x04, SYS_WRITE = 0x05,
-	SYS_READ = 0x06, SYS_SEEK = 0x0a, SYS_FLEN = 0x0c, SYS_REMOVE = 0x0e,
+	SYS_READ = 0x06, SYS_SEEK = 0x0a, SYS_FLEN = 0x0c, SYS_REMOVE = 0x0e, SYS_TIME = 0x11,
 	SYS_EXIT = 0x18, SYS_EXIT_EXTENDED = 0x20
 };
 #define ADP_STOPPED_APPLICATIONEXIT 0x20026u
@@ -91,4 +91,9 @@ void sh_exit(int status)
 	(void)call(SYS_EXIT, (const void *)(uintptr_t)ADP_STOPPED_APPLICATIONEXIT);
 	for (;;)
 		__asm__ volatile("wfi");
+}
+
+long sh_time(void)
+{
+	return call(SYS_TIME, NULL);
 }

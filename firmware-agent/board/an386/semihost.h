@@ -29,6 +29,8 @@ long sh_read_some(int fd, void *buf, size_t len);
 int sh_seek(int fd, uint32_t off);
 long sh_flen(int fd);
 int sh_remove(const char *path);
+/* The host's clock: seconds since 1970 (SYS_TIME), or -1. */
+long sh_time(void);
 /* A NUL-terminated string on the semihosting console. */
 void sh_write0(const char *s);
 /* End the emulation with an exit status (QEMU exits with it). */

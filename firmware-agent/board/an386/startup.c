@@ -26,6 +26,7 @@ void Default_Handler(void);
 void HardFault_Handler(void);
 void SysTick_Handler(void);
 void UART0RX_Handler(void);
+void UART1RX_Handler(void);
 
 void Reset_Handler(void)
 {
@@ -109,7 +110,8 @@ void Default_Handler(void)
 
 typedef void (*vector)(void);
 
-/* The table ends with the last interrupt the image enables (UART0 RX). */
+/* The table ends with the last interrupt the image enables (UART0 RX; in the
+ * TLS image UART1 RX). */
 __attribute__((section(".isr_vector"), used)) static const vector vectors[16 + AN386_IRQS] = {
 	(vector)(uintptr_t)__stack_top,
 	Reset_Handler,
@@ -125,4 +127,7 @@ __attribute__((section(".isr_vector"), used)) static const vector vectors[16 + A
 	Default_Handler,   /* PendSV */
 	SysTick_Handler,
 	[16 + AN386_IRQ_UART0RX] = UART0RX_Handler,
+#if AN386_IRQS > AN386_IRQ_UART1RX
+	[16 + AN386_IRQ_UART1RX] = UART1RX_Handler,
+#endif
 };

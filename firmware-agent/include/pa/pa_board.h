@@ -37,6 +37,17 @@ size_t pa_board_uart_read(uint8_t *buf, size_t cap);
  * dropped, as on a UART nobody listens to.  PA_BOARD_OK if all went out. */
 int pa_board_uart_write(const uint8_t *buf, size_t len);
 
+/* ---- the application's link: a second UART (optional) ---------------------
+ * Images with a network application (the TLS image, board/pa_fw_tls.c) carry
+ * its traffic on a second UART, so the console stays free for SMP; only they
+ * link these (an386: net/uart1.c).  The same contract as the console's:
+ * received bytes are kept in a ring by the receive interrupt; when the ring is
+ * full the next byte is left in the UART (the line is held, as RTS/CTS would)
+ * rather than dropped. */
+void pa_board_net_init(void);
+size_t pa_board_net_read(uint8_t *buf, size_t cap);
+int pa_board_net_write(const uint8_t *buf, size_t len);
+
 /* ---- storage ---------------------------------------------------------------- */
 /* The flash area given to secure storage (pa/pa_flash.h rules). */
 const pa_flash *pa_board_flash(void);
@@ -59,6 +70,10 @@ uint32_t pa_board_ms(void);
  * -icount it follows executed instructions, docs/firmware.md). */
 uint64_t pa_board_ticks(void);
 uint32_t pa_board_tick_hz(void);
+/* POSIX seconds of the board's real-time clock, 0 if it has none (the TLS
+ * profile's time policy decides what a certificate's dates are checked
+ * against; docs/tls.md). */
+uint64_t pa_board_time(void);
 /* Sleep until the next interrupt (a received byte, the tick). */
 void pa_board_idle(void);
 /* Reset the device; does not return. */
@@ -78,5 +93,8 @@ typedef struct pa_board_stats {
 	uint32_t stack_used;       /* its high-water mark (painted at start) */
 } pa_board_stats;
 void pa_board_stats_get(pa_board_stats *st);
+/* Paint the stack below the caller's frame again: the next stats report the
+ * high-water mark reached since (a measurement of one operation). */
+void pa_board_stack_mark(void);
 
 #endif

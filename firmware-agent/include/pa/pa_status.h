@@ -73,7 +73,7 @@ typedef enum pa_agent_err {
 #define PA_SMP_OS_ECHO 0
 #define PA_SMP_GROUP_PROV 80
 enum { PA_SMP_INFO = 0, PA_SMP_KEYGEN = 1, PA_SMP_UPLOAD = 2, PA_SMP_COMMIT = 3,
-       PA_SMP_STATUS = 4 };
+       PA_SMP_STATUS = 4, PA_SMP_CONNECT = 5 };
 #define PA_SMP_EINVAL 3             /* MGMT_ERR_EINVAL: a malformed request */
 #define PA_SMP_ENOTSUP 8            /* MGMT_ERR_ENOTSUP: unknown group, command or op */
 
