@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 LAYERS='
 base     err escape util
-crypto   algs keys x509 secret
+crypto   algs keys x509 secret p11
 codec    cbor cose jsonschema jsregex
 factory  db home records vault
 trust    trust

@@ -65,11 +65,14 @@ static void overview(FILE *f)
 		fprintf(f, "  %-16s %s\n", name, commands[i].summary);
 	}
 	fprintf(f, "\nEvery command takes --home DIR (default $PROV_HOME, else ./factory),\n"
-	           "--json where it reports, and --busy-timeout MS for the database lock.\n"
+	           "--json where it reports, and --busy-timeout MS for the database lock;\n"
+	           "with keys in a PKCS#11 token, --pkcs11-module PATH and --pin-file FILE\n"
+	           "(or PROV_PKCS11_MODULE, PROV_PKCS11_PIN).\n"
 	           "`prov help COMMAND` or `prov COMMAND --help` shows a command's usage;\n"
 	           "`prov help --all` shows every command's.  Exit status: 0 ok, 1 internal,\n"
 	           "2 usage, 3 bad input, 4 not found, 5 exists, 6 database, 7 verification\n"
-	           "failed, 8 I/O, 9 wrong passphrase/key, 10 database busy, 11 crypto.\n");
+	           "failed, 8 I/O, 9 wrong passphrase/key, 10 database busy, 11 crypto,\n"
+	           "12 partial, 16 PKCS#11 token or key, 17 PKCS#11 PIN.\n");
 }
 
 static const struct command *find(int argc, char **argv, int *used)

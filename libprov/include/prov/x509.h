@@ -79,6 +79,10 @@ prov_status prov_x509_serial_new(uint8_t serial[PROV_SERIAL_LEN], prov_err *e);
 /* A self-signed CA certificate valid for `days` from `now`. */
 prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now, int days,
                                 X509 **out, prov_err *e);
+/* The same with the certificate's public key given apart from the key that
+ * signs it (a key in a PKCS#11 token, prov/p11.h: pub is its public half). */
+prov_status prov_x509_ca_create_pub(EVP_PKEY *key, EVP_PKEY *pub, const char *subject, int64_t now,
+                                    int days, X509 **out, prov_err *e);
 
 /* Check that an imported certificate can act as the device-issuing CA with this
  * key: key matches, basicConstraints CA:TRUE, keyCertSign allowed. */

@@ -322,6 +322,12 @@ out:
 prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now, int days,
                                 X509 **out, prov_err *e)
 {
+	return prov_x509_ca_create_pub(key, key, subject, now, days, out, e);
+}
+
+prov_status prov_x509_ca_create_pub(EVP_PKEY *key, EVP_PKEY *pub, const char *subject, int64_t now,
+                                    int days, X509 **out, prov_err *e)
+{
 	X509 *c = X509_new();
 	uint8_t serial[PROV_SERIAL_LEN];
 	X509V3_CTX ctx;
@@ -337,7 +343,7 @@ prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now,
 		goto out;
 	/* X509_set_pubkey, not the faster prov_key_set_x509_pubkey: the CA object is
 	 * used in memory, and only this way does it keep its key for verification. */
-	if (!X509_set_pubkey(c, key) ||
+	if (!X509_set_pubkey(c, pub) ||
 	    !set_validity(c, now, now + (int64_t)days * 86400, 0))
 		goto fail;
 	X509V3_set_ctx(&ctx, c, c, NULL, NULL, 0);
