@@ -380,12 +380,18 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 		char detail[256];
 		char *subj = prov_x509_name_text(X509_get_subject_name(sk_X509_value(chain, 0)));
 
-		snprintf(detail, sizeof(detail),
-		         "{\"ca_imported\":%s,\"signer_kid\":\"%s\",\"ca_key\":\"%s\",\"signer_key\":\"%s\"}",
-		         o->ca_cert != NULL ? "true" : "false", kidhex,
-		         ca_uri == NULL ? "file" : o->pkcs11_generate ? "token-generated" : "token",
-		         signer_uri == NULL ? (o->signer_key != NULL ? "file-imported" : "file")
-		                            : o->pkcs11_generate ? "token-generated" : "token");
+		/* where the keys are, when not the files init makes (the shape of a
+		 * plain init's detail is unchanged) */
+		if (ca_uri == NULL && signer_uri == NULL && o->signer_key == NULL)
+			snprintf(detail, sizeof(detail), "{\"ca_imported\":%s,\"signer_kid\":\"%s\"}",
+			         o->ca_cert != NULL ? "true" : "false", kidhex);
+		else
+			snprintf(detail, sizeof(detail),
+			         "{\"ca_imported\":%s,\"signer_kid\":\"%s\",\"ca_key\":\"%s\",\"signer_key\":\"%s\"}",
+			         o->ca_cert != NULL ? "true" : "false", kidhex,
+			         ca_uri == NULL ? "file" : o->pkcs11_generate ? "token-generated" : "token",
+			         signer_uri == NULL ? (o->signer_key != NULL ? "file-imported" : "file")
+			                            : o->pkcs11_generate ? "token-generated" : "token");
 		st = prov_records_meta_set(db, "ca_subject", subj != NULL ? subj : "", subj ? strlen(subj) : 0, e);
 		free(subj);
 		if (st == PROV_OK)
