@@ -18,7 +18,7 @@ factory  db home records vault
 trust    trust
 template template
 bundle   bundle receipt
-issue    mint lwm2m thread issue
+issue    mint lwm2m thread issue revoke
 serial   smp install
 '
 
