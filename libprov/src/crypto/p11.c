@@ -2,6 +2,7 @@
  * the token by libp11, key generation by GnuTLS. */
 #include "prov/p11.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/pkcs11.h>
@@ -197,6 +198,19 @@ prov_status prov_p11_open(const char *module, const char *pin, prov_p11 **out, p
 	if (access(module, R_OK) != 0)
 		return prov_err_set(e, PROV_E_TOKEN, "PKCS#11 module not found: %s: %s", module,
 		                    strerror(errno));
+	/* Also first: a file that is not a shared object with C_GetFunctionList
+	 * (PKCS#11 v2.40 section 5.2) gets our message, not libp11's stderr line. */
+	{
+		void *so = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+		const char *why = so == NULL ? dlerror() : NULL;
+		int has = so != NULL && dlsym(so, "C_GetFunctionList") != NULL;
+
+		if (so != NULL)
+			dlclose(so);
+		if (!has)
+			return prov_err_set(e, PROV_E_TOKEN, "cannot load PKCS#11 module %s: %s", module,
+			                    why != NULL ? why : "no C_GetFunctionList: not a PKCS#11 module");
+	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL || (p->module = strdup(module)) == NULL ||
 	    (pin != NULL && (p->pin = secure_strndup(pin, strlen(pin))) == NULL) ||
@@ -317,6 +331,36 @@ static EVP_PKEY *plain_public(EVP_PKEY *k)
 	return out;
 }
 
+/* The public key stored beside a private key: a public key object or a
+ * certificate with its CKA_ID (its label when it has no id), or NULL.  Asked
+ * of those objects, not of the private key: libp11 0.4.12's
+ * PKCS11_get_public_key(private key) crashes when the token has neither. */
+static EVP_PKEY *public_beside(PKCS11_TOKEN *t, PKCS11_KEY *key)
+{
+	PKCS11_KEY *pubs = NULL;
+	PKCS11_CERT *certs = NULL;
+	unsigned n = 0;
+	EVP_PKEY *out = NULL;
+
+#define SAME(o) (key->id_len > 0 ? (o)->id_len == key->id_len && memcmp((o)->id, key->id, key->id_len) == 0 \
+                                 : (o)->label != NULL && key->label != NULL && strcmp((o)->label, key->label) == 0)
+	if (PKCS11_enumerate_public_keys(t, &pubs, &n) == 0)
+		for (unsigned i = 0; i < n && out == NULL; i++)
+			if (SAME(&pubs[i])) {
+				EVP_PKEY *k = PKCS11_get_public_key(&pubs[i]);
+
+				out = k != NULL ? plain_public(k) : NULL;
+				EVP_PKEY_free(k);
+			}
+	if (out == NULL && PKCS11_enumerate_certs(t, &certs, &n) == 0)
+		for (unsigned i = 0; i < n && out == NULL; i++)
+			if (SAME(&certs[i]) && certs[i].x509 != NULL)
+				out = plain_public(X509_get0_pubkey(certs[i].x509));
+#undef SAME
+	ERR_clear_error();
+	return out;
+}
+
 static const char *type_name(unsigned types)
 {
 	return types == PROV_P11_P256 ? "EC P-256" : "EC P-256 or P-384";
@@ -392,13 +436,8 @@ prov_status prov_p11_key(prov_p11 *p, const char *uri, unsigned types, EVP_PKEY 
 		                  group, type_name(types));
 		goto out;
 	}
-	if (pub != NULL) {
-		EVP_PKEY *tp = PKCS11_get_public_key(key);
-
-		*pub = tp != NULL ? plain_public(tp) : NULL;
-		EVP_PKEY_free(tp);
-		ERR_clear_error();
-	}
+	if (pub != NULL)
+		*pub = public_beside(slot->token, key);
 	*priv = k;
 	k = NULL;
 out:

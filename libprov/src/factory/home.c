@@ -144,17 +144,20 @@ static int same_key(EVP_PKEY *priv, EVP_PKEY *tok_pub, EVP_PKEY *home_pub)
 	static const unsigned char msg[] = "provkit: is this the home's key?";
 	unsigned char sig[160];
 	size_t sl = sizeof(sig);
-	EVP_MD_CTX *m;
+	EVP_MD_CTX *m, *v;
 	int ok;
 
 	if (tok_pub != NULL)
 		return EVP_PKEY_eq(tok_pub, home_pub) == 1;
+	/* two contexts: one reused after a legacy (libp11) signing does not verify */
 	m = EVP_MD_CTX_new();
-	ok = m != NULL && EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, priv) == 1 &&
+	v = EVP_MD_CTX_new();
+	ok = m != NULL && v != NULL && EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, priv) == 1 &&
 	     EVP_DigestSign(m, sig, &sl, msg, sizeof(msg)) == 1 &&
-	     EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, home_pub) == 1 &&
-	     EVP_DigestVerify(m, sig, sl, msg, sizeof(msg)) == 1;
+	     EVP_DigestVerifyInit(v, NULL, EVP_sha256(), NULL, home_pub) == 1 &&
+	     EVP_DigestVerify(v, sig, sl, msg, sizeof(msg)) == 1;
 	EVP_MD_CTX_free(m);
+	EVP_MD_CTX_free(v);
 	ERR_clear_error();
 	return ok;
 }
