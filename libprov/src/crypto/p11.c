@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +33,22 @@ struct prov_p11 {
 	char *pin;                 /* secure heap, or NULL */
 	char *module;
 	/* Tokens logged into by this context (one attempt each, PKCS#11 v2.40
-	 * section 5.6: the login state belongs to the application). */
+	 * section 5.6: the login state belongs to the application), and the
+	 * token whose login failed, with the error every later key gets. */
 	PKCS11_SLOT *logged[8];
 	unsigned n_logged;
+	PKCS11_SLOT *failed;
+	prov_err failed_err;
+	unsigned refs;
 };
+
+/* One context per module per process: homes opened at once (prov install,
+ * one per port and thread) share its module, sessions and login, so a
+ * command still logs in once.  The lock also serialises prov_p11_key:
+ * libp11's slot and key lists are not for concurrent use.  (Signing with
+ * the keys needs no lock: libp11 takes a session from its pool per call.) */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static prov_p11 *shared;
 
 int prov_p11_is_uri(const char *s)
 {
@@ -185,7 +198,28 @@ static unsigned long ckr_of_last_error(void)
 	return rv;
 }
 
+static prov_status p11_open(const char *module, const char *pin, prov_p11 **out, prov_err *e);
+static void p11_free(prov_p11 *p);
+
 prov_status prov_p11_open(const char *module, const char *pin, prov_p11 **out, prov_err *e)
+{
+	prov_status st = PROV_OK;
+
+	*out = NULL;
+	pthread_mutex_lock(&shared_lock);
+	if (shared != NULL && module != NULL && strcmp(shared->module, module) == 0) {
+		shared->refs++;
+		*out = shared;
+	} else {
+		st = p11_open(module, pin, out, e);
+		if (st == PROV_OK && shared == NULL)
+			shared = *out;
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return st;
+}
+
+static prov_status p11_open(const char *module, const char *pin, prov_p11 **out, prov_err *e)
 {
 	prov_p11 *p;
 
@@ -215,20 +249,21 @@ prov_status prov_p11_open(const char *module, const char *pin, prov_p11 **out, p
 	if (p == NULL || (p->module = strdup(module)) == NULL ||
 	    (pin != NULL && (p->pin = secure_strndup(pin, strlen(pin))) == NULL) ||
 	    (p->ctx = PKCS11_CTX_new()) == NULL) {
-		prov_p11_close(p);
+		p11_free(p);
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	}
+	p->refs = 1;
 	if (PKCS11_CTX_load(p->ctx, module) != 0) {
 		ERR_clear_error();
 		PKCS11_CTX_free(p->ctx);
 		p->ctx = NULL;
-		prov_p11_close(p);
+		p11_free(p);
 		return prov_err_set(e, PROV_E_TOKEN, "cannot load PKCS#11 module %s: not a PKCS#11 "
 		                    "module, or its C_Initialize failed", module);
 	}
 	if (PKCS11_enumerate_slots(p->ctx, &p->slots, &p->n_slots) != 0) {
 		ERR_clear_error();
-		prov_p11_close(p);
+		p11_free(p);
 		return prov_err_set(e, PROV_E_TOKEN, "PKCS#11 module %s: cannot list its slots", module);
 	}
 	*out = p;
@@ -236,6 +271,21 @@ prov_status prov_p11_open(const char *module, const char *pin, prov_p11 **out, p
 }
 
 void prov_p11_close(prov_p11 *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&shared_lock);
+	if (--p->refs > 0) {
+		pthread_mutex_unlock(&shared_lock);
+		return;
+	}
+	if (shared == p)
+		shared = NULL;
+	pthread_mutex_unlock(&shared_lock);
+	p11_free(p);
+}
+
+static void p11_free(prov_p11 *p)
 {
 	if (p == NULL)
 		return;
@@ -283,6 +333,11 @@ static prov_status login(prov_p11 *p, PKCS11_SLOT *s, prov_err *e)
 	for (unsigned i = 0; i < p->n_logged; i++)
 		if (p->logged[i] == s)
 			return PROV_OK;
+	if (p->failed == s) {
+		if (e != NULL)
+			*e = p->failed_err;
+		return p->failed_err.code;
+	}
 	if (!t->loginRequired)
 		return PROV_OK;
 	if (t->userPinLocked)
@@ -382,13 +437,20 @@ prov_status prov_p11_key(prov_p11 *p, const char *uri, unsigned types, EVP_PKEY 
 	*priv = NULL;
 	if (pub != NULL)
 		*pub = NULL;
+	pthread_mutex_lock(&shared_lock);
 	st = uri_parse(uri, &u, e);
 	if (st == PROV_OK)
 		st = uri_object(u, uri, &label, &id, e);
 	if (st == PROV_OK)
 		st = find_token(p, u, uri, &slot, e);
-	if (st == PROV_OK)
+	if (st == PROV_OK) {
 		st = login(p, slot, e);
+		if (st != PROV_OK && p->failed == NULL) {
+			/* no second attempt by a later key or another port's home */
+			p->failed = slot;
+			prov_err_set(&p->failed_err, st, "%s", e != NULL ? e->msg : "login failed");
+		}
+	}
 	if (st != PROV_OK)
 		goto out;
 	if (PKCS11_enumerate_keys(slot->token, &keys, &nk) != 0) {
@@ -441,6 +503,7 @@ prov_status prov_p11_key(prov_p11 *p, const char *uri, unsigned types, EVP_PKEY 
 	*priv = k;
 	k = NULL;
 out:
+	pthread_mutex_unlock(&shared_lock);
 	EVP_PKEY_free(k);
 	p11_kit_uri_free(u);
 	return st;
