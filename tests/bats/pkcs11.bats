@@ -444,3 +444,33 @@ EOF
 	run --separate-stderr "$PROV" mint --template "$TPL/mqtt-mtls.json" --device a --revoke-previous
 	assert_status 2
 }
+
+# ---- prov install: ports in threads, one token ----------------------------------------
+
+@test "pkcs11: prov install provisions two agent-sims on ptys at once with token keys: one C_Login for both" {
+	token_init
+	token_home
+	"$PROV" signer export >"$T/signer.pem"
+	args=()
+	for i in 1 2; do
+		"$SIM" --storage "$T/d$i" --device-id "node-$i" --signer "$T/signer.pem" --init >/dev/null
+		"$SIM" --storage "$T/d$i" --pty >"$T/d$i.pty" 2>"$T/d$i.log" 3>&- &
+		echo $! >"$T/d$i.pid"
+		for _ in $(seq 100); do
+			[ -s "$T/d$i.pty" ] && break
+			sleep 0.05
+		done
+		args+=(--port "$(head -n 1 "$T/d$i.pty")")
+	done
+	export PKCS11SPY=$SOFTHSM PKCS11SPY_OUTPUT="$T/spy.log"
+	run --separate-stderr "$PROV" install "${args[@]}" --pkcs11-module "$SPY" \
+		--template "$TPL/mqtt-mtls.json" --json
+	echo "$stderr"
+	assert_status 0
+	[ "$(grep -c '"result":"installed"' <<<"$output")" = 2 ]
+	[ "$(grep -c 'C_Login' "$T/spy.log")" = 1 ]
+	for i in 1 2; do
+		"$PROV" export --device "node-$i" --what cert --out "$T/n$i.pem"
+		openssl verify -CAfile "$PROV_HOME/ca.pem" "$T/n$i.pem"
+	done
+}
