@@ -69,10 +69,10 @@ if [ -e "$spy" ]; then
 	PKCS11SPY="$softhsm" PKCS11SPY_OUTPUT="$work/spy.log" \
 		"$prov" mint --home "$work/token-1" --pkcs11-module "$spy" --template "$top/bench/mint-bench.json" \
 		--count 10 --id-format 'spy-%d' --recipient-key "$work/device.pub.pem" --bundles >/dev/null
-	logins=$(grep -c 'C_Login' "$work/spy.log" || true)
-	signs=$(grep -c '^[0-9]*: C_Sign$' "$work/spy.log" || true)
-	[ "$signs" -gt 0 ] || signs=$(grep -c 'C_Sign ' "$work/spy.log" || true)
-	calls="PKCS#11 calls of a 10-device \`prov mint --bundles\` (counted by OpenSC's pkcs11-spy): $logins C_Login, $signs C_Sign."
+	count() { grep -cE "^[0-9]+: $1\$" "$work/spy.log" || true; }
+	calls="PKCS#11 calls of a 10-device \`prov mint --bundles\` (counted by OpenSC's pkcs11-spy):
+$(count C_Login) C_Login, $(count C_SignInit) C_SignInit and $(count C_Sign) C_Sign (two per device),
+$(count C_FindObjectsInit) object searches, $(count C_GetAttributeValue) attribute reads (opening the keys, once)."
 fi
 
 result=$(cat <<MD

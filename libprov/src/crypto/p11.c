@@ -386,36 +386,6 @@ static EVP_PKEY *plain_public(EVP_PKEY *k)
 	return out;
 }
 
-/* The public key stored beside a private key: a public key object or a
- * certificate with its CKA_ID (its label when it has no id), or NULL.  Asked
- * of those objects, not of the private key: libp11 0.4.12's
- * PKCS11_get_public_key(private key) crashes when the token has neither. */
-static EVP_PKEY *public_beside(PKCS11_TOKEN *t, PKCS11_KEY *key)
-{
-	PKCS11_KEY *pubs = NULL;
-	PKCS11_CERT *certs = NULL;
-	unsigned n = 0;
-	EVP_PKEY *out = NULL;
-
-#define SAME(o) (key->id_len > 0 ? (o)->id_len == key->id_len && memcmp((o)->id, key->id, key->id_len) == 0 \
-                                 : (o)->label != NULL && key->label != NULL && strcmp((o)->label, key->label) == 0)
-	if (PKCS11_enumerate_public_keys(t, &pubs, &n) == 0)
-		for (unsigned i = 0; i < n && out == NULL; i++)
-			if (SAME(&pubs[i])) {
-				EVP_PKEY *k = PKCS11_get_public_key(&pubs[i]);
-
-				out = k != NULL ? plain_public(k) : NULL;
-				EVP_PKEY_free(k);
-			}
-	if (out == NULL && PKCS11_enumerate_certs(t, &certs, &n) == 0)
-		for (unsigned i = 0; i < n && out == NULL; i++)
-			if (SAME(&certs[i]) && certs[i].x509 != NULL)
-				out = plain_public(X509_get0_pubkey(certs[i].x509));
-#undef SAME
-	ERR_clear_error();
-	return out;
-}
-
 static const char *type_name(unsigned types)
 {
 	return types == PROV_P11_P256 ? "EC P-256" : "EC P-256 or P-384";
@@ -498,8 +468,13 @@ prov_status prov_p11_key(prov_p11 *p, const char *uri, unsigned types, EVP_PKEY 
 		                  group, type_name(types));
 		goto out;
 	}
+	/* The public key: libp11 puts the EC point of the public key object or
+	 * certificate stored beside the private key (same CKA_ID) into the
+	 * private key's EC_KEY; without one there is none (NULL).  Not
+	 * PKCS11_get_public_key: in libp11 0.4.12 it leaks its key object, and
+	 * asked of a private key without a public one beside it, it crashes. */
 	if (pub != NULL)
-		*pub = public_beside(slot->token, key);
+		*pub = plain_public(k);
 	*priv = k;
 	k = NULL;
 out:
