@@ -114,7 +114,7 @@ prov_status prov_records_devices(prov_db *db, const char *status,
 
 /* Everything recorded about a device, every generation, as `prov show --json`
  * prints it (docs/cli.md): its row, then "keys", "certificates", "psks",
- * "raw_keys", "bundles", "installs", "audit".  No secret is read.  Times are
+ * "raw_keys", "bundles", "installs", "revocations", "audit".  No secret is read.  Times are
  * ISO 8601; public blobs hex (over 128 bytes: their SHA-256 and size); text
  * that is not UTF-8 escaped.  Unknown device: PROV_E_NOTFOUND. */
 prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out, prov_err *e);

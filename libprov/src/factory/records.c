@@ -427,7 +427,9 @@ static prov_status report_rows(prov_db *db, const char *sql, const char *id, jso
 prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out, prov_err *e)
 {
 	static const char q_device[] =
-		"SELECT d.id, d.status, d.generation, d.bundle_counter, t.name AS template, "
+		"SELECT d.id, CASE WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.device_id = d.id "
+		"AND r.generation = d.generation) THEN 'revoked' ELSE d.status END AS status, "
+		"d.generation, d.bundle_counter, t.name AS template, "
 		"d.recipient_spki IS NOT NULL AS has_recipient_key, d.created_at, d.updated_at, "
 		"(SELECT MAX(b.counter) FROM bundles b WHERE b.device_id = d.id AND b.counter > "
 		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) AS pending_bundle "
@@ -452,13 +454,17 @@ prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out
 	static const char q_installs[] =
 		"SELECT counter, manifest_digest, installed_at, receipt IS NOT NULL AS has_receipt, "
 		"length(receipt) AS receipt_size FROM installs WHERE device_id = ?1 ORDER BY id";
+	static const char q_revocations[] =
+		"SELECT r.generation, r.serial, r.reason, r.revoked_at, r.generation = d.generation AS current "
+		"FROM revocations r JOIN devices d ON d.id = r.device_id WHERE r.device_id = ?1 ORDER BY r.id";
 	static const char q_audit[] =
 		"SELECT seq, at AS logged_at, action, detail FROM audit WHERE device_id = ?1 ORDER BY seq";
 	static const struct {
 		const char *key, *sql;
 	} parts[] = {
 		{"device", q_device}, {"keys", q_keys}, {"certificates", q_certs}, {"psks", q_psks},
-		{"raw_keys", q_rpks}, {"bundles", q_bundles}, {"installs", q_installs}, {"audit", q_audit},
+		{"raw_keys", q_rpks}, {"bundles", q_bundles}, {"installs", q_installs},
+		{"revocations", q_revocations}, {"audit", q_audit},
 	};
 	json_t *o = json_object();
 	prov_status st = o != NULL ? PROV_OK : oom(e);
