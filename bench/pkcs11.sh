@@ -62,6 +62,32 @@ token_rate=$(median $token_runs)
 share=$(awk -v a="$token_rate" -v b="$file_rate" 'BEGIN { printf "%.0f", 100 * a / b }')
 per_dev=$(awk -v a="$token_rate" -v b="$file_rate" 'BEGIN { printf "%.0f", 1e6 / a - 1e6 / b }')
 
+# Instructions per device (valgrind --tool=callgrind, not moved by the machine's
+# load): a mint of 50 and of 150 devices in fresh homes of each kind, the
+# difference over 100 devices (start-up, init of the token context and login
+# cancel out).  SoftHSM runs in the process, so its instructions count too.
+instr=""
+if command -v valgrind >/dev/null 2>&1; then
+	ir() { # $1 file|token, $2 count: total instructions of one mint
+		home="$work/vg-$1-$2"
+		if [ "$1" = token ]; then
+			"$prov" init --home "$home" --pkcs11-generate --ca-key "pkcs11:token=bench;object=vca-$2" \
+				--signer-key "pkcs11:token=bench;object=vsigner-$2" >/dev/null
+		else
+			"$prov" init --home "$home" >/dev/null
+		fi
+		valgrind --tool=callgrind --callgrind-out-file=/dev/null "$prov" mint --home "$home" \
+			--template "$top/bench/mint-bench.json" --count "$2" --id-format 'dev-%06d' \
+			--recipient-key "$work/device.pub.pem" --bundles 2>&1 >/dev/null |
+			sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+	}
+	per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 100 / 1e6 }'; }
+	f_ir=$(per "$(ir file 50)" "$(ir file 150)")
+	t_ir=$(per "$(ir token 50)" "$(ir token 150)")
+	instr="Instructions per device (callgrind, the difference of 150 and 50 devices): files $f_ir M,
+token $t_ir M ($(awk -v a="$t_ir" -v b="$f_ir" 'BEGIN { printf "+%.2f M, %.0f%%", a - b, 100 * a / b }') of files)."
+fi
+
 # The PKCS#11 calls of a 10-device mint through the spy: one login, and the
 # signing calls per device.
 calls=""
@@ -84,6 +110,7 @@ Command: \`make bench\` ($(date -u +%Y-%m-%d), softhsm2 $(dpkg-query -W -f='${Ve
 | CA and signer in SoftHSM 2 (PKCS#11, libp11) | $n | $token_rate (runs:$token_runs) | **$share%** |
 
 The token costs about $per_dev µs per device (two signatures through PKCS#11).
+$instr
 $calls
 MD
 )

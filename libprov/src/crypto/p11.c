@@ -475,6 +475,9 @@ prov_status prov_p11_key(prov_p11 *p, const char *uri, unsigned types, EVP_PKEY 
 	 * asked of a private key without a public one beside it, it crashes. */
 	if (pub != NULL)
 		*pub = plain_public(k);
+	/* libp11 leaves the attributes a module does not have (CKA_EC_POINT on a
+	 * private key) on OpenSSL's queue: not errors of a later operation. */
+	ERR_clear_error();
 	*priv = k;
 	k = NULL;
 out:
