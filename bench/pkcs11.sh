@@ -52,6 +52,7 @@ one() { # $1 file|token, $2 run: prints the rate
 	rate "$n" "$t0" "$t1"
 }
 
+load=$(cut -d' ' -f1 /proc/loadavg)
 file_runs="" token_runs=""
 for r in 1 2 3; do
 	file_runs="$file_runs $(one file "$r")"
@@ -102,7 +103,7 @@ $(count C_FindObjectsInit) object searches, $(count C_GetAttributeValue) attribu
 fi
 
 result=$(cat <<MD
-Command: \`make bench\` ($(date -u +%Y-%m-%d), softhsm2 $(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo '?'), libp11 $(dpkg-query -W -f='${Version}' libp11-3 2>/dev/null || echo '?'), pinned to one core with taskset)
+Command: \`make bench\` ($(date -u +%Y-%m-%d), softhsm2 $(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo '?'), libp11 $(dpkg-query -W -f='${Version}' libp11-3 2>/dev/null || echo '?'), pinned to one core with taskset; load average $load on $(nproc) cores at the start: the ratio, from one run with the setups alternating, is the figure to read)
 
 | keys | devices | devices/s (median of 3) | vs. files |
 |---|---|---|---|
