@@ -329,6 +329,32 @@ teardown() {
 	run --separate-stderr "$PROV" mint --template "$TPL/mqtt-mtls.json" --device d1 --csr "$T/d1.csr"
 	assert_status 16
 	[[ "$stderr" == *"is not the CA key this home was made with" ]]
+	[ "$(db 'SELECT count(*) FROM devices')" = 0 ]
+}
+
+@test "pkcs11: after init: the recorded module serves, --pkcs11-module overrides it; a missing module or token is 16" {
+	token_init
+	token_home
+	make_device_key d1
+	# no PROV_PKCS11_MODULE: the module recorded at init
+	run --separate-stderr env -u PROV_PKCS11_MODULE "$PROV" mint --template "$TPL/mqtt-mtls.json" \
+		--device d1 --csr "$T/d1.csr"
+	assert_status 0
+	run --separate-stderr env -u PROV_PKCS11_MODULE "$PROV" crl --pkcs11-module /nonexistent/mod.so
+	assert_status 16
+	[ "$stderr" = "prov: crl: PKCS#11 module not found: /nonexistent/mod.so: No such file or directory" ]
+	# the token gone (another token directory, empty)
+	mkdir "$T/empty"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$T/empty" >"$T/empty.conf"
+	run --separate-stderr env SOFTHSM2_CONF="$T/empty.conf" "$PROV" bundle --device d1 --out "$T/b.cbor"
+	assert_status 16
+	[[ "$stderr" == "prov: bundle: token absent: no token in $SOFTHSM matches pkcs11:token=factory;id=%"*";object=signer" ]]
+	[ ! -e "$T/b.cbor" ]
+	# commands that do not sign never open the token
+	run --separate-stderr env SOFTHSM2_CONF="$T/empty.conf" "$PROV" list
+	assert_status 0
+	run --separate-stderr env SOFTHSM2_CONF="$T/empty.conf" "$PROV" export --device d1 --what cert
+	assert_status 0
 }
 
 # ---- revocation and CRLs ------------------------------------------------------------
