@@ -414,7 +414,7 @@ EOF
 	assert_status 0
 }
 
-@test "revoke: audited, final, psk-table leaves the device out, list --status revoked, --wipe issues a wipe bundle" {
+@test "revoke: audited, final, psk-table leaves the device out, list --status revoked, --wipe issues a wipe bundle, no other bundle" {
 	make_factory
 	make_device_key r
 	"$PROV" mint --template "$TPL/coaps-psk.json" --count 3 --id-format 'p-%d' --recipient-key "$T/r.pub.pem" >/dev/null
@@ -436,6 +436,20 @@ EOF
 	assert_output_has "p-2"
 	[ "$(db "SELECT detail FROM audit WHERE action = 'revoke' AND device_id = 'p-2'")" = \
 	  '{"generation":1,"reason":"cessationOfOperation","certificates":0}' ]
+	# its credentials are not bundled again; a wipe bundle is
+	run --separate-stderr "$PROV" bundle --device p-2 --out "$T/again.cbor"
+	assert_status 2
+	[[ "$stderr" == *"device p-2 is revoked (generation 1): only a wipe bundle"* ]]
+	[ ! -e "$T/again.cbor" ]
+	run --separate-stderr "$PROV" bundle --device p-2 --wipe --out "$T/wipe2.cbor"
+	assert_status 0
+	# after mint --rotate the new generation is not revoked: it bundles, and is in the table again
+	"$PROV" mint --template "$TPL/coaps-psk.json" --device p-2 --rotate --recipient-key "$T/r.pub.pem" >/dev/null
+	run --separate-stderr "$PROV" bundle --device p-2 --out "$T/again.cbor"
+	assert_status 0
+	"$PROV" export psk-table --format csv --reveal --out "$T/rotated.csv"
+	grep -q 'p-2' "$T/rotated.csv"
+	"$PROV" revoke --device p-2 >/dev/null
 	# again: already revoked (5); unknown device (4); unknown reason (2)
 	run --separate-stderr "$PROV" revoke --device p-2
 	assert_status 5
