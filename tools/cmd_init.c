@@ -11,7 +11,7 @@
 
 const char usage_init[] =
 	"usage: prov init [--home DIR] [--ca-subject DN] [--key-type p256|p384|ed25519]\n"
-	"                 [--ca-cert FILE --ca-key FILE] [--json]\n"
+	"                 [--ca-cert FILE --ca-key FILE] [--signer-key FILE] [--json]\n"
 	"       prov init [--home DIR] --ca-key pkcs11:URI [--ca-cert FILE | --ca-subject DN]\n"
 	"                 [--signer-key pkcs11:URI|FILE] [--pkcs11-generate]\n"
 	"                 [--pkcs11-module PATH] [--pin-file FILE] [--json]\n"
