@@ -61,6 +61,10 @@ m4 | m4-tls)
 	if [ "$TARGET" = m4 ]; then
 		DIR=${1:-build-mbedtls-m4}
 		LIBS="libmbedcrypto.a"
+		# link-time optimisation: the image's link (-flto) then inlines and
+		# drops across Mbed TLS and the agent; gcc-ar indexes LTO objects
+		TFLAGS="$TFLAGS -flto"
+		AR=${AR_M4:-arm-none-eabi-gcc-ar}
 	else
 		DIR=${1:-build-mbedtls-m4-tls}
 		LIBS="libmbedcrypto.a libmbedx509.a libmbedtls.a"
