@@ -99,6 +99,11 @@ void pa_fw_mbedtls_exit(int status);
  * blinded.  Saves the internal DRBG's code and its 1.2 KB seeding frame on
  * the verification's stack. */
 #define MBEDTLS_ECP_NO_INTERNAL_RNG
+/* The most a CTR_DRBG (re)seed takes in: entropy (32 bytes: SHA-256
+ * entropy pool), the nonce at the first seeding (16) and PSA's "PSA" (3).
+ * The default, 384, puts two 400-byte buffers on the stack at each reseed:
+ * the image's deepest frame. */
+#define MBEDTLS_CTR_DRBG_MAX_SEED_INPUT 64
 #include "mbedtls/config_psa.h"
 #else
 /* The TLS image (docs/tls.md, "On the device") builds with -DPA_FW_TLS=1 and

@@ -168,8 +168,8 @@ static int read_secret_list(pa_manifest *m, const uint8_t *p, size_t len)
 	return pa_cbor_at_end(&r) ? PA_OK : PA_V_BAD_SECRETS;
 }
 
-int pa_secrets_open(pa_manifest *m, psa_key_id_t device_key, const uint8_t kid[8],
-                    uint8_t *buf, size_t cap)
+PA_NOINLINE int pa_secrets_open(pa_manifest *m, psa_key_id_t device_key, const uint8_t kid[8],
+                                uint8_t *buf, size_t cap)
 {
 	enc_view v;
 	psa_key_id_t cek = 0;

@@ -26,6 +26,16 @@
 /* Largest TLS profile map kept (a full bundle.cddl tls-profile is < 450). */
 #define PA_PROFILE_MAX 512
 
+/* A function whose large locals (crypto operation contexts) must not join its
+ * caller's frame: a link-time optimiser inlines a function called once, and
+ * its frame then stays on the stack under everything else the caller calls
+ * (docs/firmware.md, "Size").  Empty for compilers without the attribute. */
+#if defined(__GNUC__)
+#define PA_NOINLINE __attribute__((noinline))
+#else
+#define PA_NOINLINE
+#endif
+
 /* Device ID: 1..64 bytes of [A-Za-z0-9._:-] (bundle.cddl). */
 #define PA_DEVICE_ID_MAX 64
 /* Session nonce: 8..32 bytes (bundle.cddl key 4). */
