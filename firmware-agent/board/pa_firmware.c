@@ -42,7 +42,7 @@
 /* Mbed TLS's heap: a static pool, never the C library's (docs/firmware.md
  * gives its high-water mark; the image's link fails on malloc). */
 #ifndef PA_FW_POOL
-#define PA_FW_POOL 4096
+#define PA_FW_POOL 3840
 #endif
 #define POOL_PAINT 0x5au
 #define POOL_HEAD 64   /* the allocator's first block header, written at init */

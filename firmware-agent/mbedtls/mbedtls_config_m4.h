@@ -23,8 +23,10 @@
  * image (PA_FW_TLS) keeps the legacy derivation and adds P-384 and P-521.
  *
  * Size choices: a 2-bit ECP window without fixed-point tables, AES tables in
- * ROM and only one of each, AES without its decryption direction, the smaller SHA-256, ECP bounded to 256 bits,
- * 8 PSA key slots (a cache: persistent keys are loaded on use and evicted).
+ * ROM and only one of each, AES without its decryption direction, the
+ * smaller SHA-256, ECP bounded to 256 bits (the TLS image: 521), 4 PSA key
+ * slots (the TLS image: 8; a cache: persistent keys are loaded on use and
+ * evicted), one entropy source, CTR_DRBG seed buffers of 64 bytes.
  * The host's configuration (mbedtls_config.h, the TLS client) is separate and
  * unchanged.
  */
@@ -51,7 +53,6 @@ void pa_fw_mbedtls_exit(int status);
 /* ---- PSA Crypto ---------------------------------------------------------------- */
 #define MBEDTLS_PSA_CRYPTO_C
 #define MBEDTLS_PSA_CRYPTO_STORAGE_C      /* persistent keys: psa_its_* of the platform */
-#define MBEDTLS_PSA_KEY_SLOT_COUNT 8
 
 /* ---- primitives ------------------------------------------------------------- */
 #define MBEDTLS_AES_C
@@ -104,6 +105,14 @@ void pa_fw_mbedtls_exit(int status);
  * The default, 384, puts two 400-byte buffers on the stack at each reseed:
  * the image's deepest frame. */
 #define MBEDTLS_CTR_DRBG_MAX_SEED_INPUT 64
+/* One entropy source, the board's (mbedtls_hardware_poll): room for 20 is
+ * 380 bytes of PSA's static state. */
+#define MBEDTLS_ENTROPY_MAX_SOURCES 1
+/* PSA's key slots (40 bytes each), a cache: persistent keys are loaded on
+ * use and evicted when a slot is wanted; an install holds at most three at
+ * once (the identity key, a derived or checked volatile key, the key being
+ * stored). */
+#define MBEDTLS_PSA_KEY_SLOT_COUNT 4
 #include "mbedtls/config_psa.h"
 #else
 /* The TLS image (docs/tls.md, "On the device") builds with -DPA_FW_TLS=1 and
@@ -112,6 +121,7 @@ void pa_fw_mbedtls_exit(int status);
 #define MBEDTLS_ECP_DP_SECP384R1_ENABLED
 #define MBEDTLS_ECP_DP_SECP521R1_ENABLED
 #define MBEDTLS_ECP_MAX_BITS 521
+#define MBEDTLS_PSA_KEY_SLOT_COUNT 8
 #include "mbedtls_config_m4_tls.h"
 #endif
 

@@ -211,7 +211,8 @@ refused() {
 	local before_flash before_status
 	before_flash=$(sha256sum < "$T/$1/flash.bin")
 	before_status=$(summary "$(smp "$1" status)")
-	run smp "$1" install "$2" --chunk 440
+	# (chunks that fit the image's 256-byte SMP requests with their header)
+	run smp "$1" install "$2" --chunk 176
 	[ "$status" -eq 1 ]
 	[ "$(field "$output" '["err"]["rc"]')" = "$3" ]
 	[ "$(sha256sum < "$T/$1/flash.bin")" = "$before_flash" ]

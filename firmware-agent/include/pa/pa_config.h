@@ -19,7 +19,8 @@
 #endif
 
 /* Secrets: at most PA_ENTRIES_MAX of at most 64 bytes each (bundle.cddl), so the
- * decrypted secret-list fits 3 + 16 * (2 + 64) bytes. */
+ * decrypted secret-list fits 3 + 16 * (2 + 64) bytes: the largest ciphertext
+ * taken (less its tag; it is decrypted in place, in the bundle buffer). */
 #define PA_SECRET_MAX 64
 #define PA_SECRETS_BUF (3 + PA_ENTRIES_MAX * (2 + PA_SECRET_MAX))
 
