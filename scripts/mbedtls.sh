@@ -94,7 +94,7 @@ die() {
 # What the libraries depend on: the configuration, this script, the compiler.
 stamp_of() {
 	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/its/psa/*.h
-	  [ "$TARGET" = host ] || cat "$ROOT/firmware-agent/mbedtls/psa_config_m4.h"; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1
+	  [ "$TARGET" != m4 ] || cat "$ROOT/firmware-agent/mbedtls/psa_config_m4.h"; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1
 	  [ "$TARGET" != m4-tls ] || cat "$ROOT/firmware-agent/mbedtls/mbedtls_config_m4_tls.h"; } |
 		sha256sum | cut -c1-64
 }
