@@ -9,7 +9,8 @@
 #include "store/pa_store.h"
 #include "verify/pa_verify.h"
 
-#define COMMIT_LEN 48
+#define COMMIT_LEN 48   /* the commit record's head; the install's receipt follows it */
+#define COMMIT_MAX (COMMIT_LEN + PA_RECEIPT_MAX)
 #define INDEX_HEAD 8
 #define INDEX_ENTRY 16
 #define INDEX_MAX (INDEX_HEAD + PA_ENTRIES_MAX * INDEX_ENTRY)
@@ -134,7 +135,7 @@ static int rec_remove_if_present(const pa_port *p, uint64_t uid)
  */
 static int clean(const pa_port *p, unsigned g)
 {
-	uint8_t c[COMMIT_LEN];
+	uint8_t c[COMMIT_MAX];
 	size_t len = 0;
 	unsigned i;
 	int rc, st;
@@ -207,7 +208,7 @@ int pa_store_recover(pa_agent *a)
 {
 	const pa_port *p = a->port;
 	pa_installed *in = &a->installed;
-	uint8_t buf[COMMIT_LEN];
+	uint8_t buf[COMMIT_MAX];
 	size_t len = 0;
 	unsigned g;
 	int st, rc;
@@ -216,7 +217,7 @@ int pa_store_recover(pa_agent *a)
 	in->gen = PA_GEN_NONE;
 	st = p->get(p->ctx, PA_UID_COMMIT, buf, sizeof(buf), &len);
 	if (st == PA_PORT_OK) {
-		if (len != COMMIT_LEN || get32(buf) != COMMIT_MAGIC ||
+		if (len < COMMIT_LEN || get32(buf) != COMMIT_MAGIC ||
 		    (buf[4] > 1 && buf[4] != PA_GEN_NONE))
 			return PA_S_CORRUPT;
 		in->gen = buf[4];
@@ -269,12 +270,13 @@ static int write_entry(pa_agent *a, unsigned g, unsigned i, pa_slot_entry *out)
 	return rc;
 }
 
-PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32])
+PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32], const uint8_t *receipt,
+                                 size_t receipt_len)
 {
 	const pa_port *p = a->port;
 	const pa_manifest *m = &a->m;
 	pa_installed next;
-	uint8_t buf[INDEX_MAX];
+	uint8_t buf[COMMIT_MAX > INDEX_MAX ? COMMIT_MAX : INDEX_MAX];
 	unsigned old = a->installed.gen, g = old == 0 ? 1u : 0u, i;
 	size_t len;
 	int rc;
@@ -304,13 +306,14 @@ PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32])
 		if (rc != PA_OK)
 			goto fail;
 	}
-	/* the one write that makes the new set current */
+	/* the one write that makes the new set, and its receipt, current */
 	put32(buf, COMMIT_MAGIC);
 	put32(buf + 4, next.gen);   /* generation, 3 zero bytes */
 	put32(buf + 8, (uint32_t)next.counter);
 	put32(buf + 12, (uint32_t)(next.counter >> 32));
 	memcpy(buf + 16, next.digest, 32);
-	rc = rec_set(p, PA_UID_COMMIT, buf, COMMIT_LEN);
+	memcpy(buf + COMMIT_LEN, receipt, receipt_len);
+	rc = rec_set(p, PA_UID_COMMIT, buf, COMMIT_LEN + receipt_len);
 	if (rc != PA_OK)
 		goto fail;
 	a->installed = next;
