@@ -14,6 +14,8 @@
 #define INDEX_HEAD 8
 #define INDEX_ENTRY 16
 #define INDEX_MAX (INDEX_HEAD + PA_ENTRIES_MAX * INDEX_ENTRY)
+/* one buffer per frame serves the commit record, the index and clean() */
+#define BUF_MAX (COMMIT_MAX > INDEX_MAX ? COMMIT_MAX : INDEX_MAX)
 
 #if PA_UID_REC_INDEX != PA_UID_RECS - 1
 #error "clean() removes records from the highest number down: the index must be the last"
@@ -109,7 +111,9 @@ static int rec_remove_if_present(const pa_port *p, uint64_t uid)
 
 /*
  * Remove every record and key generation g may hold, but never the generation
- * the commit record on storage names.
+ * the commit record on storage names.  c is the caller's scratch buffer
+ * (COMMIT_MAX bytes) for reading the commit record: the callers' own buffers,
+ * free by then, so the record's receipt tail costs no second frame.
  *
  * Every removal of a generation goes through here (recovery's cleanup, an
  * install's clearing of its target and retiring of the old set), and each
@@ -133,15 +137,14 @@ static int rec_remove_if_present(const pa_port *p, uint64_t uid)
  * read-only (no recovery, no removal).  The re-read makes a stale view fail
  * closed instead of destroying the committed set.
  */
-static int clean(const pa_port *p, unsigned g)
+static int clean(const pa_port *p, unsigned g, uint8_t c[BUF_MAX])
 {
-	uint8_t c[COMMIT_MAX];
 	size_t len = 0;
 	unsigned i;
 	int rc, st;
 
 	c[4] = (uint8_t)g;   /* a record too short to name a generation names g */
-	st = p->get(p->ctx, PA_UID_COMMIT, c, sizeof(c), &len);
+	st = p->get(p->ctx, PA_UID_COMMIT, c, COMMIT_MAX, &len);
 	if (st != PA_PORT_NOT_FOUND && (st != PA_PORT_OK || c[4] == g))
 		return st == PA_PORT_OK ? PA_S_CHANGED : port_err(st);
 	/* the index first (the highest record number, pa_config.h): a
@@ -156,11 +159,10 @@ static int clean(const pa_port *p, unsigned g)
 
 /* ---- records ---------------------------------------------------------------------- */
 
-static int read_index(const pa_port *p, pa_installed *in)
+static int read_index(const pa_port *p, pa_installed *in, uint8_t buf[BUF_MAX])
 {
-	uint8_t buf[INDEX_MAX];
 	size_t len = 0, i;
-	int st = p->get(p->ctx, PA_UID_SET(in->gen, PA_UID_REC_INDEX), buf, sizeof(buf), &len);
+	int st = p->get(p->ctx, PA_UID_SET(in->gen, PA_UID_REC_INDEX), buf, INDEX_MAX, &len);
 
 	if (st != PA_PORT_OK)
 		return st == PA_PORT_NOT_FOUND || st == PA_PORT_TOO_BIG ? PA_S_CORRUPT : port_err(st);
@@ -208,7 +210,7 @@ int pa_store_recover(pa_agent *a)
 {
 	const pa_port *p = a->port;
 	pa_installed *in = &a->installed;
-	uint8_t buf[COMMIT_MAX];
+	uint8_t buf[BUF_MAX];   /* the commit record, then the index, then clean()'s */
 	size_t len = 0;
 	unsigned g;
 	int st, rc;
@@ -227,7 +229,7 @@ int pa_store_recover(pa_agent *a)
 		return st == PA_PORT_TOO_BIG ? PA_S_CORRUPT : port_err(st);
 	}
 	if (in->gen != PA_GEN_NONE) {
-		rc = read_index(p, in);
+		rc = read_index(p, in, buf);
 		if (rc != PA_OK)
 			return rc;
 	}
@@ -235,7 +237,7 @@ int pa_store_recover(pa_agent *a)
 	for (g = 0; g < 2 && a->n_signers != 0; g++) {
 		if (g == in->gen)
 			continue;
-		rc = clean(p, g);
+		rc = clean(p, g, buf);   /* the commit record is read: buf is free */
 		if (rc != PA_OK)
 			return rc;
 	}
@@ -276,7 +278,7 @@ PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32], const ui
 	const pa_port *p = a->port;
 	const pa_manifest *m = &a->m;
 	pa_installed next;
-	uint8_t buf[COMMIT_MAX > INDEX_MAX ? COMMIT_MAX : INDEX_MAX];
+	uint8_t buf[BUF_MAX];   /* also clean()'s */
 	unsigned old = a->installed.gen, g = old == 0 ? 1u : 0u, i;
 	size_t len;
 	int rc;
@@ -285,7 +287,7 @@ PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32], const ui
 	next.gen = m->wipe ? PA_GEN_NONE : (uint8_t)g;
 	next.counter = m->counter;
 	memcpy(next.digest, digest, 32);
-	rc = clean(p, g);   /* normally a no-op: recovery removed leftovers */
+	rc = clean(p, g, buf);   /* normally a no-op: recovery removed leftovers */
 	if (rc != PA_OK)
 		goto fail;
 	if (!m->wipe) {
@@ -320,12 +322,12 @@ PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32], const ui
 	/* the old set is garbage now; if this is cut short, the next start
 	 * (or the next install's clean) finishes it */
 	if (old != PA_GEN_NONE)
-		(void)clean(p, old);
+		(void)clean(p, old, buf);
 	if (a->kg_hook != NULL)   /* keys made on the device: adopted now, or garbage */
 		(void)a->kg_hook(a, 1, &next);
 	return PA_OK;
 fail:
 	if (rc != PA_S_POWER)
-		(void)clean(p, g);
+		(void)clean(p, g, buf);
 	return rc;
 }
