@@ -15,6 +15,15 @@ static const uint8_t envelope_head[] = { 0xd2, 0x84, 0x4d, 0xa2, 0x01, 0x26, 0x0
 #define PROT_OFFSET 3
 #define PROT_LEN 13
 
+/* The largest receipt (payload: map head, 1: 1, 2: id, 3: u64, 4: digest,
+ * 5: nonce; then the envelope) fits PA_RECEIPT_MAX: the commit record and
+ * SMP's copy are sized by it (store/pa_store.c, smp/pa_smp.c). */
+#define PAYLOAD_WORST (1 + 2 + 1 + 2 + PA_DEVICE_ID_MAX + 1 + 9 + 1 + 2 + 32 + 1 + 2 + PA_NONCE_MAX)
+#if PA_DEVICE_ID_MAX > 255 || PA_NONCE_MAX > 255 || \
+	8 + 8 + 1 + 3 + PAYLOAD_WORST + 2 + SIG_LEN > PA_RECEIPT_MAX
+#error "the largest receipt does not fit PA_RECEIPT_MAX"
+#endif
+
 /* The payload map; returns its length, or 0 if it does not fit cap. */
 static size_t put_payload(const pa_agent *a, const uint8_t *digest, uint8_t *out, size_t cap)
 {
