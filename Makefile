@@ -119,7 +119,8 @@ demo: deps
 # The plain run, then the sanitizer run; tests/run.sh prints "N passed, N failed".
 # The sanitizer run comes last so the output ends with its "N passed, N failed".
 # Each step builds on all cores (unless make was given -j) and tests/run.sh runs
-# the suites in parallel, as many as there are cores (docs/testing.md).
+# the suites in parallel, as many as there are cores (its header; the times:
+# docs/benchmarks.md, "make check").
 NPROC    := $(shell nproc 2>/dev/null || echo 1)
 CHECK_J   = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC))
 check: deps
