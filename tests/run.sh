@@ -23,9 +23,10 @@
 # exits non-zero; a Bats file without its plan line "1..N", with a plan of 0
 # tests, with fewer results than planned, or with a non-zero exit.
 #
-# The suites whose device QEMU emulates in real time (RT_SUITES below) run at
-# normal priority, all others under `nice -n 10`: an emulated Cortex-M that
-# waits for a core while the host keeps sending loses bytes on its UART
+# The suites whose device QEMU emulates in real time (RT_SUITES below) run
+# before the others for the CPU: under `nice -n -10` as root, else the others
+# under `nice -n 10` while one of them runs in this run: an emulated Cortex-M
+# that waits for a core while the host keeps sending loses bytes on its UART
 # (firmware.bats counts the overruns and fails).
 #
 # Under the sanitizers (BUILD's prov carries AddressSanitizer; PROV_SAN=1 or 0
@@ -42,8 +43,11 @@ if [ "${1:-}" = --one ]; then
 	kind=$2 t=$3
 	name=$(basename "$t")
 	log="$RUN_WORK/log/$kind-$name"
-	nice="nice -n 10"
-	case " $RT_SUITES " in *" $name "*) nice= ;; esac
+	nice=
+	case " $RT_SUITES " in
+	*" $name "*) [ "$(id -u)" != 0 ] || nice="nice -n -10" ;;
+	*) [ "$(id -u)" = 0 ] || [ "$RUN_RT" = 0 ] || nice="nice -n 10" ;;
+	esac
 	start=$(date +%s.%N)
 	case $kind in
 	unit)
@@ -96,12 +100,14 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/res" "$work/log" "$work/time"
 
 # Suites the sanitizers cannot change: what they check is built for the
-# Cortex-M4 by arm-none-eabi-gcc, without sanitizers.  (The host programs that
+# Cortex-M4 by arm-none-eabi-gcc, without sanitizers (the host programs that
 # drive the firmware, prov install over a pty, prov export and trust build, run
-# under the sanitizers in install_serial.bats, agent_smp.bats and tls*.bats.)
+# under the sanitizers in install_serial.bats, agent_smp.bats and tls*.bats),
+# or uses nothing of BUILD at all.
 SAN_SKIP="agent_size.bats:the agent's Cortex-M4 size and stack, cross-compiled without sanitizers
 firmware.bats:the Cortex-M4 image under QEMU, built without sanitizers
-firmware_tls.bats:the Cortex-M4 TLS image under QEMU, built without sanitizers"
+firmware_tls.bats:the Cortex-M4 TLS image under QEMU, built without sanitizers
+harness.bats:tests/run.sh and check.h on programs it compiles itself, nothing of BUILD"
 san=${PROV_SAN:-}
 if [ -z "$san" ]; then
 	san=0
@@ -143,8 +149,12 @@ done | while read -r kind t; do
 done | sort -k1,1gr -k3,3 >"$work/order"
 
 # Run them, `jobs` at a time; each prints its own line when it ends.
+RUN_RT=0
+for r in $RT_SUITES; do
+	grep -q "/$r\$" "$work/order" && RUN_RT=1
+done
 RUN_WORK=$work RUN_TOP=$top RUN_BUILD=$build
-export RUN_WORK RUN_TOP RUN_BUILD
+export RUN_WORK RUN_TOP RUN_BUILD RUN_RT
 cut -d' ' -f2- "$work/order" | xargs -P "$jobs" -L 1 sh "$top/tests/run.sh" --one
 
 # The total, suite by suite from the result files: none is a failure.
