@@ -51,7 +51,8 @@ PROV     := $(BUILD)/prov
 
 .PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent firmware firmware-tls
 
-all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
+# (Mbed TLS first: its fetch and build, which the agent waits for, run beside libprov's)
+all: $(MBEDTLS_STAMP) $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
 
 # The device side builds with its own makefiles (firmware-agent/Makefile and one per
 # module beside the agent), run from the top directory with the same BUILD and SAN.

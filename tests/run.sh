@@ -8,10 +8,10 @@
 #
 # Suites run in parallel, PROV_JOBS at a time (default: the machine's cores,
 # nproc), the longest first (by their wall time in the last run, kept in
-# BUILD/tests/run-times; else the default build's; else tests/run-times.ref,
-# the times of a reference run, so a clean checkout starts its longest suites
-# first; a suite in none of them: Bats files before unit binaries, larger
-# first).  The order changes nothing but the wall time.  Each suite's line "KIND NAME: N passed, N failed
+# BUILD/tests/run-times; else tests/run-times.ref, or tests/run-times-san.ref
+# under the sanitizers, the times of a reference run, so a clean checkout
+# starts its longest suites first; a suite in none of them: Bats files before
+# unit binaries, larger first).  The order changes nothing but the wall time.  Each suite's line "KIND NAME: N passed, N failed
 # (S s)" is printed when it ends, with its wall time; the logs of failed
 # suites follow once all have ended, then the total.  Every suite's counts are
 # read from its own result file: a suite that leaves none (its runner died)
@@ -117,8 +117,7 @@ fi
 # The suites, each "SECONDS KIND PATH" (SECONDS: the last run's wall time, for
 # the order), longest first.
 times="$build/tests/run-times"
-[ -f "$times" ] || times="$top/build/tests/run-times"
-[ -f "$times" ] || times="$top/tests/run-times.ref"
+[ -f "$times" ] || times="$top/tests/run-times$([ "$san" = 0 ] || echo -san).ref"
 for s in $suites; do
 	case $s in
 	unit)
