@@ -145,7 +145,11 @@ for name, fl, ram in sorted(m["parts"], key=lambda p: -p[1]):
 largest=$("$PY" -c '
 import json, sys
 m = json.load(open(sys.argv[1]))
-print(", ".join("%s %d" % (s.split(".", 2)[-1], n) for s, n, p in m["largest"][:8]))' "$work/map.json")
+import re
+def name(s):   # a section of the map (.text.f) or an LTO symbol (f.constprop.0)
+    s = re.sub(r"^\.(text|rodata|data|bss)\.", "", s)
+    return re.sub(r"\.(lto_priv|constprop|isra|part)(\.\d+)*$|\.\d+$", "", s)
+print(", ".join("%s %d" % (name(s), n) for s, n, p in m["largest"][:8]))' "$work/map.json")
 
 k() { awk -v x="$1" 'BEGIN { printf "%.1f KB", x / 1024 }'; }
 m64() { awk -v x="$1" 'BEGIN { printf "%.0f ms", x / 64000 }'; }
@@ -163,11 +167,11 @@ Command: \`make bench\` ($(date -u +%Y-%m-%d), $(qemu-system-arm --version | hea
 | RAM used: static without the pool's unused part + stack high-water $stack_hw + pool high-water $pool_hw | **$ram_used** ($(k "$ram_used")) |
 | (not counted above: the storage sectors, flash the store owns) | $s_storage |
 
-| part (from the link map) | flash | RAM |
+| part (from the link map; an LTO image: from its symbols, inlined code where it was inlined to) | flash | RAM |
 |---|---|---|
 $parts
 
-Largest sections: $largest.
+Largest sections (an LTO image: symbols): $largest.
 
 | flash written (board driver's counters) | value |
 |---|---|

@@ -181,3 +181,6 @@ sh "$top/bench/firmware.sh" "$build"
 
 # --- TLS from the emulated device (issue 13): bench/firmware_tls.sh writes bench:firmware-tls ---
 sh "$top/bench/firmware_tls.sh" "$build"
+
+# --- keys in a PKCS#11 token (issue 15): bench/pkcs11.sh writes the bench:pkcs11 block ---
+sh "$top/bench/pkcs11.sh" "$build"

@@ -12,13 +12,13 @@ cd "$(dirname "$0")/.."
 
 LAYERS='
 base     err escape util
-crypto   algs keys x509 secret
+crypto   algs keys x509 secret p11
 codec    cbor cose jsonschema jsregex
 factory  db home records vault
 trust    trust
 template template
 bundle   bundle receipt
-issue    mint lwm2m thread issue
+issue    mint lwm2m thread issue revoke
 serial   smp install
 '
 

@@ -64,14 +64,19 @@ m4 | m4-tls)
 	if [ "$TARGET" = m4 ]; then
 		DIR=${1:-build-mbedtls-m4}
 		LIBS="libmbedcrypto.a"
+		# link-time optimisation: the image's link (-flto) then inlines and
+		# drops across Mbed TLS and the agent; gcc-ar indexes LTO objects
+		TFLAGS="$TFLAGS -flto"
+		AR=${AR_M4:-arm-none-eabi-gcc-ar}
 	else
 		DIR=${1:-build-mbedtls-m4-tls}
 		LIBS="libmbedcrypto.a libmbedx509.a libmbedtls.a"
 		TFLAGS="$TFLAGS -DPA_FW_TLS=1 ${MBEDTLS_DEFS:-}"
 	fi
 	# the platform's psa/error.h and psa/internal_trusted_storage.h: the
-	# flash store's (firmware-agent/its/psa/)
-	TINC="-I$ROOT/firmware-agent/its"
+	# flash store's (firmware-agent/its/psa/); the provisioning image's PSA
+	# configuration (firmware-agent/mbedtls/psa_config_m4.h)
+	TINC="-I$ROOT/firmware-agent/its -I$ROOT/firmware-agent/mbedtls"
 	;;
 *)
 	echo "mbedtls.sh: --target: m4 or m4-tls (or none: the host)" >&2
@@ -96,7 +101,8 @@ VERSION=$(dpkg-query -W -f='${Version}' libmbedtls-dev 2>/dev/null || true)
 # What the libraries depend on: the configuration, this script, the compiler,
 # the source package's version.
 stamp_of() {
-	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/its/psa/*.h; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1
+	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/its/psa/*.h
+	  [ "$TARGET" != m4 ] || cat "$ROOT/firmware-agent/mbedtls/psa_config_m4.h"; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1
 	  echo "source mbedtls $VERSION"
 	  [ "$TARGET" != m4-tls ] || cat "$ROOT/firmware-agent/mbedtls/mbedtls_config_m4_tls.h"; } |
 		sha256sum | cut -c1-64

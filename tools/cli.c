@@ -52,6 +52,12 @@ int cli_getopt(cli *c, int argc, char **argv, const struct option *opts)
 	case CLI_OPT_JSON:
 		c->json = 1;
 		return 0;
+	case CLI_OPT_PKCS11_MODULE:
+		c->token.module = optarg;
+		return 0;
+	case CLI_OPT_PIN_FILE:
+		c->token.pin_file = optarg;
+		return 0;
 	case CLI_OPT_BUSY: {
 		char *end;
 		long v = strtol(optarg, &end, 10);
@@ -103,7 +109,8 @@ int cli_open(cli *c, unsigned need, prov_home **h)
 {
 	prov_err e;
 
-	if (prov_home_open(prov_home_dir(c->home), need | c->open, c->busy_ms, h, &e) != PROV_OK)
+	if (prov_home_open_with(prov_home_dir(c->home), need | c->open, c->busy_ms, &c->token, h, &e) !=
+	    PROV_OK)
 		return cli_fail(c, &e);
 	return 0;
 }

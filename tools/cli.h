@@ -22,6 +22,7 @@ typedef struct cli {
 	const char *home;      /* --home, NULL for the default */
 	int json;              /* --json */
 	int busy_ms;           /* --busy-timeout */
+	prov_token_opts token; /* --pkcs11-module, --pin-file: keys in a token */
 	unsigned open;         /* how cli_open opens the database: 0 read-write,
 	                          PROV_OPEN_READONLY or PROV_OPEN_READ_MOSTLY
 	                          (the command table in prov.c) */
@@ -31,8 +32,14 @@ typedef struct cli {
 #define CLI_OPT_HOME 0x100
 #define CLI_OPT_JSON 0x101
 #define CLI_OPT_BUSY 0x102
+#define CLI_OPT_PKCS11_MODULE 0x103
+#define CLI_OPT_PIN_FILE 0x104
+/* --pkcs11-module and --pin-file: a home whose keys are in a PKCS#11 token
+ * (docs/pkcs11.md); every command that signs may need them. */
 #define CLI_COMMON_OPTIONS \
 	{"home", required_argument, NULL, CLI_OPT_HOME}, \
+	{"pkcs11-module", required_argument, NULL, CLI_OPT_PKCS11_MODULE}, \
+	{"pin-file", required_argument, NULL, CLI_OPT_PIN_FILE}, \
 	{"json", no_argument, NULL, CLI_OPT_JSON}, \
 	{"busy-timeout", required_argument, NULL, CLI_OPT_BUSY}, \
 	{"help", no_argument, NULL, 'h'}

@@ -5,12 +5,16 @@
 #include "commands.h"
 #include "prov/escape.h"
 #include "prov/home.h"
+#include "prov/p11.h"
 #include "prov/util.h"
 #include "prov/x509.h"
 
 const char usage_init[] =
 	"usage: prov init [--home DIR] [--ca-subject DN] [--key-type p256|p384|ed25519]\n"
-	"                 [--ca-cert FILE --ca-key FILE] [--json]\n"
+	"                 [--ca-cert FILE --ca-key FILE] [--signer-key FILE] [--json]\n"
+	"       prov init [--home DIR] --ca-key pkcs11:URI [--ca-cert FILE | --ca-subject DN]\n"
+	"                 [--signer-key pkcs11:URI|FILE] [--pkcs11-generate]\n"
+	"                 [--pkcs11-module PATH] [--pin-file FILE] [--json]\n"
 	"\n"
 	"Create a factory home (default $PROV_HOME, else ./factory): the database\n"
 	"prov.db, a device-issuing CA, a separate bundle-signing key (P-256) and a\n"
@@ -25,7 +29,22 @@ const char usage_init[] =
 	"  --ca-cert FILE     import an existing CA certificate (PEM, may be followed\n"
 	"                     by its chain) instead of making one ...\n"
 	"  --ca-key FILE      ... with its private key; they must match\n"
+	"  --ca-key pkcs11:URI  the CA's key in a PKCS#11 token (RFC 7512 URI, e.g.\n"
+	"                     'pkcs11:token=factory;object=ca'): a new CA certificate\n"
+	"                     is made with it, or --ca-cert is checked against it\n"
+	"  --signer-key pkcs11:URI|FILE  the bundle signer's P-256 key in a token, or\n"
+	"                     from a key file (default: a new key file)\n"
+	"  --pkcs11-generate  make both keys in the token (P-256, sensitive, not\n"
+	"                     extractable), labelled with the URIs' object=\n"
+	"  --pkcs11-module PATH  the token's PKCS#11 module (default\n"
+	"                     $PROV_PKCS11_MODULE); recorded in the home\n"
+	"  --pin-file FILE    the token's user PIN, first line (default\n"
+	"                     $PROV_PKCS11_PIN; never on the command line)\n"
 	"\n"
+	"A token's key never leaves it: the home records its URI and the module,\n"
+	"not the PIN (docs/pkcs11.md).  Exit 16: module not found, token absent,\n"
+	"key not found or of the wrong type; 17: PIN missing, wrong or locked (one\n"
+	"login attempt, never retried).\n"
 	"Refuses to touch an existing, non-empty directory (exit 5).\n";
 
 int cmd_init(int argc, char **argv, cli *c)
@@ -36,6 +55,8 @@ int cmd_init(int argc, char **argv, cli *c)
 		{"key-type", required_argument, NULL, 'k'},
 		{"ca-cert", required_argument, NULL, 'c'},
 		{"ca-key", required_argument, NULL, 'K'},
+		{"signer-key", required_argument, NULL, 'S'},
+		{"pkcs11-generate", no_argument, NULL, 'G'},
 		{NULL, 0, NULL, 0},
 	};
 	prov_init_opts o;
@@ -46,7 +67,7 @@ int cmd_init(int argc, char **argv, cli *c)
 	const char *pass = getenv("PROV_PASSPHRASE");
 
 	memset(&o, 0, sizeof(o));
-	o.key_type = PROV_KEY_P256;
+	o.key_type = PROV_KEY_NONE;
 	while ((ch = cli_getopt(c, argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 0: break;
@@ -58,16 +79,25 @@ int cmd_init(int argc, char **argv, cli *c)
 			break;
 		case 'c': o.ca_cert = optarg; break;
 		case 'K': o.ca_key = optarg; break;
+		case 'S': o.signer_key = optarg; break;
+		case 'G': o.pkcs11_generate = 1; break;
 		case 'h': return cli_help(c);
 		default: return cli_usage(c, "bad option");
 		}
 	}
 	if (optind != argc)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
-	if ((o.ca_cert != NULL) != (o.ca_key != NULL))
+	if (o.ca_cert != NULL && o.ca_key == NULL)
 		return cli_usage(c, "--ca-cert and --ca-key go together");
+	if (o.ca_key != NULL && o.ca_cert == NULL && !prov_p11_is_uri(o.ca_key))
+		return cli_usage(c, "--ca-cert and --ca-key go together (or --ca-key pkcs11:URI)");
 	if (o.ca_cert != NULL && o.ca_subject != NULL)
 		return cli_usage(c, "--ca-subject makes a new CA; it does not apply with --ca-cert");
+	if (o.pkcs11_generate && (!prov_p11_is_uri(o.ca_key) || !prov_p11_is_uri(o.signer_key)))
+		return cli_usage(c, "--pkcs11-generate needs --ca-key and --signer-key as pkcs11: URIs "
+		                    "(object=LABEL)");
+	o.pkcs11_module = c->token.module;
+	o.pin_file = c->token.pin_file;
 	o.dir = prov_home_dir(c->home);
 	o.passphrase = pass; /* "" is refused by prov_home_init, not taken for none */
 	if (prov_home_init(&o, &e) != PROV_OK)

@@ -265,6 +265,8 @@ int cmd_install(int argc, char **argv, cli *c)
 			}
 	r->o.home_dir = c->home;
 	r->o.busy_ms = c->busy_ms;
+	r->o.pkcs11_module = c->token.module;
+	r->o.pin_file = c->token.pin_file;
 	r->o.claim = claim;
 	r->o.progress = on_progress;
 	r->o.ctx = r;

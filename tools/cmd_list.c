@@ -7,11 +7,13 @@
 #include "prov/util.h"
 
 const char usage_list[] =
-	"usage: prov list [--home DIR] [--status minted|bundled|installed|pending] [--json]\n"
+	"usage: prov list [--home DIR] [--status minted|bundled|installed|pending|revoked] [--json]\n"
 	"\n"
 	"List devices: ID, status, credential generation, bundle counter, template.\n"
 	"--status pending: devices whose newest bundle is issued but not installed\n"
 	"(a `prov install` interrupted, or a bundle not yet delivered).\n"
+	"--status revoked: devices whose current generation is revoked (prov revoke);\n"
+	"such a device lists as revoked whatever else it is.\n"
 	"--json prints {\"count\": N, \"devices\": [{\"id\", \"status\", \"generation\",\n"
 	"\"bundle_counter\", \"template\", \"created_at\", \"updated_at\"}]}.\n";
 
@@ -77,8 +79,9 @@ int cmd_list(int argc, char **argv, cli *c)
 	if (optind != argc)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
 	if (status != NULL && strcmp(status, "minted") != 0 && strcmp(status, "bundled") != 0 &&
-	    strcmp(status, "installed") != 0 && strcmp(status, "pending") != 0)
-		return cli_usage(c, "--status: \"%s\" is not minted, bundled or installed (or pending)", status);
+	    strcmp(status, "installed") != 0 && strcmp(status, "pending") != 0 &&
+	    strcmp(status, "revoked") != 0)
+		return cli_usage(c, "--status: \"%s\" is not minted, bundled, installed, pending or revoked", status);
 	rc = cli_open(c, 0, &h);
 	if (rc != 0)
 		return rc;

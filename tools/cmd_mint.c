@@ -13,9 +13,9 @@
 
 const char usage_mint[] =
 	"usage: prov mint --template FILE --device ID [--csr FILE | --pubkey FILE]\n"
-	"                 [--recipient-key FILE] [--rotate] [--trust FILE] [--json]\n"
+	"                 [--recipient-key FILE] [--rotate [--revoke-previous]] [--trust FILE] [--json]\n"
 	"       prov mint --template FILE (--devices FILE | --count N --id-format FMT [--start N])\n"
-	"                 [--chunk N] [--rotate | --skip-existing] [--bundles | --bundle-dir DIR]\n"
+	"                 [--chunk N] [--rotate [--revoke-previous] | --skip-existing] [--bundles | --bundle-dir DIR]\n"
 	"                 [--recipient-key FILE | --insecure-plaintext-secrets] [--trust FILE] [--json]\n"
 	"\n"
 	"Register a device and issue what its template asks for: a certificate from\n"
@@ -25,7 +25,10 @@ const char usage_mint[] =
 	"\n"
 	"  --recipient-key FILE  P-256 public key the device receives secrets with\n"
 	"                        (default: the device's own key from --csr/--pubkey)\n"
-	"  --rotate              re-issue for an existing device (history is kept)\n"
+	"  --rotate              re-issue for an existing device (history is kept; the\n"
+	"                        old credentials stay valid: superseded, not revoked)\n"
+	"  --revoke-previous     with --rotate: also revoke the superseded generation\n"
+	"                        (reason superseded: its certificates go on the CRL)\n"
 	"  --trust FILE          trust anchors for the template's trust slot, replacing\n"
 	"                        its own: a store from prov trust build, or PEM/DER roots\n"
 	"\n"
@@ -238,6 +241,7 @@ int cmd_mint(int argc, char **argv, cli *c)
 		{"pubkey", required_argument, NULL, 'p'},
 		{"recipient-key", required_argument, NULL, 'r'},
 		{"rotate", no_argument, NULL, 'R'},
+		{"revoke-previous", no_argument, NULL, 'P'},
 		{"skip-existing", no_argument, NULL, 'S'},
 		{"chunk", required_argument, NULL, 'C'},
 		{"bundle-dir", required_argument, NULL, 'b'},
@@ -282,6 +286,7 @@ int cmd_mint(int argc, char **argv, cli *c)
 		case 'p': req.pubkey_path = optarg; break;
 		case 'r': recip = optarg; break;
 		case 'R': req.rotate = bo.rotate = 1; break;
+		case 'P': req.revoke_previous = bo.revoke_previous = 1; break;
 		case 'S': bo.skip_existing = 1; break;
 		case 'C':
 			chunk = strtoll(optarg, &end, 10);
@@ -312,6 +317,8 @@ int cmd_mint(int argc, char **argv, cli *c)
 		return cli_usage(c, "--bundles, --bundle-dir and --skip-existing apply to batches; use prov bundle");
 	if (bo.bundle_dir != NULL)
 		bo.bundles = 1;
+	if (bo.revoke_previous && !bo.rotate)
+		return cli_usage(c, "--revoke-previous goes with --rotate");
 	if (bo.rotate && bo.skip_existing)
 		return cli_usage(c, "--rotate and --skip-existing exclude each other");
 	if (bo.insecure_plaintext && (!bo.bundles || recip != NULL))

@@ -62,6 +62,12 @@ static void print_human(json_t *d)
 			cli_out(", receipt %lld bytes (verified)", num(row, "receipt_size"));
 		cli_out("\n");
 	}
+	json_array_foreach(json_object_get(d, "revocations"), i, row)
+		cli_out("revoked:    gen %lld %s%s %s at %s%s\n", num(row, "generation"),
+		        json_is_null(json_object_get(row, "serial")) ? "" : "serial ",
+		        json_is_null(json_object_get(row, "serial")) ? "(no certificate)" : str(row, "serial"),
+		        str(row, "reason"), str(row, "revoked_at"),
+		        json_is_true(json_object_get(row, "current")) ? " (current)" : "");
 	if (json_is_integer(json_object_get(d, "pending_bundle")))
 		cli_out("pending:    bundle %lld issued, not installed\n", num(d, "pending_bundle"));
 	json_array_foreach(json_object_get(d, "audit"), i, row) {

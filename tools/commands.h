@@ -25,6 +25,8 @@ COMMAND(receipt_verify);
 COMMAND(install);
 COMMAND(thread_pskc);
 COMMAND(thread_pskd);
+COMMAND(revoke);
+COMMAND(crl);
 
 #undef COMMAND
 

@@ -48,6 +48,8 @@ static const struct command commands[] = {
 	{"install", NULL, cmd_install, usage_install, "provision devices over serial ports (SMP), many at once", WRITES},
 	{"thread", "pskc", cmd_thread_pskc, usage_thread_pskc, "derive a Thread network's PSKc from its passphrase", READS},
 	{"thread", "pskd", cmd_thread_pskd, usage_thread_pskd, "generate or check a Thread joiner credential (PSKd)", READS},
+	{"revoke", NULL, cmd_revoke, usage_revoke, "revoke a device's credentials (CRL, PSK table), optionally with a wipe bundle", WRITES},
+	{"crl", NULL, cmd_crl, usage_crl, "issue the next certificate revocation list (X.509 v2, signed by the CA)", WRITES},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -65,11 +67,14 @@ static void overview(FILE *f)
 		fprintf(f, "  %-16s %s\n", name, commands[i].summary);
 	}
 	fprintf(f, "\nEvery command takes --home DIR (default $PROV_HOME, else ./factory),\n"
-	           "--json where it reports, and --busy-timeout MS for the database lock.\n"
+	           "--json where it reports, and --busy-timeout MS for the database lock;\n"
+	           "with keys in a PKCS#11 token, --pkcs11-module PATH and --pin-file FILE\n"
+	           "(or PROV_PKCS11_MODULE, PROV_PKCS11_PIN).\n"
 	           "`prov help COMMAND` or `prov COMMAND --help` shows a command's usage;\n"
 	           "`prov help --all` shows every command's.  Exit status: 0 ok, 1 internal,\n"
 	           "2 usage, 3 bad input, 4 not found, 5 exists, 6 database, 7 verification\n"
-	           "failed, 8 I/O, 9 wrong passphrase/key, 10 database busy, 11 crypto.\n");
+	           "failed, 8 I/O, 9 wrong passphrase/key, 10 database busy, 11 crypto,\n"
+	           "12 partial, 16 PKCS#11 token or key, 17 PKCS#11 PIN.\n");
 }
 
 static const struct command *find(int argc, char **argv, int *used)

@@ -42,7 +42,7 @@
 /* Mbed TLS's heap: a static pool, never the C library's (docs/firmware.md
  * gives its high-water mark; the image's link fails on malloc). */
 #ifndef PA_FW_POOL
-#define PA_FW_POOL 4096
+#define PA_FW_POOL 3840
 #endif
 #define POOL_PAINT 0x5au
 #define POOL_HEAD 64   /* the allocator's first block header, written at init */
@@ -226,7 +226,8 @@ static const pa_smp_io io = { NULL, line_write, on_event };
 
 /* ---- start ------------------------------------------------------------------------ */
 
-static void fail(const char *what, int rc)
+/* (not inlined, as calibrate below: start's frame would hold their lines) */
+static void __attribute__((noinline)) fail(const char *what, int rc)
 {
 	line l = { "", 0 };
 
@@ -241,7 +242,7 @@ static void fail(const char *what, int rc)
 
 /* A loop of known length, timed with the board's counter: under QEMU's
  * -icount it tells how many instructions one tick is (docs/firmware.md). */
-static void calibrate(void)
+static void __attribute__((noinline)) calibrate(void)
 {
 	line l = { "", 0 };
 	uint32_t n = 500000u;
@@ -255,11 +256,13 @@ static void calibrate(void)
 	pa_board_log(l.b);
 }
 
-int main(void)
+/* Everything before the loop; 0 when the device serves.  Not inlined into
+ * main: its line buffers and the device ID would stay on the stack under
+ * every command the loop runs (LTO inlines a function called once). */
+static int __attribute__((noinline)) start(void)
 {
 	char id[PA_DEVICE_ID_MAX];
 	size_t id_len = 0;
-	uint8_t rx[128];
 	line l = { "", 0 };
 	int rc;
 
@@ -272,7 +275,7 @@ int main(void)
 	rc = (int)pa_its_mount(pa_board_flash());
 	if (rc != PSA_SUCCESS) {
 		fail("flash store mount", rc);
-		goto idle;
+		return -1;
 	}
 	(void)pa_its_port_init(&itsport);
 	/* first start: adopt the factory's ID; later the stored one is the ID */
@@ -280,7 +283,7 @@ int main(void)
 	    (pa_board_factory_id(id, sizeof(id), &id_len) != PA_BOARD_OK ||
 	     pa_its_port_adopt_id(id, id_len) != PA_PORT_OK)) {
 		fail("device ID", PA_A_IDENTITY);
-		goto idle;
+		return -1;
 	}
 	rc = pa_agent_start(&agent, &itsport.port, pa_fw_signers, pa_fw_n_signers);
 	if (rc == PA_OK)
@@ -289,7 +292,7 @@ int main(void)
 		rc = pa_smp_start(&smp, &agent, &io, PA_FW_VERSION);
 	if (rc != PA_OK) {
 		fail("agent", rc);
-		goto idle;
+		return -1;
 	}
 #if defined(PA_FW_TLS)
 	pa_fw_tls_start(&smp, &agent);   /* connect, on the second UART */
@@ -301,6 +304,15 @@ int main(void)
 	uart_line(&l);
 	pa_board_log(l.b);
 	stats_line("start", 0, 0, 0);
+	return 0;
+}
+
+int main(void)
+{
+	uint8_t rx[128];
+
+	if (start() != 0)
+		goto idle;
 	for (;;) {
 		size_t n = pa_board_uart_read(rx, sizeof(rx));
 

@@ -3,7 +3,11 @@
  *
  * Link-time wrappers (-Wl,--wrap=psa_verify_hash and the others): the
  * agent's reference to psa_X resolves to __wrap_psa_X here, which reads the
- * board's tick counter around the real __real_psa_X.  Under QEMU's -icount
+ * board's tick counter around the real __real_psa_X.  The provisioning
+ * image, linked with LTO (which resolves calls before --wrap would apply),
+ * renames instead at compile time: its callers are built with
+ * -Dpsa_X=__wrap_psa_X and this file with -D__real_psa_X=psa_X
+ * (firmware-agent/Makefile, FW_RENAME and FW_UNWRAP).  Under QEMU's -icount
  * the counter follows executed instructions (docs/firmware.md), so the sums
  * are instruction counts up to the counter's granularity.
  */

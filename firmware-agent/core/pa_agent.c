@@ -180,15 +180,16 @@ int pa_install_finish(pa_agent *a, uint8_t *receipt, size_t cap, size_t *receipt
 	rc = pa_payload_check(payload, plen, &chk, &a->m);
 	if (rc != PA_OK)
 		goto out;
-	rc = pa_secrets_open(&a->m, PA_KEY_ID_DEVICE, a->kid, a->secrets, sizeof(a->secrets));
+	/* the digest first: the secrets are decrypted in place, in the payload */
+	rc = PA_V_CRYPTO;
+	if (psa_hash_compute(PSA_ALG_SHA_256, payload, plen, digest, sizeof(digest), &dlen) !=
+	    PSA_SUCCESS)
+		goto out;
+	rc = pa_secrets_open(&a->m, PA_KEY_ID_DEVICE, a->kid, a->bundle, a->bundle_len);
 	if (rc != PA_OK)
 		goto out;
 	rc = pa_keys_check(&a->m);
 	if (rc != PA_OK)
-		goto out;
-	rc = PA_V_CRYPTO;
-	if (psa_hash_compute(PSA_ALG_SHA_256, payload, plen, digest, sizeof(digest), &dlen) !=
-	    PSA_SUCCESS)
 		goto out;
 	/* everything checked: the only step that writes */
 	rc = pa_store_install(a, digest);
@@ -207,14 +208,10 @@ int pa_install_finish(pa_agent *a, uint8_t *receipt, size_t cap, size_t *receipt
 	rin.nonce_len = a->m.nonce_len;
 	rc = pa_receipt_make(&rin, receipt, cap, receipt_len);
 out:
-	pa_wipe(a->secrets, sizeof(a->secrets));
 	pa_wipe(&a->m, sizeof(a->m));
-#if PA_ALLOW_PLAINTEXT_SECRETS
-	/* A lab bundle carries its secrets in the clear: none stay behind, whatever
-	 * the outcome.  (Built without the option, the bundle holds secrets only
-	 * encrypted to the device, and a->secrets above is all there is to wipe.) */
+	/* The secrets were decrypted in the bundle buffer (and a lab bundle
+	 * carries them in the clear): none stay behind, whatever the outcome. */
 	pa_wipe(a->bundle, a->bundle_len);
-#endif
 	a->bundle_len = 0;
 	a->push_err = PA_OK;
 	return rc;

@@ -46,7 +46,7 @@ static size_t put_payload(const pa_receipt_in *in, uint8_t *out, size_t cap)
 	return n;
 }
 
-int pa_receipt_make(const pa_receipt_in *in, uint8_t *out, size_t cap, size_t *len)
+PA_NOINLINE int pa_receipt_make(const pa_receipt_in *in, uint8_t *out, size_t cap, size_t *len)
 {
 	uint8_t payload[PA_RECEIPT_MAX], hash[32];
 	size_t plen, n = 0, slen = 0;

@@ -269,7 +269,7 @@ static int write_entry(pa_agent *a, unsigned g, unsigned i, pa_slot_entry *out)
 	return rc;
 }
 
-int pa_store_install(pa_agent *a, const uint8_t digest[32])
+PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32])
 {
 	const pa_port *p = a->port;
 	const pa_manifest *m = &a->m;

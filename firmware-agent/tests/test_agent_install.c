@@ -561,6 +561,18 @@ static void crafted(const snap *base_state)
 /* ---- scenarios ----------------------------------------------------------------------- */
 
 /* A rejected bundle: the code, and not one byte of storage changed. */
+/* The bundle buffer, where the secrets are decrypted in place, holds nothing
+ * once an install has finished, whatever its outcome. */
+static int bundle_wiped(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(A.bundle); i++)
+		if (A.bundle[i] != 0)
+			return 0;
+	return A.bundle_len == 0;
+}
+
 static void expect_reject(const char *what, const blob *b, int want)
 {
 	snap before, after;
@@ -571,6 +583,7 @@ static void expect_reject(const char *what, const blob *b, int want)
 	snap_take(devdir, &after);
 	CHECK_MSG(rc == want, "%s: got %d, want %d", what, rc, want);
 	CHECK_MSG(snap_equal(&before, &after), "%s: storage changed", what);
+	CHECK_MSG(bundle_wiped(), "%s: bundle buffer not wiped", what);
 	snap_free(&before);
 	snap_free(&after);
 }
@@ -1084,6 +1097,7 @@ int main(int argc, char **argv)
 
 		rc = install_again(b4psk.p, b4psk.n);
 		CHECK_MSG(rc == PA_OK, "install b4psk: %d", rc);
+		CHECK_MSG(bundle_wiped(), "b4psk: the decrypted PSK left in the bundle buffer");
 		CHECK(state_is(4, 4));
 		CHECK(receipt_ok(4, &b4psk, NULL));
 		CHECK(psa_get_key_attributes(old, &at) != PSA_SUCCESS);

@@ -1,7 +1,8 @@
 /*
  * pa_trust_ec.h - the curve arithmetic the trust module needs beside Mbed TLS
- * 2.28, which reads no compressed points: shared by the store check
- * (pa_trust_check.c) and the TLS glue (pa_trust_mbedtls.c).  Bignum and ECP only.
+ * 2.28, which reads no compressed points: the TLS glue's (pa_trust_mbedtls.c).
+ * The store check (pa_trust_check.c) solves for y with the same code from p
+ * and b alone, without an ECP group.  Bignum and ECP only.
  */
 #ifndef PA_TRUST_EC_H
 #define PA_TRUST_EC_H

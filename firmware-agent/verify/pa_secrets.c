@@ -5,6 +5,10 @@
  * deterministic CBOR secret-list (schemas/bundle.cddl).  The content key is
  * derived inside PSA as a volatile key and never seen, and so is the ECDH
  * secret.  Also checks that every secret imports as the key its entry names.
+ * Decryption is in place: the plaintext (the ciphertext less its tag) over
+ * the ciphertext in the bundle buffer, so the device needs no second buffer
+ * for it (PSA allows the same buffer for input and output; Mbed TLS 2.28's
+ * CCM and GCM read each block before writing it).
  */
 #include <string.h>
 
@@ -168,14 +172,15 @@ static int read_secret_list(pa_manifest *m, const uint8_t *p, size_t len)
 	return pa_cbor_at_end(&r) ? PA_OK : PA_V_BAD_SECRETS;
 }
 
-int pa_secrets_open(pa_manifest *m, psa_key_id_t device_key, const uint8_t kid[8],
-                    uint8_t *buf, size_t cap)
+PA_NOINLINE int pa_secrets_open(pa_manifest *m, psa_key_id_t device_key, const uint8_t kid[8],
+                                uint8_t *buf, size_t len)
 {
 	enc_view v;
 	psa_key_id_t cek = 0;
 	psa_algorithm_t aead;
 	uint8_t aad[1 + 8 + 1 + 16 + 1];
-	size_t alen = 0, plen = 0;
+	uint8_t *ct;
+	size_t alen = 0, plen = 0, off;
 	int rc;
 
 	if (m->n_secrets == 0)
@@ -205,11 +210,18 @@ int pa_secrets_open(pa_manifest *m, psa_key_id_t device_key, const uint8_t kid[8
 	memcpy(aad + alen, v.prot, v.prot_len);   /* prot_len <= 16 (parse) */
 	alen += v.prot_len;
 	aad[alen++] = 0x40;
+	/* the ciphertext's bytes in the caller's writable bundle (m points into
+	 * it: a caller error, not the bundle's, if it does not) */
+	rc = PA_A_ARGS;
+	off = (size_t)(v.ct - buf);
+	if (off > len || v.ct_len > len - off)
+		goto out;
+	ct = buf + off;
 	rc = PA_V_DECRYPT;
-	if (psa_aead_decrypt(cek, aead, v.iv, v.iv_len, aad, alen, v.ct, v.ct_len, buf, cap,
+	if (psa_aead_decrypt(cek, aead, v.iv, v.iv_len, aad, alen, ct, v.ct_len, ct, v.ct_len,
 	                     &plen) != PSA_SUCCESS)
 		goto out;
-	rc = read_secret_list(m, buf, plen);
+	rc = read_secret_list(m, ct, plen);
 out:
 	psa_destroy_key(cek);
 	return rc;

@@ -5,7 +5,8 @@
  *   signer; only then is the payload handed on.
  * pa_payload_check: the signed payload against schemas/bundle.cddl and this
  *   device's state (version, device ID, counter, nonce, entries, limits).
- * pa_secrets_open: decrypt and authenticate the COSE_Encrypt of secrets.
+ * pa_secrets_open: decrypt and authenticate the COSE_Encrypt of secrets, in
+ *   place: the secret-list replaces its ciphertext in the bundle buffer.
  * pa_keys_check: every secret imports as the key its entry says.
  * Each returns PA_OK or a pa_verify_err; none touches storage.
  */
@@ -30,8 +31,11 @@ int pa_payload_check(const uint8_t *p, size_t len, const pa_check *c, pa_manifes
 /* A tls-profile map at the reader's position; out may be NULL (validate only).
  * Sets the reader's error on anything bundle.cddl does not allow. */
 void pa_profile_read(pa_cbor *r, pa_tls_profile *out);
+/* buf, len: the writable bundle that m's pointers (m->secrets) point into; on
+ * success m->secret[] point into it, at the decrypted list.  Whatever the
+ * outcome the caller wipes buf (it may hold plaintext). */
 int pa_secrets_open(pa_manifest *m, psa_key_id_t device_key, const uint8_t kid[8],
-                    uint8_t *buf, size_t cap);
+                    uint8_t *buf, size_t len);
 int pa_keys_check(const pa_manifest *m);
 /* Attributes of the key a secret entry becomes (volatile; store/ makes them
  * persistent): PSK -> DERIVE, usage derive; private key -> SECP_R1, usage sign. */

@@ -10,7 +10,7 @@ bats_require_minimum_version 1.5.0
 
 # Every command, as `prov help` lists it.
 COMMANDS=(init "ca export" "signer export" "template check" mint list show export bundle inspect
-	"trust build" "trust sign" "trust inspect" "receipt verify" "thread pskc" "thread pskd" install)
+	"trust build" "trust sign" "trust inspect" "receipt verify" "thread pskc" "thread pskd" install revoke crl)
 
 # Each stderr line of an error must be in the documented format.
 assert_error_format() {
@@ -136,7 +136,7 @@ with open(path, "r+b") as f:
 	grep -q -- "--busy-timeout: not a number of milliseconds: soon" <<<"$stderr"
 	run --separate-stderr "$PROV" list --status retired
 	assert_status 2
-	grep -q -- '--status: "retired" is not minted, bundled or installed' <<<"$stderr"
+	grep -q -- '--status: "retired" is not minted, bundled, installed, pending or revoked' <<<"$stderr"
 }
 
 @test "cli: output to a full device is an I/O error (8): cannot write, said once" {
@@ -280,11 +280,11 @@ assert {d["id"]: d["template"] for d in j["devices"]} == {"d1": "mqtt-mtls", "p1
 
 @test "cli: a database from a newer prov is refused (6)" {
 	make_devices
-	db 'PRAGMA user_version = 2'
+	db 'PRAGMA user_version = 3'
 	run --separate-stderr "$PROV" list
 	assert_status 6
-	[[ "$stderr" == "prov: list: "*"schema version 2 is newer than this prov supports (1)"* ]]
-	[ "$(db 'PRAGMA user_version')" = 2 ]
+	[[ "$stderr" == "prov: list: "*"schema version 3 is newer than this prov supports (2)"* ]]
+	[ "$(db 'PRAGMA user_version')" = 3 ]
 }
 
 @test "cli: a corrupted devices table is reported cleanly (6), no crash" {

@@ -194,11 +194,11 @@ assert j["signer_kid"] == os.environ["KID"], (j, os.environ["KID"])
 	[ -f "$PROV_HOME/prov.db" ]
 }
 
-@test "init: prov.db per sqlite3: user_version 1, WAL, every table, and the init audit row" {
+@test "init: prov.db per sqlite3: user_version 2, WAL, every table, and the init audit row" {
 	run --separate-stderr "$PROV" init --json
 	assert_status 0
 	kid=$(echo "$output" | $PY -c 'import json,sys; print(json.load(sys.stdin)["signer_kid"])')
-	[ "$(db 'PRAGMA user_version')" = 1 ]
+	[ "$(db 'PRAGMA user_version')" = 2 ]
 	[ "$(db 'PRAGMA journal_mode')" = wal ]
 	tables=$(db "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name" | tr '\n' ' ')
 	echo "tables: $tables"

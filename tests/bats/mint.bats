@@ -1060,14 +1060,14 @@ EOF
 
 # --- the database ---------------------------------------------------------------------
 
-@test "database: WAL journal, PRAGMA user_version 1, integrity ok after minting" {
+@test "database: WAL journal, PRAGMA user_version 2, integrity ok after minting" {
 	make_factory
 	[ "$(db 'PRAGMA journal_mode')" = wal ]
-	[ "$(db 'PRAGMA user_version')" = 1 ]
+	[ "$(db 'PRAGMA user_version')" = 2 ]
 	run "$PROV" mint --template "$TPL/mqtt-mtls.json" --count 5 --id-format 'w-%d'
 	assert_status 0
 	[ "$(db 'PRAGMA journal_mode')" = wal ]
-	[ "$(db 'PRAGMA user_version')" = 1 ]
+	[ "$(db 'PRAGMA user_version')" = 2 ]
 	[ "$(db 'PRAGMA integrity_check')" = ok ]
 	[ -z "$(db 'PRAGMA foreign_key_check')" ]
 }
@@ -1133,7 +1133,7 @@ wait_locked() {
 	assert_stderr_has "not a provkit database"
 	# A schema from a newer prov.
 	rm -rf "$PROV_HOME" && cp -a "$T/pristine" "$PROV_HOME"
-	db 'PRAGMA user_version = 2'
+	db 'PRAGMA user_version = 3'
 	before=$(db_digest)
 	run --separate-stderr "$PROV" mint --template "$TPL/mqtt-mtls.json" --device dev-1
 	echo "$stderr"

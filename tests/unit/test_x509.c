@@ -11,6 +11,11 @@
  *   and by OpenSSL's path validation.
  * - CSRs made with OpenSSL, good and with a flipped signature byte.
  * - prov_key_spki against i2d_PUBKEY, and the raw private key round trip.
+ * - CRLs: every reason name, a CRL for each CA key type re-read from its DER
+ *   (version, issuer, times, cRLNumber, authorityKeyIdentifier against the
+ *   CA's subjectKeyIdentifier, each entry's serial, date and reasonCode, none
+ *   for unspecified), its signature, OpenSSL's CRL check of a revoked and a
+ *   good leaf, and a bad serial refused.
  */
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -871,6 +876,153 @@ static void rm_tmpdir(void)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);
 }
 
+/* ---- CRLs ------------------------------------------------------------------------------ */
+
+static int crl_reason_of(X509_REVOKED *r)
+{
+	int crit = 0;
+	ASN1_ENUMERATED *en = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, NULL);
+	int v = en != NULL ? (int)ASN1_ENUMERATED_get(en) : -1;
+
+	ASN1_ENUMERATED_free(en);
+	return v;
+}
+
+static void test_crl(void)
+{
+	static const char *const names[] = {"unspecified", "keyCompromise", "cACompromise",
+	                                    "affiliationChanged", "superseded", "cessationOfOperation",
+	                                    "privilegeWithdrawn", "aACompromise"};
+	static const int codes[] = {0, 1, 2, 3, 4, 5, 9, 10}; /* RFC 5280 5.3.1 */
+	prov_err e;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK_MSG(prov_crl_reason_parse(names[i]) == codes[i], "%s", names[i]);
+	CHECK(prov_crl_reason_parse("certificateHold") == -1);
+	CHECK(prov_crl_reason_parse("removeFromCRL") == -1);
+	CHECK(prov_crl_reason_parse("KeyCompromise") == -1);
+	CHECK(prov_crl_reason_parse(NULL) == -1);
+	for (size_t t = 0; t < NTYPES; t++) {
+		EVP_PKEY *ca_key = gen(types[t]), *leaf_key = gen(PROV_KEY_P256);
+		X509 *ca = NULL, *leaf[2] = {NULL, NULL};
+		X509_CRL *crl = NULL, *back = NULL;
+		uint8_t serial[2][PROV_SERIAL_LEN];
+		char hex[2][2 * PROV_SERIAL_LEN + 1];
+		prov_crl_entry ent[2];
+		unsigned char *der = NULL;
+		const unsigned char *p;
+		int len;
+
+		CHECK(ca_key != NULL && leaf_key != NULL);
+		CHECK(prov_x509_ca_create(ca_key, "CN=CRL CA", T2026, CA_DAYS, &ca, &e) == PROV_OK);
+		for (int i = 0; i < 2; i++) {
+			prov_cert_profile prof;
+
+			memset(&prof, 0, sizeof(prof));
+			prof.subject = i == 0 ? "CN=revoked" : "CN=good";
+			prof.not_before = T2026;
+			prof.not_after = T2026 + 86400 * 365;
+			CHECK(prov_x509_serial_new(serial[i], &e) == PROV_OK);
+			prov_hex(serial[i], PROV_SERIAL_LEN, hex[i]);
+			CHECK(prov_x509_issue(ca, ca_key, leaf_key, &prof, serial[i], &leaf[i], &e) == PROV_OK);
+			/* re-read from its DER: the issued object holds its key encoded only */
+			{
+				unsigned char *ld = NULL;
+				const unsigned char *lp;
+				int ll = i2d_X509(leaf[i], &ld);
+
+				lp = ld;
+				X509_free(leaf[i]);
+				leaf[i] = ll > 0 ? d2i_X509(NULL, &lp, ll) : NULL;
+				OPENSSL_free(ld);
+				CHECK(leaf[i] != NULL);
+			}
+		}
+		/* the revoked leaf with a reason; a made-up serial with unspecified */
+		ent[0].serial_hex = hex[0];
+		ent[0].reason = prov_crl_reason_parse("keyCompromise");
+		ent[0].revoked_at = T2026 + 100;
+		ent[1].serial_hex = "00ff";
+		ent[1].reason = prov_crl_reason_parse("unspecified");
+		ent[1].revoked_at = T2026 + 200;
+		CHECK_MSG(prov_x509_crl_make(ca, ca_key, ent, 2, 42, T2026 + 300, T2026 + 300 + 86400, &crl,
+		                             &e) == PROV_OK, "%s: %s", prov_key_type_name(types[t]), e.msg);
+		len = i2d_X509_CRL(crl, &der);
+		CHECK(len > 0);
+		p = der;
+		back = d2i_X509_CRL(NULL, &p, len);
+		CHECK(back != NULL && p == der + len);
+		if (back != NULL) {
+			ASN1_INTEGER *num = X509_CRL_get_ext_d2i(back, NID_crl_number, NULL, NULL);
+			AUTHORITY_KEYID *aki = X509_CRL_get_ext_d2i(back, NID_authority_key_identifier, NULL, NULL);
+			const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(ca);
+			STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(back);
+			time_t when = T2026 + 300;
+
+			CHECK(X509_CRL_get_version(back) == X509_CRL_VERSION_2);
+			CHECK(X509_NAME_cmp(X509_CRL_get_issuer(back), X509_get_subject_name(ca)) == 0);
+			CHECK(ASN1_TIME_cmp_time_t(X509_CRL_get0_lastUpdate(back), when) == 0);
+			CHECK(ASN1_TIME_cmp_time_t(X509_CRL_get0_nextUpdate(back), when + 86400) == 0);
+			CHECK(num != NULL && ASN1_INTEGER_get(num) == 42);
+			CHECK(aki != NULL && skid != NULL && aki->keyid != NULL &&
+			      ASN1_OCTET_STRING_cmp(aki->keyid, skid) == 0);
+			CHECK(X509_CRL_verify(back, X509_get0_pubkey(ca)) == 1);
+			CHECK(sk_X509_REVOKED_num(revs) == 2);
+			for (int i = 0; i < sk_X509_REVOKED_num(revs); i++) {
+				X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
+				BIGNUM *bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(r), NULL);
+				char *h = bn != NULL ? BN_bn2hex(bn) : NULL;
+				int mine = h != NULL && strcasecmp(h, hex[0]) == 0;
+
+				CHECK(h != NULL && (mine || strcasecmp(h, "FF") == 0));
+				CHECK(crl_reason_of(r) == (mine ? 1 : -1)); /* unspecified: no extension */
+				CHECK(ASN1_TIME_cmp_time_t(X509_REVOKED_get0_revocationDate(r),
+				                           mine ? T2026 + 100 : T2026 + 200) == 0);
+				OPENSSL_free(h);
+				BN_free(bn);
+			}
+			/* OpenSSL's path validation with the CRL: the revoked leaf fails, the other passes */
+			for (int i = 0; i < 2; i++) {
+				X509_STORE *st = X509_STORE_new();
+				X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+				int ok;
+
+				X509_STORE_add_cert(st, ca);
+				X509_STORE_add_crl(st, back);
+				X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+				X509_STORE_CTX_init(ctx, st, leaf[i], NULL);
+				X509_STORE_CTX_set_time(ctx, 0, (time_t)(T2026 + 400));
+				ok = X509_verify_cert(ctx);
+				CHECK_MSG(i == 0 ? ok != 1 && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_CERT_REVOKED
+				                 : ok == 1,
+				          "%s leaf %d: %s", prov_key_type_name(types[t]), i,
+				          X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+				X509_STORE_CTX_free(ctx);
+				X509_STORE_free(st);
+			}
+			ASN1_INTEGER_free(num);
+			AUTHORITY_KEYID_free(aki);
+		}
+		/* a serial that is not hex is refused, not guessed */
+		ent[0].serial_hex = "12xz";
+		{
+			X509_CRL *bad = NULL;
+
+			CHECK(prov_x509_crl_make(ca, ca_key, ent, 1, 43, T2026, T2026 + 1, &bad, &e) == PROV_E_DB);
+			CHECK(bad == NULL);
+		}
+		ERR_clear_error();
+		OPENSSL_free(der);
+		X509_CRL_free(crl);
+		X509_CRL_free(back);
+		X509_free(leaf[0]);
+		X509_free(leaf[1]);
+		X509_free(ca);
+		EVP_PKEY_free(ca_key);
+		EVP_PKEY_free(leaf_key);
+	}
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -887,6 +1039,7 @@ int main(void)
 	test_csr();
 	test_spki();
 	test_raw_private();
+	test_crl();
 	rm_tmpdir();
 	return check_done("test_x509");
 }

@@ -66,8 +66,9 @@ static void put_hex(char *p, uint32_t v)
 		p[i] = hx[v & 15u];
 }
 
-/* Called by the naked handlers below with the stacked exception frame. */
-void an386_fault(const uint32_t *frame, uint32_t exc);
+/* Called by the naked handlers below with the stacked exception frame (from
+ * assembly: `used` keeps the link-time optimiser from dropping it). */
+void an386_fault(const uint32_t *frame, uint32_t exc) __attribute__((used));
 void an386_fault(const uint32_t *frame, uint32_t exc)
 {
 	static const char *const names[] = { "HardFault", "MemManage", "BusFault", "UsageFault" };

@@ -4,8 +4,8 @@
  *
  * Contract:
  * - No dynamic allocation.  The caller owns struct pa_agent (it holds the bundle
- *   buffer, PA_BUNDLE_MAX bytes, and the decrypted secrets while an install
- *   runs); every size is a compile-time macro in pa_config.h.  A link-time
+ *   buffer, PA_BUNDLE_MAX bytes, in which the secrets are decrypted in place
+ *   while an install runs); every size is a compile-time macro in pa_config.h.  A link-time
  *   check keeps malloc, calloc, realloc and free out of the agent's objects.
  * - Crypto only through the PSA Crypto API; the caller need not initialise it
  *   (pa_agent_start calls psa_crypto_init, which is idempotent).
@@ -116,7 +116,7 @@ typedef struct pa_manifest {
 	size_t profile_len;
 	const uint8_t *secrets;     /* payload key 8's item */
 	size_t secrets_len;
-	const uint8_t *secret[PA_ENTRIES_MAX];   /* after decryption: into pa_agent.secrets */
+	const uint8_t *secret[PA_ENTRIES_MAX];   /* after decryption: into pa_agent.bundle */
 	uint8_t secret_len[PA_ENTRIES_MAX];
 } pa_manifest;
 
@@ -145,8 +145,7 @@ typedef struct pa_agent {
 	uint8_t kg_used;            /* bit j: pool key PA_KEY_ID_KEYGEN(j) is pending */
 	uint32_t kg_slot[PA_KEYGEN_MAX];   /* its slot */
 	pa_manifest m;
-	uint8_t bundle[PA_BUNDLE_MAX];
-	uint8_t secrets[PA_SECRETS_BUF];
+	uint8_t bundle[PA_BUNDLE_MAX];   /* also the decrypted secrets, during an install */
 } pa_agent;
 
 /* Start: read the device ID, create the identity key on first start (P-256

@@ -19,12 +19,23 @@
 #endif
 
 /* Secrets: at most PA_ENTRIES_MAX of at most 64 bytes each (bundle.cddl), so the
- * decrypted secret-list fits 3 + 16 * (2 + 64) bytes. */
+ * decrypted secret-list fits 3 + 16 * (2 + 64) bytes: the largest ciphertext
+ * taken (less its tag; it is decrypted in place, in the bundle buffer). */
 #define PA_SECRET_MAX 64
 #define PA_SECRETS_BUF (3 + PA_ENTRIES_MAX * (2 + PA_SECRET_MAX))
 
 /* Largest TLS profile map kept (a full bundle.cddl tls-profile is < 450). */
 #define PA_PROFILE_MAX 512
+
+/* A function whose large locals (crypto operation contexts) must not join its
+ * caller's frame: a link-time optimiser inlines a function called once, and
+ * its frame then stays on the stack under everything else the caller calls
+ * (docs/firmware.md, "Size").  Empty for compilers without the attribute. */
+#if defined(__GNUC__)
+#define PA_NOINLINE __attribute__((noinline))
+#else
+#define PA_NOINLINE
+#endif
 
 /* Device ID: 1..64 bytes of [A-Za-z0-9._:-] (bundle.cddl). */
 #define PA_DEVICE_ID_MAX 64

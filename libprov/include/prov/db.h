@@ -35,7 +35,7 @@
 
 #include "prov/err.h"
 
-#define PROV_DB_SCHEMA_VERSION 1
+#define PROV_DB_SCHEMA_VERSION 2
 #define PROV_DB_BUSY_MS_DEFAULT 30000
 /* Statements one connection keeps prepared (the records layer has fewer). */
 #define PROV_DB_STMT_MAX 96

@@ -35,6 +35,9 @@ typedef enum prov_status {
 	PROV_E_BUSY = 10,     /* database locked beyond the busy timeout */
 	PROV_E_CRYPTO = 11,   /* a cryptographic operation failed (not a verification) */
 	PROV_E_PARTIAL = 12,  /* output written without some damaged rows (each named) */
+	/* 13..15: reserved (taken by another change in flight) */
+	PROV_E_TOKEN = 16,    /* PKCS#11: module not loaded, token absent, key not found or of the wrong type */
+	PROV_E_PIN = 17,      /* PKCS#11: PIN missing, wrong or locked (one login attempt, never retried) */
 } prov_status;
 
 typedef struct prov_err {

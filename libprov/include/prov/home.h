@@ -5,6 +5,9 @@
  *   DIR/ca.pem           the device-issuing CA certificate, then its chain
  *   DIR/ca.key           the CA's private key            (0600)
  *   DIR/signer.key       the bundle-signing key, P-256   (0600)
+ *                        (either key may instead live in a PKCS#11 token,
+ *                        prov/p11.h: then its file is absent and the database
+ *                        records its URI and the module, never the PIN)
  *   DIR/signer.pub.pem   its public key
  *   DIR/kek              the key-encryption key          (0600; absent when the
  *                        KEK is derived from PROV_PASSPHRASE)
@@ -37,7 +40,21 @@ typedef struct prov_init_opts {
 	const char *ca_key;       /* ... and its private key file */
 	prov_key_type key_type;   /* new CA's key type (default p256) */
 	const char *passphrase;   /* PROV_PASSPHRASE or NULL; "" is refused (PROV_E_USAGE) */
+	/* Keys in a PKCS#11 token (prov/p11.h).  ca_key may be a pkcs11: URI (then
+	 * ca_cert is optional: without it a new CA is made with the token's key);
+	 * signer_key a key file or a pkcs11: URI (NULL: a new signer key file). */
+	const char *signer_key;
+	int pkcs11_generate;      /* make the keys ca_key and signer_key name in the token */
+	const char *pkcs11_module;/* NULL: $PROV_PKCS11_MODULE */
+	const char *pin_file;     /* NULL: $PROV_PKCS11_PIN only */
 } prov_init_opts;
+
+/* How a home opened with keys in a token reaches them (NULLs: the environment,
+ * then what the home recorded). */
+typedef struct prov_token_opts {
+	const char *module;       /* --pkcs11-module */
+	const char *pin_file;     /* --pin-file */
+} prov_token_opts;
 
 /* What an open needs beyond the database. */
 enum {
@@ -66,6 +83,8 @@ typedef struct prov_home {
 	prov_cose_signer bundle_signer; /* h->signer prepared for many bundles */
 	EVP_MD_CTX *ca_sign;      /* h->ca_key prepared for many certificates (ECDSA) */
 	struct prov_x509_exts *cert_exts; /* h->ca's fixed extensions, for the last EKU list */
+	struct prov_p11 *p11;     /* the token of a key held in one (closed after the keys) */
+	prov_token_opts token;    /* how to reach it (borrowed from the caller) */
 	/* What a layer above keeps for the life of the home (bundle/: the last
 	 * template read from the database, by digest).  The home never looks
 	 * inside; prov_home_close calls free_fn(p). */
@@ -86,6 +105,12 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e);
  * OpenSSL's secure heap (prov/secret.h); free it only with prov_home_close. */
 prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_home **out,
                            prov_err *e);
+/* The same with the token's module and PIN file given (t may be NULL).  A key
+ * in a token costs one login per command (prov/p11.h): PROV_E_TOKEN,
+ * PROV_E_PIN as prov_p11_key says, and PROV_E_TOKEN when the token's key is
+ * not the one the home was made with. */
+prov_status prov_home_open_with(const char *dir, unsigned need, int busy_ms,
+                                const prov_token_opts *t, prov_home **out, prov_err *e);
 void prov_home_close(prov_home *h);
 
 /* Path of a file in the home, malloc'd. */

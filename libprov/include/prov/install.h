@@ -30,6 +30,8 @@
 typedef struct prov_install_opts {
 	const char *home_dir;          /* NULL: prov_home_dir(NULL) */
 	int busy_ms;
+	const char *pkcs11_module;     /* keys in a token (prov/home.h prov_token_opts): */
+	const char *pin_file;          /* NULL for the environment's */
 	const char *template_path;     /* the template new devices are minted from */
 	const char *trust_file;        /* --trust: anchors for the trust slot (prov/template.h) */
 	unsigned baud;                 /* 0: leave the line's speed alone */

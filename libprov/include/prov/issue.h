@@ -48,6 +48,7 @@ prov_status prov_issue_device(prov_home *h, const prov_template *t, const prov_i
 typedef struct prov_batch_opts {
 	size_t chunk;               /* devices per transaction (0: 256) */
 	int rotate;
+	int revoke_previous;        /* with rotate: revoke each superseded generation */
 	int skip_existing;
 	int bundles;                /* build and record each device's bundle */
 	const char *bundle_dir;     /* ... and write it to DIR/<id>.cbor (implies bundles) */

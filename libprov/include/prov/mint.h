@@ -27,6 +27,8 @@ typedef struct prov_mint_req {
 	const uint8_t *recipient_spki; /* its DER SPKI when the caller has it (batches) */
 	size_t recipient_spki_len;
 	int rotate;                /* re-issue for an existing device */
+	int revoke_previous;       /* ... and revoke the generation it supersedes
+	                            * (reason superseded; prov/revoke.h) */
 } prov_mint_req;
 
 typedef struct prov_mint_result {

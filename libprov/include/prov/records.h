@@ -105,7 +105,8 @@ typedef struct prov_rec_listed {
 } prov_rec_listed;
 
 /* Every device in ID order, or those with a status (minted, bundled,
- * installed, or "pending": a bundle issued and not installed).  cb returns
+ * installed, revoked, or "pending": a bundle issued and not installed).  A
+ * device whose current generation is revoked lists as "revoked".  cb returns
  * PROV_OK to go on; another status stops and is returned. */
 prov_status prov_records_devices(prov_db *db, const char *status,
                                  prov_status (*cb)(void *ctx, const prov_rec_listed *d, prov_err *e),
@@ -113,7 +114,7 @@ prov_status prov_records_devices(prov_db *db, const char *status,
 
 /* Everything recorded about a device, every generation, as `prov show --json`
  * prints it (docs/cli.md): its row, then "keys", "certificates", "psks",
- * "raw_keys", "bundles", "installs", "audit".  No secret is read.  Times are
+ * "raw_keys", "bundles", "installs", "revocations", "audit".  No secret is read.  Times are
  * ISO 8601; public blobs hex (over 128 bytes: their SHA-256 and size); text
  * that is not UTF-8 escaped.  Unknown device: PROV_E_NOTFOUND. */
 prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out, prov_err *e);
@@ -238,5 +239,37 @@ prov_status prov_records_install_add(prov_db *db, const char *id, unsigned long 
 prov_status prov_records_install_newest(prov_db *db, const char *id, unsigned long long *counter,
                                         uint8_t digest[32], size_t *digest_len, int *found,
                                         prov_err *e);
+
+/* ---- revocation and CRLs ------------------------------------------------------------ */
+
+/* Whether the device's generation gen is revoked. */
+prov_status prov_records_revoked(prov_db *db, const char *id, int gen, int *revoked, prov_err *e);
+/* Revoke generation gen of a device: every certificate of it, or (none) the
+ * generation itself; reason: an RFC 5280 CRLReason name.  *n_certs: the
+ * certificates revoked.  Final: the database refuses to change or remove it. */
+prov_status prov_records_revoke(prov_db *db, const char *id, int gen, const char *reason,
+                                int *n_certs, prov_err *e);
+
+/* One revoked certificate, borrowed. */
+typedef struct prov_rec_revoked {
+	const char *serial;           /* lower-case hex */
+	size_t serial_len;
+	const char *reason;
+	size_t reason_len;
+	int64_t revoked_at;
+} prov_rec_revoked;
+
+/* Every revoked certificate, in the order revoked. */
+prov_status prov_records_revoked_certs(prov_db *db,
+                                       prov_status (*cb)(void *ctx, const prov_rec_revoked *r,
+                                                         prov_err *e),
+                                       void *ctx, prov_err *e);
+
+/* The next CRL number: one more than the largest issued (1 for the first). */
+prov_status prov_records_crl_next(prov_db *db, int64_t *number, prov_err *e);
+/* Record an issued CRL (the number must exceed every earlier one). */
+prov_status prov_records_crl_add(prov_db *db, int64_t number, int64_t this_update,
+                                 int64_t next_update, int64_t entries, const char *sha256,
+                                 prov_err *e);
 
 #endif

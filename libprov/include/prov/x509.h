@@ -79,6 +79,10 @@ prov_status prov_x509_serial_new(uint8_t serial[PROV_SERIAL_LEN], prov_err *e);
 /* A self-signed CA certificate valid for `days` from `now`. */
 prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now, int days,
                                 X509 **out, prov_err *e);
+/* The same with the certificate's public key given apart from the key that
+ * signs it (a key in a PKCS#11 token, prov/p11.h: pub is its public half). */
+prov_status prov_x509_ca_create_pub(EVP_PKEY *key, EVP_PKEY *pub, const char *subject, int64_t now,
+                                    int days, X509 **out, prov_err *e);
 
 /* Check that an imported certificate can act as the device-issuing CA with this
  * key: key matches, basicConstraints CA:TRUE, keyCertSign allowed. */
@@ -96,5 +100,29 @@ prov_status prov_x509_csr_load(const char *path, X509_REQ **out, prov_err *e);
 
 /* DER of a certificate, malloc'd with OPENSSL_malloc (free with OPENSSL_free). */
 prov_status prov_x509_der(X509 *c, uint8_t **der, size_t *len, prov_err *e);
+
+/* ---- certificate revocation lists (RFC 5280 section 5) ---------------------------- */
+
+/* CRLReason (RFC 5280 5.3.1) by name: unspecified, keyCompromise, cACompromise,
+ * affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn,
+ * aACompromise; -1 for any other (certificateHold and removeFromCRL are not
+ * offered: a revocation here is final). */
+int prov_crl_reason_parse(const char *name);
+/* The names prov_crl_reason_parse takes, comma-separated (for messages). */
+const char *prov_crl_reason_names(void);
+
+typedef struct prov_crl_entry {
+	const char *serial_hex;       /* lower-case hex, as the certificates table keeps it */
+	int reason;                   /* prov_crl_reason_parse's value */
+	int64_t revoked_at;
+} prov_crl_entry;
+
+/* An X.509 v2 CRL issued by ca, signed with ca_key (a file's key or a token's):
+ * thisUpdate, nextUpdate, the entries (serial, revocationDate, a reasonCode
+ * extension unless unspecified, which RFC 5280 says to leave out), and the
+ * cRLNumber and authorityKeyIdentifier extensions. */
+prov_status prov_x509_crl_make(X509 *ca, EVP_PKEY *ca_key, const prov_crl_entry *ent, size_t n,
+                               int64_t number, int64_t this_update, int64_t next_update,
+                               X509_CRL **out, prov_err *e);
 
 #endif

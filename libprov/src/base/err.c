@@ -154,6 +154,8 @@ const char *prov_status_name(prov_status s)
 	case PROV_E_BUSY: return "busy";
 	case PROV_E_CRYPTO: return "crypto";
 	case PROV_E_PARTIAL: return "partial";
+	case PROV_E_TOKEN: return "token";
+	case PROV_E_PIN: return "pin";
 	}
 	return "unknown";
 }

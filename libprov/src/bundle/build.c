@@ -503,6 +503,16 @@ prov_status prov_bundle_build(prov_home *h, const char *device_id, const prov_bu
 		return prov_err_set(e, PROV_E_USAGE, "nonce must be %d to %d bytes", PROV_NONCE_MIN,
 		                    PROV_NONCE_MAX);
 	st = load_device(h, device_id, o->recipient == NULL && !o->wipe, &d, e);
+	/* A revoked generation's credentials are not sent again; a wipe is. */
+	if (st == PROV_OK && !o->wipe) {
+		int revoked = 0;
+
+		st = prov_records_revoked(h->db, device_id, d.dev.generation, &revoked, e);
+		if (st == PROV_OK && revoked)
+			st = prov_err_set(e, PROV_E_USAGE, "device %s is revoked (generation %d): only a wipe "
+			                  "bundle (--wipe), or new credentials first (prov mint --rotate)",
+			                  device_id, d.dev.generation);
+	}
 	if (st == PROV_OK && !o->wipe)
 		st = prov_template_recorded(h, d.dev.template_digest, &t, e);
 	if (st == PROV_OK && !o->wipe && o->trust_file != NULL &&

@@ -322,6 +322,12 @@ out:
 prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now, int days,
                                 X509 **out, prov_err *e)
 {
+	return prov_x509_ca_create_pub(key, key, subject, now, days, out, e);
+}
+
+prov_status prov_x509_ca_create_pub(EVP_PKEY *key, EVP_PKEY *pub, const char *subject, int64_t now,
+                                    int days, X509 **out, prov_err *e)
+{
 	X509 *c = X509_new();
 	uint8_t serial[PROV_SERIAL_LEN];
 	X509V3_CTX ctx;
@@ -337,7 +343,7 @@ prov_status prov_x509_ca_create(EVP_PKEY *key, const char *subject, int64_t now,
 		goto out;
 	/* X509_set_pubkey, not the faster prov_key_set_x509_pubkey: the CA object is
 	 * used in memory, and only this way does it keep its key for verification. */
-	if (!X509_set_pubkey(c, key) ||
+	if (!X509_set_pubkey(c, pub) ||
 	    !set_validity(c, now, now + (int64_t)days * 86400, 0))
 		goto fail;
 	X509V3_set_ctx(&ctx, c, c, NULL, NULL, 0);
@@ -525,4 +531,122 @@ prov_status prov_x509_der(X509 *c, uint8_t **der, size_t *len, prov_err *e)
 	*der = p;
 	*len = (size_t)n;
 	return PROV_OK;
+}
+
+/* ---- certificate revocation lists -------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int code;
+} crl_reasons[] = {
+	{"unspecified", CRL_REASON_UNSPECIFIED},
+	{"keyCompromise", CRL_REASON_KEY_COMPROMISE},
+	{"cACompromise", CRL_REASON_CA_COMPROMISE},
+	{"affiliationChanged", CRL_REASON_AFFILIATION_CHANGED},
+	{"superseded", CRL_REASON_SUPERSEDED},
+	{"cessationOfOperation", CRL_REASON_CESSATION_OF_OPERATION},
+	{"privilegeWithdrawn", CRL_REASON_PRIVILEGE_WITHDRAWN},
+	{"aACompromise", CRL_REASON_AA_COMPROMISE},
+};
+
+int prov_crl_reason_parse(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(crl_reasons) / sizeof(crl_reasons[0]); i++)
+		if (strcmp(name, crl_reasons[i].name) == 0)
+			return crl_reasons[i].code;
+	return -1;
+}
+
+const char *prov_crl_reason_names(void)
+{
+	return "unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, "
+	       "cessationOfOperation, privilegeWithdrawn, aACompromise";
+}
+
+static int crl_add_entry(X509_CRL *crl, const prov_crl_entry *en)
+{
+	X509_REVOKED *r = X509_REVOKED_new();
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *sn = NULL;
+	ASN1_TIME *t = NULL;
+	ASN1_ENUMERATED *reason = NULL;
+	int ok = 0;
+
+	if (r == NULL || BN_hex2bn(&bn, en->serial_hex) != (int)strlen(en->serial_hex) ||
+	    (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || !X509_REVOKED_set_serialNumber(r, sn) ||
+	    (t = ASN1_TIME_set(NULL, (time_t)en->revoked_at)) == NULL ||
+	    !X509_REVOKED_set_revocationDate(r, t))
+		goto out;
+	/* RFC 5280 5.3.1: "the reason code CRL entry extension SHOULD be absent
+	 * instead of using the unspecified (0) reasonCode value". */
+	if (en->reason != CRL_REASON_UNSPECIFIED &&
+	    ((reason = ASN1_ENUMERATED_new()) == NULL || !ASN1_ENUMERATED_set(reason, en->reason) ||
+	     !X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, 0)))
+		goto out;
+	if (!X509_CRL_add0_revoked(crl, r))
+		goto out;
+	r = NULL;
+	ok = 1;
+out:
+	X509_REVOKED_free(r);
+	BN_free(bn);
+	ASN1_INTEGER_free(sn);
+	ASN1_TIME_free(t);
+	ASN1_ENUMERATED_free(reason);
+	return ok;
+}
+
+prov_status prov_x509_crl_make(X509 *ca, EVP_PKEY *ca_key, const prov_crl_entry *ent, size_t n,
+                               int64_t number, int64_t this_update, int64_t next_update,
+                               X509_CRL **out, prov_err *e)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *tu = NULL, *nu = NULL;
+	ASN1_INTEGER *num = NULL;
+	X509_EXTENSION *aki = NULL;
+	X509V3_CTX ctx;
+	prov_status st = PROV_E_CRYPTO;
+
+	*out = NULL;
+	if (crl == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	/* version 2 (the value 1): extensions follow */
+	if (!X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) ||
+	    (tu = ASN1_TIME_set(NULL, (time_t)this_update)) == NULL ||
+	    (nu = ASN1_TIME_set(NULL, (time_t)next_update)) == NULL ||
+	    !X509_CRL_set1_lastUpdate(crl, tu) || !X509_CRL_set1_nextUpdate(crl, nu))
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (!crl_add_entry(crl, &ent[i])) {
+			st = prov_err_ssl(e, PROV_E_DB, "CRL entry: serial \"%s\" is not a certificate serial",
+			                  ent[i].serial_hex);
+			goto out;
+		}
+	if (!X509_CRL_sort(crl))
+		goto fail;
+	/* RFC 5280 5.2.3: cRLNumber, a monotonically increasing sequence number. */
+	if ((num = ASN1_INTEGER_new()) == NULL || !ASN1_INTEGER_set_int64(num, number) ||
+	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0))
+		goto fail;
+	/* RFC 5280 5.2.1: authorityKeyIdentifier, the CA's subjectKeyIdentifier. */
+	X509V3_set_ctx(&ctx, ca, NULL, NULL, crl, 0);
+	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always")) == NULL ||
+	    !X509_CRL_add_ext(crl, aki, -1))
+		goto fail;
+	if (X509_CRL_sign(crl, ca_key, sig_md(ca_key)) <= 0)
+		goto fail;
+	*out = crl;
+	crl = NULL;
+	st = PROV_OK;
+	goto out;
+fail:
+	st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot issue the CRL");
+out:
+	X509_CRL_free(crl);
+	ASN1_TIME_free(tu);
+	ASN1_TIME_free(nu);
+	ASN1_INTEGER_free(num);
+	X509_EXTENSION_free(aki);
+	return st;
 }

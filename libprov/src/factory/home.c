@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -14,12 +15,17 @@
 #include <unistd.h>
 
 #include "prov/db.h"
+#include "prov/p11.h"
 #include "prov/records.h"
 #include "prov/util.h"
 #include "prov/vault.h"
 #include "prov/x509.h"
 
 #define SALT_LEN 16
+/* What the database records of keys in a token (never the PIN). */
+#define META_CA_URI "ca_key_uri"
+#define META_SIGNER_URI "signer_key_uri"
+#define META_MODULE "pkcs11_module"
 #define PROV_EMPTY_PASSPHRASE_MSG \
 	"PROV_PASSPHRASE is set but empty: unset it for a factory without a passphrase, or set the passphrase"
 
@@ -130,15 +136,86 @@ static prov_status init_kek(prov_db *db, const char *tmp, const char *pass, prov
 	return st;
 }
 
-static prov_status init_ca(const prov_init_opts *o, STACK_OF(X509) **chain, EVP_PKEY **key,
-                           prov_err *e)
+
+/* 1 if priv is the private half of home_pub: by the token's public key when
+ * it holds one, else by a signature made in the token and checked here. */
+static int same_key(EVP_PKEY *priv, EVP_PKEY *tok_pub, EVP_PKEY *home_pub)
+{
+	static const unsigned char msg[] = "provkit: is this the home's key?";
+	unsigned char sig[160];
+	size_t sl = sizeof(sig);
+	EVP_MD_CTX *m, *v;
+	int ok;
+
+	if (tok_pub != NULL)
+		return EVP_PKEY_eq(tok_pub, home_pub) == 1;
+	/* two contexts: one reused after a legacy (libp11) signing does not verify */
+	m = EVP_MD_CTX_new();
+	v = EVP_MD_CTX_new();
+	ok = m != NULL && v != NULL && EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, priv) == 1 &&
+	     EVP_DigestSign(m, sig, &sl, msg, sizeof(msg)) == 1 &&
+	     EVP_DigestVerifyInit(v, NULL, EVP_sha256(), NULL, home_pub) == 1 &&
+	     EVP_DigestVerify(v, sig, sl, msg, sizeof(msg)) == 1;
+	EVP_MD_CTX_free(m);
+	EVP_MD_CTX_free(v);
+	ERR_clear_error();
+	return ok;
+}
+
+/* The token context of an init or an open, made once (one login per token). */
+static prov_status token_open(prov_p11 **p, const char *module, const char *pin_file, prov_err *e)
+{
+	char *pin = NULL;
+	prov_status st;
+
+	if (*p != NULL)
+		return PROV_OK;
+	st = prov_p11_pin_read(pin_file, &pin, e);
+	if (st == PROV_OK)
+		st = prov_p11_open(module, pin, p, e);
+	prov_p11_pin_free(pin);
+	return st;
+}
+
+/* The CA: a key (a file or a token's) and its certificate (imported, or made). */
+static prov_status init_ca(const prov_init_opts *o, prov_p11 **p11, const char *module,
+                           const char *ca_uri, STACK_OF(X509) **chain, EVP_PKEY **key, prov_err *e)
 {
 	X509 *ca = NULL;
+	EVP_PKEY *pub = NULL;
 	prov_status st;
 
 	*chain = NULL;
 	*key = NULL;
-	if (o->ca_cert != NULL || o->ca_key != NULL) {
+	if (ca_uri != NULL) {
+		st = token_open(p11, module, o->pin_file, e);
+		if (st == PROV_OK)
+			st = prov_p11_key(*p11, ca_uri, PROV_P11_P256 | PROV_P11_P384, key, &pub, e);
+		if (st != PROV_OK)
+			goto out;
+		if (o->ca_cert != NULL) {
+			st = prov_x509_load_certs(o->ca_cert, chain, e);
+			if (st == PROV_OK && !same_key(*key, pub, X509_get0_pubkey(sk_X509_value(*chain, 0))))
+				st = prov_err_set(e, PROV_E_INPUT, "the token's key %s does not match the CA "
+				                  "certificate", ca_uri);
+			if (st == PROV_OK)
+				st = prov_x509_ca_check(sk_X509_value(*chain, 0), X509_get0_pubkey(sk_X509_value(*chain, 0)), e);
+			if (st == PROV_OK)
+				st = prov_x509_chain_check(*chain, e);
+			if (st != PROV_OK)
+				prov_err_wrap(e, "cannot import CA %s", o->ca_cert);
+			goto out;
+		}
+		if (pub == NULL) {
+			st = prov_err_set(e, PROV_E_TOKEN, "key not found: the token holds no public key or "
+			                  "certificate beside %s (store its public key with the same id, or give "
+			                  "--ca-cert)", ca_uri);
+			goto out;
+		}
+		st = prov_x509_ca_create_pub(*key, pub, o->ca_subject != NULL ? o->ca_subject
+		                                                              : PROV_CA_SUBJECT_DEFAULT,
+		                             prov_now(), PROV_CA_DAYS_DEFAULT, &ca, e);
+	} else if (o->ca_cert != NULL || o->ca_key != NULL) {
 		if (o->ca_cert == NULL || o->ca_key == NULL)
 			return prov_err_set(e, PROV_E_USAGE, "--ca-cert and --ca-key go together");
 		st = prov_x509_load_certs(o->ca_cert, chain, e);
@@ -156,30 +233,71 @@ static prov_status init_ca(const prov_init_opts *o, STACK_OF(X509) **chain, EVP_
 			return prov_err_set(e, PROV_E_INPUT,
 			                    "cannot import CA %s: key type not supported (p256, p384, ed25519)",
 			                    o->ca_cert);
+		return PROV_OK;
 	} else {
 		st = prov_key_generate(o->key_type != PROV_KEY_NONE ? o->key_type : PROV_KEY_P256, key, e);
 		if (st == PROV_OK)
 			st = prov_x509_ca_create(*key, o->ca_subject != NULL ? o->ca_subject
 			                                                     : PROV_CA_SUBJECT_DEFAULT,
 			                         prov_now(), PROV_CA_DAYS_DEFAULT, &ca, e);
-		if (st != PROV_OK)
-			return st;
-		*chain = sk_X509_new_null();
-		if (*chain == NULL || !sk_X509_push(*chain, ca)) {
-			X509_free(ca);
-			return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
-		}
 	}
-	return PROV_OK;
+	if (st != PROV_OK)
+		goto out;
+	*chain = sk_X509_new_null();
+	if (*chain == NULL || !sk_X509_push(*chain, ca)) {
+		X509_free(ca);
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	st = PROV_OK;
+out:
+	EVP_PKEY_free(pub);
+	return st;
+}
+
+/* The bundle signer: a new key file, an imported one, or a token's (P-256:
+ * devices verify ES256, docs/bundle-format.md).  *pub: its public key. */
+static prov_status init_signer(const prov_init_opts *o, prov_p11 **p11, const char *module,
+                               const char *uri, EVP_PKEY **key, EVP_PKEY **pub, prov_err *e)
+{
+	prov_status st;
+
+	*key = *pub = NULL;
+	if (uri != NULL) {
+		st = token_open(p11, module, o->pin_file, e);
+		if (st == PROV_OK)
+			st = prov_p11_key(*p11, uri, PROV_P11_P256, key, pub, e);
+		if (st == PROV_OK && *pub == NULL)
+			st = prov_err_set(e, PROV_E_TOKEN, "key not found: the token holds no public key "
+			                  "beside %s (store its public key with the same id)", uri);
+		return st;
+	}
+	if (o->signer_key != NULL) {
+		st = prov_key_load_private(o->signer_key, o->passphrase, key, e);
+		if (st == PROV_OK && prov_key_type_of(*key) != PROV_KEY_P256)
+			st = prov_err_set(e, PROV_E_INPUT, "--signer-key %s: the bundle signer must be a "
+			                  "P-256 key (devices verify ES256)", o->signer_key);
+	} else {
+		st = prov_key_generate(PROV_KEY_P256, key, e);
+	}
+	if (st == PROV_OK) {
+		*pub = *key;
+		EVP_PKEY_up_ref(*pub);
+	}
+	return st;
 }
 
 prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], *p = NULL;
 	STACK_OF(X509) *chain = NULL;
-	EVP_PKEY *ca_key = NULL, *signer = NULL;
+	EVP_PKEY *ca_key = NULL, *signer = NULL, *signer_pub = NULL;
+	prov_p11 *p11 = NULL;
 	prov_db *db = NULL;
-	char *pem = NULL;
+	char *pem = NULL, *made_uris[2] = {NULL, NULL}, *pin = NULL;
+	const char *ca_uri = prov_p11_is_uri(o->ca_key) ? o->ca_key : NULL;
+	const char *signer_uri = prov_p11_is_uri(o->signer_key) ? o->signer_key : NULL;
+	const char *module = prov_p11_module_choose(o->pkcs11_module, NULL);
 	uint8_t kid[8];
 	char kidhex[17];
 	int made = 0;
@@ -187,6 +305,12 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 
 	if (o->passphrase != NULL && *o->passphrase == 0)
 		return prov_err_set(e, PROV_E_USAGE, PROV_EMPTY_PASSPHRASE_MSG);
+	if (o->pkcs11_generate && (ca_uri == NULL || signer_uri == NULL || o->ca_cert != NULL))
+		return prov_err_set(e, PROV_E_USAGE, "--pkcs11-generate makes the keys --ca-key and "
+		                    "--signer-key name (pkcs11: URIs with object=LABEL); no --ca-cert");
+	if (o->key_type != PROV_KEY_NONE && ca_uri != NULL)
+		return prov_err_set(e, PROV_E_USAGE, "--key-type is for a new CA key file; a token's key "
+		                    "is what it is");
 	prov_secure_heap_init();
 	/* "factory/" names the same home as "factory"; without the slashes the
 	 * temporary sibling is "factory.init.XXXXXX", not a file inside it. */
@@ -198,28 +322,44 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 		return prov_err_set(e, PROV_E_EXISTS,
 		                    "%s already exists and is not empty; init never touches an existing home",
 		                    o->dir);
+	if (o->pkcs11_generate) {
+		const char *uris[2] = {ca_uri, signer_uri};
+
+		st = prov_p11_pin_read(o->pin_file, &pin, e);
+		if (st == PROV_OK)
+			st = prov_p11_generate(module, pin, uris, 2, made_uris, e);
+		prov_p11_pin_free(pin);
+		if (st != PROV_OK)
+			return st;
+		ca_uri = made_uris[0];
+		signer_uri = made_uris[1];
+	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.init.XXXXXX", dir) >= sizeof(tmp))
 		return prov_err_set(e, PROV_E_USAGE, "home path too long");
 	if (mkdtemp(tmp) == NULL)
 		return prov_err_set(e, PROV_E_IO, "cannot create %s: %s", o->dir, strerror(errno));
 	made = 1;
-	st = init_ca(o, &chain, &ca_key, e);
+	st = init_ca(o, &p11, module, ca_uri, &chain, &ca_key, e);
+	if (st == PROV_OK)
+		st = init_signer(o, &p11, module, signer_uri, &signer, &signer_pub, e);
 	if (st != PROV_OK)
 		goto out;
 #define JOIN(name) (free(p), p = path_join(tmp, name))
 	if (JOIN("ca.pem") == NULL) goto oom;
 	st = write_pem_certs(p, chain, e);
 	if (st != PROV_OK) goto out;
-	if (JOIN("ca.key") == NULL) goto oom;
-	st = prov_key_save_private(p, ca_key, o->passphrase, e);
-	if (st != PROV_OK) goto out;
-	/* The bundle signer is always P-256: devices verify ES256 (docs/bundle-format.md). */
-	st = prov_key_generate(PROV_KEY_P256, &signer, e);
-	if (st != PROV_OK) goto out;
-	if (JOIN("signer.key") == NULL) goto oom;
-	st = prov_key_save_private(p, signer, o->passphrase, e);
-	if (st != PROV_OK) goto out;
-	st = prov_key_public_pem(signer, &pem, e);
+	/* A token's key stays in the token: the database records its URI. */
+	if (ca_uri == NULL) {
+		if (JOIN("ca.key") == NULL) goto oom;
+		st = prov_key_save_private(p, ca_key, o->passphrase, e);
+		if (st != PROV_OK) goto out;
+	}
+	if (signer_uri == NULL) {
+		if (JOIN("signer.key") == NULL) goto oom;
+		st = prov_key_save_private(p, signer, o->passphrase, e);
+		if (st != PROV_OK) goto out;
+	}
+	st = prov_key_public_pem(signer_pub, &pem, e);
 	if (st != PROV_OK) goto out;
 	if (JOIN("signer.pub.pem") == NULL) goto oom;
 	st = prov_file_write(p, pem, strlen(pem), 0644, 1, e);
@@ -229,15 +369,32 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	if (st != PROV_OK) goto out;
 	st = init_kek(db, tmp, o->passphrase, e);
 	if (st != PROV_OK) goto out;
-	st = prov_key_kid(signer, kid, e);
+	if (ca_uri != NULL)
+		st = prov_records_meta_set(db, META_CA_URI, ca_uri, strlen(ca_uri), e);
+	if (st == PROV_OK && signer_uri != NULL)
+		st = prov_records_meta_set(db, META_SIGNER_URI, signer_uri, strlen(signer_uri), e);
+	if (st == PROV_OK && p11 != NULL)
+		st = prov_records_meta_set(db, META_MODULE, module, strlen(module), e);
+	if (st != PROV_OK) goto out;
+	st = prov_key_kid(signer_pub, kid, e);
 	if (st != PROV_OK) goto out;
 	prov_hex(kid, sizeof(kid), kidhex);
 	{
 		char detail[256];
 		char *subj = prov_x509_name_text(X509_get_subject_name(sk_X509_value(chain, 0)));
 
-		snprintf(detail, sizeof(detail), "{\"ca_imported\":%s,\"signer_kid\":\"%s\"}",
-		         o->ca_cert != NULL ? "true" : "false", kidhex);
+		/* where the keys are, when not the files init makes (the shape of a
+		 * plain init's detail is unchanged) */
+		if (ca_uri == NULL && signer_uri == NULL && o->signer_key == NULL)
+			snprintf(detail, sizeof(detail), "{\"ca_imported\":%s,\"signer_kid\":\"%s\"}",
+			         o->ca_cert != NULL ? "true" : "false", kidhex);
+		else
+			snprintf(detail, sizeof(detail),
+			         "{\"ca_imported\":%s,\"signer_kid\":\"%s\",\"ca_key\":\"%s\",\"signer_key\":\"%s\"}",
+			         o->ca_cert != NULL ? "true" : "false", kidhex,
+			         ca_uri == NULL ? "file" : o->pkcs11_generate ? "token-generated" : "token",
+			         signer_uri == NULL ? (o->signer_key != NULL ? "file-imported" : "file")
+			                            : o->pkcs11_generate ? "token-generated" : "token");
 		st = prov_records_meta_set(db, "ca_subject", subj != NULL ? subj : "", subj ? strlen(subj) : 0, e);
 		free(subj);
 		if (st == PROV_OK)
@@ -274,6 +431,53 @@ out:
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(signer);
+	EVP_PKEY_free(signer_pub);
+	prov_p11_close(p11);   /* after its keys */
+	free(made_uris[0]);
+	free(made_uris[1]);
+	return st;
+}
+
+/* The URI the database records under key, or *uri NULL when the key is a file. */
+static prov_status recorded(prov_db *db, const char *key, char **uri, prov_err *e)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	prov_status st = prov_records_meta_get(db, key, &v, &n, e);
+
+	*uri = NULL;
+	if (st == PROV_E_NOTFOUND)
+		return PROV_OK;
+	if (st == PROV_OK)
+		*uri = (char *)v;
+	return st;
+}
+
+/* A key of the home held in a token: loaded through the home's token context
+ * and checked against the public key the home holds for it. */
+static prov_status open_token_key(prov_home *h, const char *uri, unsigned types, EVP_PKEY *home_pub,
+                                  const char *what, EVP_PKEY **out, prov_err *e)
+{
+	EVP_PKEY *pub = NULL;
+	char *mod = NULL;
+	prov_status st = PROV_OK;
+
+	if (h->p11 == NULL) {
+		st = recorded(h->db, META_MODULE, &mod, e);
+		if (st == PROV_OK)
+			st = token_open(&h->p11, prov_p11_module_choose(h->token.module, mod),
+			                h->token.pin_file, e);
+		free(mod);
+	}
+	if (st == PROV_OK)
+		st = prov_p11_key(h->p11, uri, types, out, &pub, e);
+	if (st == PROV_OK && !same_key(*out, pub, home_pub)) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+		st = prov_err_set(e, PROV_E_TOKEN, "the token's key %s is not the %s this home was made "
+		                  "with", uri, what);
+	}
+	EVP_PKEY_free(pub);
 	return st;
 }
 
@@ -333,6 +537,13 @@ out:
 prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_home **out,
                            prov_err *e)
 {
+	return prov_home_open_with(dir, need, busy_ms, NULL, out, e);
+}
+
+prov_status prov_home_open_with(const char *dir, unsigned need, int busy_ms,
+                                const prov_token_opts *t, prov_home **out, prov_err *e)
+{
+	char *uri = NULL;
 	const char *pass = getenv("PROV_PASSPHRASE");
 	prov_home *h;
 	char *p = NULL;
@@ -358,6 +569,8 @@ prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_hom
 		}
 		memcpy(h->passphrase, pass, n);
 	}
+	if (t != NULL)
+		h->token = *t;
 	p = prov_home_path(h, "prov.db");
 	if (p == NULL || access(p, F_OK) != 0) {
 		st = prov_err_set(e, PROV_E_NOTFOUND, "no factory home at %s (create one with prov init)", dir);
@@ -384,18 +597,33 @@ prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_hom
 		h->ca = sk_X509_value(h->ca_chain, 0);
 	}
 	if (need & PROV_NEED_CA) {
-		free(p);
-		p = prov_home_path(h, "ca.key");
-		st = prov_key_load_private(p, h->passphrase, &h->ca_key, e);
+		st = recorded(h->db, META_CA_URI, &uri, e);
+		if (st == PROV_OK && uri != NULL) {
+			st = open_token_key(h, uri, PROV_P11_P256 | PROV_P11_P384, X509_get0_pubkey(h->ca),
+			                    "CA key", &h->ca_key, e);
+		} else if (st == PROV_OK) {
+			free(p);
+			p = prov_home_path(h, "ca.key");
+			st = prov_key_load_private(p, h->passphrase, &h->ca_key, e);
+		}
+		free(uri);
+		uri = NULL;
 		if (st != PROV_OK)
 			goto out;
 	}
 	if (need & PROV_NEED_SIGNER) {
 		EVP_PKEY *k = NULL;
 
-		free(p);
-		p = prov_home_path(h, "signer.key");
-		st = prov_key_load_private(p, h->passphrase, &k, e);
+		st = recorded(h->db, META_SIGNER_URI, &uri, e);
+		if (st == PROV_OK && uri != NULL) {
+			st = open_token_key(h, uri, PROV_P11_P256, h->signer, "bundle signer", &k, e);
+		} else if (st == PROV_OK) {
+			free(p);
+			p = prov_home_path(h, "signer.key");
+			st = prov_key_load_private(p, h->passphrase, &k, e);
+		}
+		free(uri);
+		uri = NULL;
 		if (st != PROV_OK)
 			goto out;
 		EVP_PKEY_free(h->signer);
@@ -428,6 +656,7 @@ void prov_home_close(prov_home *h)
 	sk_X509_pop_free(h->ca_chain, X509_free);
 	EVP_PKEY_free(h->ca_key);
 	EVP_PKEY_free(h->signer);
+	prov_p11_close(h->p11);   /* after the keys it handed out */
 	prov_kek_wipe(&h->kek);
 	if (h->passphrase != NULL)
 		OPENSSL_secure_clear_free(h->passphrase, strlen(h->passphrase) + 1);

@@ -318,8 +318,11 @@ prov_status prov_records_devices(prov_db *db, const char *status,
 {
 	/* CAST: PostgreSQL infers a parameter's type from its first use. */
 	static const char sql[] =
-		"SELECT d.id, d.status, d.generation, d.bundle_counter, t.name, d.created_at, d.updated_at "
-		"FROM devices d JOIN templates t ON t.digest = d.template "
+		"SELECT d.id, d.status, d.generation, d.bundle_counter, d.name, d.created_at, d.updated_at "
+		"FROM (SELECT d.id, CASE WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.device_id = d.id "
+		"AND r.generation = d.generation) THEN 'revoked' ELSE d.status END AS status, d.generation, "
+		"d.bundle_counter, t.name, d.created_at, d.updated_at "
+		"FROM devices d JOIN templates t ON t.digest = d.template) d "
 		"WHERE CAST(?1 AS TEXT) IS NULL OR d.status = ?1 OR (?1 = 'pending' AND d.bundle_counter > "
 		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) ORDER BY d.id";
 	prov_db_stmt *s;
@@ -424,7 +427,9 @@ static prov_status report_rows(prov_db *db, const char *sql, const char *id, jso
 prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out, prov_err *e)
 {
 	static const char q_device[] =
-		"SELECT d.id, d.status, d.generation, d.bundle_counter, t.name AS template, "
+		"SELECT d.id, CASE WHEN EXISTS (SELECT 1 FROM revocations r WHERE r.device_id = d.id "
+		"AND r.generation = d.generation) THEN 'revoked' ELSE d.status END AS status, "
+		"d.generation, d.bundle_counter, t.name AS template, "
 		"d.recipient_spki IS NOT NULL AS has_recipient_key, d.created_at, d.updated_at, "
 		"(SELECT MAX(b.counter) FROM bundles b WHERE b.device_id = d.id AND b.counter > "
 		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) AS pending_bundle "
@@ -449,13 +454,17 @@ prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out
 	static const char q_installs[] =
 		"SELECT counter, manifest_digest, installed_at, receipt IS NOT NULL AS has_receipt, "
 		"length(receipt) AS receipt_size FROM installs WHERE device_id = ?1 ORDER BY id";
+	static const char q_revocations[] =
+		"SELECT r.generation, r.serial, r.reason, r.revoked_at, r.generation = d.generation AS current "
+		"FROM revocations r JOIN devices d ON d.id = r.device_id WHERE r.device_id = ?1 ORDER BY r.id";
 	static const char q_audit[] =
 		"SELECT seq, at AS logged_at, action, detail FROM audit WHERE device_id = ?1 ORDER BY seq";
 	static const struct {
 		const char *key, *sql;
 	} parts[] = {
 		{"device", q_device}, {"keys", q_keys}, {"certificates", q_certs}, {"psks", q_psks},
-		{"raw_keys", q_rpks}, {"bundles", q_bundles}, {"installs", q_installs}, {"audit", q_audit},
+		{"raw_keys", q_rpks}, {"bundles", q_bundles}, {"installs", q_installs},
+		{"revocations", q_revocations}, {"audit", q_audit},
 	};
 	json_t *o = json_object();
 	prov_status st = o != NULL ? PROV_OK : oom(e);
@@ -609,7 +618,9 @@ prov_status prov_records_current_psks(prov_db *db,
 {
 	static const char sql[] =
 		"SELECT d.id, p.identity, p.key_sealed, p.generation, p.slot FROM psks p "
-		"JOIN devices d ON d.id = p.device_id AND p.generation = d.generation ORDER BY p.identity";
+		"JOIN devices d ON d.id = p.device_id AND p.generation = d.generation "
+		"WHERE NOT EXISTS (SELECT 1 FROM revocations r WHERE r.device_id = d.id "
+		"AND r.generation = d.generation) ORDER BY p.identity";
 	prov_db_stmt *s;
 	int more = 0;
 	prov_status st = row(db, sql, &s, &more, "reading PSKs", e, "");
@@ -768,4 +779,99 @@ prov_status prov_records_install_newest(prov_db *db, const char *id, unsigned lo
 	}
 	prov_db_reset(s);
 	return st;
+}
+
+/* ---- revocation and CRLs ------------------------------------------------------------ */
+
+prov_status prov_records_revoked(prov_db *db, const char *id, int gen, int *revoked, prov_err *e)
+{
+	static const char sql[] =
+		"SELECT 1 FROM revocations WHERE device_id = ?1 AND generation = ?2";
+	prov_db_stmt *s;
+	prov_status st = row(db, sql, &s, revoked, "looking up revocations", e, "ti", id, (int64_t)gen);
+
+	if (st == PROV_OK && *revoked)
+		prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_revoke(prov_db *db, const char *id, int gen, const char *reason,
+                                int *n_certs, prov_err *e)
+{
+	static const char q_certs[] =
+		"INSERT INTO revocations (device_id, generation, serial, reason, revoked_at) "
+		"SELECT device_id, generation, serial, ?3, ?4 FROM certificates "
+		"WHERE device_id = ?1 AND generation = ?2 ORDER BY id RETURNING serial";
+	static const char q_none[] =
+		"INSERT INTO revocations (device_id, generation, serial, reason, revoked_at) "
+		"VALUES (?1, ?2, NULL, ?3, ?4)";
+	prov_db_stmt *s;
+	int more = 0;
+	prov_status st = row(db, q_certs, &s, &more, "recording the revocation", e, "titn", id,
+	                     (int64_t)gen, reason);
+
+	*n_certs = 0;
+	while (st == PROV_OK && more) {
+		(*n_certs)++;
+		st = prov_db_step(s, &more, "recording the revocation", e);
+	}
+	if (more)
+		prov_db_reset(s);
+	if (st == PROV_OK && *n_certs == 0)
+		st = run(db, q_none, "recording the revocation", e, "titn", id, (int64_t)gen, reason);
+	return st;
+}
+
+prov_status prov_records_revoked_certs(prov_db *db,
+                                       prov_status (*cb)(void *ctx, const prov_rec_revoked *r,
+                                                         prov_err *e),
+                                       void *ctx, prov_err *e)
+{
+	static const char sql[] =
+		"SELECT serial, reason, revoked_at FROM revocations WHERE serial IS NOT NULL ORDER BY id";
+	prov_db_stmt *s;
+	int more = 0;
+	prov_status st = row(db, sql, &s, &more, "reading revocations", e, "");
+
+	while (st == PROV_OK && more) {
+		prov_rec_revoked r;
+
+		memset(&r, 0, sizeof(r));
+		r.serial = prov_db_col_text(s, 0, &r.serial_len);
+		r.reason = prov_db_col_text(s, 1, &r.reason_len);
+		r.revoked_at = prov_db_col_int(s, 2);
+		st = cb(ctx, &r, e);
+		if (st == PROV_OK)
+			st = prov_db_step(s, &more, "reading revocations", e);
+	}
+	if (more)
+		prov_db_reset(s);
+	return st;
+}
+
+prov_status prov_records_crl_next(prov_db *db, int64_t *number, prov_err *e)
+{
+	static const char sql[] = "SELECT COALESCE(MAX(crl_number), 0) + 1 FROM crls";
+	prov_db_stmt *s;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "reading the CRL number", e, "");
+
+	*number = 0;
+	if (st == PROV_OK && found) {
+		*number = prov_db_col_int(s, 0);
+		prov_db_reset(s);
+	}
+	return st;
+}
+
+prov_status prov_records_crl_add(prov_db *db, int64_t number, int64_t this_update,
+                                 int64_t next_update, int64_t entries, const char *sha256,
+                                 prov_err *e)
+{
+	static const char sql[] =
+		"INSERT INTO crls (crl_number, this_update, next_update, entries, sha256, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+	return run(db, sql, "recording the CRL", e, "iiiitn", number, this_update, next_update, entries,
+	           sha256);
 }

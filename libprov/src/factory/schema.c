@@ -143,8 +143,48 @@ static const prov_schema_stmt v1[] = {
 	 "  BEGIN SELECT RAISE(ABORT, 'bundle counter only grows'); END"},
 };
 
+/* Revocation (prov revoke, prov crl; docs/database.md).  A step of its own:
+ * nothing here depends on another step after v1. */
+static const prov_schema_stmt v_revocation[] = {
+	{PROV_DB_ANY,
+	 "CREATE TABLE revocations (\n"
+	 "  id          {id},\n"
+	 "  device_id   TEXT NOT NULL REFERENCES devices(id),\n"
+	 "  generation  {int} NOT NULL,                   -- the generation revoked\n"
+	 "  serial      TEXT,                            -- its certificate (lower-case hex); NULL: it had none\n"
+	 "  reason      TEXT NOT NULL,                   -- RFC 5280 CRLReason name\n"
+	 "  revoked_at  {int} NOT NULL\n"
+	 ")"},
+	{PROV_DB_ANY, "CREATE INDEX revocations_device ON revocations(device_id, generation)"},
+	{PROV_DB_ANY,
+	 "CREATE TABLE crls (\n"
+	 "  crl_number  {int} NOT NULL UNIQUE,           -- cRLNumber (RFC 5280 5.2.3): only grows\n"
+	 "  this_update {int} NOT NULL,\n"
+	 "  next_update {int} NOT NULL,\n"
+	 "  entries     {int} NOT NULL,\n"
+	 "  sha256      TEXT NOT NULL,                   -- of the DER\n"
+	 "  created_at  {int} NOT NULL\n"
+	 ")"},
+	/* SQLite-specific: a revocation is final, and a CRL number never repeats
+	 * or goes back (PostgreSQL: trigger functions). */
+	{PROV_DB_SQLITE,
+	 "CREATE TRIGGER revocations_no_update BEFORE UPDATE ON revocations\n"
+	 "  BEGIN SELECT RAISE(ABORT, 'a revocation is final'); END"},
+	{PROV_DB_SQLITE,
+	 "CREATE TRIGGER revocations_no_delete BEFORE DELETE ON revocations\n"
+	 "  BEGIN SELECT RAISE(ABORT, 'a revocation is final'); END"},
+	{PROV_DB_SQLITE,
+	 "CREATE TRIGGER crl_number_grows BEFORE INSERT ON crls\n"
+	 "  WHEN NEW.crl_number <= (SELECT MAX(crl_number) FROM crls)\n"
+	 "  BEGIN SELECT RAISE(ABORT, 'CRL number only grows'); END"},
+	{PROV_DB_SQLITE,
+	 "CREATE TRIGGER crls_no_update BEFORE UPDATE ON crls\n"
+	 "  BEGIN SELECT RAISE(ABORT, 'issued CRLs are history'); END"},
+};
+
 const prov_schema_step prov_schema_steps[] = {
 	{v1, sizeof(v1) / sizeof(v1[0])},
+	{v_revocation, sizeof(v_revocation) / sizeof(v_revocation[0])},
 };
 
 const size_t prov_schema_n_steps = sizeof(prov_schema_steps) / sizeof(prov_schema_steps[0]);

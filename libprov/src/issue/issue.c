@@ -91,6 +91,7 @@ static prov_status issue_chunk(prov_home *h, const prov_template *t, char *const
 		r.mint = 1;
 		r.m.device_id = ids[i];
 		r.m.rotate = o->rotate;
+		r.m.revoke_previous = o->revoke_previous;
 		r.m.recipient = o->recipient;
 		r.m.recipient_spki = o->recipient_spki;
 		r.m.recipient_spki_len = o->recipient_spki_len;

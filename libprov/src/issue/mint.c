@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "prov/records.h"
+#include "prov/revoke.h"
 #include "prov/secret.h"
 #include "prov/thread.h"
 #include "prov/util.h"
@@ -244,6 +245,15 @@ static prov_status register_device(prov_home *h, const prov_template *t, const p
 	if (old > 0) {
 		st = prov_records_device_rotate(h->db, r->device_id, hex, spki, spki_len, gen, e);
 		*rotated = 1;
+		/* Superseded, and revoked only when asked (a generation already
+		 * revoked, e.g. for keyCompromise, keeps its reason). */
+		if (st == PROV_OK && r->revoke_previous) {
+			int revoked = 0, n = 0;
+
+			st = prov_records_revoked(h->db, r->device_id, old, &revoked, e);
+			if (st == PROV_OK && !revoked)
+				st = prov_revoke_generation(h, r->device_id, old, "superseded", &n, e);
+		}
 	} else {
 		st = prov_records_device_add(h->db, r->device_id, hex, spki, spki_len, e);
 		*gen = 1;

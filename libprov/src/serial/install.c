@@ -616,9 +616,15 @@ prov_status prov_install_port(const prov_install_opts *o, const char *port,
 	st = prov_template_load(o->template_path, &t, e);
 	if (st == PROV_OK && o->trust_file != NULL)
 		st = prov_template_set_trust(t, o->trust_file, e);
-	if (st == PROV_OK)
-		st = prov_home_open(prov_home_dir(o->home_dir), PROV_NEED_CA | PROV_NEED_SIGNER | PROV_NEED_KEK,
-		                    o->busy_ms ? o->busy_ms : PROV_DB_BUSY_MS_DEFAULT, &h, e);
+	if (st == PROV_OK) {
+		/* Keys in a token: the ports share one token context and one login
+		 * (prov/p11.h). */
+		prov_token_opts tk = {o->pkcs11_module, o->pin_file};
+
+		st = prov_home_open_with(prov_home_dir(o->home_dir),
+		                         PROV_NEED_CA | PROV_NEED_SIGNER | PROV_NEED_KEK,
+		                         o->busy_ms ? o->busy_ms : PROV_DB_BUSY_MS_DEFAULT, &tk, &h, e);
+	}
 	if (st != PROV_OK)
 		goto out;
 	do {
