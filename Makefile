@@ -27,15 +27,12 @@ PKGS     := libcrypto libcbor jansson sqlite3 libp11 p11-kit-1 gnutls
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lcbor -ljansson -lsqlite3 -lp11 -lp11-kit -lgnutls)
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
-OPT      := -O2 -g
-ifeq ($(SAN),1)
-OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-endif
+# WARN, OPT (by SAN), SAN_FLAGS, DEPFLAGS and the project's Mbed TLS: common.mk
+include common.mk
 # libprov reads the device's answers with the agent's own headers (pa/pa_status.h,
 # pa/pa_console.h: one definition of each code and of the console framing).
 PA_SHARED_HDR := firmware-agent/include/pa/pa_status.h firmware-agent/include/pa/pa_console.h
-ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) \
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) $(DEPFLAGS) \
               -Ilibprov/include -Ifirmware-agent/include -I$(BUILD)/gen $(PKG_CFLAGS) \
               -DPROV_VERSION=\"$(VERSION)\" $(CFLAGS)
 ALL_LDFLAGS := $(OPT) $(LDFLAGS)
@@ -55,7 +52,8 @@ PROV     := $(BUILD)/prov
 
 .PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent firmware firmware-tls
 
-all: $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
+# (Mbed TLS first: its fetch and build, which the agent waits for, run beside libprov's)
+all: $(MBEDTLS_STAMP) $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
 
 # The device side builds with its own makefiles (firmware-agent/Makefile and one per
 # module beside the agent), run from the top directory with the same BUILD and SAN.
@@ -76,9 +74,13 @@ firmware: $(PROV)
 firmware-tls: $(PROV)
 	$(MAKE) -f firmware-agent/Makefile BUILD=$(BUILD) firmware-tls
 
-$(BUILD)/%.o: %.c $(wildcard libprov/include/prov/*.h libprov/src/*/*.h) $(PA_SHARED_HDR) $(wildcard tools/*.h) $(wildcard tests/unit/*.h) | $(BUILD)/gen/embedded.h
+# (headers: each object's .d, from DEPFLAGS; the generated header must exist first)
+$(BUILD)/%.o: %.c | $(BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_SRC:%.c=$(BUILD)/%.d)
+# (the unit tests' objects are kept: the next make neither deletes nor rebuilds them)
+.SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 # Files compiled into libprov (the template schema), so prov works from any directory.
 $(BUILD)/gen/embedded.c $(BUILD)/gen/embedded.h &: $(EMBED) scripts/embed.sh
@@ -118,10 +120,15 @@ demo: deps
 
 # The plain run, then the sanitizer run; tests/run.sh prints "N passed, N failed".
 # The sanitizer run comes last so the output ends with its "N passed, N failed".
+# Each step builds on all cores (unless make was given -j) and tests/run.sh runs
+# the suites in parallel, as many as there are cores (its header; the times:
+# docs/benchmarks.md, "make check").
+NPROC    := $(shell nproc 2>/dev/null || echo 1)
+CHECK_J   = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(NPROC))
 check: deps
-	$(MAKE) check-plain
-	$(MAKE) fuzz-smoke
-	$(MAKE) check-asan
+	$(MAKE) $(CHECK_J) check-plain
+	$(MAKE) $(CHECK_J) fuzz-smoke
+	$(MAKE) $(CHECK_J) check-asan
 
 check-plain: all
 	sh tests/run.sh $(BUILD)
@@ -178,17 +185,14 @@ FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_TARGETS       := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_BIN           := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
-FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS        := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -g -O1 \
-                      -fno-omit-frame-pointer $(FUZZ_SAN) -Ilibprov/include -Ifirmware-agent/include \
+# (the warnings and sanitizers of common.mk; Mbed TLS: the project's, as the agent's)
+FUZZ_CFLAGS        := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(SAN_OPT) \
+                      $(DEPFLAGS) -Ilibprov/include -Ifirmware-agent/include \
                       -Ifirmware-agent -I$(FUZZ_BUILD)/gen \
                       $(PKG_CFLAGS) -DPROV_VERSION=\"$(VERSION)\"
 FUZZ_LIB_OBJ       := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/embedded.o
-# -timeout: one input taking more than 10 s is a bug (a hang) and fails the run like
-# a crash; -max_total_time (below) ends a run that found nothing.
-FUZZ_OPTS          := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-FUZZ_ENV           := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
-                      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# (libFuzzer's options and the sanitizers' run-time options: fuzz/run.sh)
+FUZZ_JOBS          ?= $(NPROC)
 
 .PHONY: fuzz fuzz-build fuzz-smoke fuzz-clean
 
@@ -205,51 +209,55 @@ $(FUZZ_BUILD)/gen/embedded.c $(FUZZ_BUILD)/gen/embedded.h &: $(EMBED) scripts/em
 $(FUZZ_BUILD)/gen/embedded.o: $(FUZZ_BUILD)/gen/embedded.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/libprov/%.o: libprov/%.c $(wildcard libprov/include/prov/*.h libprov/src/*/*.h) $(PA_SHARED_HDR) | $(FUZZ_BUILD)/gen/embedded.h
+$(FUZZ_BUILD)/libprov/%.o: libprov/%.c | $(FUZZ_BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/firmware-agent/%.o: firmware-agent/%.c $(PA_SHARED_HDR) | $(FUZZ_BUILD)/.gitignore
+# The targets' own sources and the agent's, with the project's Mbed TLS headers.
+$(FUZZ_BUILD)/fuzz/%.o: fuzz/%.c $(MBEDTLS_STAMP) | $(FUZZ_BUILD)/gen/embedded.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(MBEDTLS_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_BUILD)/firmware-agent/%.o: firmware-agent/%.c $(MBEDTLS_STAMP) | $(FUZZ_BUILD)/.gitignore
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(MBEDTLS_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_BUILD)/libprov-fuzz.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libprov-fuzz.a $(wildcard libprov/include/prov/*.h) $(PA_SHARED_HDR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libprov-fuzz.a $(LIBS)
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libprov-fuzz.a
+	$(FUZZ_CC) $(SAN_OPT) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
-# The device agent's target: the agent's sources compiled in, PSA from Mbed TLS.
+# The device's targets: the agent's sources compiled in.
 include firmware-agent/sources.mk
-# (and the trust module, which checks a trust-store entry: PA_TRUST_SRC)
-$(FUZZ_BUILD)/fuzz_agent_bundle: fuzz/fuzz_agent_bundle.c $(PA_AGENT_SRC) $(PA_TRUST_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_TRUST_SRC) -lmbedtls -lmbedx509 -lmbedcrypto
-$(FUZZ_BUILD)/fuzz_agent_smp: fuzz/fuzz_agent_smp.c $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h) | $(FUZZ_BUILD)/.gitignore
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) -lmbedtls -lmbedx509 -lmbedcrypto
+fuzz_pa = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(1))
+# the agent's bundle decoder, and the trust module, which checks a trust-store
+# entry (PA_TRUST_SRC); PSA from the project's Mbed TLS
+$(FUZZ_BUILD)/fuzz_agent_bundle: $(FUZZ_BUILD)/fuzz/fuzz_agent_bundle.o \
+		$(call fuzz_pa,$(PA_AGENT_SRC) $(PA_TRUST_SRC)) $(MBEDTLS_LIBS)
+	$(FUZZ_CC) $(SAN_OPT) -fsanitize=fuzzer -o $@ $^
+$(FUZZ_BUILD)/fuzz_agent_smp: $(FUZZ_BUILD)/fuzz/fuzz_agent_smp.o \
+		$(call fuzz_pa,$(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC)) $(MBEDTLS_LIBS)
+	$(FUZZ_CC) $(SAN_OPT) -fsanitize=fuzzer -o $@ $^
 
 # The device's SLIP decoder (firmware-agent/link/, the TLS image's DTLS link).
-$(FUZZ_BUILD)/fuzz_agent_slip: fuzz/fuzz_agent_slip.c $(PA_LINK_SRC) $(wildcard firmware-agent/link/*.h) | $(FUZZ_BUILD)/.gitignore
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_LINK_SRC)
+$(FUZZ_BUILD)/fuzz_agent_slip: $(FUZZ_BUILD)/fuzz/fuzz_agent_slip.o $(call fuzz_pa,$(PA_LINK_SRC))
+	$(FUZZ_CC) $(SAN_OPT) -fsanitize=fuzzer -o $@ $^
 
 # The device's flash store (firmware-agent/its/) on the host NOR flash model.
-$(FUZZ_BUILD)/fuzz_its: fuzz/fuzz_its.c $(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c $(wildcard firmware-agent/include/pa/*.h firmware-agent/*/*.h firmware-agent/its/psa/*.h) | $(FUZZ_BUILD)/.gitignore
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer $(PA_INCLUDES) -o $@ $< $(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c
+$(FUZZ_BUILD)/fuzz_its: $(FUZZ_BUILD)/fuzz/fuzz_its.o \
+		$(call fuzz_pa,$(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c)
+	$(FUZZ_CC) $(SAN_OPT) -fsanitize=fuzzer -o $@ $^
 
-# fuzz_run SECONDS: each target in turn; the first failure stops make.
+FUZZ_PA_OBJ := $(call fuzz_pa,$(sort $(PA_AGENT_SRC) $(PA_SMP_SRC) $(PA_TRUST_SRC) $(PA_LINK_SRC) \
+                 $(PA_ITS_SRC) firmware-agent/port/pa_flash_sim.c))
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%.d) $(FUZZ_PA_OBJ:.o=.d)
+.SECONDARY: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%.o) $(FUZZ_PA_OBJ)
+
+# fuzz_run SECONDS: every target, FUZZ_JOBS at a time (fuzz/run.sh); a failure
+# (its log's last lines shown once all have run) fails make.
 define fuzz_run
-	@for t in $(FUZZ_TARGETS); do \
-		name=$${t#fuzz_}; \
-		mkdir -p $(FUZZ_BUILD)/corpus/$$name $(FUZZ_BUILD)/artifacts; \
-		echo "== $$t: $(1) s"; \
-		$(FUZZ_ENV) $(FUZZ_BUILD)/$$t $(FUZZ_OPTS) -max_total_time=$(1) \
-			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
-			$$( [ -f fuzz/dict/$$name.dict ] && echo -dict=fuzz/dict/$$name.dict ) \
-			$(FUZZ_BUILD)/corpus/$$name fuzz/corpus/$$name >$(FUZZ_BUILD)/$$t.log 2>&1 \
-		|| { tail -n 60 $(FUZZ_BUILD)/$$t.log; echo "$$t: FAILED (log: $(FUZZ_BUILD)/$$t.log)"; exit 1; }; \
-		grep -E '^(stat::number_of_executed_units|stat::new_units_added|#[0-9]+.*DONE)' \
-			$(FUZZ_BUILD)/$$t.log | tr '\n' ' '; echo; \
-	done
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(FUZZ_JOBS) sh fuzz/run.sh $(1) $(FUZZ_TARGETS)
 endef
 
 fuzz: fuzz-build

@@ -17,7 +17,10 @@
 #      project's configuration into DIR/lib (headers: DIR/include).
 # The unpacked source and the libraries are cached in DIR, shared by every BUILD
 # (plain and ASan link the same, uninstrumented, libraries).  A second run with
-# the same configuration and script does nothing.  Concurrent runs serialise on
+# the same configuration, script, compiler and Debian source version does
+# nothing; when libmbedtls-dev is upgraded (a security update), the stamp no
+# longer matches and the new source package is fetched and built (the unpacked
+# source records its version in DIR/src/debian-version).  Concurrent runs serialise on
 # DIR/.lock.  Environment: MBEDTLS_MIRROR overrides the mirror, CC the compiler.
 #
 # --target m4-tls: the TLS image's (docs/tls.md, "On the device"): the same
@@ -91,10 +94,16 @@ die() {
 [ -f "$CONFIG" ] || die "missing $CONFIG"
 [ -f "$DIR/.gitignore" ] || echo '*' >"$DIR/.gitignore"
 
-# What the libraries depend on: the configuration, this script, the compiler.
+# The Debian source version to build: the installed libmbedtls-dev's (empty if
+# it is not installed: then the newest source package).
+VERSION=$(dpkg-query -W -f='${Version}' libmbedtls-dev 2>/dev/null || true)
+
+# What the libraries depend on: the configuration, this script, the compiler,
+# the source package's version.
 stamp_of() {
 	{ cat "$CONFIG" "$ROOT/scripts/mbedtls.sh" "$ROOT"/firmware-agent/its/psa/*.h
 	  [ "$TARGET" != m4 ] || cat "$ROOT/firmware-agent/mbedtls/psa_config_m4.h"; echo "$TARGET $TFLAGS"; "$CC" --version 2>/dev/null | head -n 1
+	  echo "source mbedtls $VERSION"
 	  [ "$TARGET" != m4-tls ] || cat "$ROOT/firmware-agent/mbedtls/mbedtls_config_m4_tls.h"; } |
 		sha256sum | cut -c1-64
 }
@@ -141,8 +150,27 @@ find_mirror() {
 	done
 }
 
-SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ 2>/dev/null | head -n 1 || true)
-HOST_SRC=$(ls -d "${MBEDTLS_HOST_DIR:-$ROOT/build-mbedtls}"/src/mbedtls-*/ 2>/dev/null | head -n 1 || true)
+# an unpacked source tree under $1/src of the wanted version, or nothing
+cached_src() {
+	[ -z "$VERSION" ] || [ "$(cat "$1/src/debian-version" 2>/dev/null)" = "$VERSION" ] || return 0
+	ls -d "$1"/src/mbedtls-*/ 2>/dev/null | head -n 1 || true
+}
+# The machine's mirror for bookworm-security, the same two ways.
+find_security() {
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk 'BEGIN { RS = ""; FS = "\n" }
+			/(^|\n)Suites:[^\n]*[ \t]bookworm-security([ \t\n]|$)/ && /(^|\n)Components:[^\n]*[ \t]main/ {
+				for (i = 1; i <= NF; i++) if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, u, " "); print u[1]; exit } }' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		sed -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && $3 == "bookworm-security" { for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit } }'
+	done
+}
+
+SRC_DIR=$(cached_src "$DIR")
+HOST_SRC=$(cached_src "${MBEDTLS_HOST_DIR:-$ROOT/build-mbedtls}")
 if [ "$TARGET" != host ] && { [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; } &&
 	[ -n "$HOST_SRC" ] && [ -f "$HOST_SRC/library/Makefile" ]; then
 	# the host build's unpacked source package: its own copy, built in place
@@ -153,14 +181,18 @@ if [ "$TARGET" != host ] && { [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Make
 	HOST_DIR=$(cd "${HOST_SRC%/}/../.." && pwd)
 	# (only what the library build reads: the TLS image's variants each have
 	# a copy, and the tests' data would make each 36 MB instead of 10)
-	flock "$HOST_DIR/.lock" sh -c 'mkdir -p "$1" && cp -R "$2/library" "$2/include" "$2/3rdparty" "$1/"' \
-		sh "$DIR/src/$(basename "${HOST_SRC%/}")" "${HOST_SRC%/}"
+	flock "$HOST_DIR/.lock" sh -c 'mkdir -p "$1" && cp -R "$2/library" "$2/include" "$2/3rdparty" "$1/" &&
+		{ [ ! -f "$3" ] || cp "$3" "$1/../debian-version"; }' \
+		sh "$DIR/src/$(basename "${HOST_SRC%/}")" "${HOST_SRC%/}" "$HOST_DIR/src/debian-version"
 	SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ | head -n 1)
 fi
 if [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; then
 	MIRROR=${MBEDTLS_MIRROR:-$(find_mirror | head -n 1)}
 	[ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
-	VERSION=$(dpkg-query -W -f='${Version}' libmbedtls-dev 2>/dev/null || true)
+	# a security update's source is only in bookworm-security until the next
+	# point release: that suite too, from the machine's security mirror
+	SECURITY=$(find_security | head -n 1)
+	[ -n "$SECURITY" ] || SECURITY=http://deb.debian.org/debian-security
 	PKG=mbedtls${VERSION:+=$VERSION}
 	APT="$DIR/apt"
 	rm -rf "$APT" "$DIR/src"
@@ -168,7 +200,8 @@ if [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; then
 	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 	signed=""
 	[ -f "$keyring" ] && signed=" [signed-by=$keyring]"
-	echo "deb-src$signed $MIRROR bookworm main" >"$APT/sources.list"
+	{ echo "deb-src$signed $MIRROR bookworm main"
+	  echo "deb-src$signed $SECURITY bookworm-security main"; } >"$APT/sources.list"
 	set -- -o "Dir::Etc::SourceList=$APT/sources.list" -o "Dir::Etc::SourceParts=$APT/sources.list.d" \
 		-o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache" \
 		-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o "Debug::NoLocking=1" \
@@ -186,6 +219,7 @@ if [ -z "$SRC_DIR" ] || [ ! -f "$SRC_DIR/library/Makefile" ]; then
 	SRC_DIR=$(ls -d "$DIR"/src/mbedtls-*/ 2>/dev/null | head -n 1 || true)
 	[ -n "$SRC_DIR" ] && [ -f "$SRC_DIR/library/Makefile" ] ||
 		die "apt-get source $PKG did not unpack an Mbed TLS tree under $DIR/src"
+	echo "$VERSION" >"$DIR/src/debian-version"
 fi
 SRC_DIR=${SRC_DIR%/}
 

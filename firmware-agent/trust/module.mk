@@ -5,7 +5,12 @@
 # Outputs: $(BUILD)/agent/trust/*.o, $(BUILD)/trust-client (the Mbed TLS client the
 # end-to-end test drives), $(BUILD)/tests/test_trust_* (run by tests/run.sh).
 # The module's own objects must not reference malloc/calloc/realloc/free: checked
-# at link time (noheap.ok).
+# at link time (noheap.ok).  Mbed TLS: Debian's, not the project's build
+# (build-mbedtls/, the device's configuration): trust-client and the tests use
+# what that configuration leaves out (X.509 writing, RSA key generation, the
+# handshake's keyUsage/extendedKeyUsage checks) and PK without psa_crypto_init,
+# which MBEDTLS_USE_PSA_CRYPTO requires; the agent's copy of the module
+# (firmware-agent/Makefile, PA_TLS_TRUST) is built and tested with the project's.
 
 MAKEFLAGS += --no-print-directory
 
@@ -16,20 +21,18 @@ CC    ?= cc
 TRUST_DIR := firmware-agent/trust
 TRUST_OUT := $(BUILD)/agent/trust
 
-TRUST_WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
-TRUST_OPT  := -O2 -g
-ifeq ($(SAN),1)
-TRUST_OPT  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-endif
+# WARN, OPT (by SAN), DEPFLAGS
+include common.mk
 # -Ifirmware-agent: the store is read with the agent's CBOR reader (verify/pa_cbor.c)
-TRUST_CFLAGS := -std=c99 $(TRUST_WARN) $(TRUST_OPT) -I$(TRUST_DIR) -Ifirmware-agent $(CFLAGS)
+TRUST_CFLAGS := -std=c99 $(WARN) $(OPT) $(DEPFLAGS) -I$(TRUST_DIR) -Ifirmware-agent $(CFLAGS)
 # the host programs (client, tests) need POSIX and libcbor's headers
 TRUST_HOST_CFLAGS := $(TRUST_CFLAGS) -D_POSIX_C_SOURCE=200809L -Itests/unit \
                      $(shell pkg-config --cflags libcbor 2>/dev/null)
-MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
+TRUST_MBEDTLS := -lmbedtls -lmbedx509 -lmbedcrypto
 CBOR_LIBS    := $(shell pkg-config --libs libcbor 2>/dev/null || echo -lcbor)
 
-TRUST_HDR   := $(wildcard $(TRUST_DIR)/*.h) firmware-agent/verify/pa_cbor.h
+# (headers: each object's .d)
+TRUST_HDR   :=
 TRUST_CBOR  := $(TRUST_OUT)/pa_cbor.o
 TRUST_OBJ   := $(TRUST_OUT)/pa_trust.o $(TRUST_CBOR) $(TRUST_OUT)/pa_trust_check.o \
                $(TRUST_OUT)/pa_trust_mbedtls.o
@@ -50,9 +53,12 @@ $(TRUST_OUT)/trust_client.o: $(TRUST_DIR)/trust_client.c $(TRUST_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(TRUST_HOST_CFLAGS) -c -o $@ $<
 
-$(TRUST_OUT)/test_%.o: $(TRUST_DIR)/tests/test_%.c $(TRUST_HDR) $(wildcard $(TRUST_DIR)/tests/*.h)
+$(TRUST_OUT)/test_%.o: $(TRUST_DIR)/tests/test_%.c $(TRUST_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(TRUST_HOST_CFLAGS) -c -o $@ $<
+
+-include $(patsubst %.o,%.d,$(TRUST_OBJ) $(TRUST_OUT)/trust_client.o $(TRUST_TESTS:$(BUILD)/tests/%=$(TRUST_OUT)/%.o))
+.SECONDARY: $(TRUST_TESTS:$(BUILD)/tests/%=$(TRUST_OUT)/%.o)
 
 # No heap, said once and checked here: the module's objects import no allocator.
 $(TRUST_OUT)/noheap.ok: $(TRUST_OBJ)
@@ -61,12 +67,12 @@ $(TRUST_OUT)/noheap.ok: $(TRUST_OBJ)
 	@touch $@
 
 $(BUILD)/trust-client: $(TRUST_OUT)/trust_client.o $(TRUST_OBJ)
-	$(CC) $(TRUST_OPT) $(LDFLAGS) -o $@ $^ $(MBEDTLS_LIBS)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(TRUST_MBEDTLS)
 
 $(BUILD)/tests/test_trust_store: $(TRUST_OUT)/test_trust_store.o $(TRUST_OUT)/pa_trust.o $(TRUST_CBOR)
 	@mkdir -p $(dir $@)
-	$(CC) $(TRUST_OPT) $(LDFLAGS) -o $@ $^ $(CBOR_LIBS)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(CBOR_LIBS)
 
 $(BUILD)/tests/test_trust_mbedtls: $(TRUST_OUT)/test_trust_mbedtls.o $(TRUST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TRUST_OPT) $(LDFLAGS) -o $@ $^ $(CBOR_LIBS) $(MBEDTLS_LIBS)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(CBOR_LIBS) $(TRUST_MBEDTLS)

@@ -3,7 +3,10 @@
 # fails a program that ran no check, and tests/run.sh counts as failed (and
 # shows the log of) a unit binary without its summary line or with no check, and
 # a Bats file without a plan, with a plan of 0 tests or with fewer results than
-# planned.  Each case next to a control that passes.
+# planned.  Each case next to a control that passes.  run.sh runs suites in
+# parallel: they do overlap, their counts add up exactly, one failing suite or
+# one whose runner dies fails the run, each line carries the suite's wall time;
+# under the sanitizers the Cortex-M suites are skipped, and said so.
 
 bats_require_minimum_version 1.5.0
 load helper
@@ -24,6 +27,14 @@ inner_runsh() {
 	local path
 	path=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v bats-core | paste -sd:)
 	run env -i PATH="${PATH_FIRST:+$PATH_FIRST:}$path" HOME="$HOME" TMPDIR="$T" \
+		PROV_HARNESS_INNER=1 PROV_SUITES=bats PROV_BATS_DIR="$T/bats" sh "$RUNSH" "$T/build"
+}
+
+# inner_runsh_san: inner_runsh with PROV_SAN passed through.
+inner_runsh_san() {
+	local path
+	path=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v bats-core | paste -sd:)
+	run env -i PATH="$path" HOME="$HOME" TMPDIR="$T" PROV_SAN="$PROV_SAN" \
 		PROV_HARNESS_INNER=1 PROV_SUITES=bats PROV_BATS_DIR="$T/bats" sh "$RUNSH" "$T/build"
 }
 
@@ -82,7 +93,75 @@ script() {
 	cprog test_one 'CHECK(1 + 1 == 2);'
 	run env PROV_SUITES=unit sh "$RUNSH" "$T/build"
 	assert_status 0
-	[ "$output" = "$(printf 'unit test_one: 1 passed, 0 failed\n1 passed, 0 failed')" ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" =~ ^"unit test_one: 1 passed, 0 failed ("[0-9]+\.[0-9]" s)"$ ]]
+	[ "${lines[1]}" = "1 passed, 0 failed" ]
+}
+
+# meet NAME OTHER: a unit script that passes only if OTHER runs at the same
+# time (each waits up to 10 s for the other's mark), and takes 0.3 s at least.
+meet() {
+	mkdir -p "$T/build/tests"
+	cat > "$T/build/tests/$1" <<-EOF
+	#!/bin/sh
+	touch "$T/mark-$1"
+	i=0
+	while [ ! -e "$T/mark-$2" ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i + 1)); done
+	sleep 0.3
+	if [ -e "$T/mark-$2" ]; then echo "$1: 2 passed, 0 failed"; else echo "$1: 0 passed, 1 failed"; fi
+	EOF
+	chmod +x "$T/build/tests/$1"
+}
+
+@test "run.sh: suites run in parallel (PROV_JOBS), each line with its wall time, and the counts add up" {
+	meet test_a test_b
+	meet test_b test_a
+	for n in 1 2 3 4 5 6 7; do
+		script "test_n$n" "test_n$n: $n passed, 0 failed"
+	done
+	run env PROV_SUITES=unit PROV_JOBS=3 sh "$RUNSH" "$T/build"
+	assert_status 0
+	assert_output_has "unit test_a: 2 passed, 0 failed ("
+	assert_output_has "unit test_b: 2 passed, 0 failed ("
+	# 2 + 2 + (1 + ... + 7), over 9 suite lines and the total
+	[ "${lines[${#lines[@]} - 1]}" = "32 passed, 0 failed" ]
+	[ "$(printf '%s\n' "$output" | grep -Ec '^unit test_[a-z0-9]+: [0-9]+ passed, 0 failed \([0-9]+\.[0-9] s\)$')" -eq 9 ]
+	# the meeting suites took 0.3 s at least, and say so
+	printf '%s\n' "$output" | grep -E '^unit test_a: .* \((0\.[3-9]|[1-9][0-9]*\.[0-9]) s\)$'
+}
+
+@test "run.sh: in parallel, one failing suite among passing ones fails the run and the counts stay exact" {
+	for n in 1 2 3 4 5; do
+		script "test_n$n" "test_n$n: $n passed, 0 failed"
+	done
+	script test_bad "test_bad: 4 passed, 2 failed" 1
+	script test_quiet "no summary here"
+	run env PROV_SUITES=unit PROV_JOBS=4 sh "$RUNSH" "$T/build"
+	[ "$status" -ne 0 ]
+	assert_output_has "unit test_bad: 4 passed, 2 failed ("
+	assert_output_has "unit test_quiet: 0 passed, 1 failed (no summary line, exit 0) ("
+	assert_output_has "no summary here"
+	[ "${lines[${#lines[@]} - 1]}" = "19 passed, 3 failed" ]
+}
+
+@test "run.sh: a suite whose runner dies leaves no result, and that is a failure" {
+	script test_ok "test_ok: 3 passed, 0 failed"
+	# kills the run.sh process that runs it (the one with --one), then reports success
+	mkdir -p "$T/build/tests"
+	cat > "$T/build/tests/test_killer" <<-'EOF'
+	#!/bin/sh
+	p=$PPID
+	while [ "$p" -gt 1 ]; do
+		if tr '\0' ' ' < /proc/$p/cmdline | grep -q -- '--one unit .*test_killer'; then kill -9 "$p"; break; fi
+		p=$(awk '{ print $4 }' /proc/$p/stat)
+	done
+	echo "test_killer: 5 passed, 0 failed"
+	EOF
+	chmod +x "$T/build/tests/test_killer"
+	run env PROV_SUITES=unit PROV_JOBS=1 sh "$RUNSH" "$T/build"
+	[ "$status" -ne 0 ]
+	assert_output_has "unit test_killer: 0 passed, 1 failed (no result: its runner died)"
+	[[ "${lines[${#lines[@]} - 1]}" =~ ^[0-9]+" passed, "[1-9][0-9]*" failed"$ ]]
 }
 
 @test "run.sh: a Bats file with no tests is a failure; a passing one is not" {
@@ -112,4 +191,21 @@ script() {
 	PATH_FIRST="$T/bin" inner_runsh
 	[ "$status" -ne 0 ]
 	assert_output_has "bats a.bats: 1 passed, 1 failed (died after 1 of 2)"
+}
+
+@test "run.sh: under the sanitizers the Cortex-M suites are skipped, and the run says which and why" {
+	outer_only
+	mkdir -p "$T/bats" "$T/build"
+	# a failing firmware.bats: skipped under the sanitizers, run (and failing) without
+	printf '#!/usr/bin/env bats\n@test "fw" {\n\tfalse\n}\n' > "$T/bats/firmware.bats"
+	printf '#!/usr/bin/env bats\n@test "one" {\n\ttrue\n}\n' > "$T/bats/one.bats"
+	PROV_SAN=1 inner_runsh_san
+	assert_status 0
+	assert_output_has "bats firmware.bats: skipped under the sanitizers: the Cortex-M4 image under QEMU, built without sanitizers"
+	[ "${lines[${#lines[@]} - 1]}" = "1 passed, 0 failed" ]
+	PROV_SAN=0 inner_runsh_san
+	[ "$status" -ne 0 ]
+	assert_output_has "bats firmware.bats: 0 passed, 1 failed ("
+	run grep -c skipped <<< "$output"
+	[ "$output" = 0 ]
 }
