@@ -22,9 +22,9 @@ SAN      ?= 0
 CC       ?= cc
 VERSION  := 0.1.0
 
-PKGS     := libcrypto libcbor jansson sqlite3
+PKGS     := libcrypto libcbor jansson sqlite3 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lcbor -ljansson -lsqlite3)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lcbor -ljansson -lsqlite3 -lpq)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 OPT      := -O2 -g

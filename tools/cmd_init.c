@@ -10,7 +10,8 @@
 
 const char usage_init[] =
 	"usage: prov init [--home DIR] [--ca-subject DN] [--key-type p256|p384|ed25519]\n"
-	"                 [--ca-cert FILE --ca-key FILE] [--json]\n"
+	"                 [--ca-cert FILE --ca-key FILE] [--db postgresql://...]\n"
+	"                 [--station NAME] [--keys-from DIR] [--json]\n"
 	"\n"
 	"Create a factory home (default $PROV_HOME, else ./factory): the database\n"
 	"prov.db, a device-issuing CA, a separate bundle-signing key (P-256) and a\n"
@@ -25,6 +26,14 @@ const char usage_init[] =
 	"  --ca-cert FILE     import an existing CA certificate (PEM, may be followed\n"
 	"                     by its chain) instead of making one ...\n"
 	"  --ca-key FILE      ... with its private key; they must match\n"
+	"  --db URI           keep the records in PostgreSQL (a libpq URI, no password\n"
+	"                     in it: PGPASSFILE or ~/.pgpass), shared by stations;\n"
+	"                     default $PROV_DB, else prov.db in the home (SQLite)\n"
+	"  --station NAME     this station's name, in every audit row (default main)\n"
+	"  --keys-from DIR    join the factory already in --db: its ca.pem, ca.key,\n"
+	"                     signer.key, signer.pub.pem and kek, copied from DIR (the\n"
+	"                     first station's home, carried over by hand), checked\n"
+	"                     against the database; keys never go through it\n"
 	"\n"
 	"Refuses to touch an existing, non-empty directory (exit 5).\n";
 
@@ -36,6 +45,9 @@ int cmd_init(int argc, char **argv, cli *c)
 		{"key-type", required_argument, NULL, 'k'},
 		{"ca-cert", required_argument, NULL, 'c'},
 		{"ca-key", required_argument, NULL, 'K'},
+		{"db", required_argument, NULL, 'D'},
+		{"station", required_argument, NULL, 'S'},
+		{"keys-from", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	prov_init_opts o;
@@ -58,6 +70,9 @@ int cmd_init(int argc, char **argv, cli *c)
 			break;
 		case 'c': o.ca_cert = optarg; break;
 		case 'K': o.ca_key = optarg; break;
+		case 'D': o.db = optarg; break;
+		case 'S': o.station = optarg; break;
+		case 'F': o.keys_from = optarg; break;
 		case 'h': return cli_help(c);
 		default: return cli_usage(c, "bad option");
 		}
@@ -68,6 +83,8 @@ int cmd_init(int argc, char **argv, cli *c)
 		return cli_usage(c, "--ca-cert and --ca-key go together");
 	if (o.ca_cert != NULL && o.ca_subject != NULL)
 		return cli_usage(c, "--ca-subject makes a new CA; it does not apply with --ca-cert");
+	if (o.db == NULL && getenv("PROV_DB") != NULL && *getenv("PROV_DB") != 0)
+		o.db = getenv("PROV_DB");
 	o.dir = prov_home_dir(c->home);
 	o.passphrase = pass; /* "" is refused by prov_home_init, not taken for none */
 	if (prov_home_init(&o, &e) != PROV_OK)
@@ -80,14 +97,19 @@ int cmd_init(int argc, char **argv, cli *c)
 		char *subj = prov_x509_name_text(X509_get_subject_name(h->ca));
 
 		if (c->json)
-			rc = cli_json(c, json_pack("{s:o, s:o?, s:s, s:b, s:b}", "home", prov_json_text(o.dir, strlen(o.dir)),
+			rc = cli_json(c, json_pack("{s:o, s:o?, s:s, s:b, s:b, s:s, s:s, s:b}", "home",
+			                           prov_json_text(o.dir, strlen(o.dir)),
 			                           "ca_subject", subj != NULL ? prov_json_text(subj, strlen(subj)) : NULL,
 			                           "signer_kid", kid, "ca_imported", o.ca_cert != NULL,
-			                           "passphrase", o.passphrase != NULL));
+			                           "passphrase", o.passphrase != NULL, "station", h->station,
+			                           "database", prov_db_engine_name(h->db), "joined", o.keys_from != NULL));
 		else
-			cli_out("created factory home %s\n  CA:     %s%s\n  signer: kid %s\n  secrets: %s\n",
-			        cli_esc(o.dir), subj != NULL ? cli_esc(subj) : "?", o.ca_cert != NULL ? " (imported)" : "", kid,
-			        o.passphrase != NULL ? "key derived from PROV_PASSPHRASE" : "key file kek (0600)");
+			cli_out("%s factory home %s\n  CA:     %s%s\n  signer: kid %s\n  secrets: %s\n"
+			        "  records: %s, station %s\n",
+			        o.keys_from != NULL ? "joined the factory: station home" : "created", cli_esc(o.dir),
+			        subj != NULL ? cli_esc(subj) : "?", o.ca_cert != NULL ? " (imported)" : "", kid,
+			        o.passphrase != NULL ? "key derived from PROV_PASSPHRASE" : "key file kek (0600)",
+			        o.db != NULL ? "PostgreSQL" : "prov.db (SQLite)", h->station);
 		free(subj);
 	}
 	prov_home_close(h);

@@ -278,13 +278,13 @@ assert {d["id"]: d["template"] for d in j["devices"]} == {"d1": "mqtt-mtls", "p1
 	[ "$(db "SELECT group_concat(name) FROM sqlite_master")" = inventory ]
 }
 
-@test "cli: a database from a newer prov is refused (6)" {
+@test "cli: a database from a newer prov is refused (15)" {
 	make_devices
-	db 'PRAGMA user_version = 2'
+	db 'PRAGMA user_version = 3'
 	run --separate-stderr "$PROV" list
-	assert_status 6
-	[[ "$stderr" == "prov: list: "*"schema version 2 is newer than this prov supports (1)"* ]]
-	[ "$(db 'PRAGMA user_version')" = 2 ]
+	assert_status 15
+	[[ "$stderr" == "prov: list: "*"schema version 3 is newer than this prov supports (2)"* ]]
+	[ "$(db 'PRAGMA user_version')" = 3 ]
 }
 
 @test "cli: a corrupted devices table is reported cleanly (6), no crash" {

@@ -1060,14 +1060,14 @@ EOF
 
 # --- the database ---------------------------------------------------------------------
 
-@test "database: WAL journal, PRAGMA user_version 1, integrity ok after minting" {
+@test "database: WAL journal, PRAGMA user_version 2, integrity ok after minting" {
 	make_factory
 	[ "$(db 'PRAGMA journal_mode')" = wal ]
-	[ "$(db 'PRAGMA user_version')" = 1 ]
+	[ "$(db 'PRAGMA user_version')" = 2 ]
 	run "$PROV" mint --template "$TPL/mqtt-mtls.json" --count 5 --id-format 'w-%d'
 	assert_status 0
 	[ "$(db 'PRAGMA journal_mode')" = wal ]
-	[ "$(db 'PRAGMA user_version')" = 1 ]
+	[ "$(db 'PRAGMA user_version')" = 2 ]
 	[ "$(db 'PRAGMA integrity_check')" = ok ]
 	[ -z "$(db 'PRAGMA foreign_key_check')" ]
 }
@@ -1116,7 +1116,7 @@ wait_locked() {
 	assert_status 0
 }
 
-@test "corrupt database, not a database, newer schema: exit 6" {
+@test "corrupt database, not a database: exit 6; newer schema: exit 15" {
 	make_factory
 	cp -a "$PROV_HOME" "$T/pristine"
 	# A damaged first page (the schema's b-tree).
@@ -1133,11 +1133,11 @@ wait_locked() {
 	assert_stderr_has "not a provkit database"
 	# A schema from a newer prov.
 	rm -rf "$PROV_HOME" && cp -a "$T/pristine" "$PROV_HOME"
-	db 'PRAGMA user_version = 2'
+	db 'PRAGMA user_version = 3'
 	before=$(db_digest)
 	run --separate-stderr "$PROV" mint --template "$TPL/mqtt-mtls.json" --device dev-1
 	echo "$stderr"
-	assert_status 6
+	assert_status 15
 	assert_stderr_has "newer"
 	assert_db_unchanged "$before"
 }

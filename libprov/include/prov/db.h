@@ -35,7 +35,7 @@
 
 #include "prov/err.h"
 
-#define PROV_DB_SCHEMA_VERSION 1
+#define PROV_DB_SCHEMA_VERSION 2
 #define PROV_DB_BUSY_MS_DEFAULT 30000
 /* Statements one connection keeps prepared (the records layer has fewer). */
 #define PROV_DB_STMT_MAX 96
@@ -71,9 +71,26 @@ prov_status prov_db_open(const char *path, int mode, int busy_ms, prov_db **out,
  * the engine could not close cleanly (a statement outside the cache is open). */
 int prov_db_close(prov_db *db);
 
+/* 1 if `name` names a database server (postgresql://... or postgres://...),
+ * 0 for an SQLite file. */
+int prov_db_is_server(const char *name);
+/* 1 if a server name carries a password (a home never stores one). */
+int prov_db_name_has_password(const char *name);
+
+/* The station this connection writes as (audit rows name it); "main" until
+ * set.  At most PROV_DB_STATION_MAX bytes. */
+#define PROV_DB_STATION_MAX 64
+void prov_db_set_station(prov_db *db, const char *station);
+const char *prov_db_station(const prov_db *db);
+
+/* 1 if a read that a write depends on must lock its row (an engine whose
+ * writers run side by side: PostgreSQL, not read-only); 0 for SQLite, whose
+ * writers take the database's lock at begin. */
+int prov_db_row_locks(const prov_db *db);
+
 /* 1 if the connection cannot write (opened read-only, or fell back to it). */
 int prov_db_readonly(const prov_db *db);
-/* "sqlite" (the engine's name, for messages and docs). */
+/* "sqlite" or "postgresql" (the engine's name, for messages and docs). */
 const char *prov_db_engine_name(const prov_db *db);
 
 /* Transactions: begin takes the write lock at once (SQLite: BEGIN IMMEDIATE). */

@@ -35,6 +35,9 @@ typedef enum prov_status {
 	PROV_E_BUSY = 10,     /* database locked beyond the busy timeout */
 	PROV_E_CRYPTO = 11,   /* a cryptographic operation failed (not a verification) */
 	PROV_E_PARTIAL = 12,  /* output written without some damaged rows (each named) */
+	PROV_E_DBAUTH = 13,   /* the database server refused our credentials */
+	PROV_E_DBCONN = 14,   /* the database server is unreachable, or went away (restarted) */
+	PROV_E_SCHEMA = 15,   /* the database's schema version is not this build's */
 } prov_status;
 
 typedef struct prov_err {

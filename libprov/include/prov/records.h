@@ -36,12 +36,23 @@
  * is malloc'd and NUL-terminated (not counted in *len). */
 prov_status prov_records_meta_set(prov_db *db, const char *key, const void *val, size_t len,
                                   prov_err *e);
+/* The same for a setting that must not exist yet (PROV_E_EXISTS if it does). */
+prov_status prov_records_meta_add(prov_db *db, const char *key, const void *val, size_t len,
+                                  prov_err *e);
 prov_status prov_records_meta_get(prov_db *db, const char *key, uint8_t **val, size_t *len,
                                   prov_err *e);
 
 /* Append to the audit log (append-only).  detail: a JSON text or NULL. */
 prov_status prov_records_audit(prov_db *db, const char *action, const char *device,
                                const char *detail, prov_err *e);
+
+/* ---- stations (issue 14) ------------------------------------------------------- */
+
+/* Register a station of the factory (a duplicate name is PROV_E_EXISTS from
+ * the constraint: look first with prov_records_station_count). */
+prov_status prov_records_station_add(prov_db *db, const char *name, const char *detail, prov_err *e);
+/* How many stations are registered (name NULL), or whether `name` is (0/1). */
+prov_status prov_records_station_count(prov_db *db, const char *name, long long *n, prov_err *e);
 
 /* ---- templates ------------------------------------------------------------------ */
 
@@ -107,7 +118,7 @@ typedef struct prov_rec_listed {
 /* Every device in ID order, or those with a status (minted, bundled,
  * installed, or "pending": a bundle issued and not installed).  cb returns
  * PROV_OK to go on; another status stops and is returned. */
-prov_status prov_records_devices(prov_db *db, const char *status,
+prov_status prov_records_devices(prov_db *db, const char *status, const char *station,
                                  prov_status (*cb)(void *ctx, const prov_rec_listed *d, prov_err *e),
                                  void *ctx, prov_err *e);
 

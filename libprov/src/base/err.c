@@ -154,6 +154,9 @@ const char *prov_status_name(prov_status s)
 	case PROV_E_BUSY: return "busy";
 	case PROV_E_CRYPTO: return "crypto";
 	case PROV_E_PARTIAL: return "partial";
+	case PROV_E_DBAUTH: return "db-auth";
+	case PROV_E_DBCONN: return "db-unreachable";
+	case PROV_E_SCHEMA: return "db-schema";
 	}
 	return "unknown";
 }

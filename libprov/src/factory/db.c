@@ -19,16 +19,36 @@ struct prov_db {
 	const prov_db_engine *eng;
 	void *conn;
 	int readonly;
+	char station[PROV_DB_STATION_MAX + 1];
 	size_t n;
 	prov_db_stmt st[PROV_DB_STMT_MAX];
 };
 
-/* The engine a database name asks for.  Today every name is an SQLite file;
- * a second engine is chosen here by its scheme (docs/database.md). */
+int prov_db_is_server(const char *name)
+{
+	return strncmp(name, "postgresql://", 13) == 0 || strncmp(name, "postgres://", 11) == 0;
+}
+
+int prov_db_name_has_password(const char *name)
+{
+	return prov_db_is_server(name) && prov_db_pg_uri_has_password(name);
+}
+
+/* The engine a database name asks for: a postgresql:// URI the PostgreSQL
+ * engine, anything else an SQLite file (docs/database.md). */
 static const prov_db_engine *engine_for(const char *path)
 {
-	(void)path;
-	return &prov_db_sqlite;
+	return prov_db_is_server(path) ? &prov_db_postgresql : &prov_db_sqlite;
+}
+
+void prov_db_set_station(prov_db *db, const char *station)
+{
+	snprintf(db->station, sizeof(db->station), "%s", station);
+}
+
+const char *prov_db_station(const prov_db *db)
+{
+	return db->station;
 }
 
 /* A schema statement in the engine's words: each {word} replaced. */
@@ -99,7 +119,7 @@ static prov_status migrate(prov_db *db, prov_err *e)
 	if (st != PROV_OK)
 		goto out;
 	if (version > target) {
-		st = prov_err_set(e, PROV_E_DB, "database schema version %d is newer than this prov supports (%d)",
+		st = prov_err_set(e, PROV_E_SCHEMA, "database schema version %d is newer than this prov supports (%d)",
 		                  version, target);
 		goto out;
 	}
@@ -137,10 +157,10 @@ static prov_status gate(prov_db *db, prov_err *e)
 	if (st == PROV_OK && version == 0)
 		st = prov_err_set(e, PROV_E_DB, "not a provkit database (no provkit schema)");
 	if (st == PROV_OK && db->readonly && version > target)
-		st = prov_err_set(e, PROV_E_DB, "database schema version %d is newer than this prov supports (%d)",
+		st = prov_err_set(e, PROV_E_SCHEMA, "database schema version %d is newer than this prov supports (%d)",
 		                  version, target);
 	else if (st == PROV_OK && db->readonly && version != target)
-		st = prov_err_set(e, PROV_E_DB,
+		st = prov_err_set(e, PROV_E_SCHEMA,
 		                  "database schema version %d is older than this prov's (%d): a command "
 		                  "that writes migrates it, this one only reads", version, target);
 	return st;
@@ -155,6 +175,7 @@ prov_status prov_db_open(const char *path, int mode, int busy_ms, prov_db **out,
 	if (db == NULL)
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	db->eng = engine_for(path);
+	strcpy(db->station, "main");
 	st = db->eng->open(path, mode, busy_ms, &db->conn, &db->readonly, e);
 	if (st != PROV_OK)
 		goto out;
@@ -193,6 +214,11 @@ int prov_db_close(prov_db *db)
 void *prov_db_native(prov_db *db)
 {
 	return db->conn;
+}
+
+int prov_db_row_locks(const prov_db *db)
+{
+	return db->eng->id == PROV_DB_POSTGRESQL && !db->readonly;
 }
 
 int prov_db_readonly(const prov_db *db)

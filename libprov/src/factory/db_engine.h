@@ -66,6 +66,10 @@ typedef struct prov_db_engine {
 } prov_db_engine;
 
 extern const prov_db_engine prov_db_sqlite;
+extern const prov_db_engine prov_db_postgresql;
+
+/* 1 if a PostgreSQL URI carries a password (db_pg.c). */
+int prov_db_pg_uri_has_password(const char *uri);
 
 /* The engine's own connection (sqlite3 * for SQLite): for tests that look at
  * it from outside, never for code above the engine. */
@@ -93,5 +97,14 @@ typedef struct prov_schema_step {
 
 extern const prov_schema_step prov_schema_steps[];
 extern const size_t prov_schema_n_steps;
+
+/* The PostgreSQL engine's own statements (schema.c: the one place for SQL
+ * besides records.c): its schema version table, the migration lock, and the
+ * test for a database that holds someone else's tables. */
+extern const char prov_schema_pg_has_version[];
+extern const char prov_schema_pg_version[];
+extern const char prov_schema_pg_set_version[]; /* then "(version)" */
+extern const char prov_schema_pg_migration_lock[];
+extern const char prov_schema_pg_foreign_tables[];
 
 #endif

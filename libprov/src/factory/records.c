@@ -4,8 +4,8 @@
  * placeholders (an engine that wants $N translates them), INSERT ... ON
  * CONFLICT instead of INSERT OR IGNORE / REPLACE, RETURNING, explicit column
  * lists, no rowid: rows are ordered by their declared id columns.  A statement
- * that only one engine accepts says so in a comment beside it; there is none
- * today (the schema's triggers are in schema.c).  Each text is a static array:
+ * that only one engine accepts says so in a comment beside it (the device
+ * read FOR UPDATE; the schema's triggers are in schema.c).  Each text is a static array:
  * its address is its key in the connection's statement cache (prov/db.h). */
 #include "prov/records.h"
 
@@ -132,6 +132,14 @@ prov_status prov_records_meta_set(prov_db *db, const char *key, const void *val,
 	return run(db, sql, "writing settings", e, "tb", key, val != NULL ? val : (const void *)"", len);
 }
 
+prov_status prov_records_meta_add(prov_db *db, const char *key, const void *val, size_t len,
+                                  prov_err *e)
+{
+	static const char sql[] = "INSERT INTO meta (key, value) VALUES (?1, ?2)";
+
+	return run(db, sql, "writing settings", e, "tb", key, val != NULL ? val : (const void *)"", len);
+}
+
 prov_status prov_records_meta_get(prov_db *db, const char *key, uint8_t **val, size_t *len,
                                   prov_err *e)
 {
@@ -157,9 +165,35 @@ prov_status prov_records_audit(prov_db *db, const char *action, const char *devi
                                const char *detail, prov_err *e)
 {
 	static const char sql[] =
-		"INSERT INTO audit (at, action, device_id, detail) VALUES (?1, ?2, ?3, ?4)";
+		"INSERT INTO audit (at, action, device_id, detail, station) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-	return run(db, sql, "writing the audit log", e, "nttt", action, device, detail);
+	return run(db, sql, "writing the audit log", e, "ntttt", action, device, detail, prov_db_station(db));
+}
+
+/* ---- stations ------------------------------------------------------------------- */
+
+prov_status prov_records_station_add(prov_db *db, const char *name, const char *detail, prov_err *e)
+{
+	static const char sql[] = "INSERT INTO stations (name, created_at, detail) VALUES (?1, ?2, ?3)";
+
+	return run(db, sql, "registering the station", e, "tnt", name, detail);
+}
+
+prov_status prov_records_station_count(prov_db *db, const char *name, long long *n, prov_err *e)
+{
+	/* CAST: PostgreSQL infers a parameter's type from its first use. */
+	static const char sql[] =
+		"SELECT COUNT(*) FROM stations WHERE CAST(?1 AS TEXT) IS NULL OR name = ?1";
+	prov_db_stmt *s;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "reading the stations", e, "t", name);
+
+	*n = 0;
+	if (st == PROV_OK && found) {
+		*n = prov_db_col_int(s, 0);
+		prov_db_reset(s);
+	}
+	return st;
 }
 
 /* ---- templates ------------------------------------------------------------------ */
@@ -220,9 +254,17 @@ prov_status prov_records_device(prov_db *db, const char *id, prov_rec_device *d,
 {
 	static const char sql[] =
 		"SELECT template, generation, bundle_counter, recipient_spki FROM devices WHERE id = ?1";
+	/* PostgreSQL only (SQLite has no FOR UPDATE, and needs none: its writers
+	 * take the whole database's lock at BEGIN): a writer reads the device's
+	 * row locked, so two stations bundling one device take turns and each
+	 * sees the counter the other left, as on SQLite. */
+	static const char sql_locked[] =
+		"SELECT template, generation, bundle_counter, recipient_spki FROM devices WHERE id = ?1 "
+		"FOR UPDATE";
 	prov_db_stmt *s;
 	int found = 0;
-	prov_status st = row(db, sql, &s, &found, "reading the device", e, "t", id);
+	prov_status st = row(db, prov_db_row_locks(db) ? sql_locked : sql, &s, &found, "reading the device",
+	                     e, "t", id);
 
 	memset(d, 0, sizeof(*d));
 	if (st != PROV_OK)
@@ -312,7 +354,7 @@ prov_status prov_records_device_installed(prov_db *db, const char *id, prov_err 
 	return run(db, sql, "updating the device status", e, "nt", id);
 }
 
-prov_status prov_records_devices(prov_db *db, const char *status,
+prov_status prov_records_devices(prov_db *db, const char *status, const char *station,
                                  prov_status (*cb)(void *ctx, const prov_rec_listed *d, prov_err *e),
                                  void *ctx, prov_err *e)
 {
@@ -320,11 +362,13 @@ prov_status prov_records_devices(prov_db *db, const char *status,
 	static const char sql[] =
 		"SELECT d.id, d.status, d.generation, d.bundle_counter, t.name, d.created_at, d.updated_at "
 		"FROM devices d JOIN templates t ON t.digest = d.template "
-		"WHERE CAST(?1 AS TEXT) IS NULL OR d.status = ?1 OR (?1 = 'pending' AND d.bundle_counter > "
-		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0)) ORDER BY d.id";
+		"WHERE (CAST(?1 AS TEXT) IS NULL OR d.status = ?1 OR (?1 = 'pending' AND d.bundle_counter > "
+		"COALESCE((SELECT MAX(i.counter) FROM installs i WHERE i.device_id = d.id), 0))) "
+		"AND (CAST(?2 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM audit a WHERE a.device_id = d.id "
+		"AND a.action = 'mint' AND a.station = ?2)) ORDER BY d.id";
 	prov_db_stmt *s;
 	int more = 0;
-	prov_status st = row(db, sql, &s, &more, "listing devices", e, "t", status);
+	prov_status st = row(db, sql, &s, &more, "listing devices", e, "tt", status, station);
 
 	while (st == PROV_OK && more) {
 		prov_rec_listed d;
@@ -450,7 +494,7 @@ prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out
 		"SELECT counter, manifest_digest, installed_at, receipt IS NOT NULL AS has_receipt, "
 		"length(receipt) AS receipt_size FROM installs WHERE device_id = ?1 ORDER BY id";
 	static const char q_audit[] =
-		"SELECT seq, at AS logged_at, action, detail FROM audit WHERE device_id = ?1 ORDER BY seq";
+		"SELECT seq, at AS logged_at, action, station, detail FROM audit WHERE device_id = ?1 ORDER BY seq";
 	static const struct {
 		const char *key, *sql;
 	} parts[] = {
