@@ -381,7 +381,7 @@ print('%064x' % k.private_numbers().private_value)")
 	assert_output_has "plaintext secrets"
 	# the PSK bytes appear nowhere in the database files (main and WAL)
 	hex=$("$PROV" export --device lab --what psk --reveal | cut -d: -f2)
-	cat "$PROV_HOME"/prov.db* > "$T/all-db"
+	if [ -n "${PROV_TEST_DB:-}" ]; then db .dump > "$T/all-db"; else cat "$PROV_HOME"/prov.db* > "$T/all-db"; fi
 	[ "$(stat -c %s "$T/all-db")" -gt 0 ]
 	run "$PY" -c "import sys; sys.exit(bytes.fromhex('$hex') in open('$T/all-db','rb').read())"
 	assert_status 0

@@ -1,8 +1,10 @@
 #!/bin/sh
 # pg-cluster.sh - a throwaway PostgreSQL cluster for the tests and the bench.
 #
-#   pg-cluster.sh start DIR   initdb into DIR/data and start it; prints
-#                             "PG_DIR=DIR PG_PORT=N PG_BIN=..." (eval it)
+#   pg-cluster.sh start DIR [PID]  initdb into DIR/data and start it; prints
+#                             "PG_DIR=DIR PG_PORT=N PG_BIN=..." (eval it).  With
+#                             PID, a watchdog stops the cluster once PID is gone
+#                             (a test run killed before its teardown)
 #   pg-cluster.sh stop DIR    stop it (immediately) and remove DIR
 #   pg-cluster.sh restart DIR stop it (fast: sessions are cut) and start it again
 #   pg-cluster.sh createdb DIR NAME   a fresh database; prints its URI
@@ -49,6 +51,11 @@ start)
 		--auth-host=scram-sha-256 --no-locale -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; exit 1; }
 	pgctl_start || { cat "$dir/server.log" >&2; exit 1; }
+	if [ -n "${3:-}" ]; then
+		self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+		setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; sh "$2" stop "$3"' \
+			sh "$3" "$self" "$dir" </dev/null >/dev/null 2>&1 3>&- &
+	fi
 	echo "PG_DIR=$dir PG_PORT=$(cat "$dir/port") PG_BIN=$bin"
 	;;
 stop)

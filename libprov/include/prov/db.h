@@ -88,6 +88,13 @@ const char *prov_db_station(const prov_db *db);
  * writers take the database's lock at begin. */
 int prov_db_row_locks(const prov_db *db);
 
+/* 1 if the last failure was a collision with another station's concurrent
+ * transaction (a unique key it took first, a serialization failure, a
+ * deadlock): after a rollback, running the transaction again sees what the
+ * other committed and ends as it would have if they had taken turns.  Always
+ * 0 on SQLite.  Reading it clears it. */
+int prov_db_conflict(prov_db *db);
+
 /* 1 if the connection cannot write (opened read-only, or fell back to it). */
 int prov_db_readonly(const prov_db *db);
 /* "sqlite" or "postgresql" (the engine's name, for messages and docs). */

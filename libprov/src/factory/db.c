@@ -221,6 +221,11 @@ int prov_db_row_locks(const prov_db *db)
 	return db->eng->id == PROV_DB_POSTGRESQL && !db->readonly;
 }
 
+int prov_db_conflict(prov_db *db)
+{
+	return db != NULL && db->eng->conflict != NULL && db->eng->conflict(db->conn);
+}
+
 int prov_db_readonly(const prov_db *db)
 {
 	return db->readonly;

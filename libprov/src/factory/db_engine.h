@@ -61,6 +61,11 @@ typedef struct prov_db_engine {
 	int64_t (*col_int)(void *stmt, int i);
 	const char *(*col_text)(void *stmt, int i, size_t *len);
 	const uint8_t *(*col_blob)(void *stmt, int i, size_t *len);
+	/* 1 if the last failure was a collision with another writer that running
+	 * the transaction again may resolve (PostgreSQL: a unique key taken by a
+	 * concurrent transaction, a serialization failure, a deadlock), and
+	 * forget it.  NULL: never (SQLite's writers take turns at begin). */
+	int (*conflict)(void *conn);
 	/* A schema type word ({blob}, {int}, {id}, {seq}) in this engine's SQL. */
 	const char *(*type_word)(const char *word, size_t len);
 } prov_db_engine;

@@ -52,6 +52,7 @@ typedef struct pg_conn {
 	size_t queued;            /* results owed by the server */
 	const char *qwhat[PG_QUEUE_MAX];
 	unsigned next_id;         /* statement names */
+	int conflict;             /* the last failure was a collision (see db_engine.h) */
 } pg_conn;
 
 typedef struct pg_stmt {
@@ -113,6 +114,8 @@ static prov_status pg_fail(pg_conn *pc, const PGresult *res, const char *what, p
 		                    what, pc->where, why);
 	if (code == NULL)
 		return prov_err_set(e, PROV_E_DB, "%s: %s: %s", what, pc->where, why);
+	if (strcmp(code, "23505") == 0 || strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0)
+		pc->conflict = 1;
 	if (strcmp(code, "40001") == 0 || strcmp(code, "40P01") == 0 || strcmp(code, "55P03") == 0)
 		return prov_err_set(e, PROV_E_BUSY, "%s: the database is locked by another station or "
 		                    "process (waited for the busy timeout): %s", what, why);
@@ -678,6 +681,15 @@ static const uint8_t *pg_col_blob(void *stmt, int i, size_t *len)
 	return (const uint8_t *)pg_col_text(stmt, i, len);
 }
 
+static int pg_conflict(void *conn)
+{
+	pg_conn *pc = conn;
+	int c = pc->conflict;
+
+	pc->conflict = 0;
+	return c;
+}
+
 static const char *pg_type_word(const char *w, size_t n)
 {
 	static const char *const map[][2] = {
@@ -719,5 +731,6 @@ const prov_db_engine prov_db_postgresql = {
 	.col_int = pg_col_int,
 	.col_text = pg_col_text,
 	.col_blob = pg_col_blob,
+	.conflict = pg_conflict,
 	.type_word = pg_type_word,
 };
