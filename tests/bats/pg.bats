@@ -162,7 +162,7 @@ print(k.private_numbers().private_value.to_bytes(32, "big").hex())' "$PROV_HOME/
 @test "pg: audit rows cannot be updated, deleted or truncated, nor a counter lowered, even by psql as the owner" {
 	U=$(newdb f3)
 	PROV_DB="$U" make_factory
-	"$PROV" mint --template "$TPL/coaps-psk.json" --device d1 --insecure-plaintext-secrets >/dev/null
+	"$PROV" mint --template "$TPL/coaps-psk.json" --device d1 >/dev/null
 	"$PROV" bundle --device d1 --insecure-plaintext-secrets --out "$T/b.cbor" 2>/dev/null
 	before=$(q "$U" 'SELECT count(*) FROM audit')
 	for sql in "UPDATE audit SET station = 'forged'" "DELETE FROM audit" "TRUNCATE audit" \
@@ -297,7 +297,7 @@ all_complete() {
 @test "pg: a row lock held elsewhere: exit 10 after --busy-timeout, nothing written" {
 	U=$(newdb f7)
 	PROV_DB="$U" make_factory
-	"$PROV" mint --template "$TPL/coaps-psk.json" --device d1 --insecure-plaintext-secrets >/dev/null
+	"$PROV" mint --template "$TPL/coaps-psk.json" --device d1 >/dev/null
 	mkfifo "$T/lock.fifo"
 	psql "$U" -Xq < "$T/lock.fifo" > "$T/lock.out" 2>&1 3>&- &
 	locker=$!
