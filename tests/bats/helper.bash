@@ -60,7 +60,8 @@ sqlite_only() {
 db_integrity() {
 	if [ -n "${PROV_TEST_DB:-}" ]; then
 		psql "$PROV_DB" -Xq -c 'CREATE EXTENSION IF NOT EXISTS amcheck' >/dev/null &&
-			pg_amcheck --heapallindexed --no-dependent-indexes "$PROV_DB" >&2
+			"$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_amcheck" --heapallindexed \
+				"$PROV_DB" >&2
 	else
 		[ "$(db 'PRAGMA integrity_check')" = ok ] && [ -z "$(db 'PRAGMA foreign_key_check')" ]
 	fi

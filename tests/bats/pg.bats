@@ -345,7 +345,7 @@ all_complete() {
 		"$PROV" install --home "$T/$s" --port "$(head -n 1 "$T/sim-$s.pty")" --template "$MQTT" --json \
 			> "$T/$s.install" 2> "$T/$s.installerr" 3>&- &
 		pids="$pids $!"
-		sh -c 'for i in 1 2 3 4 5; do "$1" --home "$2" bundle --device shared --out "$3.$i.cbor" || exit 1; done' \
+		sh -c 'for i in 1 2 3 4 5; do "$1" bundle --home "$2" --device shared --out "$3.$i.cbor" || exit 1; done' \
 			sh "$PROV" "$T/$s" "$T/$s.shared" > /dev/null 2> "$T/$s.bundleerr" 3>&- &
 		pids="$pids $!"
 	done
