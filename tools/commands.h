@@ -25,6 +25,7 @@ COMMAND(receipt_verify);
 COMMAND(install);
 COMMAND(thread_pskc);
 COMMAND(thread_pskd);
+COMMAND(db_migrate);
 
 #undef COMMAND
 

@@ -33,7 +33,7 @@ pg_fresh_db() {
 }
 
 # The suites' sqlite3 reads, on PostgreSQL: hex() of a blob as SQLite prints
-# it, group_concat and ifnull.  (Helpers of the test database, not the factory's.)
+# it, group_concat, ifnull and json_extract.  (Helpers of the test database, not the factory's.)
 pg_compat() {
 	psql "$PROV_DB" -Xq -v ON_ERROR_STOP=1 >/dev/null <<-'SQL'
 	CREATE FUNCTION hex(bytea) RETURNS text IMMUTABLE LANGUAGE sql AS $$SELECT upper(encode($1, 'hex'))$$;
@@ -44,6 +44,9 @@ pg_compat() {
 	CREATE FUNCTION gc_step1(text, anyelement) RETURNS text IMMUTABLE LANGUAGE sql AS $$SELECT gc_step($1, $2, ',')$$;
 	CREATE AGGREGATE group_concat(anyelement, text) (SFUNC = gc_step, STYPE = text);
 	CREATE AGGREGATE group_concat(anyelement) (SFUNC = gc_step1, STYPE = text);
+	CREATE FUNCTION json_extract(text, text) RETURNS text IMMUTABLE LANGUAGE sql AS $$
+	  SELECT CASE jsonb_typeof(v) WHEN 'boolean' THEN CASE WHEN v = 'true' THEN '1' ELSE '0' END ELSE v #>> '{}' END
+	  FROM (SELECT CAST($1 AS jsonb) #> string_to_array(substr($2, 3), '.') AS v) AS x$$;
 	SQL
 }
 

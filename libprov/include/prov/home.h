@@ -106,6 +106,16 @@ void prov_home_close(prov_home *h);
  * letter or digit. */
 int prov_station_name_valid(const char *name);
 
+struct prov_rec_copied;
+
+/* Move the factory of a home whose records are in prov.db (opened, with its
+ * CA certificate: PROV_NEED_CA_CERT) into the empty PostgreSQL database `uri`:
+ * every row with its ids in one transaction, each table counted on both sides
+ * (out: the counts, *n_out entries), then the home's DIR/db names the server.
+ * prov.db is only read, and left as it was. */
+prov_status prov_home_migrate(prov_home *h, const char *uri, struct prov_rec_copied *out, size_t *n_out,
+                              prov_err *e);
+
 /* Path of a file in the home, malloc'd. */
 char *prov_home_path(const prov_home *h, const char *name);
 

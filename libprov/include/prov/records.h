@@ -250,4 +250,17 @@ prov_status prov_records_install_newest(prov_db *db, const char *id, unsigned lo
                                         uint8_t digest[32], size_t *digest_len, int *found,
                                         prov_err *e);
 
+/* ---- copying a factory (prov db migrate) --------------------------------------- */
+
+typedef struct prov_rec_copied {
+	const char *table;
+	long long rows;
+} prov_rec_copied;
+
+/* Copy every row of the factory in src into dst, a PostgreSQL database with
+ * the current schema and no rows (in the caller's transaction on dst), with
+ * the same ids; then count each table on both sides: a difference is
+ * PROV_E_DB.  out (*n_out entries) receives each table's count. */
+prov_status prov_records_copy(prov_db *src, prov_db *dst, prov_rec_copied *out, size_t *n_out, prov_err *e);
+
 #endif

@@ -773,3 +773,70 @@ void prov_home_close(prov_home *h)
 	free(h->dir);
 	OPENSSL_secure_clear_free(h, sizeof(*h));
 }
+
+prov_status prov_home_migrate(prov_home *h, const char *uri, prov_rec_copied *out, size_t *n_out,
+                              prov_err *e)
+{
+	prov_db *dst = NULL;
+	char *path = NULL;
+	long long stations = 0;
+	uint8_t *m = NULL;
+	size_t mlen = 0;
+	int in_tx = 0;
+	prov_status st;
+
+	if (!prov_db_is_server(uri))
+		return prov_err_set(e, PROV_E_USAGE, "--to takes a postgresql:// URI");
+	if (prov_db_name_has_password(uri))
+		return prov_err_set(e, PROV_E_USAGE, "the database URI carries a password, which the home "
+		                    "would store: put it in PGPASSFILE or ~/.pgpass (or PGPASSWORD) instead");
+	if (prov_db_is_server(h->db_name))
+		return prov_err_set(e, PROV_E_USAGE, "this home's records are on a database server already");
+	path = prov_home_path(h, "db");
+	if (path == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = prov_db_open(uri, PROV_DB_CREATE, PROV_DB_BUSY_MS_DEFAULT, &dst, e);
+	if (st == PROV_OK)
+		st = prov_records_station_count(dst, NULL, &stations, e);
+	if (st == PROV_OK && stations > 0)
+		st = prov_err_set(e, PROV_E_EXISTS, "the database already holds a factory (%lld station%s): a "
+		                  "factory moves only into an empty one", stations, stations == 1 ? "" : "s");
+	if (st != PROV_OK)
+		goto out;
+	prov_db_set_station(dst, h->station);
+	st = prov_db_begin(dst, e);
+	in_tx = st == PROV_OK;
+	if (st == PROV_OK)
+		st = prov_records_copy(h->db, dst, out, n_out, e);
+	/* A factory from before stations lacks the public halves joining stations
+	 * are checked against: recorded from the home's files. */
+	if (st == PROV_OK && prov_records_meta_get(dst, "ca_cert", &m, &mlen, NULL) != PROV_OK)
+		st = record_public(dst, h->ca, h->signer, e);
+	if (st == PROV_OK)
+		st = prov_records_audit(dst, "migrate", NULL, "{\"from\":\"sqlite\"}", e);
+	if (st == PROV_OK)
+		st = prov_db_commit(dst, e);
+	if (st != PROV_OK)
+		goto out;
+	in_tx = 0;
+	/* From now on the home's records are the server's; prov.db stays as it was. */
+	{
+		size_t n = strlen(uri) + 2;
+		char *line = malloc(n);
+
+		if (line == NULL) {
+			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		snprintf(line, n, "%s\n", uri);
+		st = prov_file_write(path, line, n - 1, 0600, 1, e);
+		free(line);
+	}
+out:
+	if (in_tx)
+		prov_db_rollback(dst);
+	prov_db_close(dst);
+	free(m);
+	free(path);
+	return st;
+}

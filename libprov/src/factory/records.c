@@ -813,3 +813,150 @@ prov_status prov_records_install_newest(prov_db *db, const char *id, unsigned lo
 	prov_db_reset(s);
 	return st;
 }
+
+/* ---- copying a factory into PostgreSQL (prov db migrate) ---------------------- */
+
+/* Every table in the order its references need, with its columns' kinds
+ * (t text, i integer, b blob): read from the source in id order, written
+ * with the same ids.  OVERRIDING SYSTEM VALUE and setval are PostgreSQL only:
+ * the target of a copy is always a PostgreSQL database (its identity columns
+ * are GENERATED ALWAYS, schema.c). */
+static const struct {
+	const char *table, *kinds, *select, *insert, *count, *ids;
+} copy_tables[] = {
+	{"meta", "tb", "SELECT key, value FROM meta ORDER BY key",
+	 "INSERT INTO meta (key, value) VALUES (?1, ?2)", "SELECT COUNT(*) FROM meta", NULL},
+	{"templates", "tttbi", "SELECT digest, name, json, trust_der, created_at FROM templates ORDER BY digest",
+	 "INSERT INTO templates (digest, name, json, trust_der, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	 "SELECT COUNT(*) FROM templates", NULL},
+	{"devices", "ttiibtii",
+	 "SELECT id, template, generation, bundle_counter, recipient_spki, status, created_at, updated_at "
+	 "FROM devices ORDER BY id",
+	 "INSERT INTO devices (id, template, generation, bundle_counter, recipient_spki, status, created_at, "
+	 "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", "SELECT COUNT(*) FROM devices", NULL},
+	{"device_keys", "itittbbi",
+	 "SELECT id, device_id, generation, key_type, origin, spki, private_sealed, created_at "
+	 "FROM device_keys ORDER BY id",
+	 "INSERT INTO device_keys (id, device_id, generation, key_type, origin, spki, private_sealed, created_at) "
+	 "OVERRIDING SYSTEM VALUE VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	 "SELECT COUNT(*) FROM device_keys",
+	 "SELECT setval(pg_get_serial_sequence('device_keys', 'id'), (SELECT MAX(id) FROM device_keys))"},
+	{"certificates", "itiittttbi",
+	 "SELECT id, device_id, generation, slot, serial, subject, not_before, not_after, der, created_at "
+	 "FROM certificates ORDER BY id",
+	 "INSERT INTO certificates (id, device_id, generation, slot, serial, subject, not_before, not_after, der, "
+	 "created_at) OVERRIDING SYSTEM VALUE VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	 "SELECT COUNT(*) FROM certificates",
+	 "SELECT setval(pg_get_serial_sequence('certificates', 'id'), (SELECT MAX(id) FROM certificates))"},
+	{"psks", "itiibibi",
+	 "SELECT id, device_id, generation, slot, identity, bits, key_sealed, created_at FROM psks ORDER BY id",
+	 "INSERT INTO psks (id, device_id, generation, slot, identity, bits, key_sealed, created_at) "
+	 "OVERRIDING SYSTEM VALUE VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	 "SELECT COUNT(*) FROM psks",
+	 "SELECT setval(pg_get_serial_sequence('psks', 'id'), (SELECT MAX(id) FROM psks))"},
+	{"raw_keys", "itiibbi",
+	 "SELECT id, device_id, generation, slot, own_spki, peer_spki, created_at FROM raw_keys ORDER BY id",
+	 "INSERT INTO raw_keys (id, device_id, generation, slot, own_spki, peer_spki, created_at) "
+	 "OVERRIDING SYSTEM VALUE VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	 "SELECT COUNT(*) FROM raw_keys",
+	 "SELECT setval(pg_get_serial_sequence('raw_keys', 'id'), (SELECT MAX(id) FROM raw_keys))"},
+	{"bundles", "itiibtibi",
+	 "SELECT id, device_id, counter, generation, nonce, sha256, size, data, created_at FROM bundles ORDER BY id",
+	 "INSERT INTO bundles (id, device_id, counter, generation, nonce, sha256, size, data, created_at) "
+	 "OVERRIDING SYSTEM VALUE VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	 "SELECT COUNT(*) FROM bundles",
+	 "SELECT setval(pg_get_serial_sequence('bundles', 'id'), (SELECT MAX(id) FROM bundles))"},
+	{"installs", "itibbi",
+	 "SELECT id, device_id, counter, manifest_digest, receipt, installed_at FROM installs ORDER BY id",
+	 "INSERT INTO installs (id, device_id, counter, manifest_digest, receipt, installed_at) "
+	 "OVERRIDING SYSTEM VALUE VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	 "SELECT COUNT(*) FROM installs",
+	 "SELECT setval(pg_get_serial_sequence('installs', 'id'), (SELECT MAX(id) FROM installs))"},
+	{"stations", "tit", "SELECT name, created_at, detail FROM stations ORDER BY name",
+	 "INSERT INTO stations (name, created_at, detail) VALUES (?1, ?2, ?3)", "SELECT COUNT(*) FROM stations",
+	 NULL},
+	{"audit", "iitttt", "SELECT seq, at, action, device_id, detail, station FROM audit ORDER BY seq",
+	 "INSERT INTO audit (seq, at, action, device_id, detail, station) "
+	 "OVERRIDING SYSTEM VALUE VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	 "SELECT COUNT(*) FROM audit",
+	 "SELECT setval(pg_get_serial_sequence('audit', 'seq'), (SELECT MAX(seq) FROM audit))"},
+};
+
+static prov_status count_rows(prov_db *db, const char *sql, long long *n, prov_err *e)
+{
+	prov_db_stmt *s;
+	int found = 0;
+	prov_status st = row(db, sql, &s, &found, "counting rows", e, "");
+
+	*n = 0;
+	if (st == PROV_OK && found) {
+		*n = prov_db_col_int(s, 0);
+		prov_db_reset(s);
+	}
+	return st;
+}
+
+prov_status prov_records_copy(prov_db *src, prov_db *dst, prov_rec_copied *out, size_t *n_out, prov_err *e)
+{
+	prov_status st = PROV_OK;
+	size_t n = 0;
+
+	for (size_t t = 0; t < sizeof(copy_tables) / sizeof(copy_tables[0]) && st == PROV_OK; t++) {
+		const char *kinds = copy_tables[t].kinds;
+		prov_db_stmt *s = NULL, *ins = NULL;
+		int more = 0;
+		long long rows = 0, there = 0;
+
+		st = row(src, copy_tables[t].select, &s, &more, "reading the factory to copy", e, "");
+		while (st == PROV_OK && more) {
+			st = prov_db_prepare(dst, copy_tables[t].insert, &ins, e);
+			for (int i = 0; st == PROV_OK && kinds[i] != 0; i++) {
+				size_t len = 0;
+
+				if (prov_db_col_type(s, i) == PROV_DB_NULL)
+					prov_db_bind_text(ins, i + 1, NULL);
+				else if (kinds[i] == 'i')
+					prov_db_bind_int(ins, i + 1, prov_db_col_int(s, i));
+				else if (kinds[i] == 't')
+					prov_db_bind_text(ins, i + 1, prov_db_col_text(s, i, &len));
+				else {
+					const uint8_t *b = prov_db_col_blob(s, i, &len);
+
+					prov_db_bind_blob(ins, i + 1, b != NULL ? b : (const uint8_t *)"", len);
+				}
+			}
+			/* The bound values live in the source's row: sent before it moves. */
+			if (st == PROV_OK)
+				st = prov_db_done(ins, "copying the factory", e);
+			if (st == PROV_OK) {
+				rows++;
+				st = prov_db_step(s, &more, "reading the factory to copy", e);
+			}
+		}
+		if (more)
+			prov_db_reset(s);
+		if (st == PROV_OK && copy_tables[t].ids != NULL) {
+			prov_db_stmt *q = NULL;
+			int found = 0;
+
+			st = row(dst, copy_tables[t].ids, &q, &found, "copying the factory", e, "");
+			if (st == PROV_OK && found)
+				prov_db_reset(q);
+		}
+		/* Counted on both sides after the copy. */
+		if (st == PROV_OK)
+			st = count_rows(src, copy_tables[t].count, &rows, e);
+		if (st == PROV_OK)
+			st = count_rows(dst, copy_tables[t].count, &there, e);
+		if (st == PROV_OK && rows != there)
+			st = prov_err_set(e, PROV_E_DB, "copying the factory: table %s has %lld rows here and %lld "
+			                  "in the copy", copy_tables[t].table, rows, there);
+		if (st == PROV_OK && n < *n_out) {
+			out[n].table = copy_tables[t].table;
+			out[n].rows = rows;
+			n++;
+		}
+	}
+	*n_out = n;
+	return st;
+}
