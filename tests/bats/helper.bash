@@ -33,7 +33,7 @@ pg_fresh_db() {
 }
 
 # The suites' sqlite3 reads, on PostgreSQL: hex() of a blob as SQLite prints
-# it, group_concat, ifnull and json_extract.  (Helpers of the test database, not the factory's.)
+# it, group_concat, ifnull, json_extract and zeroblob.  (Helpers of the test database, not the factory's.)
 pg_compat() {
 	psql "$PROV_DB" -Xq -v ON_ERROR_STOP=1 >/dev/null <<-'SQL'
 	CREATE FUNCTION hex(bytea) RETURNS text IMMUTABLE LANGUAGE sql AS $$SELECT upper(encode($1, 'hex'))$$;
@@ -44,6 +44,7 @@ pg_compat() {
 	CREATE FUNCTION gc_step1(text, anyelement) RETURNS text IMMUTABLE LANGUAGE sql AS $$SELECT gc_step($1, $2, ',')$$;
 	CREATE AGGREGATE group_concat(anyelement, text) (SFUNC = gc_step, STYPE = text);
 	CREATE AGGREGATE group_concat(anyelement) (SFUNC = gc_step1, STYPE = text);
+	CREATE FUNCTION zeroblob(integer) RETURNS bytea IMMUTABLE LANGUAGE sql AS $$SELECT decode(repeat('00', $1), 'hex')$$;
 	CREATE FUNCTION json_extract(text, text) RETURNS text IMMUTABLE LANGUAGE sql AS $$
 	  SELECT CASE jsonb_typeof(v) WHEN 'boolean' THEN CASE WHEN v = 'true' THEN '1' ELSE '0' END ELSE v #>> '{}' END
 	  FROM (SELECT CAST($1 AS jsonb) #> string_to_array(substr($2, 3), '.') AS v) AS x$$;
@@ -98,7 +99,8 @@ db() {
 			# (less pg_dump's random \restrict key)
 			pg_dump --data-only --no-owner "$PROV_DB" | grep -Ev '^\\(un)?restrict '
 		else
-			psql "$PROV_DB" -XAtq -v ON_ERROR_STOP=1 -c "$*"
+			# SQLite's blob literal X'..' is decode('..', 'hex') there.
+			psql "$PROV_DB" -XAtq -v ON_ERROR_STOP=1 -c "$(printf '%s' "$*" | sed "s/X'\([0-9A-Fa-f]*\)'/decode('\1', 'hex')/g")"
 		fi
 	else
 		sqlite3 "$PROV_HOME/prov.db" "$@"

@@ -395,3 +395,68 @@ all_complete_batch() {
 		(SELECT station FROM audit a WHERE a.device_id = d.id AND a.action = 'mint') = '$2' AND
 		(SELECT station FROM audit a WHERE a.device_id = d.id AND a.action = 'bundle') = '$2'")" = 500 ]
 }
+
+# --- prov db migrate ----------------------------------------------------------------
+
+@test "pg: db migrate moves a SQLite factory (counts checked by sqlite3 and psql, prov.db untouched); every command answers the same after" {
+	make_factory
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/dev.key" 2>/dev/null
+	openssl pkey -in "$T/dev.key" -pubout -out "$T/dev.pub"
+	"$PROV" mint --template "$MQTT" --count 40 --id-format 'm-%02d' --bundles --recipient-key "$T/dev.pub" >/dev/null
+	"$PROV" mint --template "$TPL/coaps-psk.json" --count 10 --id-format 'p-%02d' --bundles --recipient-key "$T/dev.pub" >/dev/null
+	"$PROV" mint --template "$MQTT" --device m-01 --rotate >/dev/null
+	"$PROV" bundle --device p-03 --out "$T/p3.cbor" >/dev/null
+	# What the commands say before (SQLite).
+	# (the exports first: they add audit rows, which show prints)
+	for args in "export --device p-03 --what psk --reveal" "export --device m-01 --what cert" \
+		"export --device p-03 --what bundle" "list --json" "list --status bundled --json" "show m-01 --json" \
+		"show p-03 --json"; do
+		"$PROV" $args > "$T/before.$(echo "$args" | tr ' /' '__')"
+	done
+	sum=$(sha256sum < "$PROV_HOME/prov.db")
+	tables="meta templates devices device_keys certificates psks raw_keys bundles installs stations audit"
+	U=$(newdb m1)
+	run --separate-stderr "$PROV" db migrate --to "$U" --json
+	assert_status 0
+	echo "$output"
+	for t in $tables; do
+		lite=$(sqlite3 "$PROV_HOME/prov.db" "SELECT count(*) FROM $t")
+		[ "$(echo "$output" | jq ".tables.$t")" = "$lite" ]
+		[ "$(q "$U" "SELECT count(*) FROM $t")" = "$([ "$t" = audit ] && echo $((lite + 1)) || echo "$lite")" ]
+	done
+	[ "$(echo "$output" | jq '.tables.devices')" = 50 ]
+	# prov.db is only read; the home now names the server.
+	[ "$(sha256sum < "$PROV_HOME/prov.db")" = "$sum" ]
+	[ "$(cat "$PROV_HOME/db")" = "$U" ]
+	# Rows kept their ids, the log its order; the copy is audited.
+	[ "$(sqlite3 "$PROV_HOME/prov.db" "SELECT group_concat(seq || action, ',') FROM (SELECT seq, action FROM audit ORDER BY seq)")" = \
+	  "$(q "$U" "SELECT string_agg(seq || action, ',' ORDER BY seq) FROM audit WHERE action <> 'migrate'")" ]
+	[ "$(sqlite3 "$PROV_HOME/prov.db" "SELECT group_concat(id || serial, ',') FROM (SELECT id, serial FROM certificates ORDER BY id)")" = \
+	  "$(q "$U" "SELECT string_agg(id || serial, ',' ORDER BY id) FROM certificates")" ]
+	[ "$(sqlite3 "$PROV_HOME/prov.db" "SELECT hex(group_concat(hex(key_sealed), ',')) FROM (SELECT key_sealed FROM psks ORDER BY id)")" = \
+	  "$(q "$U" "SELECT upper(encode(convert_to(string_agg(upper(encode(key_sealed, 'hex')), ',' ORDER BY id), 'UTF8'), 'hex')) FROM psks")" ]
+	# The same answers from PostgreSQL.
+	# (the shows first, before the exports add rows again)
+	for args in "list --json" "list --status bundled --json" "show m-01 --json" "show p-03 --json" \
+		"export --device p-03 --what psk --reveal" "export --device m-01 --what cert" "export --device p-03 --what bundle"; do
+		"$PROV" $args > "$T/after"
+		diff "$T/before.$(echo "$args" | tr ' /' '__')" "$T/after"
+	done
+	# New ids continue after the copied ones; counters go on growing.
+	"$PROV" bundle --device p-03 --out "$T/p3b.cbor" >/dev/null
+	[ "$(q "$U" "SELECT bundle_counter FROM devices WHERE id = 'p-03'")" = 3 ]
+	"$PROV" mint --template "$MQTT" --device after-1 >/dev/null
+	[ "$(q "$U" "SELECT count(*) FROM audit WHERE seq > (SELECT seq FROM audit WHERE action = 'migrate')")" -ge 2 ]
+	# A second station can join the moved factory.
+	run --separate-stderr "$PROV" init --home "$T/s2" --db "$U" --station s2 --keys-from "$PROV_HOME"
+	assert_status 0
+	# A database that holds a factory already is refused (5), and a home on a server (2).
+	make_factory_in() { PROV_HOME="$1" PROV_DB= "$PROV" init >/dev/null; }
+	make_factory_in "$T/other"
+	run --separate-stderr "$PROV" db migrate --home "$T/other" --to "$U"
+	assert_status 5
+	[[ "$stderr" == *"already holds a factory (2 stations)"* ]]
+	[ ! -e "$T/other/db" ]
+	run --separate-stderr "$PROV" db migrate --to "$U"
+	assert_status 2
+}
