@@ -10,7 +10,7 @@ bats_require_minimum_version 1.5.0
 
 # Every command, as `prov help` lists it.
 COMMANDS=(init "ca export" "signer export" "template check" mint list show export bundle inspect
-	"trust build" "trust sign" "trust inspect" "receipt verify" "thread pskc" "thread pskd" install)
+	"trust build" "trust sign" "trust inspect" "receipt verify" "thread pskc" "thread pskd" install "db migrate")
 
 # Each stderr line of an error must be in the documented format.
 assert_error_format() {

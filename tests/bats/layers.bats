@@ -4,7 +4,8 @@
 # speaks SQL (factory/records.c, the schema in factory/schema.c); one file
 # calls SQLite (factory/db_sqlite.c), one libpq (factory/db_pg.c), and no
 # public header or tool names either; one file knows how a sealed secret is
-# bound to its row (factory/vault.c).  Each check also runs on a copy with one violation planted, and must find it.
+# bound to its row (factory/vault.c).  Each check also runs on a copy with one
+# violation planted, and must find it.
 
 bats_require_minimum_version 1.5.0
 load helper
