@@ -1,0 +1,102 @@
+#!/bin/sh
+# pg.sh BUILD - make bench: batch minting with the records in PostgreSQL
+# against SQLite, in the same run (issue 14).
+#
+#   1. one station, SQLite (prov.db) vs PostgreSQL: `prov mint --bundles
+#      --count N` with bench/mint-bench.json (host-made P-256 key, certificate,
+#      PSK, signed bundle with the secrets encrypted to a device key), a fresh
+#      home and database each run, interleaved, 3 runs each, medians;
+#   2. four stations on one PostgreSQL database, each minting N at the same
+#      time (homes joined with --keys-from), against one station: devices/s
+#      over the wall time of the slowest.
+#
+# The cluster is throwaway (tests/tools/pg-cluster.sh) with fsync on and
+# synchronous_commit off: a commit is durable once the OS has it, as SQLite's
+# WAL with synchronous=NORMAL (which prov uses) is.  Nothing is pinned: the
+# server needs a core of its own.  Results printed and written into
+# docs/benchmarks.md between the bench:pg markers.
+set -eu
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+prov="$top/$build/prov"
+n=${BENCH_PG_N:-1000}
+tpl="$top/bench/mint-bench.json"
+work=$(mktemp -d)
+pgdir=$(mktemp -d /tmp/provkit-bench-pg.XXXXXX)
+cluster="$top/tests/tools/pg-cluster.sh"
+trap 'sh "$cluster" stop "$pgdir"; rm -rf "$work"' EXIT INT TERM
+PG_OPTS="-c synchronous_commit=off" sh "$cluster" start "$pgdir" "$$" >/dev/null
+
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", n / (b - a) }'; }
+median() { echo "$@" | tr ' ' '\n' | sort -n | sed -n 2p; }
+
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/device.key" 2>/dev/null
+openssl pkey -in "$work/device.key" -pubout -out "$work/device.pub.pem"
+
+# mint HOME PREFIX: one batch; prints devices/s.
+mint() {
+	t0=$(now)
+	"$prov" mint --home "$1" --template "$tpl" --count "$n" --id-format "$2-%06d" --bundles \
+		--recipient-key "$work/device.pub.pem" >/dev/null
+	t1=$(now)
+	rate "$n" "$t0" "$t1"
+}
+
+# --- one station: SQLite vs PostgreSQL, interleaved --------------------------------
+sq_runs="" pg_runs=""
+for r in 1 2 3; do
+	"$prov" init --home "$work/sq$r" >/dev/null
+	sq_runs="$sq_runs $(mint "$work/sq$r" d)"
+	uri=$(sh "$cluster" createdb "$pgdir" "one$r")
+	"$prov" init --home "$work/pg$r" --db "$uri" >/dev/null
+	pg_runs="$pg_runs $(mint "$work/pg$r" d)"
+	[ "$(psql "$uri" -XAtq -c 'SELECT count(*) FROM bundles')" = "$n" ] || { echo "bench: PostgreSQL lost bundles" >&2; exit 1; }
+done
+sq=$(median $sq_runs)
+pg=$(median $pg_runs)
+pct=$(awk -v a="$pg" -v b="$sq" 'BEGIN { printf "%.0f", 100 * a / b }')
+
+# --- four stations at once vs one, on PostgreSQL -------------------------------------
+four_runs=""
+for r in 1 2 3; do
+	uri=$(sh "$cluster" createdb "$pgdir" "four$r")
+	"$prov" init --home "$work/f$r-s1" --db "$uri" --station s1 >/dev/null
+	for s in s2 s3 s4; do
+		"$prov" init --home "$work/f$r-$s" --db "$uri" --station "$s" --keys-from "$work/f$r-s1" >/dev/null
+	done
+	t0=$(now)
+	pids=""
+	for s in s1 s2 s3 s4; do
+		"$prov" mint --home "$work/f$r-$s" --template "$tpl" --count "$n" --id-format "$s-%06d" --bundles \
+			--recipient-key "$work/device.pub.pem" >/dev/null &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p"; done
+	t1=$(now)
+	[ "$(psql "$uri" -XAtq -c 'SELECT count(DISTINCT device_id) FROM bundles')" = $((4 * n)) ] ||
+		{ echo "bench: four stations lost devices" >&2; exit 1; }
+	four_runs="$four_runs $(rate $((4 * n)) "$t0" "$t1")"
+done
+four=$(median $four_runs)
+x=$(awk -v a="$four" -v b="$pg" 'BEGIN { printf "%.2f", a / b }')
+cores=$(nproc)
+
+result=$(cat <<MD
+Measured by \`make bench\` (bench/pg.sh), $n devices a station, 3 runs each, medians; PostgreSQL $(psql --version | awk '{print $3}') on the same $cores-core machine (a throwaway cluster, Unix socket, fsync on, synchronous_commit off).
+
+| what | devices/s (median of 3) | runs | ratio |
+|---|---|---|---|
+| one station, SQLite (prov.db) | $sq | $sq_runs | 1 |
+| one station, PostgreSQL | $pg | $pg_runs | **${pct}%** of SQLite (target >= 70%) |
+| four stations at once on one PostgreSQL database (4 x $n) | $four | $four_runs | **${x}x** one station (target >= 3x) |
+MD
+)
+echo "$result"
+doc="$top/docs/benchmarks.md"
+if [ -f "$doc" ] && grep -q '<!-- bench:pg -->' "$doc"; then
+	awk -v r="$result" '
+		/<!-- bench:pg -->/ { print; print r; skip = 1; next }
+		/<!-- \/bench:pg -->/ { skip = 0 }
+		!skip { print }' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+fi
