@@ -28,29 +28,41 @@ trap 'sh "$cluster" stop "$pgdir"; rm -rf "$work"' EXIT INT TERM
 PG_OPTS="-c synchronous_commit=off" sh "$cluster" start "$pgdir" "$$" >/dev/null
 
 now() { date +%s.%N; }
+# CPU time (user + sys, in clock ticks) of this shell's waited-for children.
+cpu() { awk '{ print $16 + $17 }' /proc/$$/stat; }
+tck=$(getconf CLK_TCK)
+# ms of CPU a device: ticks, devices
+cpu_ms() { awk -v t="$1" -v n="$2" -v h="$tck" 'BEGIN { printf "%.2f", 1000 * t / h / n }'; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", n / (b - a) }'; }
 median() { echo "$@" | tr ' ' '\n' | sort -n | sed -n 2p; }
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/device.key" 2>/dev/null
 openssl pkey -in "$work/device.key" -pubout -out "$work/device.pub.pem"
 
-# mint HOME PREFIX: one batch; prints devices/s.
+# mint HOME PREFIX: one batch; its devices/s in $last, its CPU ticks added to
+# the file $work/cpu.<HOME's basename> (not in a subshell: the ticks are this
+# shell's children's).
 mint() {
+	c0=$(cpu)
 	t0=$(now)
 	"$prov" mint --home "$1" --template "$tpl" --count "$n" --id-format "$2-%06d" --bundles \
 		--recipient-key "$work/device.pub.pem" >/dev/null
 	t1=$(now)
-	rate "$n" "$t0" "$t1"
+	echo $(($(cpu) - c0)) >> "$work/cpu.$(basename "$1" | tr -d 0-9)"
+	last=$(rate "$n" "$t0" "$t1")
 }
+ticks() { awk '{ s += $1 } END { print s }' "$1"; }
 
 # --- one station: SQLite vs PostgreSQL, interleaved --------------------------------
 sq_runs="" pg_runs=""
 for r in 1 2 3; do
 	"$prov" init --home "$work/sq$r" >/dev/null
-	sq_runs="$sq_runs $(mint "$work/sq$r" d)"
+	mint "$work/sq$r" d
+	sq_runs="$sq_runs $last"
 	uri=$(sh "$cluster" createdb "$pgdir" "one$r")
 	"$prov" init --home "$work/pg$r" --db "$uri" >/dev/null
-	pg_runs="$pg_runs $(mint "$work/pg$r" d)"
+	mint "$work/pg$r" d
+	pg_runs="$pg_runs $last"
 	[ "$(psql "$uri" -XAtq -c 'SELECT count(*) FROM bundles')" = "$n" ] || { echo "bench: PostgreSQL lost bundles" >&2; exit 1; }
 done
 sq=$(median $sq_runs)
@@ -65,6 +77,7 @@ for r in 1 2 3; do
 	for s in s2 s3 s4; do
 		"$prov" init --home "$work/f$r-$s" --db "$uri" --station "$s" --keys-from "$work/f$r-s1" >/dev/null
 	done
+	c0=$(cpu)
 	t0=$(now)
 	pids=""
 	for s in s1 s2 s3 s4; do
@@ -74,22 +87,28 @@ for r in 1 2 3; do
 	done
 	for p in $pids; do wait "$p"; done
 	t1=$(now)
+	echo $(($(cpu) - c0)) >> "$work/cpu.four"
 	[ "$(psql "$uri" -XAtq -c 'SELECT count(DISTINCT device_id) FROM bundles')" = $((4 * n)) ] ||
 		{ echo "bench: four stations lost devices" >&2; exit 1; }
 	four_runs="$four_runs $(rate $((4 * n)) "$t0" "$t1")"
 done
 four=$(median $four_runs)
 x=$(awk -v a="$four" -v b="$pg" 'BEGIN { printf "%.2f", a / b }')
+sq_cpu=$(cpu_ms "$(ticks "$work/cpu.sq")" $((3 * n)))
+pg_cpu=$(cpu_ms "$(ticks "$work/cpu.pg")" $((3 * n)))
+four_cpu=$(cpu_ms "$(ticks "$work/cpu.four")" $((12 * n)))
 cores=$(nproc)
 
 result=$(cat <<MD
 Measured by \`make bench\` (bench/pg.sh), $n devices a station, 3 runs each, medians; PostgreSQL $(psql --version | awk '{print $3}') on the same $cores-core machine (a throwaway cluster, Unix socket, fsync on, synchronous_commit off).
 
-| what | devices/s (median of 3) | runs | ratio |
-|---|---|---|---|
-| one station, SQLite (prov.db) | $sq | $sq_runs | 1 |
-| one station, PostgreSQL | $pg | $pg_runs | **${pct}%** of SQLite (target >= 70%) |
-| four stations at once on one PostgreSQL database (4 x $n) | $four | $four_runs | **${x}x** one station (target >= 3x) |
+| what | devices/s (median of 3) | runs | ratio | prov's CPU a device |
+|---|---|---|---|---|
+| one station, SQLite (prov.db) | $sq | $sq_runs | 1 | $sq_cpu ms |
+| one station, PostgreSQL | $pg | $pg_runs | **${pct}%** of SQLite (target >= 70%) | $pg_cpu ms (+ the server's) |
+| four stations at once on one PostgreSQL database (4 x $n) | $four | $four_runs | **${x}x** one station (target >= 3x) | $four_cpu ms (+ the server's) |
+
+The load on the machine while it ran (1, 5, 15 minutes): $(cut -d' ' -f1-3 /proc/loadavg).
 MD
 )
 echo "$result"
