@@ -95,6 +95,19 @@ int prov_db_row_locks(const prov_db *db);
  * 0 on SQLite.  Reading it clears it. */
 int prov_db_conflict(prov_db *db);
 
+/* What the records layer may keep of one read (a device's credentials, read
+ * in one statement for the bundle builder's several lookups): one slot per
+ * connection, with the free function for it.  It is valid only while the
+ * connection stays in the same transaction and writes nothing: the epoch
+ * changes at every begin, commit and rollback, and at prov_db_touch (the
+ * records layer's writes). */
+void prov_db_set_memo(prov_db *db, void *p, void (*free_fn)(void *p));
+void *prov_db_memo(const prov_db *db);
+uint64_t prov_db_epoch(const prov_db *db);
+void prov_db_touch(prov_db *db);
+/* 1 between prov_db_begin and its commit or rollback. */
+int prov_db_in_transaction(const prov_db *db);
+
 /* 1 if the connection cannot write (opened read-only, or fell back to it). */
 int prov_db_readonly(const prov_db *db);
 /* "sqlite" or "postgresql" (the engine's name, for messages and docs). */

@@ -20,6 +20,10 @@ struct prov_db {
 	void *conn;
 	int readonly;
 	char station[PROV_DB_STATION_MAX + 1];
+	int in_tx;
+	uint64_t epoch;
+	void *memo;
+	void (*memo_free)(void *p);
 	size_t n;
 	prov_db_stmt st[PROV_DB_STMT_MAX];
 };
@@ -203,6 +207,8 @@ int prov_db_close(prov_db *db)
 
 	if (db == NULL)
 		return 0;
+	if (db->memo_free != NULL)
+		db->memo_free(db->memo);
 	for (size_t i = 0; i < db->n; i++)
 		db->eng->finalize(db->st[i].h);
 	if (db->conn != NULL)
@@ -236,18 +242,54 @@ const char *prov_db_engine_name(const prov_db *db)
 	return db->eng->name;
 }
 
+void prov_db_set_memo(prov_db *db, void *p, void (*free_fn)(void *p))
+{
+	if (db->memo_free != NULL)
+		db->memo_free(db->memo);
+	db->memo = p;
+	db->memo_free = free_fn;
+}
+
+void *prov_db_memo(const prov_db *db)
+{
+	return db->memo;
+}
+
+uint64_t prov_db_epoch(const prov_db *db)
+{
+	return db->epoch;
+}
+
+void prov_db_touch(prov_db *db)
+{
+	db->epoch++;
+}
+
+int prov_db_in_transaction(const prov_db *db)
+{
+	return db->in_tx;
+}
+
 prov_status prov_db_begin(prov_db *db, prov_err *e)
 {
-	return db->eng->begin(db->conn, e);
+	prov_status st = db->eng->begin(db->conn, e);
+
+	db->epoch++;
+	db->in_tx = st == PROV_OK;
+	return st;
 }
 
 prov_status prov_db_commit(prov_db *db, prov_err *e)
 {
+	db->epoch++;
+	db->in_tx = 0;
 	return db->eng->commit(db->conn, e);
 }
 
 void prov_db_rollback(prov_db *db)
 {
+	db->epoch++;
+	db->in_tx = 0;
 	db->eng->rollback(db->conn);
 }
 

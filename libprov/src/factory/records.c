@@ -84,6 +84,7 @@ static prov_status run(prov_db *db, const char *sql, const char *what, prov_err 
 
 	if (st != PROV_OK)
 		return st;
+	prov_db_touch(db); /* a write: a credential memo (below) is stale */
 	va_start(ap, fmt);
 	bind_args(s, fmt, ap);
 	va_end(ap);
@@ -316,8 +317,11 @@ prov_status prov_records_device_rotate(prov_db *db, const char *id, const char *
 		"WHERE id = ?4 RETURNING generation";
 	prov_db_stmt *s;
 	int found = 0;
-	prov_status st = row(db, sql, &s, &found, "rotating the device", e, "tbnt", template_digest,
-	                     (const void *)recipient_spki, spki_len, id);
+	prov_status st;
+
+	prov_db_touch(db);
+	st = row(db, sql, &s, &found, "rotating the device", e, "tbnt", template_digest,
+	         (const void *)recipient_spki, spki_len, id);
 
 	*gen = 0;
 	if (st != PROV_OK)
@@ -529,6 +533,154 @@ prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out
 
 /* ---- credentials ---------------------------------------------------------------- */
 
+/* A device generation's credentials, read in one statement when the bundle
+ * builder asks for its key inside a transaction, and kept in the connection's
+ * memo (prov/db.h) for its next lookups of certificates, PSKs and raw public
+ * keys: one round trip instead of one per credential.  The memo answers only
+ * in the same transaction with no write since (the epoch), for the same device
+ * and generation, and answers as the queries would (a slot's row; without a
+ * slot the lowest slot for a certificate, the first row for the others). */
+enum { MEMO_KEY = 0, MEMO_CERT = 1, MEMO_PSK = 2, MEMO_RPK = 3 };
+
+typedef struct memo_row {
+	int kind;
+	int64_t slot, n;               /* n: a PSK's bits */
+	uint8_t *a, *b;                /* key: spki, sealed; cert: der; psk: identity, sealed; rpk: own, peer */
+	size_t a_len, b_len;
+	char t1[32], t2[16];           /* key: key_type, origin */
+} memo_row;
+
+typedef struct cred_memo {
+	uint64_t epoch;
+	char id[PROV_DB_STATION_MAX + 8];
+	int gen;
+	size_t n;
+	memo_row *rows;
+} cred_memo;
+
+static void memo_free(void *p)
+{
+	cred_memo *m = p;
+
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->rows[i].a);
+		free(m->rows[i].b);
+	}
+	free(m->rows);
+	free(m);
+}
+
+/* The memo for (id, gen) when it may answer, else NULL. */
+static const cred_memo *memo_for(prov_db *db, const char *id, int gen)
+{
+	const cred_memo *m = prov_db_memo(db);
+
+	if (m == NULL || m->epoch != prov_db_epoch(db) || !prov_db_in_transaction(db) || m->gen != gen ||
+	    strcmp(m->id, id) != 0)
+		return NULL;
+	return m;
+}
+
+/* The row of a kind the queries would return: the slot's, or (slot < 0) the
+ * lowest slot (certificates) or the first by id (the others). */
+static const memo_row *memo_find(const cred_memo *m, int kind, int64_t slot)
+{
+	const memo_row *best = NULL;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const memo_row *r = &m->rows[i];
+
+		if (r->kind != kind || (slot >= 0 && r->slot != slot))
+			continue;
+		if (best == NULL || (slot < 0 && kind == MEMO_CERT && r->slot < best->slot))
+			best = r;
+	}
+	return best;
+}
+
+static int dup_blob(const uint8_t *p, size_t n, uint8_t **out, size_t *out_len)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (p == NULL)
+		return 0;
+	*out = malloc(n + 1);
+	if (*out == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(*out, p, n);
+	(*out)[n] = 0;
+	*out_len = n;
+	return 0;
+}
+
+/* Read every credential of (id, gen) into a new memo. */
+static prov_status memo_fill(prov_db *db, const char *id, int gen, prov_err *e)
+{
+	/* Rows ordered by kind, then id: the order the single queries use. */
+	static const char sql[] =
+		"SELECT 0, 0, generation, spki, private_sealed, key_type, origin, 0 FROM device_keys "
+		"WHERE device_id = ?1 AND generation = ?2 "
+		"UNION ALL SELECT 1, id, slot, der, NULL, NULL, NULL, 0 FROM certificates "
+		"WHERE device_id = ?1 AND generation = ?2 "
+		"UNION ALL SELECT 2, id, slot, identity, key_sealed, NULL, NULL, bits FROM psks "
+		"WHERE device_id = ?1 AND generation = ?2 "
+		"UNION ALL SELECT 3, id, slot, own_spki, peer_spki, NULL, NULL, 0 FROM raw_keys "
+		"WHERE device_id = ?1 AND generation = ?2 ORDER BY 1, 2";
+	cred_memo *m = calloc(1, sizeof(*m));
+	prov_db_stmt *s;
+	size_t cap = 0;
+	int more = 0;
+	prov_status st;
+
+	if (m == NULL || strlen(id) >= sizeof(m->id)) {
+		free(m);
+		return m == NULL ? oom(e) : PROV_OK; /* a long ID: no memo, the single queries answer */
+	}
+	st = row(db, sql, &s, &more, "reading the device's credentials", e, "ti", id, (int64_t)gen);
+	while (st == PROV_OK && more) {
+		memo_row *r;
+
+		if (m->n == cap) {
+			memo_row *g = realloc(m->rows, (cap = cap ? 2 * cap : 8) * sizeof(*g));
+
+			if (g == NULL) {
+				st = oom(e);
+				break;
+			}
+			m->rows = g;
+		}
+		r = &m->rows[m->n++];
+		memset(r, 0, sizeof(*r));
+		r->kind = (int)prov_db_col_int(s, 0);
+		r->slot = prov_db_col_int(s, 2);
+		r->n = prov_db_col_int(s, 7);
+		/* As the single queries copy them: a PSK's sealed key whatever its type,
+		 * a key's sealed private key and a peer SPKI only as blobs. */
+		if (col_copy(s, 3, 0, &r->a, &r->a_len) != 0 ||
+		    col_copy(s, 4, r->kind != MEMO_PSK, &r->b, &r->b_len) != 0) {
+			st = oom(e);
+			break;
+		}
+		col_str(s, 5, r->t1, sizeof(r->t1));
+		col_str(s, 6, r->t2, sizeof(r->t2));
+		st = prov_db_step(s, &more, "reading the device's credentials", e);
+	}
+	if (more)
+		prov_db_reset(s);
+	if (st != PROV_OK) {
+		memo_free(m);
+		return st;
+	}
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->gen = gen;
+	m->epoch = prov_db_epoch(db);
+	prov_db_set_memo(db, m, memo_free);
+	return PROV_OK;
+}
+
 void prov_rec_key_free(prov_rec_key *k)
 {
 	free(k->spki);
@@ -559,10 +711,34 @@ prov_status prov_records_key(prov_db *db, const char *id, int gen, prov_rec_key 
 		"SELECT key_type, origin, spki, private_sealed, generation FROM device_keys "
 		"WHERE device_id = ?1 ORDER BY generation DESC LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = gen > 0 ? row(db, q_gen, &s, found, "reading the device key", e, "ti", id, (int64_t)gen)
-	                         : row(db, q_newest, &s, found, "reading the device key", e, "t", id);
+	const cred_memo *m;
+	prov_status st;
 
 	memset(k, 0, sizeof(*k));
+	*found = 0;
+	/* Inside a transaction, a generation's key comes with all its credentials. */
+	if (gen > 0 && prov_db_in_transaction(db) && memo_for(db, id, gen) == NULL &&
+	    (st = memo_fill(db, id, gen, e)) != PROV_OK)
+		return st;
+	if (gen > 0 && (m = memo_for(db, id, gen)) != NULL) {
+		const memo_row *r = memo_find(m, MEMO_KEY, -1);
+
+		if (r == NULL)
+			return PROV_OK;
+		*found = 1;
+		snprintf(k->key_type, sizeof(k->key_type), "%s", r->t1);
+		snprintf(k->origin, sizeof(k->origin), "%s", r->t2);
+		k->generation = (int)r->slot;
+		if (dup_blob(r->a, r->a_len, &k->spki, &k->spki_len) != 0 ||
+		    dup_blob(r->b, r->b_len, &k->sealed, &k->sealed_len) != 0) {
+			prov_rec_key_free(k);
+			*found = 0;
+			return oom(e);
+		}
+		return PROV_OK;
+	}
+	st = gen > 0 ? row(db, q_gen, &s, found, "reading the device key", e, "ti", id, (int64_t)gen)
+	             : row(db, q_newest, &s, found, "reading the device key", e, "t", id);
 	if (st != PROV_OK || !*found)
 		return st;
 	col_str(s, 0, k->key_type, sizeof(k->key_type));
@@ -592,10 +768,18 @@ prov_status prov_records_cert(prov_db *db, const char *id, int gen, int64_t slot
 	static const char q_first[] =
 		"SELECT der FROM certificates WHERE device_id = ?1 AND generation = ?2 ORDER BY slot LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
+	const cred_memo *m = memo_for(db, id, gen);
+	prov_status st;
 
 	*der = NULL;
 	*der_len = 0;
+	if (m != NULL) {
+		const memo_row *r = memo_find(m, MEMO_CERT, slot);
+
+		*found = r != NULL;
+		return r != NULL && dup_blob(r->a, r->a_len, der, der_len) != 0 ? oom(e) : PROV_OK;
+	}
+	st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
 	if (st != PROV_OK || !*found)
 		return st;
 	if (col_copy(s, 0, 0, der, der_len) != 0)
@@ -633,9 +817,27 @@ prov_status prov_records_psk(prov_db *db, const char *id, int gen, int64_t slot,
 		"SELECT identity, key_sealed, slot, bits FROM psks WHERE device_id = ?1 AND generation = ?2 "
 		"ORDER BY id LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
+	const cred_memo *m = memo_for(db, id, gen);
+	prov_status st;
 
 	memset(p, 0, sizeof(*p));
+	if (m != NULL) {
+		const memo_row *r = memo_find(m, MEMO_PSK, slot);
+
+		*found = r != NULL;
+		if (r == NULL)
+			return PROV_OK;
+		p->slot = r->slot;
+		p->bits = (int)r->n;
+		if (dup_blob(r->a, r->a_len, &p->identity, &p->identity_len) != 0 ||
+		    dup_blob(r->b, r->b_len, &p->sealed, &p->sealed_len) != 0) {
+			prov_rec_psk_free(p);
+			*found = 0;
+			return oom(e);
+		}
+		return PROV_OK;
+	}
+	st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
 	if (st != PROV_OK || !*found)
 		return st;
 	p->slot = prov_db_col_int(s, 2);
@@ -706,9 +908,25 @@ prov_status prov_records_rpk(prov_db *db, const char *id, int gen, int64_t slot,
 		"SELECT own_spki, peer_spki FROM raw_keys WHERE device_id = ?1 AND generation = ?2 "
 		"ORDER BY id LIMIT 1";
 	prov_db_stmt *s;
-	prov_status st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
+	const cred_memo *m = memo_for(db, id, gen);
+	prov_status st;
 
 	memset(r, 0, sizeof(*r));
+	if (m != NULL) {
+		const memo_row *mr = memo_find(m, MEMO_RPK, slot);
+
+		*found = mr != NULL;
+		if (mr == NULL)
+			return PROV_OK;
+		if (dup_blob(mr->a, mr->a_len, &r->own_spki, &r->own_len) != 0 ||
+		    dup_blob(mr->b, mr->b_len, &r->peer_spki, &r->peer_len) != 0) {
+			prov_rec_rpk_free(r);
+			*found = 0;
+			return oom(e);
+		}
+		return PROV_OK;
+	}
+	st = slot_row(db, q_slot, q_first, id, gen, slot, &s, found, e);
 	if (st != PROV_OK || !*found)
 		return st;
 	if (col_copy(s, 0, 0, &r->own_spki, &r->own_len) != 0 || col_copy(s, 1, 1, &r->peer_spki, &r->peer_len) != 0)
