@@ -183,6 +183,8 @@ prov_status prov_db_open(const char *path, int mode, int busy_ms, prov_db **out,
 	st = db->eng->open(path, mode, busy_ms, &db->conn, &db->readonly, e);
 	if (st != PROV_OK)
 		goto out;
+	if (db->eng->describe != NULL)
+		path = db->eng->describe(db->conn);
 	if (mode != PROV_DB_CREATE && (st = gate(db, e)) != PROV_OK) {
 		prov_err_wrap(e, "%s", path);
 		goto out;

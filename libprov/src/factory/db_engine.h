@@ -66,6 +66,9 @@ typedef struct prov_db_engine {
 	 * concurrent transaction, a serialization failure, a deadlock), and
 	 * forget it.  NULL: never (SQLite's writers take turns at begin). */
 	int (*conflict)(void *conn);
+	/* How messages name the open database, or NULL for its name as given (a
+	 * server's URI is never printed: PostgreSQL names host, port, database). */
+	const char *(*describe)(void *conn);
 	/* A schema type word ({blob}, {int}, {id}, {seq}) in this engine's SQL. */
 	const char *(*type_word)(const char *word, size_t len);
 } prov_db_engine;

@@ -681,6 +681,11 @@ static const uint8_t *pg_col_blob(void *stmt, int i, size_t *len)
 	return (const uint8_t *)pg_col_text(stmt, i, len);
 }
 
+static const char *pg_describe(void *conn)
+{
+	return ((pg_conn *)conn)->where;
+}
+
 static int pg_conflict(void *conn)
 {
 	pg_conn *pc = conn;
@@ -732,5 +737,6 @@ const prov_db_engine prov_db_postgresql = {
 	.col_text = pg_col_text,
 	.col_blob = pg_col_blob,
 	.conflict = pg_conflict,
+	.describe = pg_describe,
 	.type_word = pg_type_word,
 };
