@@ -92,8 +92,10 @@ static void reason(const char *msg, char *out, size_t cap)
 	if (strncmp(msg, "ERROR:  ", 8) == 0 || strncmp(msg, "FATAL:  ", 8) == 0)
 		msg += 8;
 	n = strcspn(msg, "\n");
-	if (n == 0)
-		msg = "no reason given", n = strlen(msg);
+	if (n == 0) {
+		msg = "no reason given";
+		n = strlen(msg);
+	}
 	snprintf(out, cap, "%.*s", (int)n, msg);
 }
 
@@ -302,8 +304,8 @@ static void pg_rollback(void *conn)
 		PQclear(PQexec(pc->c, "ROLLBACK"));
 }
 
-/* What a URI holds that a message must not show, and whether it names a
- * password (a home refuses to store one: docs/database.md). */
+/* Whether a URI names a password (a home refuses to store one:
+ * docs/database.md). */
 int prov_db_pg_uri_has_password(const char *uri)
 {
 	PQconninfoOption *o = PQconninfoParse(uri, NULL);
