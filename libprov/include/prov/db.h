@@ -107,6 +107,9 @@ uint64_t prov_db_epoch(const prov_db *db);
 void prov_db_touch(prov_db *db);
 /* 1 between prov_db_begin and its commit or rollback. */
 int prov_db_in_transaction(const prov_db *db);
+/* Changes at every begin, commit and rollback only: what a transaction wrote
+ * and holds locked stays known to it until then. */
+uint64_t prov_db_tx_epoch(const prov_db *db);
 
 /* 1 if the connection cannot write (opened read-only, or fell back to it). */
 int prov_db_readonly(const prov_db *db);

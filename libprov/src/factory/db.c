@@ -21,7 +21,7 @@ struct prov_db {
 	int readonly;
 	char station[PROV_DB_STATION_MAX + 1];
 	int in_tx;
-	uint64_t epoch;
+	uint64_t epoch, tx_epoch;
 	void *memo;
 	void (*memo_free)(void *p);
 	size_t n;
@@ -267,6 +267,11 @@ void prov_db_touch(prov_db *db)
 	db->epoch++;
 }
 
+uint64_t prov_db_tx_epoch(const prov_db *db)
+{
+	return db->tx_epoch;
+}
+
 int prov_db_in_transaction(const prov_db *db)
 {
 	return db->in_tx;
@@ -277,6 +282,7 @@ prov_status prov_db_begin(prov_db *db, prov_err *e)
 	prov_status st = db->eng->begin(db->conn, e);
 
 	db->epoch++;
+	db->tx_epoch++;
 	db->in_tx = st == PROV_OK;
 	return st;
 }
@@ -284,6 +290,7 @@ prov_status prov_db_begin(prov_db *db, prov_err *e)
 prov_status prov_db_commit(prov_db *db, prov_err *e)
 {
 	db->epoch++;
+	db->tx_epoch++;
 	db->in_tx = 0;
 	return db->eng->commit(db->conn, e);
 }
@@ -291,6 +298,7 @@ prov_status prov_db_commit(prov_db *db, prov_err *e)
 void prov_db_rollback(prov_db *db)
 {
 	db->epoch++;
+	db->tx_epoch++;
 	db->in_tx = 0;
 	db->eng->rollback(db->conn);
 }

@@ -242,6 +242,220 @@ prov_status prov_records_template(prov_db *db, const char *digest, char **json, 
 	return st;
 }
 
+/* ---- the memo ---------------------------------------------------------------------- */
+
+/* What the records layer keeps of its reads and writes for the bundle
+ * builder, in the connection's memo slot (prov/db.h):
+ *
+ * - a device generation's credentials, read in one statement when the
+ *   builder asks for its key inside a transaction, for its next lookups of
+ *   certificates, PSKs and raw public keys: one round trip instead of one per
+ *   credential.  Valid in the same transaction with no write since (the
+ *   epoch), for the same device and generation; it answers as the queries
+ *   would (a slot's row; without a slot the lowest slot for a certificate,
+ *   the first row for the others).
+ * - the row of a device this transaction registered (prov_records_device_add):
+ *   the transaction holds it (no other sees it before the commit) and nothing
+ *   but this transaction's own updates of it, which forget it, changes it, so
+ *   the builder's read of it is answered here until the commit or rollback. */
+enum { MEMO_KEY = 0, MEMO_CERT = 1, MEMO_PSK = 2, MEMO_RPK = 3 };
+
+typedef struct memo_row {
+	int kind;
+	int64_t slot, n;               /* n: a PSK's bits */
+	uint8_t *a, *b;                /* key: spki, sealed; cert: der; psk: identity, sealed; rpk: own, peer */
+	size_t a_len, b_len;
+	char t1[32], t2[16];           /* key: key_type, origin */
+} memo_row;
+
+typedef struct cred_memo {
+	/* the credentials of (id, gen), valid while epoch is the connection's */
+	int valid;
+	uint64_t epoch;
+	char id[72];
+	int gen;
+	size_t n, cap;
+	memo_row *rows;
+	/* the device row registered in transaction dev_tx */
+	int dev_valid;
+	uint64_t dev_tx;
+	char dev_id[72];
+	char dev_template[65];
+	uint8_t *dev_spki;
+	size_t dev_spki_len;
+} cred_memo;
+
+static void memo_clear_rows(cred_memo *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->rows[i].a);
+		free(m->rows[i].b);
+	}
+	m->n = 0;
+	m->valid = 0;
+}
+
+static void memo_forget_device(cred_memo *m)
+{
+	free(m->dev_spki);
+	m->dev_spki = NULL;
+	m->dev_spki_len = 0;
+	m->dev_valid = 0;
+}
+
+static void memo_free(void *p)
+{
+	cred_memo *m = p;
+
+	if (m == NULL)
+		return;
+	memo_clear_rows(m);
+	memo_forget_device(m);
+	free(m->rows);
+	free(m);
+}
+
+/* The connection's memo, made on first use (NULL: no memory, and no memo). */
+static cred_memo *memo_get(prov_db *db)
+{
+	cred_memo *m = prov_db_memo(db);
+
+	if (m == NULL && (m = calloc(1, sizeof(*m))) != NULL)
+		prov_db_set_memo(db, m, memo_free);
+	return m;
+}
+
+/* The memo for (id, gen) when it may answer, else NULL. */
+static const cred_memo *memo_for(prov_db *db, const char *id, int gen)
+{
+	const cred_memo *m = prov_db_memo(db);
+
+	if (m == NULL || !m->valid || m->epoch != prov_db_epoch(db) || !prov_db_in_transaction(db) ||
+	    m->gen != gen || strcmp(m->id, id) != 0)
+		return NULL;
+	return m;
+}
+
+/* The device row this transaction registered, or NULL. */
+static const cred_memo *memo_device(prov_db *db, const char *id)
+{
+	const cred_memo *m = prov_db_memo(db);
+
+	if (m == NULL || !m->dev_valid || m->dev_tx != prov_db_tx_epoch(db) || !prov_db_in_transaction(db) ||
+	    strcmp(m->dev_id, id) != 0)
+		return NULL;
+	return m;
+}
+
+/* A write to a device's row: what the memo knows of it is stale. */
+static void memo_device_changed(prov_db *db)
+{
+	cred_memo *m = prov_db_memo(db);
+
+	if (m != NULL)
+		memo_forget_device(m);
+}
+
+/* The row of a kind the queries would return: the slot's, or (slot < 0) the
+ * lowest slot (certificates) or the first by id (the others). */
+static const memo_row *memo_find(const cred_memo *m, int kind, int64_t slot)
+{
+	const memo_row *best = NULL;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const memo_row *r = &m->rows[i];
+
+		if (r->kind != kind || (slot >= 0 && r->slot != slot))
+			continue;
+		if (best == NULL || (slot < 0 && kind == MEMO_CERT && r->slot < best->slot))
+			best = r;
+	}
+	return best;
+}
+
+static int dup_blob(const uint8_t *p, size_t n, uint8_t **out, size_t *out_len)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (p == NULL)
+		return 0;
+	*out = malloc(n + 1);
+	if (*out == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(*out, p, n);
+	(*out)[n] = 0;
+	*out_len = n;
+	return 0;
+}
+
+/* Read every credential of (id, gen) into the memo. */
+static prov_status memo_fill(prov_db *db, const char *id, int gen, prov_err *e)
+{
+	/* Rows ordered by kind, then id: the order the single queries use. */
+	static const char sql[] =
+		"SELECT 0, 0, generation, spki, private_sealed, key_type, origin, 0 FROM device_keys "
+		"WHERE device_id = ?1 AND generation = ?2 "
+		"UNION ALL SELECT 1, id, slot, der, NULL, NULL, NULL, 0 FROM certificates "
+		"WHERE device_id = ?1 AND generation = ?2 "
+		"UNION ALL SELECT 2, id, slot, identity, key_sealed, NULL, NULL, bits FROM psks "
+		"WHERE device_id = ?1 AND generation = ?2 "
+		"UNION ALL SELECT 3, id, slot, own_spki, peer_spki, NULL, NULL, 0 FROM raw_keys "
+		"WHERE device_id = ?1 AND generation = ?2 ORDER BY 1, 2";
+	cred_memo *m = memo_get(db);
+	prov_db_stmt *s;
+	int more = 0;
+	prov_status st;
+
+	if (m == NULL)
+		return oom(e);
+	memo_clear_rows(m);
+	if (strlen(id) >= sizeof(m->id))
+		return PROV_OK; /* no memo: the single queries answer */
+	st = row(db, sql, &s, &more, "reading the device's credentials", e, "ti", id, (int64_t)gen);
+	while (st == PROV_OK && more) {
+		memo_row *r;
+
+		if (m->n == m->cap) {
+			size_t cap = m->cap ? 2 * m->cap : 8;
+			memo_row *g = realloc(m->rows, cap * sizeof(*g));
+
+			if (g == NULL) {
+				st = oom(e);
+				break;
+			}
+			m->rows = g;
+			m->cap = cap;
+		}
+		r = &m->rows[m->n++];
+		memset(r, 0, sizeof(*r));
+		r->kind = (int)prov_db_col_int(s, 0);
+		r->slot = prov_db_col_int(s, 2);
+		r->n = prov_db_col_int(s, 7);
+		/* As the single queries copy them: a PSK's sealed key whatever its type,
+		 * a key's sealed private key and a peer SPKI only as blobs. */
+		if (col_copy(s, 3, 0, &r->a, &r->a_len) != 0 ||
+		    col_copy(s, 4, r->kind != MEMO_PSK, &r->b, &r->b_len) != 0) {
+			st = oom(e);
+			break;
+		}
+		col_str(s, 5, r->t1, sizeof(r->t1));
+		col_str(s, 6, r->t2, sizeof(r->t2));
+		st = prov_db_step(s, &more, "reading the device's credentials", e);
+	}
+	if (more)
+		prov_db_reset(s);
+	if (st != PROV_OK) {
+		memo_clear_rows(m);
+		return st;
+	}
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->gen = gen;
+	m->epoch = prov_db_epoch(db);
+	m->valid = 1;
+	return PROV_OK;
+}
+
 /* ---- devices -------------------------------------------------------------------- */
 
 void prov_rec_device_free(prov_rec_device *d)
@@ -263,11 +477,20 @@ prov_status prov_records_device(prov_db *db, const char *id, prov_rec_device *d,
 		"SELECT template, generation, bundle_counter, recipient_spki FROM devices WHERE id = ?1 "
 		"FOR UPDATE";
 	prov_db_stmt *s;
+	const cred_memo *m = memo_device(db, id);
 	int found = 0;
-	prov_status st = row(db, prov_db_row_locks(db) ? sql_locked : sql, &s, &found, "reading the device",
-	                     e, "t", id);
+	prov_status st;
 
 	memset(d, 0, sizeof(*d));
+	if (m != NULL) {
+		/* Registered by this transaction, and only it sees and holds the row. */
+		snprintf(d->template_digest, sizeof(d->template_digest), "%s", m->dev_template);
+		d->generation = 1;
+		d->bundle_counter = 0;
+		return dup_blob(m->dev_spki, m->dev_spki_len, &d->recipient_spki, &d->recipient_spki_len) != 0
+		       ? oom(e) : PROV_OK;
+	}
+	st = row(db, prov_db_row_locks(db) ? sql_locked : sql, &s, &found, "reading the device", e, "t", id);
 	if (st != PROV_OK)
 		return st;
 	if (!found)
@@ -303,8 +526,21 @@ prov_status prov_records_device_add(prov_db *db, const char *id, const char *tem
 		"INSERT INTO devices (id, template, generation, recipient_spki, status, created_at, updated_at) "
 		"VALUES (?1, ?2, 1, ?3, 'minted', ?4, ?4)";
 
-	return run(db, sql, "registering the device", e, "ttbn", id, template_digest,
-	           (const void *)recipient_spki, spki_len);
+	prov_status st = run(db, sql, "registering the device", e, "ttbn", id, template_digest,
+	                     (const void *)recipient_spki, spki_len);
+	cred_memo *m;
+
+	/* Remember the row for the bundle builder (the memo, above). */
+	memo_device_changed(db);
+	if (st == PROV_OK && prov_db_in_transaction(db) && strlen(id) < sizeof(m->dev_id) &&
+	    strlen(template_digest) < sizeof(m->dev_template) && (m = memo_get(db)) != NULL &&
+	    dup_blob(recipient_spki, spki_len, &m->dev_spki, &m->dev_spki_len) == 0) {
+		snprintf(m->dev_id, sizeof(m->dev_id), "%s", id);
+		snprintf(m->dev_template, sizeof(m->dev_template), "%s", template_digest);
+		m->dev_tx = prov_db_tx_epoch(db);
+		m->dev_valid = 1;
+	}
+	return st;
 }
 
 prov_status prov_records_device_rotate(prov_db *db, const char *id, const char *template_digest,
@@ -320,6 +556,7 @@ prov_status prov_records_device_rotate(prov_db *db, const char *id, const char *
 	prov_status st;
 
 	prov_db_touch(db);
+	memo_device_changed(db);
 	st = row(db, sql, &s, &found, "rotating the device", e, "tbnt", template_digest,
 	         (const void *)recipient_spki, spki_len, id);
 
@@ -340,6 +577,7 @@ prov_status prov_records_device_bundled(prov_db *db, const char *id, unsigned lo
 		"UPDATE devices SET bundle_counter = ?1, updated_at = ?2, "
 		"status = CASE status WHEN 'installed' THEN 'installed' ELSE 'bundled' END WHERE id = ?3";
 
+	memo_device_changed(db);
 	return run(db, sql, "advancing the bundle counter", e, "int", (int64_t)counter, id);
 }
 
@@ -348,6 +586,7 @@ prov_status prov_records_device_set_template(prov_db *db, const char *id,
 {
 	static const char sql[] = "UPDATE devices SET template = ?1, updated_at = ?2 WHERE id = ?3";
 
+	memo_device_changed(db);
 	return run(db, sql, "recording the device's trust anchors", e, "tnt", template_digest, id);
 }
 
@@ -355,6 +594,7 @@ prov_status prov_records_device_installed(prov_db *db, const char *id, prov_err 
 {
 	static const char sql[] = "UPDATE devices SET status = 'installed', updated_at = ?1 WHERE id = ?2";
 
+	memo_device_changed(db);
 	return run(db, sql, "updating the device status", e, "nt", id);
 }
 
@@ -532,154 +772,6 @@ prov_status prov_records_device_report(prov_db *db, const char *id, json_t **out
 }
 
 /* ---- credentials ---------------------------------------------------------------- */
-
-/* A device generation's credentials, read in one statement when the bundle
- * builder asks for its key inside a transaction, and kept in the connection's
- * memo (prov/db.h) for its next lookups of certificates, PSKs and raw public
- * keys: one round trip instead of one per credential.  The memo answers only
- * in the same transaction with no write since (the epoch), for the same device
- * and generation, and answers as the queries would (a slot's row; without a
- * slot the lowest slot for a certificate, the first row for the others). */
-enum { MEMO_KEY = 0, MEMO_CERT = 1, MEMO_PSK = 2, MEMO_RPK = 3 };
-
-typedef struct memo_row {
-	int kind;
-	int64_t slot, n;               /* n: a PSK's bits */
-	uint8_t *a, *b;                /* key: spki, sealed; cert: der; psk: identity, sealed; rpk: own, peer */
-	size_t a_len, b_len;
-	char t1[32], t2[16];           /* key: key_type, origin */
-} memo_row;
-
-typedef struct cred_memo {
-	uint64_t epoch;
-	char id[PROV_DB_STATION_MAX + 8];
-	int gen;
-	size_t n;
-	memo_row *rows;
-} cred_memo;
-
-static void memo_free(void *p)
-{
-	cred_memo *m = p;
-
-	if (m == NULL)
-		return;
-	for (size_t i = 0; i < m->n; i++) {
-		free(m->rows[i].a);
-		free(m->rows[i].b);
-	}
-	free(m->rows);
-	free(m);
-}
-
-/* The memo for (id, gen) when it may answer, else NULL. */
-static const cred_memo *memo_for(prov_db *db, const char *id, int gen)
-{
-	const cred_memo *m = prov_db_memo(db);
-
-	if (m == NULL || m->epoch != prov_db_epoch(db) || !prov_db_in_transaction(db) || m->gen != gen ||
-	    strcmp(m->id, id) != 0)
-		return NULL;
-	return m;
-}
-
-/* The row of a kind the queries would return: the slot's, or (slot < 0) the
- * lowest slot (certificates) or the first by id (the others). */
-static const memo_row *memo_find(const cred_memo *m, int kind, int64_t slot)
-{
-	const memo_row *best = NULL;
-
-	for (size_t i = 0; i < m->n; i++) {
-		const memo_row *r = &m->rows[i];
-
-		if (r->kind != kind || (slot >= 0 && r->slot != slot))
-			continue;
-		if (best == NULL || (slot < 0 && kind == MEMO_CERT && r->slot < best->slot))
-			best = r;
-	}
-	return best;
-}
-
-static int dup_blob(const uint8_t *p, size_t n, uint8_t **out, size_t *out_len)
-{
-	*out = NULL;
-	*out_len = 0;
-	if (p == NULL)
-		return 0;
-	*out = malloc(n + 1);
-	if (*out == NULL)
-		return -1;
-	if (n > 0)
-		memcpy(*out, p, n);
-	(*out)[n] = 0;
-	*out_len = n;
-	return 0;
-}
-
-/* Read every credential of (id, gen) into a new memo. */
-static prov_status memo_fill(prov_db *db, const char *id, int gen, prov_err *e)
-{
-	/* Rows ordered by kind, then id: the order the single queries use. */
-	static const char sql[] =
-		"SELECT 0, 0, generation, spki, private_sealed, key_type, origin, 0 FROM device_keys "
-		"WHERE device_id = ?1 AND generation = ?2 "
-		"UNION ALL SELECT 1, id, slot, der, NULL, NULL, NULL, 0 FROM certificates "
-		"WHERE device_id = ?1 AND generation = ?2 "
-		"UNION ALL SELECT 2, id, slot, identity, key_sealed, NULL, NULL, bits FROM psks "
-		"WHERE device_id = ?1 AND generation = ?2 "
-		"UNION ALL SELECT 3, id, slot, own_spki, peer_spki, NULL, NULL, 0 FROM raw_keys "
-		"WHERE device_id = ?1 AND generation = ?2 ORDER BY 1, 2";
-	cred_memo *m = calloc(1, sizeof(*m));
-	prov_db_stmt *s;
-	size_t cap = 0;
-	int more = 0;
-	prov_status st;
-
-	if (m == NULL || strlen(id) >= sizeof(m->id)) {
-		free(m);
-		return m == NULL ? oom(e) : PROV_OK; /* a long ID: no memo, the single queries answer */
-	}
-	st = row(db, sql, &s, &more, "reading the device's credentials", e, "ti", id, (int64_t)gen);
-	while (st == PROV_OK && more) {
-		memo_row *r;
-
-		if (m->n == cap) {
-			memo_row *g = realloc(m->rows, (cap = cap ? 2 * cap : 8) * sizeof(*g));
-
-			if (g == NULL) {
-				st = oom(e);
-				break;
-			}
-			m->rows = g;
-		}
-		r = &m->rows[m->n++];
-		memset(r, 0, sizeof(*r));
-		r->kind = (int)prov_db_col_int(s, 0);
-		r->slot = prov_db_col_int(s, 2);
-		r->n = prov_db_col_int(s, 7);
-		/* As the single queries copy them: a PSK's sealed key whatever its type,
-		 * a key's sealed private key and a peer SPKI only as blobs. */
-		if (col_copy(s, 3, 0, &r->a, &r->a_len) != 0 ||
-		    col_copy(s, 4, r->kind != MEMO_PSK, &r->b, &r->b_len) != 0) {
-			st = oom(e);
-			break;
-		}
-		col_str(s, 5, r->t1, sizeof(r->t1));
-		col_str(s, 6, r->t2, sizeof(r->t2));
-		st = prov_db_step(s, &more, "reading the device's credentials", e);
-	}
-	if (more)
-		prov_db_reset(s);
-	if (st != PROV_OK) {
-		memo_free(m);
-		return st;
-	}
-	snprintf(m->id, sizeof(m->id), "%s", id);
-	m->gen = gen;
-	m->epoch = prov_db_epoch(db);
-	prov_db_set_memo(db, m, memo_free);
-	return PROV_OK;
-}
 
 void prov_rec_key_free(prov_rec_key *k)
 {
