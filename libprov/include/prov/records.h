@@ -88,6 +88,10 @@ void prov_rec_device_free(prov_rec_device *d);
 prov_status prov_records_device(prov_db *db, const char *id, prov_rec_device *d, prov_err *e);
 /* Its current generation, 0 if the device is not registered. */
 prov_status prov_records_device_generation(prov_db *db, const char *id, int *gen, prov_err *e);
+/* Inside a transaction: look up the generations of n devices at once (a
+ * batch's chunk), so prov_records_device_generation answers for them until
+ * the transaction ends.  Outside one, nothing. */
+prov_status prov_records_device_generations(prov_db *db, char *const *ids, size_t n, prov_err *e);
 
 /* Register a new device (generation 1, status minted) with its template and
  * the key its secrets are encrypted to (NULL: none). */

@@ -242,6 +242,22 @@ prov_status prov_records_template(prov_db *db, const char *digest, char **json, 
 	return st;
 }
 
+static int dup_blob(const uint8_t *p, size_t n, uint8_t **out, size_t *out_len)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (p == NULL)
+		return 0;
+	*out = malloc(n + 1);
+	if (*out == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(*out, p, n);
+	(*out)[n] = 0;
+	*out_len = n;
+	return 0;
+}
+
 /* ---- the memo ---------------------------------------------------------------------- */
 
 /* What the records layer keeps of its reads and writes for the bundle
@@ -276,6 +292,10 @@ typedef struct cred_memo {
 	int gen;
 	size_t n, cap;
 	memo_row *rows;
+	/* or: the credentials of (id, gen) as transaction wt_tx writes them, all of
+	 * them: the device was registered or rotated to gen in that transaction */
+	int wt;
+	uint64_t wt_tx;
 	/* the device row registered in transaction dev_tx */
 	int dev_valid;
 	uint64_t dev_tx;
@@ -283,6 +303,15 @@ typedef struct cred_memo {
 	char dev_template[65];
 	uint8_t *dev_spki;
 	size_t dev_spki_len;
+	/* the generations of a chunk's devices, read at once in transaction gen_tx
+	 * (0: not registered), sorted by ID */
+	int gen_valid;
+	uint64_t gen_tx;
+	size_t n_gens;
+	struct memo_gen {
+		char *id;
+		int gen;
+	} *gens;
 } cred_memo;
 
 static void memo_clear_rows(cred_memo *m)
@@ -293,6 +322,17 @@ static void memo_clear_rows(cred_memo *m)
 	}
 	m->n = 0;
 	m->valid = 0;
+	m->wt = 0;
+}
+
+static void memo_forget_gens(cred_memo *m)
+{
+	for (size_t i = 0; i < m->n_gens; i++)
+		free(m->gens[i].id);
+	free(m->gens);
+	m->gens = NULL;
+	m->n_gens = 0;
+	m->gen_valid = 0;
 }
 
 static void memo_forget_device(cred_memo *m)
@@ -311,6 +351,7 @@ static void memo_free(void *p)
 		return;
 	memo_clear_rows(m);
 	memo_forget_device(m);
+	memo_forget_gens(m);
 	free(m->rows);
 	free(m);
 }
@@ -330,10 +371,82 @@ static const cred_memo *memo_for(prov_db *db, const char *id, int gen)
 {
 	const cred_memo *m = prov_db_memo(db);
 
-	if (m == NULL || !m->valid || m->epoch != prov_db_epoch(db) || !prov_db_in_transaction(db) ||
-	    m->gen != gen || strcmp(m->id, id) != 0)
+	if (m == NULL || !prov_db_in_transaction(db) || m->gen != gen || strcmp(m->id, id) != 0)
 		return NULL;
-	return m;
+	if ((m->valid && m->epoch == prov_db_epoch(db)) || (m->wt && m->wt_tx == prov_db_tx_epoch(db)))
+		return m;
+	return NULL;
+}
+
+/* A device registered or rotated to gen in this transaction: its credentials
+ * of gen are the ones this transaction is about to write. */
+static void memo_start_writes(prov_db *db, const char *id, int gen)
+{
+	cred_memo *m = prov_db_in_transaction(db) ? memo_get(db) : NULL;
+
+	if (m == NULL)
+		return;
+	memo_clear_rows(m);
+	if (strlen(id) >= sizeof(m->id))
+		return;
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->gen = gen;
+	m->wt = 1;
+	m->wt_tx = prov_db_tx_epoch(db);
+}
+
+/* A credential this transaction wrote, into the memo of its device's
+ * generation (when that is the one being written). */
+static void memo_add_row(prov_db *db, int kind, const char *id, int gen, int64_t slot, int64_t n,
+                         const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len, const char *t1,
+                         const char *t2)
+{
+	cred_memo *m = prov_db_memo(db);
+	memo_row *r;
+
+	if (m == NULL || !m->wt || m->wt_tx != prov_db_tx_epoch(db) || m->gen != gen || strcmp(m->id, id) != 0)
+		return;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 8;
+		memo_row *g = realloc(m->rows, cap * sizeof(*g));
+
+		if (g == NULL) {
+			memo_clear_rows(m); /* no memo: the queries answer */
+			return;
+		}
+		m->rows = g;
+		m->cap = cap;
+	}
+	r = &m->rows[m->n];
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->slot = slot;
+	r->n = n;
+	if (dup_blob(a, a_len, &r->a, &r->a_len) != 0 || dup_blob(b, b_len, &r->b, &r->b_len) != 0) {
+		free(r->a);
+		memo_clear_rows(m);
+		return;
+	}
+	snprintf(r->t1, sizeof(r->t1), "%s", t1 != NULL ? t1 : "");
+	snprintf(r->t2, sizeof(r->t2), "%s", t2 != NULL ? t2 : "");
+	m->n++;
+}
+
+static int gen_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct memo_gen *)a)->id, ((const struct memo_gen *)b)->id);
+}
+
+/* The prefetched generation of a device, or NULL when the memo does not know it. */
+static struct memo_gen *memo_gen_of(prov_db *db, const char *id)
+{
+	cred_memo *m = prov_db_memo(db);
+	struct memo_gen key;
+
+	if (m == NULL || !m->gen_valid || m->gen_tx != prov_db_tx_epoch(db) || !prov_db_in_transaction(db))
+		return NULL;
+	key.id = (char *)id;
+	return bsearch(&key, m->gens, m->n_gens, sizeof(*m->gens), gen_cmp);
 }
 
 /* The device row this transaction registered, or NULL. */
@@ -373,21 +486,6 @@ static const memo_row *memo_find(const cred_memo *m, int kind, int64_t slot)
 	return best;
 }
 
-static int dup_blob(const uint8_t *p, size_t n, uint8_t **out, size_t *out_len)
-{
-	*out = NULL;
-	*out_len = 0;
-	if (p == NULL)
-		return 0;
-	*out = malloc(n + 1);
-	if (*out == NULL)
-		return -1;
-	if (n > 0)
-		memcpy(*out, p, n);
-	(*out)[n] = 0;
-	*out_len = n;
-	return 0;
-}
 
 /* Read every credential of (id, gen) into the memo. */
 static prov_status memo_fill(prov_db *db, const char *id, int gen, prov_err *e)
@@ -509,14 +607,81 @@ prov_status prov_records_device_generation(prov_db *db, const char *id, int *gen
 	static const char sql[] = "SELECT generation FROM devices WHERE id = ?1";
 	prov_db_stmt *s;
 	int found = 0;
-	prov_status st = row(db, sql, &s, &found, "looking up the device", e, "t", id);
+	const struct memo_gen *g = memo_gen_of(db, id);
+	prov_status st;
 
 	*gen = 0;
+	if (g != NULL) {
+		*gen = g->gen;
+		return PROV_OK;
+	}
+	st = row(db, sql, &s, &found, "looking up the device", e, "t", id);
 	if (st == PROV_OK && found) {
 		*gen = (int)prov_db_col_int(s, 0);
 		prov_db_reset(s);
 	}
 	return st;
+}
+
+/* 64 IDs a statement (unused ones bound NULL, which matches nothing). */
+#define GEN_BATCH 64
+
+prov_status prov_records_device_generations(prov_db *db, char *const *ids, size_t n, prov_err *e)
+{
+	static const char sql[] =
+		"SELECT id, generation FROM devices WHERE id IN (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+		"?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, "
+		"?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50, "
+		"?51, ?52, ?53, ?54, ?55, ?56, ?57, ?58, ?59, ?60, ?61, ?62, ?63, ?64)";
+	cred_memo *m;
+	prov_status st = PROV_OK;
+
+	if (!prov_db_in_transaction(db) || (m = memo_get(db)) == NULL)
+		return PROV_OK; /* nothing kept: each lookup asks */
+	memo_forget_gens(m);
+	m->gens = calloc(n > 0 ? n : 1, sizeof(*m->gens));
+	if (m->gens == NULL)
+		return oom(e);
+	for (size_t i = 0; i < n; i++) {
+		m->gens[i].id = strdup(ids[i]);
+		if (m->gens[i].id == NULL) {
+			m->n_gens = i;
+			memo_forget_gens(m);
+			return oom(e);
+		}
+	}
+	m->n_gens = n;
+	qsort(m->gens, n, sizeof(*m->gens), gen_cmp);
+	for (size_t base = 0; base < n && st == PROV_OK; base += GEN_BATCH) {
+		prov_db_stmt *s;
+		int more = 0;
+
+		st = prov_db_prepare(db, sql, &s, e);
+		for (size_t k = 0; k < GEN_BATCH && st == PROV_OK; k++)
+			prov_db_bind_text(s, (int)k + 1, base + k < n ? ids[base + k] : NULL);
+		if (st == PROV_OK)
+			st = prov_db_step(s, &more, "looking up the devices", e);
+		while (st == PROV_OK && more) {
+			size_t len = 0;
+			const char *id = prov_db_col_text(s, 0, &len);
+			struct memo_gen key, *g;
+
+			key.id = (char *)(id != NULL ? id : "");
+			g = bsearch(&key, m->gens, m->n_gens, sizeof(*m->gens), gen_cmp);
+			if (g != NULL)
+				g->gen = (int)prov_db_col_int(s, 1);
+			st = prov_db_step(s, &more, "looking up the devices", e);
+		}
+		if (more)
+			prov_db_reset(s);
+	}
+	if (st != PROV_OK) {
+		memo_forget_gens(m);
+		return st;
+	}
+	m->gen_tx = prov_db_tx_epoch(db);
+	m->gen_valid = 1;
+	return PROV_OK;
 }
 
 prov_status prov_records_device_add(prov_db *db, const char *id, const char *template_digest,
@@ -532,6 +697,13 @@ prov_status prov_records_device_add(prov_db *db, const char *id, const char *tem
 
 	/* Remember the row for the bundle builder (the memo, above). */
 	memo_device_changed(db);
+	if (st == PROV_OK) {
+		struct memo_gen *g = memo_gen_of(db, id);
+
+		if (g != NULL)
+			g->gen = 1;
+		memo_start_writes(db, id, 1);
+	}
 	if (st == PROV_OK && prov_db_in_transaction(db) && strlen(id) < sizeof(m->dev_id) &&
 	    strlen(template_digest) < sizeof(m->dev_template) && (m = memo_get(db)) != NULL &&
 	    dup_blob(recipient_spki, spki_len, &m->dev_spki, &m->dev_spki_len) == 0) {
@@ -567,6 +739,13 @@ prov_status prov_records_device_rotate(prov_db *db, const char *id, const char *
 		return prov_err_set(e, PROV_E_NOTFOUND, "rotating the device: unknown device %s", id);
 	*gen = (int)prov_db_col_int(s, 0);
 	prov_db_reset(s);
+	{
+		struct memo_gen *g = memo_gen_of(db, id);
+
+		if (g != NULL)
+			g->gen = *gen;
+	}
+	memo_start_writes(db, id, *gen);
 	return PROV_OK;
 }
 
@@ -789,8 +968,12 @@ prov_status prov_records_key_add(prov_db *db, const char *id, int gen, const cha
 		"INSERT INTO device_keys (device_id, generation, key_type, origin, spki, private_sealed, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-	return run(db, sql, "recording the device key", e, "tittbbn", id, (int64_t)gen, key_type, origin,
-	           (const void *)spki, spki_len, (const void *)sealed, sealed_len);
+	prov_status st = run(db, sql, "recording the device key", e, "tittbbn", id, (int64_t)gen, key_type,
+	                     origin, (const void *)spki, spki_len, (const void *)sealed, sealed_len);
+
+	if (st == PROV_OK)
+		memo_add_row(db, MEMO_KEY, id, gen, gen, 0, spki, spki_len, sealed, sealed_len, key_type, origin);
+	return st;
 }
 
 prov_status prov_records_key(prov_db *db, const char *id, int gen, prov_rec_key *k, int *found,
@@ -848,8 +1031,14 @@ prov_status prov_records_cert_add(prov_db *db, const prov_rec_cert *c, prov_err 
 		"INSERT INTO certificates (device_id, generation, slot, serial, subject, not_before, not_after, der, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-	return run(db, sql, "recording the certificate", e, "tiittttbn", c->device, (int64_t)c->generation,
-	           c->slot, c->serial, c->subject, c->not_before, c->not_after, (const void *)c->der, c->der_len);
+	prov_status st = run(db, sql, "recording the certificate", e, "tiittttbn", c->device,
+	                     (int64_t)c->generation, c->slot, c->serial, c->subject, c->not_before, c->not_after,
+	                     (const void *)c->der, c->der_len);
+
+	if (st == PROV_OK)
+		memo_add_row(db, MEMO_CERT, c->device, c->generation, c->slot, 0, c->der, c->der_len, NULL, 0,
+		             NULL, NULL);
+	return st;
 }
 
 prov_status prov_records_cert(prov_db *db, const char *id, int gen, int64_t slot, uint8_t **der,
@@ -896,8 +1085,13 @@ prov_status prov_records_psk_add(prov_db *db, const char *id, int gen, int64_t s
 		"INSERT INTO psks (device_id, generation, slot, identity, bits, key_sealed, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-	return run(db, sql, "recording the PSK", e, "tiibibn", id, (int64_t)gen, slot, (const void *)identity,
-	           identity_len, (int64_t)bits, (const void *)sealed, sealed_len);
+	prov_status st = run(db, sql, "recording the PSK", e, "tiibibn", id, (int64_t)gen, slot,
+	                     (const void *)identity, identity_len, (int64_t)bits, (const void *)sealed, sealed_len);
+
+	if (st == PROV_OK)
+		memo_add_row(db, MEMO_PSK, id, gen, slot, bits, identity, identity_len, sealed, sealed_len, NULL,
+		             NULL);
+	return st;
 }
 
 prov_status prov_records_psk(prov_db *db, const char *id, int gen, int64_t slot, prov_rec_psk *p,
@@ -987,8 +1181,12 @@ prov_status prov_records_rpk_add(prov_db *db, const char *id, int gen, int64_t s
 		"INSERT INTO raw_keys (device_id, generation, slot, own_spki, peer_spki, created_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-	return run(db, sql, "recording the raw public key", e, "tiibbn", id, (int64_t)gen, slot,
-	           (const void *)own_spki, own_len, (const void *)peer_spki, peer_len);
+	prov_status st = run(db, sql, "recording the raw public key", e, "tiibbn", id, (int64_t)gen, slot,
+	                     (const void *)own_spki, own_len, (const void *)peer_spki, peer_len);
+
+	if (st == PROV_OK)
+		memo_add_row(db, MEMO_RPK, id, gen, slot, 0, own_spki, own_len, peer_spki, peer_len, NULL, NULL);
+	return st;
 }
 
 prov_status prov_records_rpk(prov_db *db, const char *id, int gen, int64_t slot, prov_rec_rpk *r,

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "prov/db.h"
+#include "prov/records.h"
 #include "prov/util.h"
 
 /* The sequence every issue runs, inside the caller's transaction: mint (when
@@ -102,8 +103,14 @@ static prov_status issue_chunk(prov_home *h, const prov_template *t, char *const
 
 	memset(written, 0, n * sizeof(*written));
 	st = prov_db_begin(h->db, e);
-	if (st != PROV_OK)
+	/* Which of the chunk's devices exist: one lookup for all (a round trip
+	 * a chunk, not a device, on a database server). */
+	if (st == PROV_OK)
+		st = prov_records_device_generations(h->db, ids, n, e);
+	if (st != PROV_OK) {
+		prov_db_rollback(h->db);
 		return st;
+	}
 	for (size_t i = 0; i < n; i++) {
 		prov_issue_req r;
 		prov_bundle_info bi;
