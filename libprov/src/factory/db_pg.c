@@ -36,7 +36,10 @@
 
 #include "db_engine.h"
 
-/* Writes sent before their results are collected (a drain at this many). */
+/* Writes sent before their results are collected (a drain at this many).
+ * Bounded so the server's answers (~40 bytes a write) fit the socket's
+ * buffer: a client that only sends, in blocking mode, while the server is
+ * blocked sending answers nobody reads, would wait forever. */
 #define PG_QUEUE_MAX 1024
 
 /* Type OIDs (pg_type.h, stable across releases). */
