@@ -238,7 +238,7 @@ all_complete() {
 	PROV_DB="$U" make_factory
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/dev.key" 2>/dev/null
 	openssl pkey -in "$T/dev.key" -pubout -out "$T/dev.pub"
-	"$PROV" mint --template "$MQTT" --count 4000 --id-format 'r-%04d' --chunk 100 --bundles \
+	"$PROV" mint --template "$MQTT" --count 6000 --id-format 'r-%04d' --chunk 100 --bundles \
 		--recipient-key "$T/dev.pub" > "$T/run1.out" 2> "$T/run1.err" &
 	pid=$!
 	for _ in $(seq 200); do
@@ -253,15 +253,15 @@ all_complete() {
 	grep -q "lost the connection to the PostgreSQL server socket $PG_DIR port $(cat "$PG_DIR/port"), database f5" "$T/run1.err"
 	n=$(q "$U" 'SELECT count(*) FROM devices')
 	echo "committed before the restart: $n"
-	[ "$n" -ge 200 ] && [ "$n" -lt 4000 ]
+	[ "$n" -ge 200 ] && [ "$n" -lt 6000 ]
 	[ $((n % 100)) -eq 0 ]
 	all_complete "$U" r "$n"
-	run "$PROV" mint --template "$MQTT" --count 4000 --id-format 'r-%04d' --chunk 100 --bundles \
+	run "$PROV" mint --template "$MQTT" --count 6000 --id-format 'r-%04d' --chunk 100 --bundles \
 		--recipient-key "$T/dev.pub" --skip-existing --json
 	assert_status 0
 	[ "$(echo "$output" | jq .skipped)" = "$n" ]
-	[ "$(echo "$output" | jq .minted)" = $((4000 - n)) ]
-	all_complete "$U" r 4000
+	[ "$(echo "$output" | jq .minted)" = $((6000 - n)) ]
+	all_complete "$U" r 6000
 }
 
 @test "pg: a station killed mid-batch leaves no half-issued device; a rerun --skip-existing finishes" {
