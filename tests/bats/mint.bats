@@ -1137,7 +1137,7 @@ wait_locked() {
 	assert_stderr_has "not a provkit database"
 	# A schema from a newer prov.
 	rm -rf "$PROV_HOME" && cp -a "$T/pristine" "$PROV_HOME"
-	db 'PRAGMA user_version = 3'
+	db 'PRAGMA user_version = 99'
 	before=$(db_digest)
 	run --separate-stderr "$PROV" mint --template "$TPL/mqtt-mtls.json" --device dev-1
 	echo "$stderr"
