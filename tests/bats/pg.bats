@@ -83,7 +83,7 @@ suite() {
 
 # --- init, stations -----------------------------------------------------------------
 
-@test "pg: init makes the factory in the database (psql: schema 2, tables, station, init row); the home names it, no password" {
+@test "pg: init makes the factory in the database (psql: schema 3, tables, station, init row); the home names it, no password" {
 	U=$(newdb f1)
 	run --separate-stderr "$PROV" init --db "$U" --station line-1 --json
 	assert_status 0
@@ -93,7 +93,7 @@ j = json.load(sys.stdin)
 assert j["database"] == "postgresql" and j["station"] == "line-1" and j["joined"] is False, j'
 	[ "$(q "$U" 'SELECT version FROM provkit_schema')" = 3 ]
 	tables=$(q "$U" "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")
-	[ "$tables" = "audit bundles certificates device_keys devices installs meta provkit_schema psks raw_keys stations templates" ]
+	[ "$tables" = "audit bundles certificates crls device_keys devices installs meta provkit_schema psks raw_keys revocations stations templates" ]
 	[ "$(q "$U" 'SELECT name FROM stations')" = line-1 ]
 	[ "$(q "$U" "SELECT action || '|' || station || '|' || coalesce(device_id, 'NULL') FROM audit")" = "init|line-1|NULL" ]
 	[ "$(q "$U" "SELECT count(*) FROM meta WHERE key IN ('kek_check', 'ca_cert', 'signer_spki')")" = 3 ]
