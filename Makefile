@@ -22,10 +22,11 @@ SAN      ?= 0
 CC       ?= cc
 VERSION  := 0.1.0
 
-# libp11 and p11-kit: keys in a PKCS#11 token (libprov/src/crypto/p11.c); gnutls: key generation there
-PKGS     := libcrypto libcbor jansson sqlite3 libp11 p11-kit-1 gnutls
+# libp11 and p11-kit: keys in a PKCS#11 token (libprov/src/crypto/p11.c); gnutls: key generation there;
+# libpq: the PostgreSQL engine (libprov/src/factory/db_pg.c)
+PKGS     := libcrypto libcbor jansson sqlite3 libpq libp11 p11-kit-1 gnutls
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lcbor -ljansson -lsqlite3 -lp11 -lp11-kit -lgnutls)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lcbor -ljansson -lsqlite3 -lpq -lp11 -lp11-kit -lgnutls)
 
 # WARN, OPT (by SAN), SAN_FLAGS, DEPFLAGS and the project's Mbed TLS: common.mk
 include common.mk

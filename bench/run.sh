@@ -167,6 +167,9 @@ MD
 	fi
 fi
 
+# --- the records in PostgreSQL (issue 14): bench/pg.sh writes the bench:pg block ---
+sh "$top/bench/pg.sh" "$build"
+
 # --- trust store sizes (issue 3): bench/trust.sh writes the bench:trust block ---
 sh "$top/bench/trust.sh" "$build"
 

@@ -11,10 +11,11 @@
 
 const char usage_init[] =
 	"usage: prov init [--home DIR] [--ca-subject DN] [--key-type p256|p384|ed25519]\n"
-	"                 [--ca-cert FILE --ca-key FILE] [--signer-key FILE] [--json]\n"
+	"                 [--ca-cert FILE --ca-key FILE] [--signer-key FILE] [--db postgresql://...]\n"
+	"                 [--station NAME] [--keys-from DIR] [--json]\n"
 	"       prov init [--home DIR] --ca-key pkcs11:URI [--ca-cert FILE | --ca-subject DN]\n"
 	"                 [--signer-key pkcs11:URI|FILE] [--pkcs11-generate]\n"
-	"                 [--pkcs11-module PATH] [--pin-file FILE] [--json]\n"
+	"                 [--pkcs11-module PATH] [--pin-file FILE] [--db postgresql://...] [--json]\n"
 	"\n"
 	"Create a factory home (default $PROV_HOME, else ./factory): the database\n"
 	"prov.db, a device-issuing CA, a separate bundle-signing key (P-256) and a\n"
@@ -40,6 +41,14 @@ const char usage_init[] =
 	"                     $PROV_PKCS11_MODULE); recorded in the home\n"
 	"  --pin-file FILE    the token's user PIN, first line (default\n"
 	"                     $PROV_PKCS11_PIN; never on the command line)\n"
+	"  --db URI           keep the records in PostgreSQL (a libpq URI, no password\n"
+	"                     in it: PGPASSFILE or ~/.pgpass), shared by stations;\n"
+	"                     default $PROV_DB, else prov.db in the home (SQLite)\n"
+	"  --station NAME     this station's name, in every audit row (default main)\n"
+	"  --keys-from DIR    join the factory already in --db: its ca.pem, ca.key,\n"
+	"                     signer.key, signer.pub.pem and kek, copied from DIR (the\n"
+	"                     first station's home, carried over by hand), checked\n"
+	"                     against the database; keys never go through it\n"
 	"\n"
 	"A token's key never leaves it: the home records its URI and the module,\n"
 	"not the PIN (docs/pkcs11.md).  Exit 16: module not found, token absent,\n"
@@ -57,6 +66,9 @@ int cmd_init(int argc, char **argv, cli *c)
 		{"ca-key", required_argument, NULL, 'K'},
 		{"signer-key", required_argument, NULL, 'S'},
 		{"pkcs11-generate", no_argument, NULL, 'G'},
+		{"db", required_argument, NULL, 'D'},
+		{"station", required_argument, NULL, 'T'},
+		{"keys-from", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	prov_init_opts o;
@@ -81,6 +93,9 @@ int cmd_init(int argc, char **argv, cli *c)
 		case 'K': o.ca_key = optarg; break;
 		case 'S': o.signer_key = optarg; break;
 		case 'G': o.pkcs11_generate = 1; break;
+		case 'D': o.db = optarg; break;
+		case 'T': o.station = optarg; break;
+		case 'F': o.keys_from = optarg; break;
 		case 'h': return cli_help(c);
 		default: return cli_usage(c, "bad option");
 		}
@@ -98,6 +113,8 @@ int cmd_init(int argc, char **argv, cli *c)
 		                    "(object=LABEL)");
 	o.pkcs11_module = c->token.module;
 	o.pin_file = c->token.pin_file;
+	if (o.db == NULL && getenv("PROV_DB") != NULL && *getenv("PROV_DB") != 0)
+		o.db = getenv("PROV_DB");
 	o.dir = prov_home_dir(c->home);
 	o.passphrase = pass; /* "" is refused by prov_home_init, not taken for none */
 	if (prov_home_init(&o, &e) != PROV_OK)
@@ -110,14 +127,19 @@ int cmd_init(int argc, char **argv, cli *c)
 		char *subj = prov_x509_name_text(X509_get_subject_name(h->ca));
 
 		if (c->json)
-			rc = cli_json(c, json_pack("{s:o, s:o?, s:s, s:b, s:b}", "home", prov_json_text(o.dir, strlen(o.dir)),
+			rc = cli_json(c, json_pack("{s:o, s:o?, s:s, s:b, s:b, s:s, s:s, s:b}", "home",
+			                           prov_json_text(o.dir, strlen(o.dir)),
 			                           "ca_subject", subj != NULL ? prov_json_text(subj, strlen(subj)) : NULL,
 			                           "signer_kid", kid, "ca_imported", o.ca_cert != NULL,
-			                           "passphrase", o.passphrase != NULL));
+			                           "passphrase", o.passphrase != NULL, "station", h->station,
+			                           "database", prov_db_engine_name(h->db), "joined", o.keys_from != NULL));
 		else
-			cli_out("created factory home %s\n  CA:     %s%s\n  signer: kid %s\n  secrets: %s\n",
-			        cli_esc(o.dir), subj != NULL ? cli_esc(subj) : "?", o.ca_cert != NULL ? " (imported)" : "", kid,
-			        o.passphrase != NULL ? "key derived from PROV_PASSPHRASE" : "key file kek (0600)");
+			cli_out("%s factory home %s\n  CA:     %s%s\n  signer: kid %s\n  secrets: %s\n"
+			        "  records: %s, station %s\n",
+			        o.keys_from != NULL ? "joined the factory: station home" : "created", cli_esc(o.dir),
+			        subj != NULL ? cli_esc(subj) : "?", o.ca_cert != NULL ? " (imported)" : "", kid,
+			        o.passphrase != NULL ? "key derived from PROV_PASSPHRASE" : "key file kek (0600)",
+			        o.db != NULL ? "PostgreSQL" : "prov.db (SQLite)", h->station);
 		free(subj);
 	}
 	prov_home_close(h);

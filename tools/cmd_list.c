@@ -7,13 +7,15 @@
 #include "prov/util.h"
 
 const char usage_list[] =
-	"usage: prov list [--home DIR] [--status minted|bundled|installed|pending|revoked] [--json]\n"
+	"usage: prov list [--home DIR] [--status minted|bundled|installed|pending|revoked]\n"
+	"                 [--station NAME] [--json]\n"
 	"\n"
 	"List devices: ID, status, credential generation, bundle counter, template.\n"
 	"--status pending: devices whose newest bundle is issued but not installed\n"
 	"(a `prov install` interrupted, or a bundle not yet delivered).\n"
 	"--status revoked: devices whose current generation is revoked (prov revoke);\n"
 	"such a device lists as revoked whatever else it is.\n"
+	"--station NAME: devices minted at that station (its audit row names it).\n"
 	"--json prints {\"count\": N, \"devices\": [{\"id\", \"status\", \"generation\",\n"
 	"\"bundle_counter\", \"template\", \"created_at\", \"updated_at\"}]}.\n";
 
@@ -60,9 +62,10 @@ int cmd_list(int argc, char **argv, cli *c)
 	static const struct option opts[] = {
 		CLI_COMMON_OPTIONS,
 		{"status", required_argument, NULL, 's'},
+		{"station", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *status = NULL;
+	const char *status = NULL, *station = NULL;
 	prov_home *h = NULL;
 	struct list_ctx l = {c, NULL, 0};
 	prov_err e;
@@ -72,6 +75,7 @@ int cmd_list(int argc, char **argv, cli *c)
 		switch (ch) {
 		case 0: break;
 		case 's': status = optarg; break;
+		case 'S': station = optarg; break;
 		case 'h': return cli_help(c);
 		default: return cli_usage(c, "bad option");
 		}
@@ -88,7 +92,7 @@ int cmd_list(int argc, char **argv, cli *c)
 	l.arr = json_array();
 	if (!c->json)
 		cli_out("%-24s %-10s %4s %8s  %s\n", "DEVICE", "STATUS", "GEN", "BUNDLES", "TEMPLATE");
-	if (prov_records_devices(h->db, status, one, &l, &e) != PROV_OK) {
+	if (prov_records_devices(h->db, status, station, one, &l, &e) != PROV_OK) {
 		rc = cli_fail(c, &e);
 		goto out;
 	}

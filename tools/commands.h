@@ -27,6 +27,7 @@ COMMAND(thread_pskc);
 COMMAND(thread_pskd);
 COMMAND(revoke);
 COMMAND(crl);
+COMMAND(db_migrate);
 
 #undef COMMAND
 

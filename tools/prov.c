@@ -47,6 +47,7 @@ static const struct command commands[] = {
 	{"receipt", "verify", cmd_receipt_verify, usage_receipt_verify, "check a device's install receipt and record the install", WRITES},
 	{"install", NULL, cmd_install, usage_install, "provision devices over serial ports (SMP), many at once", WRITES},
 	{"thread", "pskc", cmd_thread_pskc, usage_thread_pskc, "derive a Thread network's PSKc from its passphrase", READS},
+	{"db", "migrate", cmd_db_migrate, usage_db_migrate, "move the factory's records into PostgreSQL (stations share it)", READS},
 	{"thread", "pskd", cmd_thread_pskd, usage_thread_pskd, "generate or check a Thread joiner credential (PSKd)", READS},
 	{"revoke", NULL, cmd_revoke, usage_revoke, "revoke a device's credentials (CRL, PSK table), optionally with a wipe bundle", WRITES},
 	{"crl", NULL, cmd_crl, usage_crl, "issue the next certificate revocation list (X.509 v2, signed by the CA)", WRITES},

@@ -156,14 +156,12 @@ int pa_install_push(pa_agent *a, const uint8_t *buf, size_t len)
 int pa_install_finish(pa_agent *a, uint8_t *receipt, size_t cap, size_t *receipt_len)
 {
 	const uint8_t *payload = NULL;
-	size_t plen = 0, dlen = 0;
+	size_t plen = 0, dlen = 0, rlen;
 	uint8_t digest[32];
 	pa_check chk;
-	pa_receipt_in rin;
 	int rc = a->push_err;
 
-	if (receipt_len != NULL)
-		*receipt_len = 0;
+	*receipt_len = 0;
 	if (rc == PA_OK && !a->started)
 		rc = PA_A_STATE;
 	if (rc != PA_OK)
@@ -191,22 +189,17 @@ int pa_install_finish(pa_agent *a, uint8_t *receipt, size_t cap, size_t *receipt
 	rc = pa_keys_check(&a->m);
 	if (rc != PA_OK)
 		goto out;
-	/* everything checked: the only step that writes */
-	rc = pa_store_install(a, digest);
+	/* the receipt before the commit: the commit record carries it, so a power
+	 * cut leaves the old set with its receipt or the new one with this one */
+	rc = pa_receipt_make(a, digest, receipt, cap, &rlen);
 	if (rc != PA_OK)
 		goto out;
-	a->nonce_len = 0;   /* a session nonce serves one install */
-	if (receipt == NULL)
+	/* everything checked and signed: the only step that writes */
+	rc = pa_store_install(a, digest, receipt, rlen);
+	if (rc != PA_OK)
 		goto out;
-	rin.key = PA_KEY_ID_DEVICE;
-	rin.kid = a->kid;
-	rin.device_id = a->device_id;
-	rin.device_id_len = a->device_id_len;
-	rin.counter = a->m.counter;
-	rin.digest = digest;
-	rin.nonce = a->m.nonce;
-	rin.nonce_len = a->m.nonce_len;
-	rc = pa_receipt_make(&rin, receipt, cap, receipt_len);
+	*receipt_len = rlen;
+	a->nonce_len = 0;   /* a session nonce serves one install */
 out:
 	pa_wipe(&a->m, sizeof(a->m));
 	/* The secrets were decrypted in the bundle buffer (and a lab bundle

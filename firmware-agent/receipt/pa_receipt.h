@@ -12,17 +12,9 @@
 
 #include "pa/pa_agent.h"
 
-typedef struct pa_receipt_in {
-	psa_key_id_t key;
-	const uint8_t *kid;         /* 8 bytes */
-	const char *device_id;
-	size_t device_id_len;
-	uint64_t counter;
-	const uint8_t *digest;      /* 32 bytes */
-	const uint8_t *nonce;       /* NULL if none */
-	size_t nonce_len;
-} pa_receipt_in;
-
-int pa_receipt_make(const pa_receipt_in *in, uint8_t *out, size_t cap, size_t *len);
+/* The receipt of the install of a->m (counter, nonce) whose manifest digest is
+ * `digest`, signed by the identity key (PA_KEY_ID_DEVICE), written to out. */
+int pa_receipt_make(const pa_agent *a, const uint8_t digest[32], uint8_t *out, size_t cap,
+                    size_t *len);
 
 #endif

@@ -11,7 +11,8 @@
 #include "verify/pa_verify.h"
 
 #define HDR 8
-#define RECEIPT_HEAD 40   /* bundle SHA-256, counter (u64 LE), then the receipt */
+#define COMMIT_HEAD 48   /* the commit record's head (store/pa_store.c); the receipt follows */
+#define SHA_REC 40       /* PA_UID_RECEIPT: bundle SHA-256, counter (u64 LE) */
 
 /* ---- request bodies: a map with text keys, read with the agent's reader --- */
 
@@ -92,38 +93,45 @@ static const uint8_t *get_str(req *q, const char *k, int major, size_t min, size
 
 /* ---- the receipt of the installed set, kept in storage ------------------------ */
 
+/* The receipt is the commit record's tail (store/pa_store.c: it is written
+ * with the set it belongs to, in the one write that commits both).  This
+ * server's own record keeps only the SHA-256 of the bundle it came from, with
+ * the counter, to answer a repeated commit; written after the commit, so a cut
+ * between the two loses only that (status still carries the receipt). */
 static void load_receipt(pa_smp *s)
 {
-	uint8_t buf[RECEIPT_HEAD + PA_RECEIPT_MAX];
+	uint8_t buf[COMMIT_HEAD + PA_RECEIPT_MAX];
 	size_t len = 0, i;
 	uint64_t ctr = 0;
 	const pa_port *p = s->a->port;
 
 	s->receipt_len = 0;
-	if (p->get(p->ctx, PA_UID_RECEIPT, buf, sizeof(buf), &len) != PA_PORT_OK ||
-	    len <= RECEIPT_HEAD)
+	if (s->a->installed.counter == 0 ||
+	    p->get(p->ctx, PA_UID_COMMIT, buf, sizeof(buf), &len) != PA_PORT_OK ||
+	    len <= COMMIT_HEAD)
+		return;
+	memcpy(s->receipt, buf + COMMIT_HEAD, len - COMMIT_HEAD);
+	s->receipt_len = len - COMMIT_HEAD;
+	if (p->get(p->ctx, PA_UID_RECEIPT, buf, SHA_REC, &len) != PA_PORT_OK || len != SHA_REC)
 		return;
 	for (i = 0; i < 8; i++)
 		ctr |= (uint64_t)buf[32 + i] << (8 * i);
-	if (ctr != s->a->installed.counter || ctr == 0)
-		return;
-	memcpy(s->last_sha, buf, 32);
-	memcpy(s->receipt, buf + RECEIPT_HEAD, len - RECEIPT_HEAD);
-	s->receipt_len = len - RECEIPT_HEAD;
+	if (ctr == s->a->installed.counter)
+		memcpy(s->last_sha, buf, 32);
 }
 
-static void store_receipt(pa_smp *s)
+static void store_sha(pa_smp *s)
 {
-	uint8_t buf[RECEIPT_HEAD + PA_RECEIPT_MAX];
+	uint8_t buf[SHA_REC];
 	size_t i;
 	const pa_port *p = s->a->port;
 
 	memcpy(buf, s->last_sha, 32);
 	for (i = 0; i < 8; i++)
 		buf[32 + i] = (uint8_t)(s->a->installed.counter >> (8 * i));
-	memcpy(buf + RECEIPT_HEAD, s->receipt, s->receipt_len);
-	/* best effort: the install is committed; status then lacks the receipt */
-	(void)p->set(p->ctx, PA_UID_RECEIPT, buf, RECEIPT_HEAD + s->receipt_len);
+	/* best effort: without it a repeated commit after a restart is refused
+	 * (PA_A_STATE); status answers the receipt either way */
+	(void)p->set(p->ctx, PA_UID_RECEIPT, buf, SHA_REC);
 }
 
 /* ---- commands ----------------------------------------------------------------- */
@@ -276,18 +284,18 @@ static int commit(pa_smp *s, req *q, pa_cbw *w)
 	}
 	rc = pa_install_finish(a, s->receipt, sizeof(s->receipt), &s->receipt_len);
 	if (rc != PA_OK) {
+		/* nothing committed: the installed set and its receipt as they were
+		 * (finish signs into s->receipt before it commits) */
+		load_receipt(s);
 		memcpy(s->fail_sha, sha, 32);
 		s->fail_rc = rc;
-		if (rc < PA_R_BUFFER || rc > PA_R_SIGN)
-			return rc;
+		return rc;
 	}
-	/* committed (a receipt failure leaves it committed, without a receipt) */
+	/* committed, with its receipt */
 	s->fail_rc = 0;
 	memcpy(s->last_sha, sha, 32);
-	store_receipt(s);
+	store_sha(s);
 	(void)pa_agent_new_nonce(a, PA_SMP_NONCE_LEN);
-	if (rc != PA_OK)
-		return rc;
 	commit_answer(s, w);
 	return PA_OK;
 }

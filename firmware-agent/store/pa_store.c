@@ -9,10 +9,13 @@
 #include "store/pa_store.h"
 #include "verify/pa_verify.h"
 
-#define COMMIT_LEN 48
+#define COMMIT_LEN 48   /* the commit record's head; the install's receipt follows it */
+#define COMMIT_MAX (COMMIT_LEN + PA_RECEIPT_MAX)
 #define INDEX_HEAD 8
 #define INDEX_ENTRY 16
 #define INDEX_MAX (INDEX_HEAD + PA_ENTRIES_MAX * INDEX_ENTRY)
+/* one buffer per frame serves the commit record, the index and clean() */
+#define BUF_MAX (COMMIT_MAX > INDEX_MAX ? COMMIT_MAX : INDEX_MAX)
 
 #if PA_UID_REC_INDEX != PA_UID_RECS - 1
 #error "clean() removes records from the highest number down: the index must be the last"
@@ -108,7 +111,9 @@ static int rec_remove_if_present(const pa_port *p, uint64_t uid)
 
 /*
  * Remove every record and key generation g may hold, but never the generation
- * the commit record on storage names.
+ * the commit record on storage names.  c is the caller's scratch buffer
+ * (COMMIT_MAX bytes) for reading the commit record: the callers' own buffers,
+ * free by then, so the record's receipt tail costs no second frame.
  *
  * Every removal of a generation goes through here (recovery's cleanup, an
  * install's clearing of its target and retiring of the old set), and each
@@ -132,15 +137,14 @@ static int rec_remove_if_present(const pa_port *p, uint64_t uid)
  * read-only (no recovery, no removal).  The re-read makes a stale view fail
  * closed instead of destroying the committed set.
  */
-static int clean(const pa_port *p, unsigned g)
+static int clean(const pa_port *p, unsigned g, uint8_t c[BUF_MAX])
 {
-	uint8_t c[COMMIT_LEN];
 	size_t len = 0;
 	unsigned i;
 	int rc, st;
 
 	c[4] = (uint8_t)g;   /* a record too short to name a generation names g */
-	st = p->get(p->ctx, PA_UID_COMMIT, c, sizeof(c), &len);
+	st = p->get(p->ctx, PA_UID_COMMIT, c, COMMIT_MAX, &len);
 	if (st != PA_PORT_NOT_FOUND && (st != PA_PORT_OK || c[4] == g))
 		return st == PA_PORT_OK ? PA_S_CHANGED : port_err(st);
 	/* the index first (the highest record number, pa_config.h): a
@@ -155,11 +159,10 @@ static int clean(const pa_port *p, unsigned g)
 
 /* ---- records ---------------------------------------------------------------------- */
 
-static int read_index(const pa_port *p, pa_installed *in)
+static int read_index(const pa_port *p, pa_installed *in, uint8_t buf[BUF_MAX])
 {
-	uint8_t buf[INDEX_MAX];
 	size_t len = 0, i;
-	int st = p->get(p->ctx, PA_UID_SET(in->gen, PA_UID_REC_INDEX), buf, sizeof(buf), &len);
+	int st = p->get(p->ctx, PA_UID_SET(in->gen, PA_UID_REC_INDEX), buf, INDEX_MAX, &len);
 
 	if (st != PA_PORT_OK)
 		return st == PA_PORT_NOT_FOUND || st == PA_PORT_TOO_BIG ? PA_S_CORRUPT : port_err(st);
@@ -207,7 +210,7 @@ int pa_store_recover(pa_agent *a)
 {
 	const pa_port *p = a->port;
 	pa_installed *in = &a->installed;
-	uint8_t buf[COMMIT_LEN];
+	uint8_t buf[BUF_MAX];   /* the commit record, then the index, then clean()'s */
 	size_t len = 0;
 	unsigned g;
 	int st, rc;
@@ -216,7 +219,7 @@ int pa_store_recover(pa_agent *a)
 	in->gen = PA_GEN_NONE;
 	st = p->get(p->ctx, PA_UID_COMMIT, buf, sizeof(buf), &len);
 	if (st == PA_PORT_OK) {
-		if (len != COMMIT_LEN || get32(buf) != COMMIT_MAGIC ||
+		if (len < COMMIT_LEN || get32(buf) != COMMIT_MAGIC ||
 		    (buf[4] > 1 && buf[4] != PA_GEN_NONE))
 			return PA_S_CORRUPT;
 		in->gen = buf[4];
@@ -226,7 +229,7 @@ int pa_store_recover(pa_agent *a)
 		return st == PA_PORT_TOO_BIG ? PA_S_CORRUPT : port_err(st);
 	}
 	if (in->gen != PA_GEN_NONE) {
-		rc = read_index(p, in);
+		rc = read_index(p, in, buf);
 		if (rc != PA_OK)
 			return rc;
 	}
@@ -234,7 +237,7 @@ int pa_store_recover(pa_agent *a)
 	for (g = 0; g < 2 && a->n_signers != 0; g++) {
 		if (g == in->gen)
 			continue;
-		rc = clean(p, g);
+		rc = clean(p, g, buf);   /* the commit record is read: buf is free */
 		if (rc != PA_OK)
 			return rc;
 	}
@@ -269,12 +272,13 @@ static int write_entry(pa_agent *a, unsigned g, unsigned i, pa_slot_entry *out)
 	return rc;
 }
 
-PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32])
+PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32], const uint8_t *receipt,
+                                 size_t receipt_len)
 {
 	const pa_port *p = a->port;
 	const pa_manifest *m = &a->m;
 	pa_installed next;
-	uint8_t buf[INDEX_MAX];
+	uint8_t buf[BUF_MAX];   /* also clean()'s */
 	unsigned old = a->installed.gen, g = old == 0 ? 1u : 0u, i;
 	size_t len;
 	int rc;
@@ -283,7 +287,7 @@ PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32])
 	next.gen = m->wipe ? PA_GEN_NONE : (uint8_t)g;
 	next.counter = m->counter;
 	memcpy(next.digest, digest, 32);
-	rc = clean(p, g);   /* normally a no-op: recovery removed leftovers */
+	rc = clean(p, g, buf);   /* normally a no-op: recovery removed leftovers */
 	if (rc != PA_OK)
 		goto fail;
 	if (!m->wipe) {
@@ -304,25 +308,26 @@ PA_NOINLINE int pa_store_install(pa_agent *a, const uint8_t digest[32])
 		if (rc != PA_OK)
 			goto fail;
 	}
-	/* the one write that makes the new set current */
+	/* the one write that makes the new set, and its receipt, current */
 	put32(buf, COMMIT_MAGIC);
 	put32(buf + 4, next.gen);   /* generation, 3 zero bytes */
 	put32(buf + 8, (uint32_t)next.counter);
 	put32(buf + 12, (uint32_t)(next.counter >> 32));
 	memcpy(buf + 16, next.digest, 32);
-	rc = rec_set(p, PA_UID_COMMIT, buf, COMMIT_LEN);
+	memcpy(buf + COMMIT_LEN, receipt, receipt_len);
+	rc = rec_set(p, PA_UID_COMMIT, buf, COMMIT_LEN + receipt_len);
 	if (rc != PA_OK)
 		goto fail;
 	a->installed = next;
 	/* the old set is garbage now; if this is cut short, the next start
 	 * (or the next install's clean) finishes it */
 	if (old != PA_GEN_NONE)
-		(void)clean(p, old);
+		(void)clean(p, old, buf);
 	if (a->kg_hook != NULL)   /* keys made on the device: adopted now, or garbage */
 		(void)a->kg_hook(a, 1, &next);
 	return PA_OK;
 fail:
 	if (rc != PA_S_POWER)
-		(void)clean(p, g);
+		(void)clean(p, g, buf);
 	return rc;
 }

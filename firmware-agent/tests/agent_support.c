@@ -17,6 +17,9 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include "prov/cbor.h"
+#include "prov/cose.h"
+
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -198,6 +201,55 @@ int signer_from_pem(const char *path, pa_signer *s)
 	OPENSSL_free(der);
 	EVP_PKEY_free(k);
 	return ok ? 0 : -1;
+}
+
+/* The EVP key of a P-256 point 04 || x || y (NULL if it is none). */
+static EVP_PKEY *pub_key(const uint8_t pub[65])
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *k = NULL;
+
+	if (bld == NULL || ctx == NULL ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 65) ||
+	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		k = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return k;
+}
+
+int receipt_names(const uint8_t *r, size_t n, const uint8_t pub[65], uint64_t counter,
+                  const uint8_t digest[32])
+{
+	EVP_PKEY *k = pub_key(pub);
+	prov_cose_sign1_info info;
+	prov_err e;
+	cbor_item_t *pl = NULL;
+	const cbor_item_t *ctr, *dg;
+	int64_t v;
+	int ok = 0;
+
+	memset(&e, 0, sizeof(e));
+	if (k == NULL || n == 0 ||
+	    prov_cose_sign1_verify(&k, 1, r, n, NULL, 0, 0, &info, &e) != PROV_OK ||
+	    info.alg != -7 || prov_cbor_decode(info.payload, info.payload_len, &pl, &e) != PROV_OK ||
+	    !cbor_isa_map(pl))
+		goto out;
+	ctr = prov_cbor_map_get_int(pl, 3);
+	dg = prov_cbor_map_get_int(pl, 4);
+	ok = ctr != NULL && prov_cbor_get_int(ctr, &v) == 0 && (uint64_t)v == counter && dg != NULL &&
+	     cbor_isa_bytestring(dg) && cbor_bytestring_length(dg) == 32 &&
+	     memcmp(cbor_bytestring_handle(dg), digest, 32) == 0;
+out:
+	if (pl != NULL)
+		cbor_decref(&pl);
+	EVP_PKEY_free(k);
+	return ok;
 }
 
 int write_pub_pem(const char *path, const uint8_t pub[65])

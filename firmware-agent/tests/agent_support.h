@@ -35,6 +35,10 @@ int run(const char *fmt, ...);
 int load_file(const char *path, uint8_t **buf, size_t *len);
 int signer_from_pem(const char *path, pa_signer *s);
 int write_pub_pem(const char *path, const uint8_t pub[65]);
+/* r (n bytes) is a receipt that verifies with the P-256 key pub (libprov's
+ * OpenSSL COSE code, not the agent's) and names counter and digest: 1, else 0. */
+int receipt_names(const uint8_t *r, size_t n, const uint8_t pub[65], uint64_t counter,
+                  const uint8_t digest[32]);
 /* A test's work directory (mkdtemp of tmpl, "/tmp/pa-...-XXXXXX", rewritten in
  * place) holding a device directory "dev" whose device ID is "X"; devdir gets
  * its path.  0 on success. */

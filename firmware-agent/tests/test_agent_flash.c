@@ -17,6 +17,8 @@
  *     the agent's set read through pa_lookup_* equals the old or the new set
  *     byte for byte (data, profiles, public keys, PSK derivations);
  *   - every PSA key the index names exists and works (sign and verify, derive);
+ *   - the set's receipt is in storage: the old one as it was, or one that
+ *     verifies with the device key (OpenSSL) and names the new set;
  *   - the store takes a further install.
  * With --bench: flash written per install and per rotation, and the erase
  * budget (docs/benchmarks.md, bench/flash.sh).
@@ -197,6 +199,39 @@ static int lsnap_equal(const lsnap *a, const lsnap *b)
 		    (a->len[i] > 0 && memcmp(a->data[i], b->data[i], a->len[i]) != 0))
 			return 0;
 	return 1;
+}
+
+/* a and b hold the same records, but the receipt the commit record carries
+ * (after its 48-byte head) may differ: ECDSA signs differently each time. */
+static int lsnap_equal_but_receipt(const lsnap *a, const lsnap *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		if (a->uid[i] != b->uid[i] || a->flags[i] != b->flags[i])
+			return 0;
+		if (a->uid[i] == PA_UID_COMMIT ? a->len[i] <= 48 || b->len[i] <= 48 ||
+		                                         memcmp(a->data[i], b->data[i], 48) != 0
+		                               : a->len[i] != b->len[i] ||
+		                                         (a->len[i] > 0 &&
+		                                          memcmp(a->data[i], b->data[i], a->len[i]) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* The committed set's receipt is in storage (the commit record's tail): it
+ * verifies with the device key and names the set the agent holds. */
+static int stored_receipt_ok(void)
+{
+	uint8_t buf[48 + PA_RECEIPT_MAX + 1];
+	size_t len = 0;
+
+	return P.get(NULL, PA_UID_COMMIT, buf, sizeof(buf), &len) == PA_PORT_OK && len > 48 &&
+	       len <= 48 + PA_RECEIPT_MAX &&
+	       receipt_names(buf + 48, len - 48, A.pub, A.installed.counter, A.installed.digest);
 }
 
 /* ---- what the agent holds: its set through pa_lookup_*, keys used -------------------- */
@@ -456,8 +491,12 @@ static int after_cut(const scen *s, const blob *further, const view *furtherv, c
 			snprintf(why, cap, "a lookup or a key failed");
 			goto out;
 		}
-		is_old = lsnap_equal(&now, &s->olds) && view_equal(v, &s->oldv);
-		is_new = lsnap_equal(&now, &s->news) && view_equal(v, &s->newv) && pool_ok();
+		/* the old set with its receipt (byte for byte: the store as it
+		 * was), or the new one with a receipt that names it */
+		is_old = lsnap_equal(&now, &s->olds) && view_equal(v, &s->oldv) &&
+		         (A.installed.counter == 0 || stored_receipt_ok());
+		is_new = lsnap_equal_but_receipt(&now, &s->news) && view_equal(v, &s->newv) &&
+		         pool_ok() && stored_receipt_ok();
 		break;
 	}
 	if (is_old == is_new) {

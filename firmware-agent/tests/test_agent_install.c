@@ -11,7 +11,9 @@
  * - a power cut before and after every write (records and keys) of a full
  *   install, two rotations and a wipe: after each, a second opener (read-only)
  *   sees exactly the old or the new set and writes nothing, and a reboot must
- *   recover to exactly the old or exactly the new storage, with working lookups;
+ *   recover to exactly the old or exactly the new storage, with working lookups,
+ *   and with that set's receipt in storage (the commit record carries it: the
+ *   old set's byte for byte, or the new set's, verified with OpenSSL);
  * - two agents on one storage: a read-only opener never writes (no recovery,
  *   no identity key, no install); an agent whose view went stale (another
  *   writer committed since it read storage) never removes the generation the
@@ -314,6 +316,51 @@ out:
 	return ok;
 }
 
+
+/* The receipt the commit record carries (its tail after the 48-byte head,
+ * read through the port) into receipt/receipt_len; 0 if there is none. */
+static int stored_receipt(void)
+{
+	uint8_t buf[48 + PA_RECEIPT_MAX + 1];
+	size_t len = 0;
+
+	receipt_len = 0;
+	if (plain->get(plain->ctx, PA_UID_COMMIT, buf, sizeof(buf), &len) != PA_PORT_OK ||
+	    len <= 48 || len > 48 + PA_RECEIPT_MAX)
+		return 0;
+	memcpy(receipt, buf + 48, len - 48);
+	receipt_len = len - 48;
+	return 1;
+}
+
+/* The stored receipt is the one the install of bundle (counter) signed. */
+static int stored_receipt_ok(uint64_t counter, const blob *bundle)
+{
+	return stored_receipt() && receipt_ok(counter, bundle, NULL);
+}
+
+/* a and b hold the same files, byte for byte, but for the receipt in the
+ * commit record (ECDSA signs differently each time): its head the same, and a
+ * receipt in both. */
+static int snap_equal_but_receipt(const snap *a, const snap *b)
+{
+	char commit[64];
+	size_t i;
+
+	snprintf(commit, sizeof(commit), "pa-%016" PRIx64 ".rec", (uint64_t)PA_UID_COMMIT);
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		int is_commit = strcmp(a->name[i], commit) == 0;
+
+		if (strcmp(a->name[i], b->name[i]) != 0 ||
+		    (is_commit ? a->len[i] <= 48 || b->len[i] <= 48 || memcmp(a->data[i], b->data[i], 48)
+		               : a->len[i] != b->len[i] ||
+		                     (a->len[i] > 0 && memcmp(a->data[i], b->data[i], a->len[i]))))
+			return 0;
+	}
+	return 1;
+}
 
 static void expect_reject(const char *what, const blob *b, int want);
 
@@ -758,8 +805,12 @@ static void power_cuts(const char *what, const snap *old, const blob *b, int old
 			second_opener(what, k, after, old_set, old_ctr, new_set, new_ctr);
 			rc = restart();
 			snap_take(devdir, &now);
-			is_old = snap_equal(&now, old) && state_is(old_set, old_ctr);
-			is_new = snap_equal(&now, &clean) && state_is(new_set, new_ctr);
+			/* the old set with its receipt (the commit record unchanged,
+			 * so byte for byte), or the new one with the receipt of b */
+			is_old = snap_equal(&now, old) && state_is(old_set, old_ctr) &&
+			         (old_ctr == 0 || stored_receipt());
+			is_new = snap_equal_but_receipt(&now, &clean) && state_is(new_set, new_ctr) &&
+			         stored_receipt_ok(new_ctr, b);
 			cuts_tried++;
 			if (rc != PA_OK || is_old == is_new) {
 				cuts_bad++;
@@ -1043,7 +1094,16 @@ int main(int argc, char **argv)
 	CHECK_MSG(rc == PA_OK, "install b1: %d", rc);
 	CHECK(state_is(1, 1));
 	CHECK(receipt_ok(1, &b1, NULL));
-	CHECK(restart() == PA_OK && state_is(1, 1));   /* survives a reboot */
+	{
+		/* committed with the set: storage holds the receipt returned,
+		 * byte for byte, and keeps it over a reboot */
+		uint8_t got[PA_RECEIPT_MAX];
+		size_t got_len = receipt_len;
+
+		memcpy(got, receipt, receipt_len);
+		CHECK(restart() == PA_OK && state_is(1, 1));   /* survives a reboot */
+		CHECK(stored_receipt() && receipt_len == got_len && memcmp(receipt, got, got_len) == 0);
+	}
 	snap_take(devdir, &s1);
 
 	/* rejections, storage unchanged */

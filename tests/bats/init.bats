@@ -97,7 +97,8 @@ key_pub() { openssl pkey -in "$1" -pubout ${2:+-passin "pass:$2"}; }
 	echo "$output" | HOME_DIR="$PROV_HOME" KID="$kid" $PY -c '
 import json, os, sys
 j = json.load(sys.stdin)
-assert set(j) == {"home", "ca_subject", "ca_imported", "signer_kid", "passphrase"}, j
+assert set(j) == {"home", "ca_subject", "ca_imported", "signer_kid", "passphrase", "station", "database", "joined"}, j
+assert j["station"] == "main" and j["database"] == "sqlite" and j["joined"] is False, j
 assert j["home"] == os.environ["HOME_DIR"], j
 assert j["ca_subject"] == "CN=provkit Device CA,O=provkit factory", j
 assert j["ca_imported"] is False and j["passphrase"] is False, j
@@ -198,11 +199,11 @@ assert j["signer_kid"] == os.environ["KID"], (j, os.environ["KID"])
 	run --separate-stderr "$PROV" init --json
 	assert_status 0
 	kid=$(echo "$output" | $PY -c 'import json,sys; print(json.load(sys.stdin)["signer_kid"])')
-	[ "$(db 'PRAGMA user_version')" = 2 ]
+	[ "$(db 'PRAGMA user_version')" = 3 ]
 	[ "$(db 'PRAGMA journal_mode')" = wal ]
 	tables=$(db "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name" | tr '\n' ' ')
 	echo "tables: $tables"
-	for t in audit bundles certificates device_keys devices installs meta psks raw_keys templates; do
+	for t in audit bundles certificates device_keys devices installs meta psks raw_keys stations templates; do
 		case " $tables" in *" $t "*) ;; *) echo "missing table $t" >&2; return 1 ;; esac
 	done
 	[ "$(db 'SELECT count(*) FROM devices')" = 0 ]

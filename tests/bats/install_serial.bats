@@ -59,7 +59,7 @@ status() {
 
 # The manifest digest of the stored bundle of device $1 with counter $2, by cbor2.
 bundle_digest() {
-	sqlite3 "$PROV_HOME/prov.db" "SELECT hex(data) FROM bundles WHERE device_id='$1' AND counter=$2" |
+	db "SELECT hex(data) FROM bundles WHERE device_id='$1' AND counter=$2" |
 		"$PY" -c '
 import cbor2, hashlib, sys
 b = bytes.fromhex(sys.stdin.read().strip())

@@ -2,9 +2,10 @@
 # layers.bats - the host library's architecture, checked on the source tree:
 # its folders are layers with no include upward (scripts/layers.sh); one module
 # speaks SQL (factory/records.c, the schema in factory/schema.c); one file
-# calls SQLite (factory/db_sqlite.c) and no public header or tool names it; one
-# file knows how a sealed secret is bound to its row (factory/vault.c).  Each
-# check also runs on a copy with one violation planted, and must find it.
+# calls SQLite (factory/db_sqlite.c), one libpq (factory/db_pg.c), and no
+# public header or tool names either; one file knows how a sealed secret is
+# bound to its row (factory/vault.c).  Each check also runs on a copy with one
+# violation planted, and must find it.
 
 bats_require_minimum_version 1.5.0
 load helper
@@ -79,6 +80,24 @@ copy_tree() {
 	printf 'int f(void *d) { return sqlite3_db_readonly(d, "main"); }\n' >> "$T/tree/tools/cli.c"
 	run sqlite_files "$T/tree"
 	[ "$output" = "$(printf 'libprov/include/prov/home.h\nlibprov/src/factory/db_sqlite.c\ntools/cli.c')" ]
+}
+
+# Files that call libpq: a PQ function or PG type, or its header.
+libpq_files() { # root
+	(cd "$1" && grep -rlE '\<PQ[a-z][A-Za-z]*\(|\<PG(conn|result)\>|<libpq-fe\.h>' libprov tools | sort)
+}
+
+@test "layers: only factory/db_pg.c calls libpq; no public header or tool includes libpq-fe.h" {
+	run libpq_files "$REPO"
+	[ "$status" -eq 0 ]
+	[ "$output" = "libprov/src/factory/db_pg.c" ]
+	run grep -rlE 'libpq-fe|\<PQ[a-z][A-Za-z]*\(' "$REPO/libprov/include" "$REPO/tools"
+	[ "$status" -eq 1 ]
+	copy_tree
+	printf '#include <libpq-fe.h>\n' >> "$T/tree/libprov/include/prov/db.h"
+	printf 'int g(void *c) { return PQstatus(c); }\n' >> "$T/tree/libprov/src/factory/records.c"
+	run libpq_files "$T/tree"
+	[ "$output" = "$(printf 'libprov/include/prov/db.h\nlibprov/src/factory/db_pg.c\nlibprov/src/factory/records.c')" ]
 }
 
 @test "layers: the AAD that binds a sealed secret to its row is written in one file (factory/vault.c)" {

@@ -123,7 +123,7 @@ teardown() {
 	[ "$(grep -c 'Type: Private key (EC/ECDSA-SECP256R1)' "$T/priv.txt")" = 2 ]
 	[ "$(grep -c 'CKA_SENSITIVE' "$T/priv.txt")" = 2 ]
 	[ "$(grep -c 'CKA_NEVER_EXTRACTABLE' "$T/priv.txt")" = 2 ]
-	! grep -q 'CKA_EXTRACTABLE' "$T/priv.txt"
+	if grep -q 'CKA_EXTRACTABLE' "$T/priv.txt"; then false; fi
 	# the home records where the keys are, never the PIN
 	uri=$(db "SELECT value FROM meta WHERE key = 'ca_key_uri'")
 	[[ "$uri" == "pkcs11:token=factory;id=%"*";object=ca" ]]
@@ -394,7 +394,7 @@ EOF
 	bad_serial=$(db "SELECT upper(serial) FROM certificates WHERE device_id = 'bad'")
 	good_serial=$(db "SELECT upper(serial) FROM certificates WHERE device_id = 'good'")
 	grep -q "Serial Number: $bad_serial" "$T/crl.txt"
-	! grep -q "$good_serial" "$T/crl.txt"
+	if grep -q "$good_serial" "$T/crl.txt"; then false; fi
 	# a server that checks the CRL: the devices connect with only their installed credentials
 	openssl s_server -accept 127.0.0.1:0 -cert "$PKI/leaf.pem" -key "$PKI/leaf.key" \
 		-cert_chain "$PKI/chain.pem" -Verify 1 -CAfile "$T/ca.pem" -CRL "$T/crl.pem" -crl_check \
@@ -428,7 +428,7 @@ EOF
 	[ "$(jq -r '.payload.wipe // .wipe' <<<"$output")" = true ]
 	"$PROV" export psk-table --format csv --reveal --out "$T/after.csv"
 	grep -q 'p-1' "$T/after.csv" && grep -q 'p-3' "$T/after.csv"
-	! grep -q 'p-2' "$T/after.csv"
+	if grep -q 'p-2' "$T/after.csv"; then false; fi
 	[ "$(( $(wc -l <"$T/before.csv") - $(wc -l <"$T/after.csv") ))" = 1 ]
 	run "$PROV" list --status revoked
 	assert_status 0
@@ -471,7 +471,7 @@ EOF
 	"$PROV" mint --template "$TPL/mqtt-mtls.json" --device a --csr "$T/a.csr" --rotate >/dev/null
 	"$PROV" crl --out "$T/c1.pem" 2>/dev/null
 	[ "$(openssl crl -in "$T/c1.pem" -noout -crlnumber)" = "crlNumber=0x01" ]
-	! openssl crl -in "$T/c1.pem" -noout -text | grep -q "$old"
+	if openssl crl -in "$T/c1.pem" -noout -text | grep -q "$old"; then false; fi
 	"$PROV" mint --template "$TPL/mqtt-mtls.json" --device a --csr "$T/a.csr" --rotate --revoke-previous >/dev/null
 	mid=$(db "SELECT upper(serial) FROM certificates WHERE device_id = 'a' AND generation = 2")
 	"$PROV" crl --der --out "$T/c2.der" 2>/dev/null
@@ -479,10 +479,10 @@ EOF
 	[ "$(openssl crl -inform DER -in "$T/c2.der" -noout -crlnumber)" = "crlNumber=0x02" ]
 	grep -q "Serial Number: $mid" "$T/c2.txt"
 	grep -q 'Superseded' "$T/c2.txt"
-	! grep -q "$old" "$T/c2.txt"
+	if grep -q "$old" "$T/c2.txt"; then false; fi
 	# the device's current generation is not revoked
 	run "$PROV" list --status revoked
-	! grep -q '^a ' <<<"$output"
+	if grep -q '^a ' <<<"$output"; then false; fi
 	# a lower or equal CRL number is refused by the database
 	run sqlite3 "$PROV_HOME/prov.db" "INSERT INTO crls VALUES (2, 0, 0, 0, 'x', 0)"
 	[ "$status" -ne 0 ]

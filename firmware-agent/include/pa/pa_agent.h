@@ -180,9 +180,12 @@ int pa_agent_set_nonce(pa_agent *a, const uint8_t *nonce, size_t len);
 int pa_agent_new_nonce(pa_agent *a, size_t len);
 
 /* Install: begin, push the bundle's bytes in any chunks, finish.  finish
- * verifies everything before storing anything, installs atomically, and writes
- * the receipt (COSE_Sign1 by the device key, docs/agent.md) to receipt (cap >=
- * PA_RECEIPT_MAX recommended).  Secrets are wiped from the context on return. */
+ * verifies everything before storing anything, signs the receipt (COSE_Sign1
+ * by the device key, docs/agent.md) into receipt (required; cap >=
+ * PA_RECEIPT_MAX recommended), then installs atomically: the commit record
+ * carries the receipt, so the set and its receipt are committed together.
+ * *receipt_len is non-zero only if the install committed.  Secrets are wiped
+ * from the context on return. */
 void pa_install_begin(pa_agent *a);
 int pa_install_push(pa_agent *a, const uint8_t *buf, size_t len);
 int pa_install_finish(pa_agent *a, uint8_t *receipt, size_t cap, size_t *receipt_len);

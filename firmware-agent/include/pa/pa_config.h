@@ -76,7 +76,7 @@
 #endif
 #define PA_UID_COMMIT (PA_UID_BASE + 0x01u)
 #define PA_UID_KEYGEN (PA_UID_BASE + 0x02u)   /* pending keygen keys: mask, slots */
-#define PA_UID_RECEIPT (PA_UID_BASE + 0x03u)  /* smp/: the last install's receipt */
+#define PA_UID_RECEIPT (PA_UID_BASE + 0x03u)  /* smp/: SHA-256 of the bundle of the last commit */
 #define PA_UID_REC_PROFILE 0x20u   /* the set's TLS profile */
 #define PA_UID_REC_INDEX 0x21u     /* the set's index of entries */
 #define PA_UID_RECS 0x22u          /* record numbers 0..PA_UID_RECS-1 per generation */

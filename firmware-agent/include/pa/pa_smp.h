@@ -82,7 +82,7 @@ typedef struct pa_smp {
 } pa_smp;
 
 /* After pa_agent_start and pa_keygen_start: a fresh session nonce, the stored
- * receipt of the installed set (storage uid PA_UID_RECEIPT). */
+ * receipt of the installed set (the tail of the commit record, PA_UID_COMMIT). */
 int pa_smp_start(pa_smp *s, pa_agent *a, const pa_smp_io *io, const char *version);
 /* After pa_smp_start: the application that serves connect (NULL: none). */
 void pa_smp_set_app(pa_smp *s, const pa_smp_app *app);

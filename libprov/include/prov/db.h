@@ -35,7 +35,7 @@
 
 #include "prov/err.h"
 
-#define PROV_DB_SCHEMA_VERSION 2
+#define PROV_DB_SCHEMA_VERSION 3
 #define PROV_DB_BUSY_MS_DEFAULT 30000
 /* Statements one connection keeps prepared (the records layer has fewer). */
 #define PROV_DB_STMT_MAX 96
@@ -71,9 +71,49 @@ prov_status prov_db_open(const char *path, int mode, int busy_ms, prov_db **out,
  * the engine could not close cleanly (a statement outside the cache is open). */
 int prov_db_close(prov_db *db);
 
+/* 1 if `name` names a database server (postgresql://... or postgres://...),
+ * 0 for an SQLite file. */
+int prov_db_is_server(const char *name);
+/* 1 if a server name carries a password (a home never stores one). */
+int prov_db_name_has_password(const char *name);
+
+/* The station this connection writes as (audit rows name it); "main" until
+ * set.  At most PROV_DB_STATION_MAX bytes. */
+#define PROV_DB_STATION_MAX 64
+void prov_db_set_station(prov_db *db, const char *station);
+const char *prov_db_station(const prov_db *db);
+
+/* 1 if a read that a write depends on must lock its row (an engine whose
+ * writers run side by side: PostgreSQL, not read-only); 0 for SQLite, whose
+ * writers take the database's lock at begin. */
+int prov_db_row_locks(const prov_db *db);
+
+/* 1 if the last failure was a collision with another station's concurrent
+ * transaction (a unique key it took first, a serialization failure, a
+ * deadlock): after a rollback, running the transaction again sees what the
+ * other committed and ends as it would have if they had taken turns.  Always
+ * 0 on SQLite.  Reading it clears it. */
+int prov_db_conflict(prov_db *db);
+
+/* What the records layer may keep of one read (a device's credentials, read
+ * in one statement for the bundle builder's several lookups): one slot per
+ * connection, with the free function for it.  It is valid only while the
+ * connection stays in the same transaction and writes nothing: the epoch
+ * changes at every begin, commit and rollback, and at prov_db_touch (the
+ * records layer's writes). */
+void prov_db_set_memo(prov_db *db, void *p, void (*free_fn)(void *p));
+void *prov_db_memo(const prov_db *db);
+uint64_t prov_db_epoch(const prov_db *db);
+void prov_db_touch(prov_db *db);
+/* 1 between prov_db_begin and its commit or rollback. */
+int prov_db_in_transaction(const prov_db *db);
+/* Changes at every begin, commit and rollback only: what a transaction wrote
+ * and holds locked stays known to it until then. */
+uint64_t prov_db_tx_epoch(const prov_db *db);
+
 /* 1 if the connection cannot write (opened read-only, or fell back to it). */
 int prov_db_readonly(const prov_db *db);
-/* "sqlite" (the engine's name, for messages and docs). */
+/* "sqlite" or "postgresql" (the engine's name, for messages and docs). */
 const char *prov_db_engine_name(const prov_db *db);
 
 /* Transactions: begin takes the write lock at once (SQLite: BEGIN IMMEDIATE). */

@@ -35,7 +35,9 @@ typedef enum prov_status {
 	PROV_E_BUSY = 10,     /* database locked beyond the busy timeout */
 	PROV_E_CRYPTO = 11,   /* a cryptographic operation failed (not a verification) */
 	PROV_E_PARTIAL = 12,  /* output written without some damaged rows (each named) */
-	/* 13..15: reserved (taken by another change in flight) */
+	PROV_E_DBAUTH = 13,   /* the database server refused our credentials */
+	PROV_E_DBCONN = 14,   /* the database server is unreachable, or went away (restarted) */
+	PROV_E_SCHEMA = 15,   /* the database's schema version is not this build's */
 	PROV_E_TOKEN = 16,    /* PKCS#11: module not loaded, token absent, key not found or of the wrong type */
 	PROV_E_PIN = 17,      /* PKCS#11: PIN missing, wrong or locked (one login attempt, never retried) */
 } prov_status;

@@ -11,6 +11,10 @@
  *   DIR/signer.pub.pem   its public key
  *   DIR/kek              the key-encryption key          (0600; absent when the
  *                        KEK is derived from PROV_PASSPHRASE)
+ *   DIR/db               instead of prov.db: the PostgreSQL URI of a factory
+ *                        database shared by several stations (one line, no
+ *                        password: libpq's PGPASSFILE / ~/.pgpass hold it)
+ *   DIR/station          the station's name (one line; absent: "main")
  *
  * The directory is created with mode 0700.  prov_home_init builds the whole home
  * in a temporary sibling directory and renames it into place, so a failed init
@@ -47,6 +51,14 @@ typedef struct prov_init_opts {
 	int pkcs11_generate;      /* make the keys ca_key and signer_key name in the token */
 	const char *pkcs11_module;/* NULL: $PROV_PKCS11_MODULE */
 	const char *pin_file;     /* NULL: $PROV_PKCS11_PIN only */
+	const char *db;           /* a postgresql:// URI, or NULL for prov.db in the home */
+	const char *station;      /* this station's name, NULL for "main" */
+	/* Join the factory already in `db`: its CA (ca.pem, ca.key), bundle signer
+	 * (signer.key, signer.pub.pem) and, for a KEK file, kek, read from this
+	 * directory (a copy of the first station's home brought over by hand);
+	 * checked against what the database records.  Keys never travel through
+	 * the database. */
+	const char *keys_from;
 } prov_init_opts;
 
 /* How a home opened with keys in a token reaches them (NULLs: the environment,
@@ -70,6 +82,8 @@ enum {
 
 typedef struct prov_home {
 	char *dir;
+	char *db_name;            /* the database: DIR/prov.db, or the URI in DIR/db */
+	char station[PROV_DB_STATION_MAX + 1];
 	prov_db *db;              /* the records (prov/records.h), prepared statements cached */
 	X509 *ca;                 /* PROV_NEED_CA / _CA_CERT */
 	STACK_OF(X509) *ca_chain; /* the CA first, then its issuers */
@@ -112,6 +126,20 @@ prov_status prov_home_open(const char *dir, unsigned need, int busy_ms, prov_hom
 prov_status prov_home_open_with(const char *dir, unsigned need, int busy_ms,
                                 const prov_token_opts *t, prov_home **out, prov_err *e);
 void prov_home_close(prov_home *h);
+
+/* 1 if a station name is valid: 1 to 64 of A-Z a-z 0-9 . _ -, starting with a
+ * letter or digit. */
+int prov_station_name_valid(const char *name);
+
+struct prov_rec_copied;
+
+/* Move the factory of a home whose records are in prov.db (opened, with its
+ * CA certificate: PROV_NEED_CA_CERT) into the empty PostgreSQL database `uri`:
+ * every row with its ids in one transaction, each table counted on both sides
+ * (out: the counts, *n_out entries), then the home's DIR/db names the server.
+ * prov.db is only read, and left as it was. */
+prov_status prov_home_migrate(prov_home *h, const char *uri, struct prov_rec_copied *out, size_t *n_out,
+                              prov_err *e);
 
 /* Path of a file in the home, malloc'd. */
 char *prov_home_path(const prov_home *h, const char *name);

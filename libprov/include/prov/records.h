@@ -36,12 +36,23 @@
  * is malloc'd and NUL-terminated (not counted in *len). */
 prov_status prov_records_meta_set(prov_db *db, const char *key, const void *val, size_t len,
                                   prov_err *e);
+/* The same for a setting that must not exist yet (PROV_E_EXISTS if it does). */
+prov_status prov_records_meta_add(prov_db *db, const char *key, const void *val, size_t len,
+                                  prov_err *e);
 prov_status prov_records_meta_get(prov_db *db, const char *key, uint8_t **val, size_t *len,
                                   prov_err *e);
 
 /* Append to the audit log (append-only).  detail: a JSON text or NULL. */
 prov_status prov_records_audit(prov_db *db, const char *action, const char *device,
                                const char *detail, prov_err *e);
+
+/* ---- stations (issue 14) ------------------------------------------------------- */
+
+/* Register a station of the factory (a duplicate name is PROV_E_EXISTS from
+ * the constraint: look first with prov_records_station_count). */
+prov_status prov_records_station_add(prov_db *db, const char *name, const char *detail, prov_err *e);
+/* How many stations are registered (name NULL), or whether `name` is (0/1). */
+prov_status prov_records_station_count(prov_db *db, const char *name, long long *n, prov_err *e);
 
 /* ---- templates ------------------------------------------------------------------ */
 
@@ -77,6 +88,10 @@ void prov_rec_device_free(prov_rec_device *d);
 prov_status prov_records_device(prov_db *db, const char *id, prov_rec_device *d, prov_err *e);
 /* Its current generation, 0 if the device is not registered. */
 prov_status prov_records_device_generation(prov_db *db, const char *id, int *gen, prov_err *e);
+/* Inside a transaction: look up the generations of n devices at once (a
+ * batch's chunk), so prov_records_device_generation answers for them until
+ * the transaction ends.  Outside one, nothing. */
+prov_status prov_records_device_generations(prov_db *db, char *const *ids, size_t n, prov_err *e);
 
 /* Register a new device (generation 1, status minted) with its template and
  * the key its secrets are encrypted to (NULL: none). */
@@ -108,7 +123,7 @@ typedef struct prov_rec_listed {
  * installed, revoked, or "pending": a bundle issued and not installed).  A
  * device whose current generation is revoked lists as "revoked".  cb returns
  * PROV_OK to go on; another status stops and is returned. */
-prov_status prov_records_devices(prov_db *db, const char *status,
+prov_status prov_records_devices(prov_db *db, const char *status, const char *station,
                                  prov_status (*cb)(void *ctx, const prov_rec_listed *d, prov_err *e),
                                  void *ctx, prov_err *e);
 
@@ -271,5 +286,17 @@ prov_status prov_records_crl_next(prov_db *db, int64_t *number, prov_err *e);
 prov_status prov_records_crl_add(prov_db *db, int64_t number, int64_t this_update,
                                  int64_t next_update, int64_t entries, const char *sha256,
                                  prov_err *e);
+/* ---- copying a factory (prov db migrate) --------------------------------------- */
+
+typedef struct prov_rec_copied {
+	const char *table;
+	long long rows;
+} prov_rec_copied;
+
+/* Copy every row of the factory in src into dst, a PostgreSQL database with
+ * the current schema and no rows (in the caller's transaction on dst), with
+ * the same ids; then count each table on both sides: a difference is
+ * PROV_E_DB.  out (*n_out entries) receives each table's count. */
+prov_status prov_records_copy(prov_db *src, prov_db *dst, prov_rec_copied *out, size_t *n_out, prov_err *e);
 
 #endif

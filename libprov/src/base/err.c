@@ -156,6 +156,9 @@ const char *prov_status_name(prov_status s)
 	case PROV_E_PARTIAL: return "partial";
 	case PROV_E_TOKEN: return "token";
 	case PROV_E_PIN: return "pin";
+	case PROV_E_DBAUTH: return "db-auth";
+	case PROV_E_DBCONN: return "db-unreachable";
+	case PROV_E_SCHEMA: return "db-schema";
 	}
 	return "unknown";
 }

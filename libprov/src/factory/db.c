@@ -19,16 +19,40 @@ struct prov_db {
 	const prov_db_engine *eng;
 	void *conn;
 	int readonly;
+	char station[PROV_DB_STATION_MAX + 1];
+	int in_tx;
+	uint64_t epoch, tx_epoch;
+	void *memo;
+	void (*memo_free)(void *p);
 	size_t n;
 	prov_db_stmt st[PROV_DB_STMT_MAX];
 };
 
-/* The engine a database name asks for.  Today every name is an SQLite file;
- * a second engine is chosen here by its scheme (docs/database.md). */
+int prov_db_is_server(const char *name)
+{
+	return strncmp(name, "postgresql://", 13) == 0 || strncmp(name, "postgres://", 11) == 0;
+}
+
+int prov_db_name_has_password(const char *name)
+{
+	return prov_db_is_server(name) && prov_db_pg_uri_has_password(name);
+}
+
+/* The engine a database name asks for: a postgresql:// URI the PostgreSQL
+ * engine, anything else an SQLite file (docs/database.md). */
 static const prov_db_engine *engine_for(const char *path)
 {
-	(void)path;
-	return &prov_db_sqlite;
+	return prov_db_is_server(path) ? &prov_db_postgresql : &prov_db_sqlite;
+}
+
+void prov_db_set_station(prov_db *db, const char *station)
+{
+	snprintf(db->station, sizeof(db->station), "%s", station);
+}
+
+const char *prov_db_station(const prov_db *db)
+{
+	return db->station;
 }
 
 /* A schema statement in the engine's words: each {word} replaced. */
@@ -99,7 +123,7 @@ static prov_status migrate(prov_db *db, prov_err *e)
 	if (st != PROV_OK)
 		goto out;
 	if (version > target) {
-		st = prov_err_set(e, PROV_E_DB, "database schema version %d is newer than this prov supports (%d)",
+		st = prov_err_set(e, PROV_E_SCHEMA, "database schema version %d is newer than this prov supports (%d)",
 		                  version, target);
 		goto out;
 	}
@@ -137,10 +161,10 @@ static prov_status gate(prov_db *db, prov_err *e)
 	if (st == PROV_OK && version == 0)
 		st = prov_err_set(e, PROV_E_DB, "not a provkit database (no provkit schema)");
 	if (st == PROV_OK && db->readonly && version > target)
-		st = prov_err_set(e, PROV_E_DB, "database schema version %d is newer than this prov supports (%d)",
+		st = prov_err_set(e, PROV_E_SCHEMA, "database schema version %d is newer than this prov supports (%d)",
 		                  version, target);
 	else if (st == PROV_OK && db->readonly && version != target)
-		st = prov_err_set(e, PROV_E_DB,
+		st = prov_err_set(e, PROV_E_SCHEMA,
 		                  "database schema version %d is older than this prov's (%d): a command "
 		                  "that writes migrates it, this one only reads", version, target);
 	return st;
@@ -155,9 +179,12 @@ prov_status prov_db_open(const char *path, int mode, int busy_ms, prov_db **out,
 	if (db == NULL)
 		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 	db->eng = engine_for(path);
+	strcpy(db->station, "main");
 	st = db->eng->open(path, mode, busy_ms, &db->conn, &db->readonly, e);
 	if (st != PROV_OK)
 		goto out;
+	if (db->eng->describe != NULL)
+		path = db->eng->describe(db->conn);
 	if (mode != PROV_DB_CREATE && (st = gate(db, e)) != PROV_OK) {
 		prov_err_wrap(e, "%s", path);
 		goto out;
@@ -182,6 +209,8 @@ int prov_db_close(prov_db *db)
 
 	if (db == NULL)
 		return 0;
+	if (db->memo_free != NULL)
+		db->memo_free(db->memo);
 	for (size_t i = 0; i < db->n; i++)
 		db->eng->finalize(db->st[i].h);
 	if (db->conn != NULL)
@@ -195,6 +224,16 @@ void *prov_db_native(prov_db *db)
 	return db->conn;
 }
 
+int prov_db_row_locks(const prov_db *db)
+{
+	return db->eng->id == PROV_DB_POSTGRESQL && !db->readonly;
+}
+
+int prov_db_conflict(prov_db *db)
+{
+	return db != NULL && db->eng->conflict != NULL && db->eng->conflict(db->conn);
+}
+
 int prov_db_readonly(const prov_db *db)
 {
 	return db->readonly;
@@ -205,18 +244,62 @@ const char *prov_db_engine_name(const prov_db *db)
 	return db->eng->name;
 }
 
+void prov_db_set_memo(prov_db *db, void *p, void (*free_fn)(void *p))
+{
+	if (db->memo_free != NULL)
+		db->memo_free(db->memo);
+	db->memo = p;
+	db->memo_free = free_fn;
+}
+
+void *prov_db_memo(const prov_db *db)
+{
+	return db->memo;
+}
+
+uint64_t prov_db_epoch(const prov_db *db)
+{
+	return db->epoch;
+}
+
+void prov_db_touch(prov_db *db)
+{
+	db->epoch++;
+}
+
+uint64_t prov_db_tx_epoch(const prov_db *db)
+{
+	return db->tx_epoch;
+}
+
+int prov_db_in_transaction(const prov_db *db)
+{
+	return db->in_tx;
+}
+
 prov_status prov_db_begin(prov_db *db, prov_err *e)
 {
-	return db->eng->begin(db->conn, e);
+	prov_status st = db->eng->begin(db->conn, e);
+
+	db->epoch++;
+	db->tx_epoch++;
+	db->in_tx = st == PROV_OK;
+	return st;
 }
 
 prov_status prov_db_commit(prov_db *db, prov_err *e)
 {
+	db->epoch++;
+	db->tx_epoch++;
+	db->in_tx = 0;
 	return db->eng->commit(db->conn, e);
 }
 
 void prov_db_rollback(prov_db *db)
 {
+	db->epoch++;
+	db->tx_epoch++;
+	db->in_tx = 0;
 	db->eng->rollback(db->conn);
 }
 

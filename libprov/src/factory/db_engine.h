@@ -61,11 +61,23 @@ typedef struct prov_db_engine {
 	int64_t (*col_int)(void *stmt, int i);
 	const char *(*col_text)(void *stmt, int i, size_t *len);
 	const uint8_t *(*col_blob)(void *stmt, int i, size_t *len);
+	/* 1 if the last failure was a collision with another writer that running
+	 * the transaction again may resolve (PostgreSQL: a unique key taken by a
+	 * concurrent transaction, a serialization failure, a deadlock), and
+	 * forget it.  NULL: never (SQLite's writers take turns at begin). */
+	int (*conflict)(void *conn);
+	/* How messages name the open database, or NULL for its name as given (a
+	 * server's URI is never printed: PostgreSQL names host, port, database). */
+	const char *(*describe)(void *conn);
 	/* A schema type word ({blob}, {int}, {id}, {seq}) in this engine's SQL. */
 	const char *(*type_word)(const char *word, size_t len);
 } prov_db_engine;
 
 extern const prov_db_engine prov_db_sqlite;
+extern const prov_db_engine prov_db_postgresql;
+
+/* 1 if a PostgreSQL URI carries a password (db_pg.c). */
+int prov_db_pg_uri_has_password(const char *uri);
 
 /* The engine's own connection (sqlite3 * for SQLite): for tests that look at
  * it from outside, never for code above the engine. */
@@ -93,5 +105,14 @@ typedef struct prov_schema_step {
 
 extern const prov_schema_step prov_schema_steps[];
 extern const size_t prov_schema_n_steps;
+
+/* The PostgreSQL engine's own statements (schema.c: the one place for SQL
+ * besides records.c): its schema version table, the migration lock, and the
+ * test for a database that holds someone else's tables. */
+extern const char prov_schema_pg_has_version[];
+extern const char prov_schema_pg_version[];
+extern const char prov_schema_pg_set_version[]; /* then "(version)" */
+extern const char prov_schema_pg_migration_lock[];
+extern const char prov_schema_pg_foreign_tables[];
 
 #endif

@@ -32,7 +32,7 @@
 /* The files a home may hold; init cleans exactly these up on failure. */
 static const char *const home_files[] = {
 	"prov.db", "prov.db-wal", "prov.db-shm", "prov.db-journal",
-	"ca.pem", "ca.key", "signer.key", "signer.pub.pem", "kek",
+	"ca.pem", "ca.key", "signer.key", "signer.pub.pem", "kek", "db", "station",
 };
 
 const char *prov_home_dir(const char *opt)
@@ -128,8 +128,10 @@ static prov_status init_kek(prov_db *db, const char *tmp, const char *pass, prov
 	}
 	if (st == PROV_OK)
 		st = prov_vault_check_seal(kek, check, e);
+	/* Added, never replaced: two first stations racing for one database
+	 * cannot both set the factory's KEK (the second fails on the key). */
 	if (st == PROV_OK)
-		st = prov_records_meta_set(db, "kek_check", check, sizeof(check), e);
+		st = prov_records_meta_add(db, "kek_check", check, sizeof(check), e);
 	prov_kek_wipe(kek);
 	OPENSSL_secure_clear_free(kek, sizeof(*kek));
 	free(path);
@@ -287,9 +289,227 @@ static prov_status init_signer(const prov_init_opts *o, prov_p11 **p11, const ch
 	return st;
 }
 
+int prov_station_name_valid(const char *name)
+{
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	if (n == 0 || n > PROV_DB_STATION_MAX || name[0] == '.' || name[0] == '_' || name[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The public halves a joining station's keys must match, recorded at init:
+ * the CA certificate (DER) and the signer's SubjectPublicKeyInfo. */
+static prov_status record_public(prov_db *db, X509 *ca, EVP_PKEY *signer, prov_err *e)
+{
+	uint8_t *der = NULL, *spki = NULL;
+	size_t spki_len = 0;
+	int n = i2d_X509(ca, &der);
+	prov_status st;
+
+	if (n <= 0)
+		return prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode the CA certificate");
+	st = prov_records_meta_set(db, "ca_cert", der, (size_t)n, e);
+	OPENSSL_free(der);
+	if (st == PROV_OK)
+		st = prov_key_spki(signer, &spki, &spki_len, e);
+	if (st == PROV_OK)
+		st = prov_records_meta_set(db, "signer_spki", spki, spki_len, e);
+	OPENSSL_free(spki);
+	return st;
+}
+
+/* A meta value equals these bytes (a missing one is PROV_E_DB: a factory from
+ * before stations; `prov db migrate` records them). */
+static prov_status meta_matches(prov_db *db, const char *key, const uint8_t *v, size_t n, int *same,
+                                prov_err *e)
+{
+	uint8_t *m = NULL;
+	size_t len = 0;
+	prov_status st = prov_records_meta_get(db, key, &m, &len, e);
+
+	*same = st == PROV_OK && len == n && memcmp(m, v, n) == 0;
+	free(m);
+	return st;
+}
+
+/* Read DIR/name of a joining station's key material. */
+static char *from_path(const prov_init_opts *o, const char *name)
+{
+	return path_join(o->keys_from, name);
+}
+
+/* A joining station: its CA, signer and KEK from o->keys_from, checked against
+ * what the factory database records, copied into the new home `tmp`. */
+static prov_status join_keys(const prov_init_opts *o, prov_db *db, const char *tmp, STACK_OF(X509) **chain,
+                             EVP_PKEY **signer, prov_err *e)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;
+	} files[] = {{"ca.pem", 0644}, {"ca.key", 0600}, {"signer.key", 0600}, {"signer.pub.pem", 0644}};
+	EVP_PKEY *ca_key = NULL, *pub = NULL;
+	uint8_t *der = NULL, *spki = NULL, *mode = NULL, *check = NULL, *buf = NULL;
+	size_t spki_len = 0, mode_len = 0, check_len = 0, len = 0;
+	prov_kek *kek = NULL;
+	char *p = NULL, *q = NULL;
+	int n, same = 0;
+	prov_status st;
+
+	*chain = NULL;
+	*signer = NULL;
+	p = from_path(o, "ca.pem");
+	st = p != NULL ? prov_x509_load_certs(p, chain, e) : prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	free(p);
+	p = from_path(o, "ca.key");
+	if (st == PROV_OK)
+		st = prov_key_load_private(p, o->passphrase, &ca_key, e);
+	if (st == PROV_OK)
+		st = prov_x509_ca_check(sk_X509_value(*chain, 0), ca_key, e);
+	if (st != PROV_OK)
+		goto out;
+	n = i2d_X509(sk_X509_value(*chain, 0), &der);
+	if (n <= 0) {
+		st = prov_err_ssl(e, PROV_E_CRYPTO, "cannot encode the CA certificate");
+		goto out;
+	}
+	st = meta_matches(db, "ca_cert", der, (size_t)n, &same, e);
+	if (st == PROV_OK && !same)
+		st = prov_err_set(e, PROV_E_VERIFY, "%s/ca.pem is not this factory's CA (the database records "
+		                  "another): bring the CA of the station that made the factory", o->keys_from);
+	if (st != PROV_OK)
+		goto out;
+	free(p);
+	p = from_path(o, "signer.key");
+	st = prov_key_load_private(p, o->passphrase, signer, e);
+	if (st == PROV_OK)
+		st = prov_key_spki(*signer, &spki, &spki_len, e);
+	if (st == PROV_OK)
+		st = meta_matches(db, "signer_spki", spki, spki_len, &same, e);
+	if (st == PROV_OK && !same)
+		st = prov_err_set(e, PROV_E_VERIFY, "%s/signer.key is not this factory's bundle signer (the "
+		                  "database records another)", o->keys_from);
+	free(q);
+	q = from_path(o, "signer.pub.pem");
+	if (st == PROV_OK)
+		st = prov_key_load_public(q, &pub, e);
+	if (st == PROV_OK && EVP_PKEY_eq(pub, *signer) != 1)
+		st = prov_err_set(e, PROV_E_VERIFY, "%s/signer.pub.pem is not signer.key's public key", o->keys_from);
+	if (st != PROV_OK)
+		goto out;
+	/* The KEK: the factory's file, or the passphrase it is derived from. */
+	st = prov_records_meta_get(db, "kek_mode", &mode, &mode_len, e);
+	if (st == PROV_OK)
+		st = prov_records_meta_get(db, "kek_check", &check, &check_len, e);
+	if (st != PROV_OK)
+		goto out;
+	kek = OPENSSL_secure_zalloc(sizeof(*kek));
+	if (kek == NULL) {
+		st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (strcmp((char *)mode, "passphrase") == 0) {
+		uint8_t *salt = NULL;
+		size_t salt_len = 0;
+
+		if (o->passphrase == NULL) {
+			st = prov_err_set(e, PROV_E_AUTH, "this factory's secrets are protected by a passphrase: "
+			                  "set PROV_PASSPHRASE");
+			goto out;
+		}
+		st = prov_records_meta_get(db, "kek_salt", &salt, &salt_len, e);
+		if (st == PROV_OK)
+			st = prov_kek_derive(o->passphrase, salt, salt_len, kek, e);
+		free(salt);
+	} else {
+		free(p);
+		p = from_path(o, "kek");
+		st = prov_file_read(p, 64, &buf, &len, e);
+		if (st == PROV_OK && len != PROV_KEK_LEN)
+			st = prov_err_set(e, PROV_E_AUTH, "%s: not a key-encryption key (%zu bytes)", p, len);
+		if (st == PROV_OK)
+			memcpy(kek->key, buf, PROV_KEK_LEN);
+	}
+	if (st == PROV_OK && prov_vault_check_open(kek, check, check_len, NULL) != PROV_OK)
+		st = prov_err_set(e, PROV_E_AUTH, "wrong %s: it does not open this factory's secrets",
+		                  buf == NULL ? "passphrase (PROV_PASSPHRASE)" : "key-encryption key (kek file)");
+	if (st == PROV_OK && buf != NULL) {
+		free(q);
+		q = path_join(tmp, "kek");
+		st = q != NULL ? prov_file_write(q, buf, len, 0600, 1, e) : prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	}
+	/* The checked files, byte for byte. */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && st == PROV_OK; i++) {
+		uint8_t *f = NULL;
+		size_t flen = 0;
+
+		free(p);
+		free(q);
+		p = from_path(o, files[i].name);
+		q = path_join(tmp, files[i].name);
+		if (p == NULL || q == NULL) {
+			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+			break;
+		}
+		st = prov_file_read(p, 1 << 20, &f, &flen, e);
+		if (st == PROV_OK)
+			st = prov_file_write(q, f, flen, files[i].mode, 1, e);
+		if (f != NULL)
+			prov_wipe(f, flen);
+		free(f);
+	}
+out:
+	if (st != PROV_OK)
+		prov_err_wrap(e, "joining the factory with the keys of %s", o->keys_from);
+	if (buf != NULL)
+		prov_wipe(buf, len);
+	free(buf);
+	if (kek != NULL) {
+		prov_kek_wipe(kek);
+		OPENSSL_secure_clear_free(kek, sizeof(*kek));
+	}
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(pub);
+	OPENSSL_free(der);
+	OPENSSL_free(spki);
+	free(mode);
+	free(check);
+	free(p);
+	free(q);
+	return st;
+}
+
+/* A one-line text file in the home. */
+static prov_status write_line(const char *tmp, const char *name, const char *text, mode_t mode, prov_err *e)
+{
+	char *p = path_join(tmp, name), *line = NULL;
+	size_t n = strlen(text) + 2;
+	prov_status st;
+
+	line = malloc(n);
+	if (p == NULL || line == NULL) {
+		free(p);
+		free(line);
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	}
+	snprintf(line, n, "%s\n", text);
+	st = prov_file_write(p, line, n - 1, mode, 1, e);
+	free(p);
+	free(line);
+	return st;
+}
+
 prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], *p = NULL;
+	const char *station = o->station != NULL ? o->station : "main";
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *ca_key = NULL, *signer = NULL, *signer_pub = NULL;
 	prov_p11 *p11 = NULL;
@@ -300,7 +520,8 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	const char *module = prov_p11_module_choose(o->pkcs11_module, NULL);
 	uint8_t kid[8];
 	char kidhex[17];
-	int made = 0;
+	long long stations = 0;
+	int made = 0, in_tx = 0, join = 0;
 	prov_status st;
 
 	if (o->passphrase != NULL && *o->passphrase == 0)
@@ -311,6 +532,21 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	if (o->key_type != PROV_KEY_NONE && ca_uri != NULL)
 		return prov_err_set(e, PROV_E_USAGE, "--key-type is for a new CA key file; a token's key "
 		                    "is what it is");
+	if (!prov_station_name_valid(station))
+		return prov_err_set(e, PROV_E_USAGE, "bad station name \"%s\": 1 to %d characters from A-Z a-z "
+		                    "0-9 . _ -, starting with a letter or digit", station, PROV_DB_STATION_MAX);
+	if (o->db != NULL && !prov_db_is_server(o->db))
+		return prov_err_set(e, PROV_E_USAGE, "--db takes a postgresql:// URI (without it the factory "
+		                    "is prov.db in the home)");
+	if (o->db != NULL && prov_db_name_has_password(o->db))
+		return prov_err_set(e, PROV_E_USAGE, "the database URI carries a password, which the home "
+		                    "would store: put it in PGPASSFILE or ~/.pgpass (or PGPASSWORD) instead");
+	if (o->keys_from != NULL && o->db == NULL)
+		return prov_err_set(e, PROV_E_USAGE, "--keys-from joins a factory database shared by stations: "
+		                    "it needs --db");
+	if (o->keys_from != NULL && (ca_uri != NULL || signer_uri != NULL || o->pkcs11_generate))
+		return prov_err_set(e, PROV_E_USAGE, "a joining station takes the factory's keys from "
+		                    "--keys-from (key files); keys in a token are for a factory's first station");
 	prov_secure_heap_init();
 	/* "factory/" names the same home as "factory"; without the slashes the
 	 * temporary sibling is "factory.init.XXXXXX", not a file inside it. */
@@ -339,44 +575,96 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 	if (mkdtemp(tmp) == NULL)
 		return prov_err_set(e, PROV_E_IO, "cannot create %s: %s", o->dir, strerror(errno));
 	made = 1;
-	st = init_ca(o, &p11, module, ca_uri, &chain, &ca_key, e);
-	if (st == PROV_OK)
-		st = init_signer(o, &p11, module, signer_uri, &signer, &signer_pub, e);
-	if (st != PROV_OK)
-		goto out;
 #define JOIN(name) (free(p), p = path_join(tmp, name))
-	if (JOIN("ca.pem") == NULL) goto oom;
-	st = write_pem_certs(p, chain, e);
+	if (o->db != NULL) {
+		/* A shared database: the first station makes the factory in it,
+		 * every later one joins it. */
+		st = prov_db_open(o->db, PROV_DB_CREATE, PROV_DB_BUSY_MS_DEFAULT, &db, e);
+		if (st == PROV_OK)
+			st = prov_records_station_count(db, NULL, &stations, e);
+		if (st != PROV_OK)
+			goto out;
+		join = stations > 0;
+		if (join && o->keys_from == NULL) {
+			st = prov_err_set(e, PROV_E_EXISTS, "the database already holds a factory (%lld station%s): "
+			                  "join it with --station NAME --keys-from DIR", stations, stations == 1 ? "" : "s");
+			goto out;
+		}
+		if (!join && o->keys_from != NULL) {
+			st = prov_err_set(e, PROV_E_NOTFOUND, "the database holds no factory yet to join: make it "
+			                  "without --keys-from");
+			goto out;
+		}
+		if (join && o->ca_cert != NULL) {
+			st = prov_err_set(e, PROV_E_USAGE, "a joining station uses the factory's CA (--keys-from), "
+			                  "not --ca-cert");
+			goto out;
+		}
+		prov_db_set_station(db, station);
+	}
+	if (join) {
+		st = join_keys(o, db, tmp, &chain, &signer, e);
+		if (st != PROV_OK)
+			goto out;
+		if (EVP_PKEY_up_ref(signer) != 1) goto oom;
+		signer_pub = signer;
+	} else {
+		st = init_ca(o, &p11, module, ca_uri, &chain, &ca_key, e);
+		if (st == PROV_OK)
+			st = init_signer(o, &p11, module, signer_uri, &signer, &signer_pub, e);
+		if (st != PROV_OK)
+			goto out;
+		if (JOIN("ca.pem") == NULL) goto oom;
+		st = write_pem_certs(p, chain, e);
+		if (st != PROV_OK) goto out;
+		/* A token's key stays in the token (its URI goes to the database below). */
+		if (ca_uri == NULL) {
+			if (JOIN("ca.key") == NULL) goto oom;
+			st = prov_key_save_private(p, ca_key, o->passphrase, e);
+			if (st != PROV_OK) goto out;
+		}
+		if (signer_uri == NULL) {
+			if (JOIN("signer.key") == NULL) goto oom;
+			st = prov_key_save_private(p, signer, o->passphrase, e);
+			if (st != PROV_OK) goto out;
+		}
+		st = prov_key_public_pem(signer_pub, &pem, e);
+		if (st != PROV_OK) goto out;
+		if (JOIN("signer.pub.pem") == NULL) goto oom;
+		st = prov_file_write(p, pem, strlen(pem), 0644, 1, e);
+		if (st != PROV_OK) goto out;
+	}
+	if (o->db == NULL) {
+		if (JOIN("prov.db") == NULL) goto oom;
+		st = prov_db_open(p, PROV_DB_CREATE, PROV_DB_BUSY_MS_DEFAULT, &db, e);
+		if (st != PROV_OK) goto out;
+		prov_db_set_station(db, station);
+	} else {
+		st = write_line(tmp, "db", o->db, 0600, e);
+		if (st != PROV_OK) goto out;
+	}
+	if (o->station != NULL && (st = write_line(tmp, "station", station, 0644, e)) != PROV_OK)
+		goto out;
+	/* Everything the database learns at init, at once (a shared database
+	 * never holds half a factory or half a station). */
+	st = prov_db_begin(db, e);
 	if (st != PROV_OK) goto out;
+	in_tx = 1;
+	st = prov_records_station_count(db, station, &stations, e);
+	if (st == PROV_OK && stations > 0)
+		st = prov_err_set(e, PROV_E_EXISTS, "the factory already has a station \"%s\": choose another "
+		                  "--station name", station);
+	if (st == PROV_OK && !join)
+		st = init_kek(db, tmp, o->passphrase, e);
 	/* A token's key stays in the token: the database records its URI. */
-	if (ca_uri == NULL) {
-		if (JOIN("ca.key") == NULL) goto oom;
-		st = prov_key_save_private(p, ca_key, o->passphrase, e);
-		if (st != PROV_OK) goto out;
-	}
-	if (signer_uri == NULL) {
-		if (JOIN("signer.key") == NULL) goto oom;
-		st = prov_key_save_private(p, signer, o->passphrase, e);
-		if (st != PROV_OK) goto out;
-	}
-	st = prov_key_public_pem(signer_pub, &pem, e);
-	if (st != PROV_OK) goto out;
-	if (JOIN("signer.pub.pem") == NULL) goto oom;
-	st = prov_file_write(p, pem, strlen(pem), 0644, 1, e);
-	if (st != PROV_OK) goto out;
-	if (JOIN("prov.db") == NULL) goto oom;
-	st = prov_db_open(p, PROV_DB_CREATE, PROV_DB_BUSY_MS_DEFAULT, &db, e);
-	if (st != PROV_OK) goto out;
-	st = init_kek(db, tmp, o->passphrase, e);
-	if (st != PROV_OK) goto out;
-	if (ca_uri != NULL)
+	if (st == PROV_OK && ca_uri != NULL)
 		st = prov_records_meta_set(db, META_CA_URI, ca_uri, strlen(ca_uri), e);
 	if (st == PROV_OK && signer_uri != NULL)
 		st = prov_records_meta_set(db, META_SIGNER_URI, signer_uri, strlen(signer_uri), e);
 	if (st == PROV_OK && p11 != NULL)
 		st = prov_records_meta_set(db, META_MODULE, module, strlen(module), e);
-	if (st != PROV_OK) goto out;
-	st = prov_key_kid(signer_pub, kid, e);
+	if (st == PROV_OK)
+		st = prov_key_kid(signer_pub, kid, e);
 	if (st != PROV_OK) goto out;
 	prov_hex(kid, sizeof(kid), kidhex);
 	{
@@ -395,12 +683,20 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 			         ca_uri == NULL ? "file" : o->pkcs11_generate ? "token-generated" : "token",
 			         signer_uri == NULL ? (o->signer_key != NULL ? "file-imported" : "file")
 			                            : o->pkcs11_generate ? "token-generated" : "token");
-		st = prov_records_meta_set(db, "ca_subject", subj != NULL ? subj : "", subj ? strlen(subj) : 0, e);
+		if (!join)
+			st = prov_records_meta_set(db, "ca_subject", subj != NULL ? subj : "", subj ? strlen(subj) : 0, e);
+		if (st == PROV_OK && !join)
+			st = record_public(db, sk_X509_value(chain, 0), signer_pub, e);
 		free(subj);
 		if (st == PROV_OK)
-			st = prov_records_audit(db, "init", NULL, detail, e);
+			st = prov_records_station_add(db, station, join ? "{\"joined\":true}" : "{\"joined\":false}", e);
+		if (st == PROV_OK)
+			st = prov_records_audit(db, join ? "join" : "init", NULL, detail, e);
 	}
+	if (st == PROV_OK)
+		st = prov_db_commit(db, e);
 	if (st != PROV_OK) goto out;
+	in_tx = 0;
 	prov_db_close(db);
 	db = NULL;
 	if (rename(tmp, dir) != 0) {
@@ -415,6 +711,8 @@ prov_status prov_home_init(const prov_init_opts *o, prov_err *e)
 oom:
 	st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
 out:
+	if (in_tx)
+		prov_db_rollback(db);
 	prov_db_close(db);
 	if (made) {
 		for (size_t i = 0; i < sizeof(home_files) / sizeof(home_files[0]); i++) {
@@ -478,6 +776,35 @@ static prov_status open_token_key(prov_home *h, const char *uri, unsigned types,
 		                  "with", uri, what);
 	}
 	EVP_PKEY_free(pub);
+	return st;
+}
+
+/* The first line of a small file in the home (*out NULL when there is none). */
+static prov_status read_line(const prov_home *h, const char *name, char **out, prov_err *e)
+{
+	char *p = prov_home_path(h, name);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	prov_status st;
+
+	*out = NULL;
+	if (p == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	if (access(p, F_OK) != 0) {
+		free(p);
+		return PROV_OK;
+	}
+	st = prov_file_read(p, 4096, &buf, &len, e);
+	if (st == PROV_OK) {
+		buf[strcspn((char *)buf, "\r\n")] = 0;
+		if (buf[0] == 0 || strlen((char *)buf) != strcspn((char *)buf, "\r\n"))
+			st = prov_err_set(e, PROV_E_INPUT, "%s: empty", p);
+	}
+	if (st == PROV_OK)
+		*out = (char *)buf;
+	else
+		free(buf);
+	free(p);
 	return st;
 }
 
@@ -571,16 +898,32 @@ prov_status prov_home_open_with(const char *dir, unsigned need, int busy_ms,
 	}
 	if (t != NULL)
 		h->token = *t;
-	p = prov_home_path(h, "prov.db");
-	if (p == NULL || access(p, F_OK) != 0) {
-		st = prov_err_set(e, PROV_E_NOTFOUND, "no factory home at %s (create one with prov init)", dir);
-		goto out;
+	/* The database: DIR/db names a server, else DIR/prov.db. */
+	st = read_line(h, "db", &h->db_name, e);
+	if (st == PROV_OK && h->db_name == NULL) {
+		h->db_name = prov_home_path(h, "prov.db");
+		if (h->db_name == NULL || access(h->db_name, F_OK) != 0) {
+			st = prov_err_set(e, PROV_E_NOTFOUND, "no factory home at %s (create one with prov init)", dir);
+			goto out;
+		}
 	}
-	st = prov_db_open(p, need & PROV_OPEN_READONLY ? PROV_DB_READONLY
+	if (st == PROV_OK) {
+		char *station = NULL;
+
+		st = read_line(h, "station", &station, e);
+		snprintf(h->station, sizeof(h->station), "%s", station != NULL ? station : "main");
+		if (st == PROV_OK && !prov_station_name_valid(h->station))
+			st = prov_err_set(e, PROV_E_INPUT, "%s/station: not a station name", dir);
+		free(station);
+	}
+	if (st != PROV_OK)
+		goto out;
+	st = prov_db_open(h->db_name, need & PROV_OPEN_READONLY ? PROV_DB_READONLY
 	                     : need & PROV_OPEN_READ_MOSTLY ? PROV_DB_READ_MOSTLY : PROV_DB_OPEN,
 	                  busy_ms, &h->db, e);
 	if (st != PROV_OK)
 		goto out;
+	prov_db_set_station(h->db, h->station);
 	free(p);
 	p = prov_home_path(h, "signer.pub.pem");
 	st = prov_key_load_public(p, &h->signer, e);
@@ -653,6 +996,7 @@ void prov_home_close(prov_home *h)
 	EVP_MD_CTX_free(h->ca_sign);
 	prov_x509_exts_free(h->cert_exts);
 	prov_db_close(h->db);
+	free(h->db_name);
 	sk_X509_pop_free(h->ca_chain, X509_free);
 	EVP_PKEY_free(h->ca_key);
 	EVP_PKEY_free(h->signer);
@@ -662,4 +1006,71 @@ void prov_home_close(prov_home *h)
 		OPENSSL_secure_clear_free(h->passphrase, strlen(h->passphrase) + 1);
 	free(h->dir);
 	OPENSSL_secure_clear_free(h, sizeof(*h));
+}
+
+prov_status prov_home_migrate(prov_home *h, const char *uri, prov_rec_copied *out, size_t *n_out,
+                              prov_err *e)
+{
+	prov_db *dst = NULL;
+	char *path = NULL;
+	long long stations = 0;
+	uint8_t *m = NULL;
+	size_t mlen = 0;
+	int in_tx = 0;
+	prov_status st;
+
+	if (!prov_db_is_server(uri))
+		return prov_err_set(e, PROV_E_USAGE, "--to takes a postgresql:// URI");
+	if (prov_db_name_has_password(uri))
+		return prov_err_set(e, PROV_E_USAGE, "the database URI carries a password, which the home "
+		                    "would store: put it in PGPASSFILE or ~/.pgpass (or PGPASSWORD) instead");
+	if (prov_db_is_server(h->db_name))
+		return prov_err_set(e, PROV_E_USAGE, "this home's records are on a database server already");
+	path = prov_home_path(h, "db");
+	if (path == NULL)
+		return prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+	st = prov_db_open(uri, PROV_DB_CREATE, PROV_DB_BUSY_MS_DEFAULT, &dst, e);
+	if (st == PROV_OK)
+		st = prov_records_station_count(dst, NULL, &stations, e);
+	if (st == PROV_OK && stations > 0)
+		st = prov_err_set(e, PROV_E_EXISTS, "the database already holds a factory (%lld station%s): a "
+		                  "factory moves only into an empty one", stations, stations == 1 ? "" : "s");
+	if (st != PROV_OK)
+		goto out;
+	prov_db_set_station(dst, h->station);
+	st = prov_db_begin(dst, e);
+	in_tx = st == PROV_OK;
+	if (st == PROV_OK)
+		st = prov_records_copy(h->db, dst, out, n_out, e);
+	/* A factory from before stations lacks the public halves joining stations
+	 * are checked against: recorded from the home's files. */
+	if (st == PROV_OK && prov_records_meta_get(dst, "ca_cert", &m, &mlen, NULL) != PROV_OK)
+		st = record_public(dst, h->ca, h->signer, e);
+	if (st == PROV_OK)
+		st = prov_records_audit(dst, "migrate", NULL, "{\"from\":\"sqlite\"}", e);
+	if (st == PROV_OK)
+		st = prov_db_commit(dst, e);
+	if (st != PROV_OK)
+		goto out;
+	in_tx = 0;
+	/* From now on the home's records are the server's; prov.db stays as it was. */
+	{
+		size_t n = strlen(uri) + 2;
+		char *line = malloc(n);
+
+		if (line == NULL) {
+			st = prov_err_set(e, PROV_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		snprintf(line, n, "%s\n", uri);
+		st = prov_file_write(path, line, n - 1, 0600, 1, e);
+		free(line);
+	}
+out:
+	if (in_tx)
+		prov_db_rollback(dst);
+	prov_db_close(dst);
+	free(m);
+	free(path);
+	return st;
 }

@@ -141,11 +141,52 @@ static const prov_schema_stmt v1[] = {
 	 "CREATE TRIGGER bundle_counter_grows BEFORE UPDATE OF bundle_counter ON devices\n"
 	 "  WHEN NEW.bundle_counter <= OLD.bundle_counter\n"
 	 "  BEGIN SELECT RAISE(ABORT, 'bundle counter only grows'); END"},
+	/* PostgreSQL-specific: the same rules as trigger functions that raise an
+	 * integrity violation (SQLSTATE 23000: PROV_E_EXISTS, like SQLite's
+	 * constraint).  INSERT ... ON CONFLICT never replaces a row here, so no
+	 * replace rules are needed; TRUNCATE is refused as well. */
+	{PROV_DB_POSTGRESQL,
+	 "CREATE FUNCTION provkit_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	 "BEGIN\n"
+	 "  RAISE EXCEPTION 'audit log is append-only' USING ERRCODE = 'integrity_constraint_violation';\n"
+	 "END $$"},
+	{PROV_DB_POSTGRESQL,
+	 "CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit\n"
+	 "  FOR EACH ROW EXECUTE FUNCTION provkit_audit_append_only()"},
+	{PROV_DB_POSTGRESQL,
+	 "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit\n"
+	 "  FOR EACH STATEMENT EXECUTE FUNCTION provkit_audit_append_only()"},
+	{PROV_DB_POSTGRESQL,
+	 "CREATE FUNCTION provkit_counter_grows() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	 "BEGIN\n"
+	 "  IF NEW.bundle_counter <= OLD.bundle_counter THEN\n"
+	 "    RAISE EXCEPTION 'bundle counter only grows' USING ERRCODE = 'integrity_constraint_violation';\n"
+	 "  END IF;\n"
+	 "  RETURN NEW;\n"
+	 "END $$"},
+	{PROV_DB_POSTGRESQL,
+	 "CREATE TRIGGER bundle_counter_grows BEFORE UPDATE OF bundle_counter ON devices\n"
+	 "  FOR EACH ROW EXECUTE FUNCTION provkit_counter_grows()"},
 };
 
-/* Revocation (prov revoke, prov crl; docs/database.md).  A step of its own:
- * nothing here depends on another step after v1. */
-static const prov_schema_stmt v_revocation[] = {
+/* 1 -> 2: stations (issue 14).  Every audit row names the station that wrote
+ * it; the rows of a factory from before stations were all written by its one
+ * station, "main", which is registered when there are any. */
+static const prov_schema_stmt v2[] = {
+	{PROV_DB_ANY,
+	 "CREATE TABLE stations (\n"
+	 "  name       TEXT PRIMARY KEY,\n"
+	 "  created_at {int} NOT NULL,\n"
+	 "  detail     TEXT\n"
+	 ")"},
+	{PROV_DB_ANY, "ALTER TABLE audit ADD COLUMN station TEXT NOT NULL DEFAULT 'main'"},
+	{PROV_DB_ANY,
+	 "INSERT INTO stations (name, created_at) SELECT 'main', MIN(at) FROM audit HAVING COUNT(*) > 0"},
+	{PROV_DB_ANY, "CREATE INDEX audit_station ON audit(station, action)"},
+};
+
+/* 2 -> 3: revocation (prov revoke, prov crl; docs/database.md; issue 15). */
+static const prov_schema_stmt v3[] = {
 	{PROV_DB_ANY,
 	 "CREATE TABLE revocations (\n"
 	 "  id          {id},\n"
@@ -179,15 +220,56 @@ static const prov_schema_stmt v_revocation[] = {
 	 "  BEGIN SELECT RAISE(ABORT, 'CRL number only grows'); END"},
 	{PROV_DB_SQLITE,
 	 "CREATE TRIGGER crls_no_update BEFORE UPDATE ON crls\n"
-	 "  BEGIN SELECT RAISE(ABORT, 'issued CRLs are history'); END"},
+	 "  BEGIN SELECT RAISE(ABORT, 'issued CRLs are history'); END"},	/* PostgreSQL: the same rules as trigger functions (SQLSTATE 23000, as v1's) */
+	{PROV_DB_POSTGRESQL,
+	 "CREATE FUNCTION provkit_revocation_final() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	 "BEGIN\n"
+	 "  RAISE EXCEPTION 'a revocation is final' USING ERRCODE = 'integrity_constraint_violation';\n"
+	 "END $$"},
+	{PROV_DB_POSTGRESQL,
+	 "CREATE TRIGGER revocations_final BEFORE UPDATE OR DELETE ON revocations\n"
+	 "  FOR EACH ROW EXECUTE FUNCTION provkit_revocation_final()"},
+	{PROV_DB_POSTGRESQL,
+	 "CREATE TRIGGER revocations_no_truncate BEFORE TRUNCATE ON revocations\n"
+	 "  FOR EACH STATEMENT EXECUTE FUNCTION provkit_revocation_final()"},
+	{PROV_DB_POSTGRESQL,
+	 "CREATE FUNCTION provkit_crl_history() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	 "BEGIN\n"
+	 "  IF TG_OP = 'INSERT' THEN\n"
+	 "    IF NEW.crl_number <= (SELECT MAX(crl_number) FROM crls) THEN\n"
+	 "      RAISE EXCEPTION 'CRL number only grows' USING ERRCODE = 'integrity_constraint_violation';\n"
+	 "    END IF;\n"
+	 "    RETURN NEW;\n"
+	 "  END IF;\n"
+	 "  RAISE EXCEPTION 'issued CRLs are history' USING ERRCODE = 'integrity_constraint_violation';\n"
+	 "END $$"},
+	{PROV_DB_POSTGRESQL,
+	 "CREATE TRIGGER crls_history BEFORE INSERT OR UPDATE OR DELETE ON crls\n"
+	 "  FOR EACH ROW EXECUTE FUNCTION provkit_crl_history()"},
 };
 
 const prov_schema_step prov_schema_steps[] = {
 	{v1, sizeof(v1) / sizeof(v1[0])},
-	{v_revocation, sizeof(v_revocation) / sizeof(v_revocation[0])},
+	{v2, sizeof(v2) / sizeof(v2[0])},
+	{v3, sizeof(v3) / sizeof(v3[0])},
 };
 
 const size_t prov_schema_n_steps = sizeof(prov_schema_steps) / sizeof(prov_schema_steps[0]);
 
 _Static_assert(sizeof(prov_schema_steps) / sizeof(prov_schema_steps[0]) == PROV_DB_SCHEMA_VERSION,
                "PROV_DB_SCHEMA_VERSION (prov/db.h) is the number of migration steps");
+
+/* PostgreSQL keeps the schema version in a one-row table (the engine's, not
+ * the factory's: db_pg.c). */
+const char prov_schema_pg_has_version[] = "SELECT to_regclass('provkit_schema') IS NOT NULL";
+const char prov_schema_pg_version[] = "SELECT max(version) FROM provkit_schema";
+const char prov_schema_pg_set_version[] =
+	"CREATE TABLE IF NOT EXISTS provkit_schema (version INTEGER NOT NULL);\n"
+	"DELETE FROM provkit_schema;\n"
+	"INSERT INTO provkit_schema (version) VALUES ";
+/* Migrations one at a time across stations (held to the transaction's end). */
+const char prov_schema_pg_migration_lock[] = "SELECT pg_advisory_xact_lock(1347570244)";
+/* Tables in the database that are not provkit's, before it has a schema. */
+const char prov_schema_pg_foreign_tables[] =
+	"SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
+	"AND to_regclass('provkit_schema') IS NULL";

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "prov/db.h"
+#include "prov/records.h"
 #include "prov/util.h"
 
 /* The sequence every issue runs, inside the caller's transaction: mint (when
@@ -39,9 +40,31 @@ static prov_status issue_one(prov_home *h, const prov_template *t, const prov_is
 	return st;
 }
 
+/* How often a transaction that collided with another station's runs again
+ * (prov_db_conflict: PostgreSQL only). */
+#define ISSUE_RETRIES 8
+
+static prov_status issue_device_once(prov_home *h, const prov_template *t, const prov_issue_req *r,
+                                     prov_mint_result *res, prov_bundle_info *info, uint8_t **bundle,
+                                     size_t *bundle_len, prov_err *e);
+
 prov_status prov_issue_device(prov_home *h, const prov_template *t, const prov_issue_req *r,
                               prov_mint_result *res, prov_bundle_info *info, uint8_t **bundle,
                               size_t *bundle_len, prov_err *e)
+{
+	prov_status st;
+	int tries = 0;
+
+	prov_db_conflict(h->db);
+	do
+		st = issue_device_once(h, t, r, res, info, bundle, bundle_len, e);
+	while (st != PROV_OK && prov_db_conflict(h->db) && ++tries < ISSUE_RETRIES);
+	return st;
+}
+
+static prov_status issue_device_once(prov_home *h, const prov_template *t, const prov_issue_req *r,
+                                     prov_mint_result *res, prov_bundle_info *info, uint8_t **bundle,
+                                     size_t *bundle_len, prov_err *e)
 {
 	prov_bundle_info bi;
 	prov_status st;
@@ -80,8 +103,14 @@ static prov_status issue_chunk(prov_home *h, const prov_template *t, char *const
 
 	memset(written, 0, n * sizeof(*written));
 	st = prov_db_begin(h->db, e);
-	if (st != PROV_OK)
+	/* Which of the chunk's devices exist: one lookup for all (a round trip
+	 * a chunk, not a device, on a database server). */
+	if (st == PROV_OK)
+		st = prov_records_device_generations(h->db, ids, n, e);
+	if (st != PROV_OK) {
+		prov_db_rollback(h->db);
 		return st;
+	}
 	for (size_t i = 0; i < n; i++) {
 		prov_issue_req r;
 		prov_bundle_info bi;
@@ -175,8 +204,16 @@ prov_status prov_issue_batch(prov_home *h, const prov_template *t, char *const *
 	for (size_t base = 0; base < n; base += chunk) {
 		size_t m = n - base < chunk ? n - base : chunk;
 
-		memset(res, 0, m * sizeof(*res));
-		st = issue_chunk(h, t, ids + base, m, o, res, written, sum, e);
+		int tries = 0;
+
+		/* A chunk that collided with another station's (a device ID it
+		 * registered first, say) runs again and then sees it. */
+		prov_db_conflict(h->db);
+		do {
+			memset(res, 0, m * sizeof(*res));
+			sum->failed_id = NULL;
+			st = issue_chunk(h, t, ids + base, m, o, res, written, sum, e);
+		} while (st != PROV_OK && prov_db_conflict(h->db) && ++tries < ISSUE_RETRIES);
 		if (st != PROV_OK)
 			goto out;
 		for (size_t i = 0; i < m; i++) {
