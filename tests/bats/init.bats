@@ -682,3 +682,14 @@ else:
 	run "$PROV" init --ca-cert "$T/r.pem" --ca-key "$T/r.key"
 	assert_status 0
 }
+
+@test "init --keys-from with a token key: refused (2) before any connection, nothing created" {
+	# The database URI names a port nobody listens on: the refusal comes first.
+	for key in --ca-key --signer-key; do
+		run --separate-stderr "$PROV" init --home "$T/join" --db postgresql://nobody@127.0.0.1:1/x \
+			--keys-from "$T" $key 'pkcs11:token=a;object=b'
+		assert_status 2
+		[[ "$stderr" == "prov: init: a joining station takes the factory's keys from --keys-from"* ]]
+		[ ! -e "$T/join" ]
+	done
+}
