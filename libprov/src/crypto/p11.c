@@ -198,6 +198,19 @@ static unsigned long ckr_of_last_error(void)
 	return rv;
 }
 
+/* A module was named and can be read: checked before libp11 or GnuTLS load it,
+ * which would only say "unable to load", after dlopen's own message on stderr. */
+static prov_status module_present(const char *module, prov_err *e)
+{
+	if (module == NULL)
+		return prov_err_set(e, PROV_E_TOKEN, "no PKCS#11 module: give --pkcs11-module or set "
+		                    "PROV_PKCS11_MODULE");
+	if (access(module, R_OK) != 0)
+		return prov_err_set(e, PROV_E_TOKEN, "PKCS#11 module not found: %s: %s", module,
+		                    strerror(errno));
+	return PROV_OK;
+}
+
 static prov_status p11_open(const char *module, const char *pin, prov_p11 **out, prov_err *e);
 static void p11_free(prov_p11 *p);
 
@@ -224,14 +237,12 @@ static prov_status p11_open(const char *module, const char *pin, prov_p11 **out,
 	prov_p11 *p;
 
 	*out = NULL;
-	if (module == NULL)
-		return prov_err_set(e, PROV_E_TOKEN, "no PKCS#11 module: give --pkcs11-module or set "
-		                    "PROV_PKCS11_MODULE");
-	/* Checked first: libp11 would only say "unable to load", after dlopen's
-	 * own message on stderr. */
-	if (access(module, R_OK) != 0)
-		return prov_err_set(e, PROV_E_TOKEN, "PKCS#11 module not found: %s: %s", module,
-		                    strerror(errno));
+	{
+		prov_status st = module_present(module, e);
+
+		if (st != PROV_OK)
+			return st;
+	}
 	/* Also first: a file that is not a shared object with C_GetFunctionList
 	 * (PKCS#11 v2.40 section 5.2) gets our message, not libp11's stderr line. */
 	{
@@ -603,12 +614,9 @@ prov_status prov_p11_generate(const char *module, const char *pin, const char *c
 		key_uris[i] = NULL;
 	if (n > sizeof(keys) / sizeof(keys[0]))
 		return prov_err_set(e, PROV_E_INTERNAL, "too many keys to generate");
-	if (module == NULL)
-		return prov_err_set(e, PROV_E_TOKEN, "no PKCS#11 module: give --pkcs11-module or set "
-		                    "PROV_PKCS11_MODULE");
-	if (access(module, R_OK) != 0)
-		return prov_err_set(e, PROV_E_TOKEN, "PKCS#11 module not found: %s: %s", module,
-		                    strerror(errno));
+	st = module_present(module, e);
+	if (st != PROV_OK)
+		return st;
 	for (size_t i = 0; i < n && st == PROV_OK; i++) {
 		st = gen_key_parse(uris[i], &keys[i], e);
 		for (size_t j = 0; j < i && st == PROV_OK; j++)
