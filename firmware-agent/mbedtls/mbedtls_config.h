@@ -12,7 +12,8 @@
  *   - a TLS 1.2 and DTLS 1.2 client (RFC 7925 profile): PSK and ECDHE-ECDSA key
  *     exchanges, AES-CCM, AES-CCM_8 and AES-GCM;
  *   - X.509 parsing for the server's chain (the compact trust store's verify
- *     callback, firmware-agent/trust/, or installed CA certificates);
+ *     callback, firmware-agent/trust/, or installed CA certificates), and the
+ *     server certificate's keyUsage / extendedKeyUsage checked in the handshake;
  *   - max_fragment_length (RFC 6066), session tickets (RFC 5077), SNI.
  *
  * What a target build changes is marked "TARGET:" below.  In short: drop
@@ -83,6 +84,13 @@
 /* ---- X.509 -------------------------------------------------------------------- */
 #define MBEDTLS_X509_USE_C
 #define MBEDTLS_X509_CRT_PARSE_C
+/* The handshake checks the server's certificate is for a TLS server: keyUsage
+ * digitalSignature for ECDHE-ECDSA (ssl_tls.c, mbedtls_ssl_check_cert_usage),
+ * extendedKeyUsage serverAuth; a certificate without the extension passes
+ * either check, as does anyExtendedKeyUsage.  CHECK_KEY_USAGE also asks
+ * keyCertSign of every CA certificate in the chain (docs/tls.md). */
+#define MBEDTLS_X509_CHECK_KEY_USAGE
+#define MBEDTLS_X509_CHECK_EXTENDED_KEY_USAGE
 /* MBEDTLS_X509_TRUSTED_CERTIFICATE_CALLBACK is not needed: the compact trust
  * store plugs in through the verify callback (firmware-agent/trust/README.md),
  * which also works with Debian's stock build. */
