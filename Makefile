@@ -54,7 +54,7 @@ PROV     := $(BUILD)/prov
 .PHONY: all deps demo check check-plain check-asan unit bats bench install clean agent firmware firmware-tls
 
 # (Mbed TLS first: its fetch and build, which the agent waits for, run beside libprov's)
-all: $(MBEDTLS_STAMP) $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so agent
+all: $(MBEDTLS_STAMP) $(LIBPROV) $(PROV) $(UNIT_BIN) $(BUILD)/prov.1 $(BUILD)/tests/freescan.so $(BUILD)/tests/openssl_ku.so agent
 
 # The device side builds with its own makefiles (firmware-agent/Makefile and one per
 # module beside the agent), run from the top directory with the same BUILD and SAN.
@@ -108,6 +108,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPROV)
 # The secret scanner for tests/bats/secrets_wiped.bats, an LD_PRELOAD object: never
 # built with the sanitizers (it wraps the allocator of whatever it is loaded into).
 $(BUILD)/tests/freescan.so: tests/tools/freescan.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl
+
+# openssl s_server serving an ECDSA certificate without digitalSignature
+# (tests/bats/tls.bats), an LD_PRELOAD object: never built with the sanitizers.
+$(BUILD)/tests/openssl_ku.so: tests/tools/openssl_ku.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(WARN) -O2 -g -fPIC -shared -o $@ $< -ldl
 

@@ -16,7 +16,8 @@
  *
  * Build: this file plus the agent sources (PA_AGENT_SRC in
  * firmware-agent/sources.mk), -Ifirmware-agent/include -Ifirmware-agent,
- * linked with -lmbedcrypto.
+ * against the project's Mbed TLS (common.mk's MBEDTLS_CFLAGS and
+ * MBEDTLS_LIBS: build-mbedtls/).
  */
 #include <stdint.h>
 #include <stdlib.h>

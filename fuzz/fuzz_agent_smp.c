@@ -13,7 +13,8 @@
  * promises (lines of at most 127 bytes, each starting with a marker).
  *
  * Build: this file plus PA_AGENT_SRC and PA_SMP_SRC (firmware-agent/sources.mk),
- * -Ifirmware-agent/include -Ifirmware-agent, linked with -lmbedcrypto.
+ * -Ifirmware-agent/include -Ifirmware-agent, against the project's Mbed TLS
+ * (common.mk's MBEDTLS_CFLAGS and MBEDTLS_LIBS: build-mbedtls/).
  */
 #include <dirent.h>
 #include <fcntl.h>

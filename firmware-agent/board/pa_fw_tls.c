@@ -330,9 +330,16 @@ static int handshake(result *r, uint32_t slot, uint32_t timeout)
 	r->tls = rc;
 	if (r->offered)
 		drop_session();   /* it did not work once: start afresh next time */
-	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-		r->flags = mbedtls_ssl_get_verify_result(&app.ssl);
-		return PA_FW_TLS_VERIFY;
+	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || rc == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE) {
+		/* the chain, or the server certificate's keyUsage / extendedKeyUsage
+		 * (BAD_HS_CERTIFICATE with 0x800 / 0x1000); BAD_HS_CERTIFICATE
+		 * without a flag is a malformed Certificate message */
+		uint32_t flags = mbedtls_ssl_get_verify_result(&app.ssl);
+
+		if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || (flags != 0 && flags != (uint32_t)-1)) {
+			r->flags = flags;
+			return PA_FW_TLS_VERIFY;
+		}
 	}
 	return rc == MBEDTLS_ERR_SSL_TIMEOUT && lk.rx == 0 ? PA_FW_TLS_LINK : PA_FW_TLS_HANDSHAKE;
 }

@@ -2,8 +2,10 @@
  * mbedtls_config.h - provkit's Mbed TLS 2.28 configuration (MBEDTLS_CONFIG_FILE).
  *
  * One file for the host build (scripts/mbedtls.sh builds Debian's mbedtls source
- * package with it into build-mbedtls/) and for a Cortex-M build of the agent and
- * its TLS adapter (firmware-agent/tls/).  What the adapter needs and nothing else:
+ * package with it into build-mbedtls/: agent-sim, the agent's tests and fuzz
+ * targets, the trust module's trust-client and tests) and the model of a
+ * Cortex-M build of the agent and its TLS adapter (firmware-agent/tls/; the
+ * QEMU images have their own, mbedtls_config_m4.h).  What the adapter needs:
  *
  *   - PSA Crypto with persistent keys (storage + ITS) and MBEDTLS_USE_PSA_CRYPTO,
  *     so TLS signs with an opaque PSA key (mbedtls_pk_setup_opaque) and derives
@@ -12,7 +14,8 @@
  *   - a TLS 1.2 and DTLS 1.2 client (RFC 7925 profile): PSK and ECDHE-ECDSA key
  *     exchanges, AES-CCM, AES-CCM_8 and AES-GCM;
  *   - X.509 parsing for the server's chain (the compact trust store's verify
- *     callback, firmware-agent/trust/, or installed CA certificates);
+ *     callback, firmware-agent/trust/, or installed CA certificates), and the
+ *     server certificate's keyUsage / extendedKeyUsage checked in the handshake;
  *   - max_fragment_length (RFC 6066), session tickets (RFC 5077), SNI.
  *
  * What a target build changes is marked "TARGET:" below.  In short: drop
@@ -83,6 +86,18 @@
 /* ---- X.509 -------------------------------------------------------------------- */
 #define MBEDTLS_X509_USE_C
 #define MBEDTLS_X509_CRT_PARSE_C
+/* The handshake checks the server's certificate is for a TLS server: keyUsage
+ * digitalSignature for ECDHE-ECDSA (ssl_tls.c, mbedtls_ssl_check_cert_usage),
+ * extendedKeyUsage serverAuth; a certificate without the extension passes
+ * either check, as does anyExtendedKeyUsage.  CHECK_KEY_USAGE also asks
+ * keyCertSign of every CA certificate in the chain (docs/tls.md). */
+#define MBEDTLS_X509_CHECK_KEY_USAGE
+#define MBEDTLS_X509_CHECK_EXTENDED_KEY_USAGE
+/* Host only (firmware-agent/trust/tests/test_trust_mbedtls.c makes its test
+ * chains with the certificate writer); TARGET: drop.  Linked only into what
+ * calls it (its own objects in libmbedx509.a). */
+#define MBEDTLS_X509_CREATE_C
+#define MBEDTLS_X509_CRT_WRITE_C
 /* MBEDTLS_X509_TRUSTED_CERTIFICATE_CALLBACK is not needed: the compact trust
  * store plugs in through the verify callback (firmware-agent/trust/README.md),
  * which also works with Debian's stock build. */

@@ -11,7 +11,8 @@
  *   - ECDHE-ECDSA with AES-GCM / CCM / CCM_8 on P-256, the device key an opaque
  *     PSA key (mbedtls_pk_setup_opaque, MBEDTLS_USE_PSA_CRYPTO);
  *   - X.509 parsing of the server's chain, checked by the compact trust store's
- *     verify callback (firmware-agent/trust/) or installed CA certificates;
+ *     verify callback (firmware-agent/trust/) or installed CA certificates, and
+ *     the server certificate's keyUsage and extendedKeyUsage;
  *   - max_fragment_length (RFC 6066), session tickets (RFC 5077), SNI,
  *     extended master secret, DTLS HelloVerifyRequest and anti-replay.
  * Left out: RSA (unless PA_TLS_RSA: a measurement variant, docs/benchmarks.md),
@@ -60,6 +61,12 @@
 #define MBEDTLS_PK_WRITE_C                /* USE_PSA_CRYPTO with ECDSA: opaque keys' public half */
 #define MBEDTLS_X509_USE_C
 #define MBEDTLS_X509_CRT_PARSE_C
+/* the server's certificate must be one for a TLS server: keyUsage
+ * digitalSignature (ECDHE-ECDSA), extendedKeyUsage serverAuth (either passes
+ * when the extension is absent; anyExtendedKeyUsage passes); CA certificates
+ * in the chain need keyCertSign (docs/tls.md) */
+#define MBEDTLS_X509_CHECK_KEY_USAGE
+#define MBEDTLS_X509_CHECK_EXTENDED_KEY_USAGE
 #if PA_TLS_RSA
 /* RSA signatures in the server's chain (an RSA-2048 intermediate): verify only */
 #define MBEDTLS_RSA_C

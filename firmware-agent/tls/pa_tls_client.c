@@ -120,7 +120,10 @@ static int one_connection(pa_tls *t, const pa_tls_connect_opts *o, mbedtls_ssl_s
 		if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
 			continue;
 		flags = mbedtls_ssl_get_verify_result(&ssl);
-		if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 && flags != (uint32_t)-1) {
+		/* the chain (VERIFY_FAILED), or the certificate's keyUsage /
+		 * extendedKeyUsage or curve (BAD_HS_CERTIFICATE, with its flag) */
+		if ((rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || rc == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE) &&
+		    flags != 0 && flags != (uint32_t)-1) {
 			char info[512];
 
 			mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);

@@ -5,7 +5,7 @@
  *                [--servername NAME] [--now SECS]
  *
  * Host-side test program for the end-to-end tests (tests/bats/trust_tls.bats,
- * trust_limbo.bats); on a device the store is a const array in flash, here it is
+ * trust_limbo.bats), on the project's Mbed TLS (build-mbedtls/); on a device the store is a const array in flash, here it is
  * read from a file.  The store is opened as the agent checks it at install
  * (pa_trust_check: structure, and EC points on their curves).  Without
  * --connect or --verify-chain it only lists the anchors and pins.
@@ -42,6 +42,7 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509.h>
+#include <psa/crypto.h>
 
 #include "pa_trust_check.h"
 
@@ -336,10 +337,18 @@ int main(int argc, char **argv)
 		free(buf);
 		return fflush(stdout) == 0 ? EXIT_OK : EXIT_TLS;
 	}
+	/* the project's Mbed TLS has MBEDTLS_USE_PSA_CRYPTO: PK's ECDSA
+	 * verification and the handshake's key exchange run in PSA */
+	if (psa_crypto_init() != PSA_SUCCESS) {
+		fprintf(stderr, "trust-client: psa_crypto_init failed\n");
+		free(buf);
+		return EXIT_TLS;
+	}
 	pa_trust_mbedtls_init(&tm, &st);
 	pa_trust_mbedtls_set_time(&tm, now);
 	rc = chain != NULL ? verify_chain(&tm, chain, servername, now) : handshake(&tm, connect, servername);
 	pa_trust_mbedtls_free(&tm);
+	mbedtls_psa_crypto_free();
 	free(buf);
 	if (fflush(stdout) != 0)
 		rc = EXIT_TLS;

@@ -284,7 +284,7 @@ healthy() {
 	healthy tls-dev-2
 }
 
-@test "firmware-tls mqtt-mtls: a server under a root the device does not trust is refused (res 7); a broker that refuses the device ends it (res 6)" {
+@test "firmware-tls mqtt-mtls: a server under a root the device does not trust, or whose certificate is for clients only, is refused (res 7); a broker that refuses the device ends it (res 6)" {
 	factory_and_image
 	broker_store
 	start tls-dev-3
@@ -304,6 +304,20 @@ healthy() {
 	[ "$(j .reply)" = null ]
 	# the server got no certificate from the device: it stopped at the chain
 	run grep -c '^Peer certificate' "$T/x.log"
+	[ "$output" = 0 ]
+	# a good chain under the trusted root, but the server's certificate has
+	# extendedKeyUsage clientAuth only (MBEDTLS_X509_CHECK_EXTENDED_KEY_USAGE)
+	unlink
+	start_s_server u -cert "$PKI/leaf-clientauth.pem" -key "$PKI/leaf.key" -cert_chain "$PKI/chain.pem" \
+		-Verify 1 -CAfile "$T/factory-ca.pem" -rev
+	link tcp "127.0.0.1:$PORT"
+	connect 1 --send hi
+	[ "$status" -eq 4 ]
+	[ "$(j .res)" = 7 ]
+	[ "$(j .tls)" = "$((-0x7A00))" ]   # MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE
+	[ "$(j .flags)" = "$((0x1000))" ]  # MBEDTLS_X509_BADCERT_EXT_KEY_USAGE, and nothing else
+	[ "$(j .reply)" = null ]
+	run grep -c '^Peer certificate' "$T/u.log"
 	[ "$output" = 0 ]
 	# a broker trusting another CA refuses the device's certificate
 	server_cert

@@ -29,11 +29,13 @@ teardown() {
 
 # openssl s_server with the test PKI's server.test chain, asking for a client
 # certificate from the CA in $2 (-Verify: one is required), echoing lines
-# reversed (-rev).  $1: name.  Sets $T/$1.port.
+# reversed (-rev).  $1: name.  Sets $T/$1.port.  LEAF: another server.test
+# certificate of mkpki.sh (same key and intermediate) instead of leaf.pem;
+# PRELOAD: an LD_PRELOAD object for s_server.
 start_mtls_server() {
 	local name=$1 ca=$2
 	shift 2
-	openssl s_server -accept 127.0.0.1:0 -cert "$PKI/leaf.pem" -key "$PKI/leaf.key" \
+	env ${PRELOAD:+LD_PRELOAD="$PRELOAD"} openssl s_server -accept 127.0.0.1:0 -cert "${LEAF:-$PKI/leaf.pem}" -key "$PKI/leaf.key" \
 		-cert_chain "$PKI/chain.pem" -Verify 1 -CAfile "$ca" -verify_return_error -rev "$@" \
 		</dev/null >"$T/$name.log" 2>&1 3>&- &
 	echo $! >"$T/$name.pid"
@@ -106,6 +108,55 @@ connect() {
 	assert_status 7
 	assert_output_has "agent-sim: server certificate refused: The certificate is not correctly signed by the trusted CA (flags 0x00000008)"
 	[[ "$output" != *"handshake ok"* ]]
+}
+
+@test "mutual TLS: a server certificate for clients only (EKU clientAuth), or whose keyUsage lacks digitalSignature, is refused (exit 7)" {
+	make_factory
+	mtls_template "$PKI/new.pem"
+	provision "$T/mtls.json"
+	"$PROV" ca export >"$T/factory-ca.pem"
+	# the chain is good (openssl says so): only the leaf's usage is wrong
+	for c in clientauth kcs; do
+		openssl verify -CAfile "$PKI/new.pem" -untrusted "$PKI/int.pem" "$PKI/leaf-$c.pem"
+	done
+	LEAF="$PKI/leaf-clientauth.pem" start_mtls_server eku "$T/factory-ca.pem"
+	connect "$(cat "$T/eku.port")" --send hi
+	assert_status 7
+	assert_output_has "agent-sim: server certificate refused: Usage does not match the extendedKeyUsage extension (flags 0x00001000)"
+	[[ "$output" != *"handshake ok"* && "$output" != *"received:"* ]]
+	# the device ended it with unsupported_certificate (alert 43), before
+	# sending its own certificate
+	wait_for "$T/eku.log" 'alert unsupported certificate\|alert number 43'
+	run grep -c "CN = D" "$T/eku.log"
+	[ "$output" = 0 ]
+	# keyUsage keyCertSign only: OpenSSL will not sign with that certificate
+	# (no shared cipher) unless told its keyUsage allows it (openssl_ku.so);
+	# then it serves it, and OpenSSL's own client refuses it too
+	LEAF="$PKI/leaf-kcs.pem" PRELOAD="$PROV_BUILD/tests/openssl_ku.so" start_mtls_server ku "$T/factory-ca.pem"
+	run openssl s_client -connect "127.0.0.1:$(cat "$T/ku.port")" -tls1_2 -CAfile "$PKI/new.pem" \
+		-servername server.test </dev/null
+	assert_output_has "ecc cert not for signing"
+	connect "$(cat "$T/ku.port")" --send hi
+	assert_status 7
+	assert_output_has "agent-sim: server certificate refused: Usage does not match the keyUsage extension (flags 0x00000800)"
+	[[ "$output" != *"handshake ok"* && "$output" != *"received:"* ]]
+	wait_for "$T/ku.log" 'alert unsupported certificate\|alert number 43'
+}
+
+@test "mutual TLS: a server certificate without keyUsage and extendedKeyUsage, or with anyExtendedKeyUsage, is accepted (Mbed TLS 2.28's rule)" {
+	make_factory
+	mtls_template "$PKI/new.pem"
+	provision "$T/mtls.json"
+	"$PROV" ca export >"$T/factory-ca.pem"
+	[ -z "$(openssl x509 -in "$PKI/leaf-noext.pem" -noout -ext keyUsage,extendedKeyUsage 2>/dev/null | grep Usage)" ]
+	openssl x509 -in "$PKI/leaf-anyeku.pem" -noout -ext extendedKeyUsage | grep -q "Any Extended Key Usage"
+	for c in noext anyeku; do
+		LEAF="$PKI/leaf-$c.pem" start_mtls_server "$c" "$T/factory-ca.pem"
+		connect "$(cat "$T/$c.port")" --send "usage $c"
+		assert_status 0
+		assert_output_has "received: $(echo "usage $c" | rev)"
+		[ "${lines[-1]}" = "handshake ok" ]
+	done
 }
 
 @test "mutual TLS: a server that does not trust the factory CA ends the handshake (exit 6)" {

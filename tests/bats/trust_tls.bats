@@ -29,10 +29,11 @@ ENCODE="$REPO/tests/py/truststore_encode.py"
 
 # Start `openssl s_server` on a free port (port 0: the kernel picks one) and wait,
 # polling, until it prints that it listens.  $1: name, $2: served chain (after
-# the leaf).  Writes $PKI/$1.port and $PKI/$1.pid.
+# the leaf).  Writes $PKI/$1.port and $PKI/$1.pid.  LEAF: another server.test
+# certificate of mkpki.sh (same key) instead of leaf.pem.
 start_server() {
 	local name=$1 chain=$2 port="" i
-	openssl s_server -accept 127.0.0.1:0 -cert "$PKI/leaf.pem" -key "$PKI/leaf.key" \
+	openssl s_server -accept 127.0.0.1:0 -cert "${LEAF:-$PKI/leaf.pem}" -key "$PKI/leaf.key" \
 		-cert_chain "$chain" -www </dev/null >"$PKI/$name.log" 2>&1 3>&- &
 	echo $! >"$PKI/$name.pid"
 	for i in $(seq 1 200); do
@@ -386,5 +387,21 @@ connect() {
 	assert_status 0
 	assert_output_has "chain ok: anchor found by issuer signature at depth 1"
 	run openssl verify -CAfile "$PKI/plroot1.pem" -untrusted "$PKI/plint.pem" "$PKI/plleaf.pem"
+	assert_status 0
+}
+
+@test "the server certificate's usage: clientAuth only is refused in the handshake and by --verify-chain (exit 4); the project's Mbed TLS checks it" {
+	store "$T/s" "$PKI/new.pem"
+	LEAF="$PKI/leaf-clientauth.pem" start_server eku "$PKI/chain.pem"
+	connect "$T/s" eku
+	assert_status 4
+	assert_output_has "trust-client: certificate verification failed: Usage does not match the extendedKeyUsage extension (flags 0x00001000)"
+	[[ "$output" != *"handshake ok"* ]]
+	cat "$PKI/leaf-clientauth.pem" "$PKI/chain.pem" >"$T/eku-chain.pem"
+	run "$CLIENT" --store "$T/s" --verify-chain "$T/eku-chain.pem"
+	assert_status 4
+	assert_output_has "Usage does not match the extendedKeyUsage extension (flags 0x00001000)"
+	# the same chain with the serverAuth leaf passes both ways
+	connect "$T/s" served
 	assert_status 0
 }

@@ -21,6 +21,12 @@
 #   plroot0.pem, plroot1.pem  one root key and name, path length 0 and 1;
 #                plint.pem an intermediate under it, plleaf.pem server.test under
 #                that; plchain.pem = plleaf, plint
+#   leaf-clientauth.pem, leaf-kcs.pem, leaf-noext.pem, leaf-anyeku.pem
+#                server.test (key leaf.key) under the intermediate, as leaf.pem but
+#                for their usage: extendedKeyUsage clientAuth only; keyUsage
+#                keyCertSign only (no digitalSignature); neither extension; EKU
+#                anyExtendedKeyUsage (what a TLS client's keyUsage / extendedKeyUsage
+#                checks must refuse, and, the last two, what Mbed TLS 2.28 accepts)
 set -eu
 d=$1
 mkdir -p "$d/newcerts"
@@ -72,6 +78,24 @@ subjectKeyIdentifier = hash
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
+subjectAltName = DNS:server.test
+[leaf_clientauth]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:server.test
+[leaf_kcs]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyCertSign
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:server.test
+[leaf_noext]
+basicConstraints = critical,CA:FALSE
+subjectAltName = DNS:server.test
+[leaf_anyeku]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = anyExtendedKeyUsage
 subjectAltName = DNS:server.test
 CNF
 : > index.txt
@@ -128,6 +152,11 @@ openssl req -x509 -new -config pki.cnf -extensions pathlen1 -key plroot.key -sub
 issue plint.key "/CN=Path Length Intermediate" plroot0.pem plroot.key issued_ca 24 plint.pem
 issue plleaf.key "/CN=server.test" plint.pem plint.key leaf 25 plleaf.pem
 cat plleaf.pem plint.pem > plchain.pem
+# a TLS server's certificate with the wrong usage (the same key and name)
+issue leaf.key "/CN=server.test" int.pem int.key leaf_clientauth 26 leaf-clientauth.pem
+issue leaf.key "/CN=server.test" int.pem int.key leaf_kcs 27 leaf-kcs.pem
+issue leaf.key "/CN=server.test" int.pem int.key leaf_noext 28 leaf-noext.pem
+issue leaf.key "/CN=server.test" int.pem int.key leaf_anyeku 29 leaf-anyeku.pem
 cat leaf.pem int.pem cross.pem > served.pem
 cat leaf.pem int.pem cross.pem old.pem > served-root.pem
 cat int.pem cross.pem > chain.pem

@@ -6,6 +6,11 @@
  * intermediate, leaf, impostor), verified by mbedtls_x509_crt_verify() exactly as
  * a handshake does (placeholder CA list + callback): anchors, pins (a pinned
  * server is accepted, a certificate signed by its key is not), path lengths.
+ *
+ * Built with the project's Mbed TLS (firmware-agent/mbedtls/mbedtls_config.h):
+ * PSA is initialised first (MBEDTLS_USE_PSA_CRYPTO: PK verifies ECDSA there),
+ * and the RSA-2048 key is made by `openssl genpkey` (that configuration has no
+ * RSA key generation), read from its standard output.
  */
 #include "pa_trust.h"
 #include "pa_trust_check.h"
@@ -16,6 +21,8 @@
 
 #include <stdio.h>
 #include <string.h>
+
+#include <psa/crypto.h>
 
 #include <mbedtls/bignum.h>
 #include <mbedtls/ecp.h>
@@ -122,12 +129,27 @@ static int gen_ec(ident *id, const char *dn)
 	       mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(id->key), test_rng, NULL);
 }
 
+/* An RSA-2048 key (e = 65537) from openssl, PEM on its standard output. */
 static int gen_rsa(ident *id, const char *dn)
 {
+	static unsigned char pem[8192];
+	FILE *p;
+	size_t n;
+	int st;
+
 	mbedtls_pk_init(&id->key);
 	id->dn = dn;
-	return mbedtls_pk_setup(&id->key, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)) ||
-	       mbedtls_rsa_gen_key(mbedtls_pk_rsa(id->key), test_rng, NULL, 2048, 65537);
+	p = popen("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null", "r");
+	if (p == NULL)
+		return -1;
+	n = fread(pem, 1, sizeof(pem) - 1, p);
+	st = pclose(p);
+	if (st != 0 || n == 0 || n == sizeof(pem) - 1)
+		return -1;
+	pem[n] = '\0';
+	return mbedtls_pk_parse_key(&id->key, pem, n + 1, NULL, 0) != 0 ||
+	       mbedtls_pk_get_type(&id->key) != MBEDTLS_PK_RSA ||
+	       mbedtls_pk_get_bitlen(&id->key) != 2048;
 }
 
 /* Append to chain a certificate for subj issued by iss (path length pl, -1 none). */
@@ -626,9 +648,13 @@ static void test_fixtures(void)
 
 int main(void)
 {
+	psa_status_t ps = psa_crypto_init();
+
+	CHECK_MSG(ps == PSA_SUCCESS, "psa_crypto_init: %d", (int)ps);
 	test_decompress();
 	test_fixtures();
 	test_check();
 	test_chains();
+	mbedtls_psa_crypto_free();
 	return check_done("test_trust_mbedtls");
 }
