@@ -98,7 +98,8 @@ run_line() {
 # The sampler's query: the other client backends of this database (the
 # stations') by what they do, and the locks not granted in the whole cluster.
 # Columns: not granted, waiting on a Lock, on the CPU (active, no wait event),
-# waiting for the client (prov), LWLock, IO, anything else, backends.
+# waiting for the client (prov), LWLock, IO, anything else, backends, and the
+# Lock waits' events (relation, extend, transactionid, tuple...; "-": none).
 sample_sql="SELECT (SELECT count(*) FROM pg_locks WHERE NOT granted),
  count(*) FILTER (WHERE wait_event_type = 'Lock'),
  count(*) FILTER (WHERE state = 'active' AND wait_event_type IS NULL),
@@ -106,7 +107,8 @@ sample_sql="SELECT (SELECT count(*) FROM pg_locks WHERE NOT granted),
  count(*) FILTER (WHERE wait_event_type = 'LWLock'),
  count(*) FILTER (WHERE wait_event_type = 'IO'),
  count(*) FILTER (WHERE wait_event_type IS NOT NULL AND wait_event_type NOT IN ('Lock', 'Client', 'LWLock', 'IO')),
- count(*)
+ count(*),
+ coalesce(string_agg(wait_event, ',') FILTER (WHERE wait_event_type = 'Lock'), '-')
  FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
  AND backend_type = 'client backend';"
 ticks() { awk '{ s += $1 } END { print s }' "$1"; }
@@ -165,7 +167,7 @@ for r in 1 2 3; do
 	tail -n +$((logged + 1)) "$pgdir/server.log" | grep -c 'still waiting for' >> "$work/lockwaits.logged" || true
 	psql "$uri" -XAtq -F ' ' -c "SELECT xact_commit, xact_rollback, deadlocks FROM pg_stat_database
 		WHERE datname = current_database()" >> "$work/xact.four"
-	grep -v '^[0-9 ]*$' "$work/samples.$r" >&2 && { echo "bench: the sampler failed" >&2; exit 1; }
+	grep -Ev '^[0-9 ]+ [-a-z,]+$' "$work/samples.$r" >&2 && { echo "bench: the sampler failed" >&2; exit 1; }
 	[ "$(psql "$uri" -XAtq -c 'SELECT count(DISTINCT device_id) FROM bundles')" = $((4 * n)) ] ||
 		{ echo "bench: four stations lost devices" >&2; exit 1; }
 	four_runs="$four_runs $(rate $((4 * n)) "$t0" "$t1")"
@@ -229,6 +231,8 @@ read -r nsamp nwaitsamp lockbk cpubk clientbk lwbk iobk otherbk allbk <<EOF
 $(cat "$work"/samples.* | awk '{ n++; if ($1 > 0) w++; l += $2; c += $3; cl += $4; lw += $5; io += $6; o += $7; a += $8 }
 	END { print n + 0, w + 0, l + 0, c + 0, cl + 0, lw + 0, io + 0, o + 0, a + 0 }')
 EOF
+lockevents=$(cat "$work"/samples.* | awk '$9 != "-" { n = split($9, e, ","); for (i = 1; i <= n; i++) c[e[i]]++ }
+	END { for (k in c) printf "%s%s %d", (s++ ? ", " : ""), k, c[k]; if (!s) printf "none" }')
 pctb() { awk -v v="$1" -v a="$allbk" 'BEGIN { printf "%.1f", a ? 100 * v / a : 0 }'; }
 logged_waits=$(ticks "$work/lockwaits.logged")
 read -r rb4 dl4 <<EOF
@@ -256,7 +260,7 @@ What bounds four stations, measured in the same runs (medians of 3; CPU is user 
 | control: the four one after the other (4 x $n) | $(f2 "$wallt") | $(f2 "$provt") | $(f2 "$srvt") | $(f2 "$busyt") | $(f2 "$devt") ms | $(f2 "$macht") ($(f2 "$othert")) |
 
 - The ceiling this $cores-core machine allows four stations: $cores cores / $(f2 "$busy1") cores one station keeps busy = **${ceiling}x** one station; measured **${x}x**: an efficiency of **${eff}%** of min(4, ceiling).  Taken apart, the ratio is the cores the four stations kept busy over one station's ($(f2 "$busy4") / $(f2 "$busy1") = ${coresx}x) times one station's CPU a device over theirs ($(f2 "$dev1") / $(f2 "$dev4") = ${costx}x): ${coresx} x ${costx} = $(awk -v a="$coresx" -v b="$costx" 'BEGIN { printf "%.2f", a * b }')x.
-- Lock waits during the four-station runs: $nsamp samples of pg_stat_activity and pg_locks every 100 ms, $nwaitsamp with a lock not granted; of $allbk station-backend samples $lockbk waiting on a Lock ($(pctb "$lockbk")%), $lwbk on an LWLock ($(pctb "$lwbk")%), $iobk on I/O ($(pctb "$iobk")%), $otherbk on anything else ($(pctb "$otherbk")%), $cpubk working ($(pctb "$cpubk")%: on a CPU or waiting for one) and $clientbk waiting for prov ($(pctb "$clientbk")%).  Lock waits of 20 ms or more in the server log: $logged_waits.  pg_stat_database, the three four-station databases: $rb4 rollbacks, $dl4 deadlocks (one station's three: $rb1 rollbacks, $dl1 deadlocks); prov retries nothing (a serialization failure or deadlock would end a station with exit 10, and the bench).
+- Lock waits during the four-station runs: $nsamp samples of pg_stat_activity and pg_locks every 100 ms, $nwaitsamp with a lock not granted; of $allbk station-backend samples $lockbk waiting on a Lock ($(pctb "$lockbk")%; by wait event: $lockevents), $lwbk on an LWLock ($(pctb "$lwbk")%), $iobk on I/O ($(pctb "$iobk")%), $otherbk on anything else ($(pctb "$otherbk")%), $cpubk working ($(pctb "$cpubk")%: on a CPU or waiting for one) and $clientbk waiting for prov ($(pctb "$clientbk")%).  Lock waits of 20 ms or more in the server log: $logged_waits.  pg_stat_database, the three four-station databases: $rb4 rollbacks, $dl4 deadlocks (one station's three: $rb1 rollbacks, $dl1 deadlocks); prov retries nothing (a serialization failure or deadlock would end a station with exit 10, and the bench).
 
 The load on the machine while it ran (1, 5, 15 minutes): $(cut -d' ' -f1-3 /proc/loadavg).
 MD
