@@ -198,7 +198,7 @@ bg_init() {
 bg_stat() {
 	local line f
 	read -r line 2>/dev/null < "/proc/$1/stat" || return 1
-	f=(${line##*) })
+	read -r -a f <<< "${line##*) }"
 	BG_STATE=${f[0]} BG_PPID=${f[1]} BG_START=${f[19]}
 	[ -n "$BG_START" ]
 }
@@ -225,14 +225,14 @@ bg_record() {
 	fi
 }
 
-# bg_recorded PID: sets BG_REC_START and BG_REC_NAME from the newest entry for
-# PID; status 1 when the PID was never recorded here.
+# bg_recorded PID: sets BG_REC_START from the newest entry for PID; status 1
+# when the PID was never recorded here.
 bg_recorded() {
 	local pid start name
-	BG_REC_START= BG_REC_NAME=
+	BG_REC_START=''
 	[ -f "${BG_LIST:-}" ] || return 1
 	while read -r pid start name; do
-		[ "$pid" = "$1" ] && BG_REC_START=$start BG_REC_NAME=$name
+		[ "$pid" = "$1" ] && BG_REC_START=$start
 	done < "$BG_LIST"
 	[ -n "$BG_REC_START" ]
 }
