@@ -161,9 +161,11 @@ wait_for() {
 # bg_start records NAME, PID and the start time the kernel gives that PID
 # (/proc/PID/stat field 22, clock ticks since boot).  A PID whose process has
 # ended may be reaped at once (bash reaps its children as they end) and given
-# to an unrelated process - on a machine where several test runs overlap, a
-# `kill $(cat x.pid)` in a teardown has killed someone else's run.  So nothing
-# here signals a PID whose start time is not the recorded one.
+# to an unrelated process: on a machine where several test runs overlap, a
+# `kill $(cat x.pid)` in a teardown is the suspected sender of a SIGTERM that
+# ended a make check run.  So nothing here signals a PID whose start time is
+# not the recorded one.  (What is left is the moment between reading the
+# start time and kill(); closing it needs pidfd_send_signal, which bash lacks.)
 #
 #   bg_start NAME CMD...  run CMD in the background (redirections on the call
 #                         apply to it); sets BG_PID; NAME names it in errors
