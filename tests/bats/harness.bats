@@ -7,6 +7,9 @@
 # parallel: they do overlap, their counts add up exactly, one failing suite or
 # one whose runner dies fails the run, each line carries the suite's wall time;
 # under the sanitizers the Cortex-M suites are skipped, and said so.
+# helper.bash's background processes: a PID is signalled only while it is the
+# recorded process, and a teardown fails, naming it, on one that outlives
+# SIGTERM.
 
 bats_require_minimum_version 1.5.0
 load helper
