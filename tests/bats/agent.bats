@@ -12,13 +12,9 @@ load helper
 
 SIM="$PROV_BUILD/agent-sim"
 
-# Every background process of the test, by PID.
+# Every background process of the test (helper.bash: bg_start, bg_stop_all).
 teardown() {
-	if [ -f "$T/pids" ]; then
-		while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done < "$T/pids"
-		while read -r pid; do wait "$pid" 2>/dev/null || true; done < "$T/pids"
-	fi
-	return 0
+	bg_stop_all
 }
 
 # one_generation DIR: the records of at most one generation are on storage.
@@ -32,9 +28,8 @@ serve() {
 	local i
 	PTY=
 	rm -f "$T/pty"
-	"$SIM" --storage "$T/dev" --pty > "$T/pty" 2>> "$T/sim.log" 3>&- &
-	SIMPID=$!
-	echo "$SIMPID" >> "$T/pids"
+	bg_start agent-sim "$SIM" --storage "$T/dev" --pty > "$T/pty" 2>> "$T/sim.log" 3>&-
+	SIMPID=$BG_PID
 	for i in $(seq 100); do
 		PTY=$(head -n 1 "$T/pty" 2>/dev/null)
 		[ -n "$PTY" ] && return 0
@@ -340,7 +335,7 @@ build_image() { # $1: signer header, $2: output binary
 		done
 	) 3>&- &
 	local loop=$! i
-	echo "$loop" >> "$T/pids"
+	bg_record status-loop "$loop"
 	run "$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json"
 	assert_status 0
 	for i in $(seq 2 30); do
@@ -349,7 +344,7 @@ build_image() { # $1: signer header, $2: output binary
 	done
 	touch "$T/stop"
 	wait "$loop"
-	kill "$SIMPID"
+	bg_kill "$SIMPID"
 	wait "$SIMPID"
 	# every status beside the server answered (exit 0), its counter never went back
 	echo "# $(wc -l < "$T/status.log") status runs beside 30 installs" >&3
@@ -367,7 +362,7 @@ build_image() { # $1: signer header, $2: output binary
 	serve
 	run "$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json" --rotate
 	assert_status 0
-	kill "$SIMPID"
+	bg_kill "$SIMPID"
 	wait "$SIMPID"
 	run "$SIM" --storage "$T/dev" --status --json
 	assert_status 0
@@ -396,7 +391,7 @@ build_image() { # $1: signer header, $2: output binary
 	[ "$output" = "$(cat "$T/dev.pub")" ]
 	[ "$(storage_digest "$T/dev")" = "$before" ]
 	# the kernel drops the lock with the process, however it ends
-	kill -9 "$SIMPID"
+	bg_kill -KILL "$SIMPID"
 	wait "$SIMPID" 2>/dev/null || true
 	run "$SIM" --storage "$T/dev" --install "$T/b1.cbor"
 	assert_status 0
@@ -456,12 +451,11 @@ build_image() { # $1: signer header, $2: output binary
 	run "$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json"
 	assert_status 0
 	for i in 1 2 3 4 5 6 7 8; do
-		"$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json" --rotate --timeout 200 \
-			--tries 2 > /dev/null 2>&1 3>&- &
-		local inst=$!
-		echo "$inst" >> "$T/pids"
+		bg_start prov-install "$PROV" install --port "$PTY" --template "$TPL/mqtt-mtls.json" --rotate \
+			--timeout 200 --tries 2 > /dev/null 2>&1 3>&-
+		local inst=$BG_PID
 		sleep "0.0$((i * 7 % 10))"
-		kill -9 "$SIMPID"
+		bg_kill -KILL "$SIMPID"
 		wait "$SIMPID" 2>/dev/null || true
 		ls "$T/dev" | grep -q '\.tmp$' && left=$((left + 1))
 		wait "$inst" || true
@@ -475,6 +469,6 @@ build_image() { # $1: signer header, $2: output binary
 	echo "# $left of 8 kills left a temporary behind" >&3
 	# (whether prov then installs again depends on where the kill fell: after a
 	# commit whose receipt was never recorded it refuses, as docs/cli.md says)
-	kill "$SIMPID"
+	bg_kill "$SIMPID"
 	wait "$SIMPID"
 }

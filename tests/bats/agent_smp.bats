@@ -16,8 +16,8 @@ start_device() {
 	make_factory
 	"$PROV" signer export > "$T/signer.pem"
 	"$SIM" --storage "$T/dev" --device-id "${1:-D1}" --signer "$T/signer.pem" --init > "$T/dev.pub"
-	"$SIM" --storage "$T/dev" --pty > "$T/pty.txt" 2> "$T/sim.err" &
-	SIM_PID=$!
+	bg_start agent-sim "$SIM" --storage "$T/dev" --pty > "$T/pty.txt" 2> "$T/sim.err"
+	SIM_PID=$BG_PID
 	for _ in $(seq 50); do [ -s "$T/pty.txt" ] && break; sleep 0.05; done
 	PTY=$(head -n 1 "$T/pty.txt")
 	[ -c "$PTY" ]
@@ -28,14 +28,8 @@ smp() {
 }
 
 stop_device() {
-	kill -TERM "$SIM_PID"
+	bg_kill -TERM "$SIM_PID"
 	wait "$SIM_PID"
-}
-
-teardown() {
-	if [ -n "${SIM_PID:-}" ] && kill -0 "$SIM_PID" 2>/dev/null; then
-		kill -TERM "$SIM_PID" 2>/dev/null || true
-	fi
 }
 
 jget() {   # jget KEY < json
@@ -189,7 +183,7 @@ PY
 		assert_status 0
 		[ "$output" = "{\"r\": \"round $i\"}" ]
 	done
-	kill -TERM "$SIM_PID"
+	bg_kill -TERM "$SIM_PID"
 	rc=0
 	wait "$SIM_PID" || rc=$?
 	[ "$rc" = 0 ]

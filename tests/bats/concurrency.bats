@@ -135,6 +135,7 @@ json_sum() { # FIELD FILE...: sum a field of the batch summaries
 	"$PROV" mint --template "$TPL/coaps-psk.json" --count 6000 --id-format 'long-%05d' --chunk 20 \
 		--json > "$T/batch.out" &
 	batch=$!
+	bg_record prov-mint-batch "$batch"
 	# wait until the batch is committing chunks
 	for i in $(seq 1 200); do
 		[ "$(db 'SELECT count(*) FROM devices' 2>/dev/null || echo 0)" -gt 40 ] && break
@@ -146,7 +147,7 @@ json_sum() { # FIELD FILE...: sum a field of the batch summaries
 	done
 	# the batch was still running when the singles went through
 	running=0
-	kill -0 "$batch" 2>/dev/null && running=1
+	bg_alive "$batch" && running=1
 	wait "$batch"
 	echo "# 5 single mints during the batch: $ok succeeded (batch still running: $running)" >&3
 	[ "$ok" -eq 5 ]

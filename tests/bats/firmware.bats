@@ -18,6 +18,7 @@ PSK="$TPL/coaps-psk.json"
 
 setup() {
 	T="$BATS_TEST_TMPDIR"
+	bg_init
 	export PROV_HOME="$T/factory"
 	unset PROV_PASSPHRASE PROV_NOW
 	command -v qemu-system-arm >/dev/null 2>&1 ||
@@ -26,17 +27,10 @@ setup() {
 		skip "arm-none-eabi-gcc is not installed (scripts/deps.sh installs it)"
 }
 
+# Every runner still going gets SIGTERM (qemu-device.sh then stops QEMU), and
+# must end (helper.bash: bg_stop_all).
 teardown() {
-	local d
-	for d in "$T"/dev-*/; do
-		[ -f "$d/runner.pid" ] || continue
-		kill "$(cat "$d/runner.pid")" 2>/dev/null || true
-	done
-	for d in "$T"/dev-*/; do
-		[ -f "$d/runner.pid" ] || continue
-		wait "$(cat "$d/runner.pid")" 2>/dev/null || true
-	done
-	return 0
+	bg_stop_all
 }
 
 # A factory and its firmware image ($T/fw/provkit-an386.elf).
@@ -64,6 +58,7 @@ start() {
 	sh "$QDEV" --image "$T/fw/provkit-an386.elf" "$@" "$T/$name" > "$T/$name.port" 2> "$T/$name.err" &
 	mkdir -p "$T/$name"
 	echo $! > "$T/$name/runner.pid"
+	bg_record "qemu-device.sh-$name" $!
 	for i in $(seq 200); do
 		if head -n 1 "$T/$name.port" 2>/dev/null | grep -q '^/dev/'; then
 			PORT=$(head -n 1 "$T/$name.port")
@@ -84,7 +79,7 @@ start() {
 stop() {
 	local pid
 	pid=$(cat "$T/$1/runner.pid")
-	kill "$pid"
+	bg_kill "$pid"
 	wait "$pid"
 	rm -f "$T/$1/runner.pid"
 	[ ! -f "$T/$1/qemu.pid" ]
@@ -380,20 +375,21 @@ flash_ops() {
 		start dev-a --cut "$spec"
 		"$PROV" install --port "$PORT" --template "$MQTT" --rotate > "$T/cut.out" 2>&1 &
 		pi=$!
+		bg_record prov-install "$pi"
 		# the device stops at the cut: qemu-device.sh exits 86.  A rotation's
 		# operation count varies by one or two (records of a few bytes more or
 		# less take one program more or less), so a cut near the end may not be
 		# reached: prov install then succeeds and the device runs on.
 		rp=$(cat "$T/dev-a/runner.pid")
 		for _ in $(seq 1500); do
-			kill -0 "$rp" 2>/dev/null || break
-			kill -0 "$pi" 2>/dev/null || { sleep 0.5; break; }
+			bg_alive "$rp" || break
+			bg_alive "$pi" || { sleep 0.5; break; }
 			sleep 0.02
 		done
-		kill "$pi" 2>/dev/null || true
+		bg_kill "$pi" 2>/dev/null || true
 		wait "$pi" 2>/dev/null || true
 		st=0
-		kill -0 "$rp" 2>/dev/null && kill "$rp"
+		bg_alive "$rp" && bg_kill "$rp"
 		wait "$rp" || st=$?
 		rm -f "$T/dev-a/runner.pid"
 		if [ "$st" -eq 0 ] && grep -q '"result":"installed"\|installed: bundle' "$T/cut.out"; then
@@ -456,6 +452,7 @@ print(json.dumps({"ctr": j["counter"], "digest": j["digest"]}))')"
 		printf '%s\n' "$bad" > "$T/dev-a/device-id"
 		sh "$QDEV" --image "$T/fw/provkit-an386.elf" "$T/dev-a" > "$T/dev-a.port" 2>&1 &
 		echo $! > "$T/dev-a/runner.pid"
+		bg_record qemu-device.sh-dev-a $!
 		for _ in $(seq 200); do
 			[ "$(grep -c 'start: device ID failed (62)' "$T/dev-a/console.log" 2>/dev/null)" = "$k" ] && break
 			sleep 0.02

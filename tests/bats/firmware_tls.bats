@@ -31,6 +31,7 @@ setup_file() {
 
 setup() {
 	T="$BATS_TEST_TMPDIR"
+	bg_init
 	export PROV_HOME="$T/factory"
 	unset PROV_PASSPHRASE PROV_NOW
 	command -v qemu-system-arm >/dev/null 2>&1 ||
@@ -39,19 +40,17 @@ setup() {
 		skip "arm-none-eabi-gcc is not installed (scripts/deps.sh installs it)"
 }
 
-# Every background process of the test, by PID, newest first (bridges before
-# the device they serve); qemu-device.sh stops QEMU on SIGTERM.
+# Every background process of the test, newest first (bridges before the
+# device they serve); qemu-device.sh stops QEMU on SIGTERM.  Each must end
+# (helper.bash: bg_stop_all).
 teardown() {
 	exec 7>&- 2>/dev/null || true
-	if [ -f "$T/pids" ]; then
-		tac "$T/pids" | while read -r pid; do kill "$pid" 2>/dev/null || true; done
-		tac "$T/pids" | while read -r pid; do wait "$pid" 2>/dev/null || true; done
-	fi
-	return 0
+	bg_stop_all
 }
 
+# bg PID NAME: a background process of the test (helper.bash: bg_record).
 bg() {
-	echo "$1" >>"$T/pids"
+	bg_record "$2" "$1"
 }
 
 # A factory and its TLS image ($T/fw/provkit-an386-tls.elf).
@@ -71,7 +70,7 @@ start() {
 	local id=$1 i
 	sh "$QDEV" --image "$T/fw/provkit-an386-tls.elf" --device-id "$id" --net "$T/$id" \
 		>"$T/$id.ports" 2>"$T/$id.err" 3>&- &
-	bg $!
+	bg $! "qemu-device.sh-$id"
 	for i in $(seq 1500); do   # (first start: the identity key is made; a loaded host)
 		grep -q 'up, device' "$T/$id/console.log" 2>/dev/null &&
 			[ "$(grep -c '^/dev/' "$T/$id.ports")" = 2 ] && break
@@ -84,7 +83,7 @@ start() {
 	"$PY" "$BRIDGE" tap "$(sed -n 1p "$T/$id.ports")" --log "$T/$id-console" \
 		>"$T/$id.tap" 2>&1 3>&- &
 	local tap=$!
-	bg $tap
+	bg $tap "uart_bridge-tap-$id"
 	for i in $(seq 1000); do
 		CON=$(head -n 1 "$T/$id.tap" 2>/dev/null || true)   # (not there yet: keep waiting)
 		[[ "$CON" == /dev/* ]] && return 0
@@ -100,12 +99,12 @@ start() {
 link() {
 	"$PY" "$BRIDGE" "$1" "$NET" "$2" --log "$T/net" --stats "$T/net.json" >"$T/bridge.out" 2>&1 3>&- &
 	BRIDGE_PID=$!
-	bg $BRIDGE_PID
+	bg $BRIDGE_PID uart_bridge-net
 	wait_for "$T/bridge.out" '^ready'
 }
 
 unlink() {
-	kill "$BRIDGE_PID"
+	bg_kill "$BRIDGE_PID"
 	wait "$BRIDGE_PID" || true
 }
 
@@ -144,7 +143,7 @@ start_s_server() {
 	shift
 	mkfifo "$T/$name.in"
 	openssl s_server -accept 127.0.0.1:0 "$@" <"$T/$name.in" >"$T/$name.log" 2>&1 3>&- &
-	bg $!
+	bg $! "s_server-$name"
 	exec 7>"$T/$name.in"
 	wait_for "$T/$name.log" '^ACCEPT 127'
 	PORT=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/$name.log")
@@ -169,7 +168,7 @@ start_gnutls() {
 	PORT=$(free_port udp)
 	gnutls-serv -d 4 --udp --echo -p "$PORT" --pskpasswd "$1" \
 		--priority 'NORMAL:+PSK:+AES-128-CCM-8:+VERS-DTLS1.2' </dev/null >"$log" 2>&1 3>&- &
-	bg $!
+	bg $! gnutls-serv
 	wait_for "$log" 'UDP Echo Server listening on IPv4'
 }
 

@@ -7,6 +7,9 @@
 # parallel: they do overlap, their counts add up exactly, one failing suite or
 # one whose runner dies fails the run, each line carries the suite's wall time;
 # under the sanitizers the Cortex-M suites are skipped, and said so.
+# helper.bash's background processes: a PID is signalled only while it is the
+# recorded process, and a teardown fails, naming it, on one that outlives
+# SIGTERM.
 
 bats_require_minimum_version 1.5.0
 load helper
@@ -208,4 +211,122 @@ meet() {
 	assert_output_has "bats firmware.bats: 0 passed, 1 failed ("
 	run grep -c skipped <<< "$output"
 	[ "$output" = 0 ]
+}
+
+# ---- helper.bash: background processes (bg_start, bg_kill, bg_stop_all) -------------
+#
+# A PID is signalled only while it is the process that was recorded.  The
+# "other" process below stands for one that got a reused PID: a live process
+# (a child of this test, so that we can see whether it was signalled) with
+# PROV_BG_TAG removed from its environment, so it is nothing bg_stop_all's
+# scan of the test's processes would claim either.
+
+# other: start the stand-in, sets OTHER (its PID) and OTHER_START.
+other() {
+	env -u PROV_BG_TAG sleep 60 3>&- &
+	OTHER=$!
+	bg_stat "$OTHER"
+	OTHER_START=$BG_START
+}
+
+# other_alive: the stand-in still runs, unsignalled (sleep ends on SIGTERM).
+other_alive() {
+	bg_stat "$OTHER" && [ "$BG_START" = "$OTHER_START" ] && [ "$BG_STATE" != Z ] || {
+		echo "the unrelated process $OTHER was signalled" >&2
+		return 1
+	}
+}
+
+@test "bg_kill and bg_stop_all leave a PID alone whose start time is not the recorded one" {
+	other
+	BG_LIST="$T/h.list"
+	# the PID recorded with the start time of an earlier process at that PID
+	echo "$OTHER $((OTHER_START - 1)) agent-sim" > "$BG_LIST"
+	run bg_alive "$OTHER"
+	assert_status 1
+	run bg_kill -KILL "$OTHER"
+	assert_status 1
+	run bg_kill "$OTHER"
+	assert_status 1
+	BG_STOP_TIMEOUT=1 run --separate-stderr bg_stop_all
+	assert_status 0
+	other_alive
+	# the control: with its own start time it is ours, and it is stopped
+	echo "$OTHER $OTHER_START sleep" > "$BG_LIST"
+	run bg_alive "$OTHER"
+	assert_status 0
+	run bg_stop_all
+	assert_status 0
+	wait "$OTHER" || [ $? = 143 ]   # (SIGTERM)
+	[ ! -e "$BG_LIST" ]
+}
+
+@test "bg_kill and bg_stop_all leave a PID alone that was recorded after its process had ended" {
+	other
+	BG_LIST="$T/h.list"
+	# what bg_record writes for a process that had ended (and been reaped)
+	# before it was recorded: no start time
+	echo "$OTHER - s_server" > "$BG_LIST"
+	run bg_kill "$OTHER"
+	assert_status 1
+	run bg_stop_all
+	assert_status 0
+	other_alive
+	# a PID never recorded here is refused, naming it
+	BG_LIST="$T/none.list"
+	run --separate-stderr bg_kill "$OTHER"
+	assert_status 1
+	[ "$stderr" = "bg_kill: $OTHER is not a process this test recorded (bg_start): not signalled" ]
+	other_alive
+	# bg_record of a PID that is not a child of this shell: never signalled
+	BG_LIST="$T/h.list"
+	rm -f "$BG_LIST"
+	bg_record init 1
+	[ "$(cat "$BG_LIST")" = "1 - init" ]
+	# the control: recorded as it is, it is stopped
+	echo "$OTHER $OTHER_START sleep" > "$BG_LIST"
+	run bg_stop_all
+	assert_status 0
+	wait "$OTHER" || [ $? = 143 ]
+}
+
+@test "bg_stop_all: a recorded process that survives SIGTERM is killed and fails the teardown, named" {
+	BG_LIST="$T/h.list"
+	bg_start stubborn-server sh -c 'trap "" TERM; while :; do sleep 0.1; done' 3>&-
+	pid=$BG_PID
+	start=$(sed -n "s/^$pid \([0-9]*\) stubborn-server\$/\1/p" "$BG_LIST")
+	[ -n "$start" ]
+	bg_alive "$pid"
+	# (a nap so that the shell has set its trap)
+	sleep 0.3
+	BG_STOP_TIMEOUT=1 run --separate-stderr bg_stop_all
+	assert_status 1
+	[[ "$stderr" == *"background process stubborn-server (pid $pid) survived SIGTERM for 1 s: killed (SIGKILL)"* ]]
+	for _ in $(seq 100); do bg_is "$pid" "$start" || break; sleep 0.05; done
+	if bg_is "$pid" "$start"; then echo "stubborn-server still runs" >&2; false; fi
+	# the control: one that ends on SIGTERM passes
+	bg_start server sleep 60 3>&-
+	run bg_stop_all
+	assert_status 0
+}
+
+@test "bg_stop_all: what the test left running unrecorded (a run subshell's child) is stopped; one that outlives SIGTERM fails it" {
+	BG_LIST="$T/h.list"
+	# started in a `run` subshell: an orphan, never recorded, with the test's tag
+	run sh -c 'sleep 60 >/dev/null 2>&1 3>&- & echo $!'
+	left=$output
+	bg_stat "$left"
+	start=$BG_START
+	run --separate-stderr bg_stop_all
+	assert_status 0
+	[[ "$stderr" == *"left running by the test: pid $left: sleep 60"* ]]
+	for _ in $(seq 100); do bg_is "$left" "$start" || break; sleep 0.05; done
+	if bg_is "$left" "$start"; then echo "the orphan still runs" >&2; false; fi
+	run sh -c 'sh -c "trap \"\" TERM; while :; do sleep 0.1; done" >/dev/null 2>&1 3>&- & echo $!'
+	left=$output
+	sleep 0.3
+	BG_STOP_TIMEOUT=1 run --separate-stderr bg_stop_all
+	assert_status 1
+	[[ "$stderr" == *"left running by the test: pid $left: sh -c trap"* ]]
+	[[ "$stderr" == *"survived SIGTERM for 1 s: killed (SIGKILL)"* ]]
 }

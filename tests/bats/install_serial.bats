@@ -13,10 +13,7 @@ SHIM="$REPO/tests/tools/lineshim.py"
 MQTT="$TPL/mqtt-mtls.json"
 
 teardown() {
-	if [ -f "$T/pids" ]; then
-		while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$T/pids"
-		while read -r pid; do wait "$pid" 2>/dev/null || true; done < "$T/pids"
-	fi
+	bg_stop_all
 }
 
 # new_device NAME ID: storage $T/NAME with a device that trusts the factory signer.
@@ -35,20 +32,21 @@ wait_path() {
 	return 1
 }
 
-# serve NAME: agent-sim on a pty for storage NAME; sets PORT.
+# serve NAME: agent-sim on a pty for storage NAME; sets PORT and DEV_PID.
 serve() {
-	"$SIM" --storage "$T/$1" --pty > "$T/$1.pty" 2> "$T/$1.log" 3>&- &
-	echo $! >> "$T/pids"
+	bg_start "agent-sim-$1" "$SIM" --storage "$T/$1" --pty > "$T/$1.pty" 2> "$T/$1.log" 3>&-
+	DEV_PID=$BG_PID
 	PORT=$(wait_path "$T/$1.pty")
 }
 
-# shim NAME ARGS...: agent-sim NAME behind lineshim.py with ARGS; sets PORT.
+# shim NAME ARGS...: agent-sim NAME behind lineshim.py with ARGS; sets PORT and
+# DEV_PID (the shim's).
 shim() {
 	local name=$1
 	shift
-	"$PY" "$SHIM" "$@" --stats "$T/$name.stats" -- "$SIM" --storage "$T/$name" --pty \
-		> "$T/$name.shim" 2> "$T/$name.shimlog" 3>&- &
-	echo $! >> "$T/pids"
+	bg_start "lineshim-$name" "$PY" "$SHIM" "$@" --stats "$T/$name.stats" -- "$SIM" --storage "$T/$name" --pty \
+		> "$T/$name.shim" 2> "$T/$name.shimlog" 3>&-
+	DEV_PID=$BG_PID
 	PORT=$(wait_path "$T/$name.shim")
 }
 
@@ -91,7 +89,7 @@ j = json.loads(lines[0])
 assert j["result"] == "installed" and j["device"] == "dev-1" and j["counter"] == 1, j
 assert j["minted"] == "new" and j["key_origin"] == "csr" and j["error"] is None, j
 assert j["bundle_bytes"] > 900 and j["wire_bytes_out"] > j["bundle_bytes"], j'
-	kill "$(tail -n 1 "$T/pids")"; wait "$(tail -n 1 "$T/pids")" 2>/dev/null || true
+	bg_kill "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true
 	check_installed d1 dev-1
 	# The private key was made on the device (PSA key ID), its certificate minted here.
 	[ "$(status d1 '["slots"][0]["entries"][1]["type"]')" = private-key ]
@@ -125,7 +123,7 @@ assert j["bundle_bytes"] > 900 and j["wire_bytes_out"] > j["bundle_bytes"], j'
 	assert_status 0
 	assert_output_has '"minted":"rotated"'
 	assert_output_has '"counter":2'
-	kill "$(tail -n 1 "$T/pids")"; wait "$(tail -n 1 "$T/pids")" 2>/dev/null || true
+	bg_kill "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true
 	check_installed d1 dev-1
 	[ "$(db "SELECT max(generation) FROM device_keys WHERE device_id='dev-1'")" = 2 ]
 }
@@ -137,7 +135,7 @@ assert j["bundle_bytes"] > 900 and j["wire_bytes_out"] > j["bundle_bytes"], j'
 	run --separate-stderr "$PROV" install --port "$PORT" --template "$MQTT" --timeout 250 --json
 	assert_status 0
 	assert_output_has '"result":"installed"'
-	kill "$(tail -n 1 "$T/pids")"; wait "$(tail -n 1 "$T/pids")" 2>/dev/null || true
+	bg_kill "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true
 	"$PY" -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -160,8 +158,7 @@ assert s["resets"] == 1 and s["logs"] > 5 and s["dropped"] + s["flipped"] > 5, s
 	run --separate-stderr "$PROV" install "${args[@]}" --template "$MQTT" --json
 	assert_status 0
 	[ "$(echo "$output" | grep -c '"result":"installed"')" = 8 ]
-	teardown
-	rm -f "$T/pids"
+	bg_stop_all
 	for i in 1 2 3 4 5 6 7 8; do check_installed "d$i" "node-$i"; done
 	[ "$("$PROV" list --status installed --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["count"])')" = 8 ]
 	[ "$(db "SELECT count(DISTINCT device_id) FROM installs")" = 8 ]
@@ -220,14 +217,14 @@ assert s["resets"] == 1 and s["logs"] > 5 and s["dropped"] + s["flipped"] > 5, s
 	make_factory
 	new_device d1 dev-1
 	shim d1 --baud 9600
-	"$PROV" install --port "$PORT" --template "$MQTT" > "$T/out" 2>&1 3>&- &
-	pid=$!
+	bg_start prov-install "$PROV" install --port "$PORT" --template "$MQTT" > "$T/out" 2>&1 3>&-
+	pid=$BG_PID
 	for _ in $(seq 200); do
 		[ "$(db "SELECT count(*) FROM bundles" 2>/dev/null)" = 1 ] && break
 		sleep 0.02
 	done
 	sleep 0.3
-	kill -9 "$pid"
+	bg_kill -KILL "$pid"
 	wait "$pid" 2>/dev/null || true
 	[ "$(db "SELECT count(*) FROM installs")" = 0 ]
 	run "$PROV" list --status pending
@@ -243,7 +240,7 @@ assert s["resets"] == 1 and s["logs"] > 5 and s["dropped"] + s["flipped"] > 5, s
 	assert_status 0
 	[ "${#lines[@]}" = 1 ]
 	[[ "${lines[0]}" == "DEVICE "* ]]   # the header, no device
-	kill "$(tail -n 1 "$T/pids")"; wait "$(tail -n 1 "$T/pids")" 2>/dev/null || true
+	bg_kill "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true
 	check_installed d1 dev-1
 }
 
@@ -260,7 +257,7 @@ assert s["resets"] == 1 and s["logs"] > 5 and s["dropped"] + s["flipped"] > 5, s
 	assert_status 0
 	assert_output_has "dev-1 had installed bundle 1; its receipt is now recorded"
 	[ "$(db "SELECT count(*) FROM bundles")" = 1 ]
-	kill "$(tail -n 1 "$T/pids")"; wait "$(tail -n 1 "$T/pids")" 2>/dev/null || true
+	bg_kill "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true
 	check_installed d1 dev-1
 }
 
@@ -276,7 +273,7 @@ assert s["resets"] == 1 and s["logs"] > 5 and s["dropped"] + s["flipped"] > 5, s
 	[ "$(db "SELECT count(*) FROM devices")" = 0 ]
 	run --separate-stderr "$PROV" install --port "$PORT" --template "$MQTT" --trust "$T/roots.store"
 	assert_status 0
-	kill "$(tail -n 1 "$T/pids")"; wait "$(tail -n 1 "$T/pids")" 2>/dev/null || true
+	bg_kill "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true
 	check_installed d1 dev-1
 	[ "$(status d1 '["slots"][0]["entries"][2]["type"]')" = trust-store ]
 	[ "$(status d1 '["slots"][0]["entries"][2]["size"]')" = "$(stat -c %s "$T/roots.store")" ]

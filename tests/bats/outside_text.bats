@@ -12,10 +12,7 @@ load helper
 FAKE="$REPO/tests/tools/fake_device.py"
 
 teardown() {
-	if [ -f "$T/pids" ]; then
-		while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$T/pids"
-		while read -r pid; do wait "$pid" 2>/dev/null || true; done <"$T/pids"
-	fi
+	bg_stop_all
 }
 
 # No ESC, BEL, CR, DEL or byte above 0x7f in a file; $2 lines exactly.
@@ -35,7 +32,7 @@ assert_tame() {
 # fake NAME HEX: a device on a pty whose info answers ID bytes HEX; sets PORT.
 fake() {
 	"$PY" "$FAKE" --dev-hex "$2" >"$T/$1.pty" 2>"$T/$1.log" 3>&- &
-	echo $! >>"$T/pids"
+	bg_record "fake_device-$1" $!
 	for _ in $(seq 100); do
 		PORT=$(head -n 1 "$T/$1.pty" 2>/dev/null)
 		case "$PORT" in /dev/*) return 0 ;; esac

@@ -27,10 +27,7 @@ teardown_file() {
 }
 
 teardown() {
-	if [ -f "$T/pids" ]; then
-		while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$T/pids"
-		while read -r pid; do wait "$pid" 2>/dev/null || true; done < "$T/pids"
-	fi
+	bg_stop_all
 }
 
 # newdb NAME: a fresh database; prints its URI.
@@ -241,6 +238,7 @@ all_complete() {
 	"$PROV" mint --template "$MQTT" --count 6000 --id-format 'r-%04d' --chunk 100 --bundles \
 		--recipient-key "$T/dev.pub" > "$T/run1.out" 2> "$T/run1.err" &
 	pid=$!
+	bg_record prov-mint "$pid"
 	for _ in $(seq 200); do
 		[ "$(q "$U" 'SELECT count(*) FROM devices')" -ge 200 ] && break
 		sleep 0.05
@@ -272,11 +270,12 @@ all_complete() {
 	"$PROV" mint --template "$MQTT" --count 4000 --id-format 'k-%04d' --chunk 64 --bundles \
 		--recipient-key "$T/dev.pub" >/dev/null 2>&1 &
 	pid=$!
+	bg_record prov-mint "$pid"
 	for _ in $(seq 200); do
 		[ "$(q "$U" 'SELECT count(*) FROM devices')" -ge 128 ] && break
 		sleep 0.05
 	done
-	kill -KILL "$pid"
+	bg_kill -KILL "$pid"
 	wait "$pid" || true
 	# The server notices the dead client and rolls its chunk back.
 	for _ in $(seq 100); do
@@ -301,6 +300,7 @@ all_complete() {
 	mkfifo "$T/lock.fifo"
 	psql "$U" -Xq < "$T/lock.fifo" > "$T/lock.out" 2>&1 3>&- &
 	locker=$!
+	bg_record psql-locker "$locker"
 	exec 5> "$T/lock.fifo"
 	echo "BEGIN; SELECT 1 FROM devices WHERE id = 'd1' FOR UPDATE; \\! touch $T/locked" >&5
 	for _ in $(seq 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
@@ -332,7 +332,7 @@ all_complete() {
 	for s in s1 s2 s3 s4; do
 		"$SIM" --storage "$T/sim-$s" --device-id "sim-$s" --signer "$T/signer.pem" --init > /dev/null
 		"$SIM" --storage "$T/sim-$s" --pty > "$T/sim-$s.pty" 2> "$T/sim-$s.log" 3>&- &
-		echo $! >> "$T/pids"
+		bg_record "agent-sim-$s" $!
 	done
 	for s in s1 s2 s3 s4; do
 		for _ in $(seq 100); do head -n 1 "$T/sim-$s.pty" 2>/dev/null | grep -q '^/dev/' && break; sleep 0.05; done

@@ -103,11 +103,7 @@ provision() {
 }
 
 teardown() {
-	local f
-	for f in "$T"/*.pid; do
-		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-	done
-	return 0
+	bg_stop_all
 }
 
 # ---- keys made in the token ---------------------------------------------------------
@@ -399,7 +395,7 @@ EOF
 	openssl s_server -accept 127.0.0.1:0 -cert "$PKI/leaf.pem" -key "$PKI/leaf.key" \
 		-cert_chain "$PKI/chain.pem" -Verify 1 -CAfile "$T/ca.pem" -CRL "$T/crl.pem" -crl_check \
 		-verify_return_error -rev </dev/null >"$T/s.log" 2>&1 3>&- &
-	echo $! >"$T/s.pid"
+	bg_record s_server $!
 	wait_for "$T/s.log" '^ACCEPT 127'
 	port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/s.log")
 	run "$SIM" --storage "$T/good" --tls-connect "127.0.0.1:$port" --send "hello"
@@ -503,7 +499,7 @@ EOF
 	for i in 1 2; do
 		"$SIM" --storage "$T/d$i" --device-id "node-$i" --signer "$T/signer.pem" --init >/dev/null
 		"$SIM" --storage "$T/d$i" --pty >"$T/d$i.pty" 2>"$T/d$i.log" 3>&- &
-		echo $! >"$T/d$i.pid"
+		bg_record "agent-sim-d$i" $!
 		for _ in $(seq 100); do
 			[ -s "$T/d$i.pty" ] && break
 			sleep 0.05

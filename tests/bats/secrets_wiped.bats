@@ -22,6 +22,7 @@ SIM="$PROV_BUILD/agent-sim"
 
 setup() {
 	T="$BATS_TEST_TMPDIR"
+	bg_init
 	export PROV_HOME="$T/factory"
 	unset PROV_PASSPHRASE PROV_NOW FREESCAN_SECRETS FREESCAN_SECRETS_FILE FREESCAN_OUT FREESCAN_DUMP
 	[ -f "$FS" ] || { echo "missing $FS (make all builds it)" >&2; return 1; }
@@ -33,10 +34,7 @@ setup() {
 }
 
 teardown() {
-	if [ -f "$T/pids" ]; then
-		while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$T/pids"
-		while read -r pid; do wait "$pid" 2>/dev/null || true; done < "$T/pids"
-	fi
+	bg_stop_all
 }
 
 # scanned SECRETS CMD...: CMD under the scanner, looking for SECRETS (hex, comma
@@ -342,7 +340,7 @@ make_devices() {
 	"$PROV" signer export >"$T/signer.pem"
 	"$SIM" --storage "$T/dev" --device-id ins-1 --signer "$T/signer.pem" --init >/dev/null
 	"$SIM" --storage "$T/dev" --pty >"$T/dev.pty" 2>"$T/dev.log" 3>&- &
-	echo $! >>"$T/pids"
+	bg_record agent-sim $!
 	for _ in $(seq 100); do
 		head -n 1 "$T/dev.pty" 2>/dev/null | grep -q '^/dev/' && break
 		sleep 0.05

@@ -20,11 +20,7 @@ setup_file() {
 }
 
 teardown() {
-	local f
-	for f in "$T"/*.pid; do
-		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-	done
-	return 0
+	bg_stop_all
 }
 
 # openssl s_server with the test PKI's server.test chain, asking for a client
@@ -38,7 +34,7 @@ start_mtls_server() {
 	env ${PRELOAD:+LD_PRELOAD="$PRELOAD"} openssl s_server -accept 127.0.0.1:0 -cert "${LEAF:-$PKI/leaf.pem}" -key "$PKI/leaf.key" \
 		-cert_chain "$PKI/chain.pem" -Verify 1 -CAfile "$ca" -verify_return_error -rev "$@" \
 		</dev/null >"$T/$name.log" 2>&1 3>&- &
-	echo $! >"$T/$name.pid"
+	bg_record "s_server-$name" $!
 	wait_for "$T/$name.log" '^ACCEPT 127'
 	sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/$name.log" >"$T/$name.port"
 }
@@ -238,7 +234,7 @@ start_psk_server() {
 	port=$(free_port udp)
 	gnutls-serv --udp --echo -p "$port" --pskpasswd "$1" \
 		--priority 'NORMAL:+PSK:+AES-128-CCM-8:+VERS-DTLS1.2' </dev/null >"$T/g.log" 2>&1 3>&- &
-	echo $! >"$T/g.pid"
+	bg_record gnutls-serv $!
 	wait_for "$T/g.log" 'UDP Echo Server listening on IPv4'
 	echo "$port" >"$T/g.port"
 }
@@ -285,7 +281,7 @@ start_psk_server() {
 	# (s_server ends at EOF on its stdin: keep it open for a while)
 	sleep 15 3>&- | openssl s_server -dtls1_2 -accept 127.0.0.1:0 -nocert -psk "$key" -psk_identity D \
 		-cipher PSK-AES128-CCM8 >"$T/o.log" 2>&1 3>&- &
-	echo $! >"$T/o.pid"
+	bg_record s_server-dtls $!
 	wait_for "$T/o.log" '^ACCEPT 127'
 	port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/o.log")
 	"$SIM" --storage "$T/dev" --tls-connect "127.0.0.1:$port" --dtls --send "from D" --timeout 1000 \

@@ -28,13 +28,9 @@ setup_file() {
 	sh "$REPO/firmware-agent/trust/tests/mkpki.sh" "$PKI" >/dev/null
 }
 
-# Every background process of the test, by PID.
+# Every background process of the test (helper.bash: bg_record, bg_stop_all).
 teardown() {
-	if [ -f "$T/pids" ]; then
-		while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$T/pids"
-		while read -r pid; do wait "$pid" 2>/dev/null || true; done <"$T/pids"
-	fi
-	return 0
+	bg_stop_all
 }
 
 # provision TEMPLATE [prov install options...]: a fresh device D (storage $T/dev)
@@ -47,7 +43,7 @@ provision() {
 	"$SIM" --storage "$T/dev" --device-id D --signer "$T/signer.pem" --init >/dev/null
 	"$SIM" --storage "$T/dev" --pty >"$T/sim.pty" 2>"$T/sim.log" 3>&- &
 	local sim=$!
-	echo $sim >>"$T/pids"
+	bg_record agent-sim $sim
 	for i in $(seq 100); do
 		pty=$(head -n 1 "$T/sim.pty" 2>/dev/null)
 		[ -n "$pty" ] && break
@@ -60,7 +56,7 @@ provision() {
 		return 1
 	fi
 	[[ "$output" == "$pty: D installed: bundle 1 "* ]]
-	kill "$sim"
+	bg_kill "$sim"
 	wait "$sim" || true
 }
 
@@ -73,7 +69,7 @@ start_server() {
 	local name=$1
 	shift
 	openssl s_server -accept 127.0.0.1:0 "$@" </dev/null >"$T/$name.log" 2>&1 3>&- &
-	echo $! >>"$T/pids"
+	bg_record "s_server-$name" $!
 	wait_for "$T/$name.log" '^ACCEPT 127'
 	PORT=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/$name.log")
 }
@@ -160,7 +156,7 @@ start_gnutls() {
 	PORT=$(free_port udp)
 	gnutls-serv --udp --echo -p "$PORT" --pskpasswd "$1" \
 		--priority 'NORMAL:+PSK:+AES-128-CCM-8:+VERS-DTLS1.2' </dev/null >"$T/g.log" 2>&1 3>&- &
-	echo $! >>"$T/pids"
+	bg_record gnutls-serv $!
 	wait_for "$T/g.log" 'UDP Echo Server listening on IPv4'
 }
 
@@ -233,7 +229,7 @@ PY
 		--x509keyfile "$PKI/leaf.key" --x509cafile "$T/factory-ca.pem" \
 		--require-client-cert --verify-client-cert \
 		--priority 'NORMAL:+AES-128-CCM-8:+VERS-DTLS1.2' </dev/null >"$T/s.log" 2>&1 3>&- &
-	echo $! >>"$T/pids"
+	bg_record gnutls-serv $!
 	wait_for "$T/s.log" 'UDP Echo Server listening on IPv4'
 	connect "$PORT" --dtls --send "lwm2m" --timeout 3000
 	assert_status 0

@@ -29,13 +29,13 @@ ENCODE="$REPO/tests/py/truststore_encode.py"
 
 # Start `openssl s_server` on a free port (port 0: the kernel picks one) and wait,
 # polling, until it prints that it listens.  $1: name, $2: served chain (after
-# the leaf).  Writes $PKI/$1.port and $PKI/$1.pid.  LEAF: another server.test
-# certificate of mkpki.sh (same key) instead of leaf.pem.
+# the leaf).  Writes $PKI/$1.port (helper.bash: bg_record).  LEAF: another
+# server.test certificate of mkpki.sh (same key) instead of leaf.pem.
 start_server() {
 	local name=$1 chain=$2 port="" i
 	openssl s_server -accept 127.0.0.1:0 -cert "${LEAF:-$PKI/leaf.pem}" -key "$PKI/leaf.key" \
 		-cert_chain "$chain" -www </dev/null >"$PKI/$name.log" 2>&1 3>&- &
-	echo $! >"$PKI/$name.pid"
+	bg_record "s_server-$name" $!
 	for i in $(seq 1 200); do
 		port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$PKI/$name.log")
 		[ -n "$port" ] && break
@@ -59,18 +59,14 @@ setup_file() {
 }
 
 teardown_file() {
-	local f
-	for f in "$PKI"/*.pid; do
-		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-	done
-	return 0
+	bg_stop_all
 }
 
 # start_cert_server NAME CERT KEY: openssl s_server (-www) presenting CERT alone.
 start_cert_server() {
 	local name=$1 port="" i
 	openssl s_server -accept 127.0.0.1:0 -cert "$2" -key "$3" -www </dev/null >"$PKI/$name.log" 2>&1 3>&- &
-	echo $! >"$PKI/$name.pid"
+	bg_record "s_server-$name" $!
 	for i in $(seq 1 200); do
 		port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$PKI/$name.log")
 		[ -n "$port" ] && break

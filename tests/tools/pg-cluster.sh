@@ -33,8 +33,10 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 
 pgctl_start() {
 	port=$(cat "$dir/port")
+	# (without the test's PROV_BG_TAG, tests/bats/helper.bash: the server
+	# belongs to the file, not to the test that restarted it)
 	# shellcheck disable=SC2086
-	$as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+	env -u PROV_BG_TAG $as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
 		-o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c max_connections=60 ${PG_OPTS:-}" start >/dev/null
 }
 
@@ -53,7 +55,16 @@ start)
 	pgctl_start || { cat "$dir/server.log" >&2; exit 1; }
 	if [ -n "${3:-}" ]; then
 		self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-		setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; sh "$2" stop "$3"' \
+		# PID is watched by its start time (/proc/PID/stat field 22), not by
+		# kill -0: a PID reused by another process is not the test run.  A
+		# cluster stopped already (DIR gone) is left alone.
+		setsid sh -c 'st() { sed "s/.*) //" "/proc/$1/stat" 2>/dev/null | cut -d" " -f20; }
+			s0=$(st "$1")
+			while [ -n "$s0" ] && [ "$(st "$1")" = "$s0" ]; do
+				[ -d "$3" ] || exit 0
+				sleep 2
+			done
+			sh "$2" stop "$3"' \
 			sh "$3" "$self" "$dir" </dev/null >/dev/null 2>&1 3>&- &
 	fi
 	echo "PG_DIR=$dir PG_PORT=$(cat "$dir/port") PG_BIN=$bin"
