@@ -3,8 +3,9 @@
 #   make            build libprov.a, prov, and the unit tests
 #   make demo       install missing Debian packages, build, run the factory demo
 #   make check      install missing Debian packages, build, run every test suite
-#                   (plain and under AddressSanitizer + UBSan)
-#   make check-asan only the sanitizer run
+#                   once: under AddressSanitizer + UBSan, the Cortex-M suites plain
+#   make check-asan only the sanitizer run (every suite but the Cortex-M ones)
+#   make check-plain every suite on the plain build
 #   make bench      benchmarks; figures go to docs/benchmarks.md
 #   make firmware   the provisioning firmware for QEMU's mps2-an386 (docs/firmware.md):
 #                   build/firmware/provkit-an386.elf, .bin, .map [SIGNER_H=FILE]
