@@ -3,16 +3,20 @@
 #
 # Suites: the C unit tests (BUILD/tests/test_*) and the Bats suites
 # (tests/bats/*.bats; PROV_BATS_DIR names another directory).  PROV_SUITES=unit
-# or =bats restricts the run.  Ends with one line "N passed, N failed" over all
-# suites and exits non-zero on any failure.
+# or =bats restricts the run; =unsanitized runs only the Bats suites that the
+# sanitizer run skips (SAN_SKIP below: make check runs them on the plain build
+# and every other suite under the sanitizers).  Ends with one line "N passed, N
+# failed" over all suites and exits non-zero on any failure.
 #
 # Suites run in parallel, PROV_JOBS at a time (default: the machine's cores,
 # nproc), the longest first (by their wall time in the last run, kept in
 # BUILD/tests/run-times; else tests/run-times.ref, or tests/run-times-san.ref
 # under the sanitizers, the times of a reference run, so a clean checkout
 # starts its longest suites first; a suite in none of them: Bats files before
-# unit binaries, larger first).  The order changes nothing but the wall time.  Each suite's line "KIND NAME: N passed, N failed
-# (S s)" is printed when it ends, with its wall time; the logs of failed
+# unit binaries, larger first).  The order changes nothing but the wall time.
+# Each suite's line "KIND NAME: N passed, N failed (S s, C s CPU)" is printed
+# when it ends, with its wall time and the CPU time (user + system) of the
+# processes it waited for; the logs of failed
 # suites follow once all have ended, then the total.  Every suite's counts are
 # read from its own result file: a suite that leaves none (its runner died)
 # has failed.
@@ -83,9 +87,16 @@ if [ "${1:-}" = --one ]; then
 		;;
 	esac
 	secs=$(echo "$start $(date +%s.%N)" | awk '{ printf "%.1f", $2 - $1 }')
+	# CPU: user + system of the suite's processes that were waited for (the
+	# shell's `times`, second line; a daemon it started, a PostgreSQL server
+	# say, is not counted), written to a file: `times` in $(...) would report
+	# the subshell's own children.
+	times >"$RUN_WORK/cpu-$kind-$name"
+	cpu=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+		printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$RUN_WORK/cpu-$kind-$name")
 	echo "$secs" >"$RUN_WORK/time/$kind-$name"
 	echo "$p $f" >"$RUN_WORK/res/$kind-$name"
-	echo "$kind $name: $p passed, $f failed$why ($secs s)"
+	echo "$kind $name: $p passed, $f failed$why ($secs s, ${cpu:-0.0} s CPU)"
 	exit 0
 fi
 
@@ -125,7 +136,7 @@ for s in $suites; do
 			[ -x "$t" ] && [ -f "$t" ] && echo "unit $t"
 		done
 		;;
-	bats)
+	bats | unsanitized)
 		for b in "$bats_dir"/*.bats; do
 			[ -f "$b" ] || continue
 			why=$(printf '%s\n' "$SAN_SKIP" | sed -n "s/^$(basename "$b"):\(.*\)/\1/p")
@@ -133,6 +144,7 @@ for s in $suites; do
 				echo "bats $(basename "$b"): skipped under the sanitizers: $why; the plain run checks it" >&2
 				continue
 			fi
+			[ "$s" = bats ] || [ -n "$why" ] || continue
 			echo "bats $b"
 		done
 		;;
@@ -175,5 +187,7 @@ done <"$work/order"
 if [ -z "${PROV_SUITES:-}" ] && [ -d "$build/tests" ]; then
 	cp "$work/run-times" "$build/tests/run-times" 2>/dev/null || true
 fi
+# (and the total, for make check's sum of its passes)
+[ ! -d "$build/tests" ] || echo "$pass passed, $fail failed" >"$build/tests/run-total"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ] && [ "$pass" -gt 0 ]

@@ -5,8 +5,9 @@
 # a Bats file without a plan, with a plan of 0 tests or with fewer results than
 # planned.  Each case next to a control that passes.  run.sh runs suites in
 # parallel: they do overlap, their counts add up exactly, one failing suite or
-# one whose runner dies fails the run, each line carries the suite's wall time;
-# under the sanitizers the Cortex-M suites are skipped, and said so.
+# one whose runner dies fails the run, each line carries the suite's wall and
+# CPU time; under the sanitizers the Cortex-M suites are skipped, and said so,
+# and PROV_SUITES=unsanitized (make check's plain pass) runs only those.
 # helper.bash's background processes: a PID is signalled only while it is the
 # recorded process, and a teardown fails, naming it, on one that outlives
 # SIGTERM.
@@ -33,12 +34,13 @@ inner_runsh() {
 		PROV_HARNESS_INNER=1 PROV_SUITES=bats PROV_BATS_DIR="$T/bats" sh "$RUNSH" "$T/build"
 }
 
-# inner_runsh_san: inner_runsh with PROV_SAN passed through.
+# inner_runsh_san: inner_runsh with PROV_SAN passed through (and PROV_SUITES from
+# SUITES, default bats).
 inner_runsh_san() {
 	local path
 	path=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v bats-core | paste -sd:)
 	run env -i PATH="$path" HOME="$HOME" TMPDIR="$T" PROV_SAN="$PROV_SAN" \
-		PROV_HARNESS_INNER=1 PROV_SUITES=bats PROV_BATS_DIR="$T/bats" sh "$RUNSH" "$T/build"
+		PROV_HARNESS_INNER=1 PROV_SUITES="${SUITES:-bats}" PROV_BATS_DIR="$T/bats" sh "$RUNSH" "$T/build"
 }
 
 # cprog NAME BODY: a C program using check.h, built into $T/build/tests/NAME.
@@ -97,7 +99,7 @@ script() {
 	run env PROV_SUITES=unit sh "$RUNSH" "$T/build"
 	assert_status 0
 	[ "${#lines[@]}" -eq 2 ]
-	[[ "${lines[0]}" =~ ^"unit test_one: 1 passed, 0 failed ("[0-9]+\.[0-9]" s)"$ ]]
+	[[ "${lines[0]}" =~ ^"unit test_one: 1 passed, 0 failed ("[0-9]+\.[0-9]" s, "[0-9]+\.[0-9]" s CPU)"$ ]]
 	[ "${lines[1]}" = "1 passed, 0 failed" ]
 }
 
@@ -128,9 +130,9 @@ meet() {
 	assert_output_has "unit test_b: 2 passed, 0 failed ("
 	# 2 + 2 + (1 + ... + 7), over 9 suite lines and the total
 	[ "${lines[${#lines[@]} - 1]}" = "32 passed, 0 failed" ]
-	[ "$(printf '%s\n' "$output" | grep -Ec '^unit test_[a-z0-9]+: [0-9]+ passed, 0 failed \([0-9]+\.[0-9] s\)$')" -eq 9 ]
+	[ "$(printf '%s\n' "$output" | grep -Ec '^unit test_[a-z0-9]+: [0-9]+ passed, 0 failed \([0-9]+\.[0-9] s, [0-9]+\.[0-9] s CPU\)$')" -eq 9 ]
 	# the meeting suites took 0.3 s at least, and say so
-	printf '%s\n' "$output" | grep -E '^unit test_a: .* \((0\.[3-9]|[1-9][0-9]*\.[0-9]) s\)$'
+	printf '%s\n' "$output" | grep -E '^unit test_a: .* \((0\.[3-9]|[1-9][0-9]*\.[0-9]) s, [0-9]+\.[0-9] s CPU\)$'
 }
 
 @test "run.sh: in parallel, one failing suite among passing ones fails the run and the counts stay exact" {
@@ -211,6 +213,45 @@ meet() {
 	assert_output_has "bats firmware.bats: 0 passed, 1 failed ("
 	run grep -c skipped <<< "$output"
 	[ "$output" = 0 ]
+}
+
+@test "run.sh: PROV_SUITES=unsanitized (make check's plain pass) runs exactly the suites the sanitizer run skips" {
+	outer_only
+	mkdir -p "$T/bats" "$T/build/tests"
+	printf '#!/usr/bin/env bats\n@test "fw" {\n\ttrue\n}\n' > "$T/bats/firmware.bats"
+	printf '#!/usr/bin/env bats\n@test "h1" {\n\ttrue\n}\n@test "h2" {\n\ttrue\n}\n' > "$T/bats/harness.bats"
+	# a host suite: the sanitizer pass runs it, this one must not (it would fail)
+	printf '#!/usr/bin/env bats\n@test "host" {\n\tfalse\n}\n' > "$T/bats/mint.bats"
+	PROV_SAN=0 SUITES=unsanitized inner_runsh_san
+	assert_status 0
+	assert_output_has "bats firmware.bats: 1 passed, 0 failed ("
+	assert_output_has "bats harness.bats: 2 passed, 0 failed ("
+	[[ "$output" != *mint.bats* ]]
+	[ "${lines[${#lines[@]} - 1]}" = "3 passed, 0 failed" ]
+	# the total, for make check's sum
+	[ "$(cat "$T/build/tests/run-total")" = "3 passed, 0 failed" ]
+	# control: the whole Bats run takes mint.bats, and fails on it
+	PROV_SAN=0 SUITES=bats inner_runsh_san
+	[ "$status" -ne 0 ]
+	assert_output_has "bats mint.bats: 0 passed, 1 failed ("
+	[ "$(cat "$T/build/tests/run-total")" = "3 passed, 1 failed" ]
+}
+
+@test "run.sh: each line carries the suite's CPU time: a busy suite shows it, a sleeping one does not" {
+	mkdir -p "$T/build/tests"
+	printf '#!/bin/sh\ni=0\nwhile [ $i -lt 600000 ]; do i=$((i + 1)); done\necho "test_busy: 1 passed, 0 failed"\n' \
+		> "$T/build/tests/test_busy"
+	printf '#!/bin/sh\nsleep 0.6\necho "test_idle: 1 passed, 0 failed"\n' > "$T/build/tests/test_idle"
+	chmod +x "$T/build/tests/test_busy" "$T/build/tests/test_idle"
+	run env PROV_SUITES=unit PROV_JOBS=1 sh "$RUNSH" "$T/build"
+	assert_status 0
+	busy=$(printf '%s\n' "$output" | sed -n 's/^unit test_busy: 1 passed, 0 failed (\([0-9.]*\) s, \([0-9.]*\) s CPU)$/\2/p')
+	idle=$(printf '%s\n' "$output" | sed -n 's/^unit test_idle: 1 passed, 0 failed (\([0-9.]*\) s, \([0-9.]*\) s CPU)$/\1 \2/p')
+	[ -n "$busy" ] && [ -n "$idle" ]
+	echo "busy: $busy s CPU; idle: $idle (wall, CPU)"
+	# the loop costs a few tenths of a second of CPU whatever the load; the sleep none
+	awk -v b="$busy" 'BEGIN { exit !(b >= 0.15) }'
+	echo "$idle" | awk '{ exit !($1 >= 0.6 && $2 <= 0.1) }'
 }
 
 # ---- helper.bash: background processes (bg_start, bg_kill, bg_stop_all) -------------
