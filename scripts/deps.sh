@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential pkg-config libssl-dev openssl libcbor-dev libjansson-dev nodejs
 libsqlite3-dev sqlite3 libpq-dev postgresql bats python3 python3-cbor2 python3-cryptography clang libclang-rt-14-dev
 python3-jsonschema libgnutls28-dev gnutls-bin xxd jq libmbedtls-dev ca-certificates gcc-arm-none-eabi libnewlib-arm-none-eabi
-qemu-system-arm zlib1g-dev
+qemu-system-arm zlib1g-dev strace
 libp11-dev libp11-kit-dev softhsm2 opensc-pkcs11"
 missing=""
 for p in $pkgs; do

@@ -293,6 +293,42 @@ all_complete() {
 	all_complete "$U" k 4000
 }
 
+# revocation_scans URI DB: how often the server has read the revocations table
+# (pg_stat_user_tables), once the last prov session's backend is gone (it
+# reports its counts as it ends).
+revocation_scans() {
+	for _ in $(seq 100); do
+		[ "$(q "$1" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$2' AND pid <> pg_backend_pid()")" = 0 ] && break
+		sleep 0.05
+	done
+	q "$1" "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'revocations'"
+}
+
+@test "pg: a batch with bundles waits for the server once a chunk, not once a device (strace's reads; no revocation lookup for a device it registers)" {
+	U=$(newdb f10)
+	"$PROV" init --db "$U" --station s1 >/dev/null
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/dev.key" 2>/dev/null
+	openssl pkey -in "$T/dev.key" -pubout -out "$T/dev.pub"
+	before=$(revocation_scans "$U" f10)
+	echo "revocation scans after init: $before"
+	strace -f -qq -e trace=recvfrom -o "$T/trace" "$PROV" mint --template "$MQTT" --count 200 --chunk 50 \
+		--id-format 'r-%04d' --bundles --recipient-key "$T/dev.pub" >/dev/null
+	reads=$(grep -c 'recvfrom(' "$T/trace")
+	echo "# 200 devices with bundles, 4 chunks: $reads reads from the server" >&3
+	[ "$reads" -lt 100 ]
+	[ "$(q "$U" 'SELECT count(*) FROM devices')" = 200 ]
+	[ "$(q "$U" 'SELECT count(*) FROM bundles')" = 200 ]
+	[ "$(revocation_scans "$U" f10)" = "$before" ]
+	# Control: bundling a device minted before asks the database, and a revoked one is refused.
+	"$PROV" bundle --device r-0001 --out "$T/b1.cbor" >/dev/null
+	[ "$(revocation_scans "$U" f10)" -gt "$before" ]
+	"$PROV" revoke --device r-0002 --reason keyCompromise >/dev/null
+	run --separate-stderr "$PROV" bundle --device r-0002 --out "$T/b2.cbor"
+	assert_status 2
+	[[ "$stderr" == *"is revoked"* ]]
+	[ ! -e "$T/b2.cbor" ]
+}
+
 @test "pg: a row lock held elsewhere: exit 10 after --busy-timeout, nothing written" {
 	U=$(newdb f7)
 	PROV_DB="$U" make_factory
