@@ -4,9 +4,13 @@
 #   agent text=N data=N bss=N stack=N
 #
 # Cross-compiles every .c of the agent's logic (firmware-agent/*/ except port/,
-# sim/, tests/, trust/, fuzz/, size/ and include/) with arm-none-eabi-gcc
-# -mcpu=cortex-m4 -mthumb -Os, links them partially (ld -r --gc-sections, kept
-# from the public entry points declared in include/pa/*.h), and reports:
+# sim/, tests/, trust/, fuzz/, size/ and include/) with arm-none-eabi-gcc and the
+# flags the firmware image compiles the same sources with (firmware-agent/Makefile
+# FW_M4_CFLAGS: -mcpu=cortex-m4 -mthumb -Os, common.mk's WARN with -Werror, the
+# project's Mbed TLS for the M4 built by `make mbedtls-m4`, whose headers and
+# configuration mbedtls_config_m4.h / psa_config_m4.h the agent sees), links them
+# partially (ld -r --gc-sections, kept from the public entry points declared in
+# include/pa/*.h), and reports:
 #   text, data, bss  arm-none-eabi-size of that link (text includes rodata);
 #   stack            the worst-case stack depth from the entry points, from
 #                    -fstack-usage frames over the -fcallgraph-info call graph
@@ -31,8 +35,6 @@ out=${1:-$top/build/${SIZE_NAME:-agent}-size}
 case $out in /*) ;; *) out="$(pwd)/$out" ;; esac
 PY=/usr/bin/python3
 CROSS=arm-none-eabi-
-CFLAGS_ARM="-mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections -fno-common
- -fstack-usage -fcallgraph-info=su -std=c99 -Wall -Wextra"
 
 # Targets (issue 4).
 TEXT_MAX=8192
@@ -60,12 +62,19 @@ if [ -n "${missing% }" ]; then
 fi
 
 rm -rf "$out"
-mkdir -p "$out/obj" "$out/inc"
-# PSA declarations from Debian's Mbed TLS headers, without the rest of the host's
-# /usr/include (its libc headers must not shadow newlib's).
-ln -s /usr/include/psa "$out/inc/psa"
-ln -s /usr/include/mbedtls "$out/inc/mbedtls"
-INC="-I$agent -I$agent/include -I$out/inc"
+mkdir -p "$out/obj"
+# The project's Mbed TLS for the Cortex-M4 (built if missing or stale: its stamp in
+# build-mbedtls-m4/, as for `make firmware`) and the flags, from make: one
+# definition (firmware-agent/Makefile, common.mk).  make's output goes to
+# OUTDIR/make.log, shown only if it fails, so stdout and stderr stay the line.
+mk() { make -s --no-print-directory -C "$top" -f firmware-agent/Makefile "$@"; }
+if ! mk mbedtls-m4 >"$out/make.log" 2>&1 || ! CFLAGS_M4=$(mk print-m4-cflags 2>>"$out/make.log"); then
+	cat "$out/make.log" >&2
+	echo "size: cannot build the project's Mbed TLS for the Cortex-M4 or read its flags (make -f firmware-agent/Makefile mbedtls-m4)" >&2
+	exit 1
+fi
+CFLAGS_ARM="$CFLAGS_M4 -fstack-usage -fcallgraph-info=su"
+INC="-I$agent -I$agent/include"
 
 # The agent's logic: every .c under its module directories but those that are not
 # agent logic (ports, simulator, tests, the trust store of issue 3, fuzzing, this,
@@ -135,7 +144,7 @@ char pa_size_bundle[PA_BUNDLE_MAX];
 C
 ctx="" bundle_max=""
 # shellcheck disable=SC2086
-if ${CROSS}gcc -mcpu=cortex-m4 -mthumb -Os -fno-common -std=c99 $INC ${SIZE_CFLAGS:-} \
+if ${CROSS}gcc $CFLAGS_M4 $INC ${SIZE_CFLAGS:-} \
 	-c "$out/sizes.c" -o "$out/sizes.o" 2>"$out/sizes.log"; then
 	ctx=$(${CROSS}nm -S -t d "$out/sizes.o" | awk '$4 == "pa_size_agent" { print $2 + 0 }')
 	bundle_max=$(${CROSS}nm -S -t d "$out/sizes.o" | awk '$4 == "pa_size_bundle" { print $2 + 0 }')
@@ -157,7 +166,7 @@ verdict() { # value max
 	echo
 	echo "sources:$(echo "$srcs" | sed "s|$agent/||g")"
 	echo "compiler: $(${CROSS}gcc --version | head -n 1)"
-	echo "flags: $(echo $CFLAGS_ARM) ${SIZE_CFLAGS:-}"
+	echo "flags: $CFLAGS_ARM ${SIZE_CFLAGS:-}"
 	echo "entry points kept: $(tr '\n' ' ' < "$out/entries")"
 	echo
 	echo "text  $text bytes: $(verdict "$text" $TEXT_MAX)"

@@ -2,7 +2,8 @@
 # firmware-agent/size/size.sh: the Cortex-M4 size line of the device agent.
 # Skipped (with the reason) when the cross compiler is absent and cannot be
 # installed (size.sh exits 77).  The stack figure is checked against the
-# -fstack-usage frames of a small tree whose call graph is known.
+# -fstack-usage frames of a small tree whose call graph is known; the flags are
+# the firmware image's (common.mk's WARN, the project's M4 Mbed TLS).
 
 load helper
 
@@ -58,6 +59,23 @@ make_tree() {
 	[ -z "$(arm-none-eabi-nm -u "$T/out/agent.o" | grep -E ' (malloc|calloc|realloc|free)$')" ]
 }
 
+@test "size.sh: compiles with the firmware's flags (common.mk's WARN) against the project's M4 Mbed TLS" {
+	run_size "$T/out"
+	assert_status 0
+	m4=$(make -s --no-print-directory -C "$REPO" -f firmware-agent/Makefile print-m4-cflags)
+	grep -qF -- "flags: $m4 -fstack-usage" "$T/out/report.txt"
+	# one definition of the warnings: common.mk's, errors included
+	warn=$(make -s --no-print-directory -C "$REPO" -f firmware-agent/Makefile --eval 'pw: ; @echo $(WARN)' pw)
+	echo "$m4" | grep -qF -- "$warn"
+	echo "$warn" | grep -q -- -Werror
+	echo "$m4" | grep -qF -- "-I$REPO/build-mbedtls-m4/include "
+	echo "$m4" | grep -qF -- '-DMBEDTLS_CONFIG_FILE="mbedtls_config_m4.h"'
+	[ -f "$REPO/build-mbedtls-m4/stamp" ]
+	# nothing from Debian's Mbed TLS
+	run grep -q /usr/include "$T/out/report.txt"
+	[ "$status" -eq 1 ]
+}
+
 @test "size.sh: the agent stays within issue 4's budget (text 8 KB, data+bss 512 B, stack 2 KB)" {
 	run_size "$T/out"
 	assert_status 0
@@ -106,6 +124,12 @@ make_tree() {
 	assert_status 1
 	assert_output_has "recursion: pa_walk -> pa_walk"
 	rm "$T/agent/core/rec.c"
+	# a warning is an error, as in every other build of the agent
+	echo 'int pa_unused(int n); int pa_unused(int n) { int x; return n; }' > "$T/agent/core/warn.c"
+	SIZE_AGENT_DIR="$T/agent" run_size "$T/out"
+	assert_status 1
+	assert_output_has "size: cannot compile core/warn.c for Cortex-M4"
+	rm "$T/agent/core/warn.c"
 	cat > "$T/agent/core/heap.c" <<-'C'
 	#include <stdlib.h>
 	#include "pa/pa_agent.h"
