@@ -4,8 +4,10 @@
 # speaks SQL (factory/records.c, the schema in factory/schema.c); one file
 # calls SQLite (factory/db_sqlite.c), one libpq (factory/db_pg.c), and no
 # public header or tool names either; one file knows how a sealed secret is
-# bound to its row (factory/vault.c).  Each check also runs on a copy with one
-# violation planted, and must find it.
+# bound to its row (factory/vault.c); one function issues (issue/issue.c's
+# issue_txn: the only transaction of the issue path, for one device and for a
+# batch's chunk alike).  Each check also runs on a copy with one violation
+# planted, and must find it.
 
 bats_require_minimum_version 1.5.0
 load helper
@@ -109,4 +111,63 @@ libpq_files() { # root
 	printf '#define K "key|%%s|%%d"\n' >> "$T/tree/libprov/src/issue/lwm2m.c"
 	run aad_files "$T/tree"
 	[ "$output" = "$(printf 'libprov/src/factory/vault.c\nlibprov/src/issue/lwm2m.c\ntools/cmd_export.c')" ]
+}
+
+# The calls in one C file of the functions whose names match a pattern, each
+# as "caller callee": the caller is the definition the call sits in (its
+# first line starts in column 0, a prototype's ends with ";").
+calls_in() { # file pattern
+	awk -v pat="$2" '
+		/^[A-Za-z].*\(/ && !/;[[:space:]]*$/ { fn = $0; sub(/\(.*/, "", fn); sub(/.*[ *]/, "", fn) }
+		/^[ \t]/ {
+			s = $0
+			while (match(s, "(^|[^A-Za-z0-9_])(" pat ")\\(")) {
+				c = substr(s, RSTART, RLENGTH - 1)
+				sub(/^[^A-Za-z_]/, "", c)
+				print fn, c
+				s = substr(s, RSTART + RLENGTH)
+			}
+		}' "$1"
+}
+
+issue_checks() { # root
+	local f="$1/libprov/src/issue/issue.c"
+
+	# One function opens, commits and rolls back the issue transaction ...
+	[ "$(calls_in "$f" 'prov_db_[a-z_]+')" = "$(printf 'issue_txn prov_db_conflict\nissue_txn prov_db_begin\nissue_txn prov_db_commit\nissue_txn prov_db_rollback\nissue_txn prov_db_conflict')" ] ||
+		{ echo "issue: more than one transaction in issue/issue.c:"; calls_in "$f" 'prov_db_[a-z_]+'; return 1; }
+	# ... and runs every step inside it ...
+	[ "$(calls_in "$f" 'prov_(template_store|records_[a-z_]+|mint_one|bundle_build|file_write[a-z_]*|dir_sync)')" = \
+	  "$(printf 'issue_one prov_mint_one\nissue_one prov_bundle_build\nissue_one prov_file_write_nosync\nissue_txn prov_template_store\nissue_txn prov_records_device_generations\nissue_txn prov_dir_sync')" ] ||
+		{ echo "issue: a step outside the transaction function"; return 1; }
+	# ... for one device (prov mint --device, prov install) and a batch's chunks.
+	[ "$(calls_in "$f" 'issue_txn')" = "$(printf 'prov_issue_device issue_txn\nprov_issue_batch issue_txn')" ] ||
+		{ echo "issue: prov_issue_device and prov_issue_batch do not both call issue_txn"; return 1; }
+	# Nothing else mints: the tools and install issue through prov/issue.h.
+	[ "$(cd "$1" && grep -rlE '(^|[^a-z_])prov_mint_one\(' libprov/src tools | sort)" = \
+	  "$(printf 'libprov/src/issue/issue.c\nlibprov/src/issue/mint.c')" ] ||
+		{ echo "issue: prov_mint_one called outside the issue path"; return 1; }
+	[ "$(cd "$1" && grep -lE 'prov_issue_(device|batch)\(' tools/*.c libprov/src/serial/*.c | sort)" = \
+	  "$(printf 'libprov/src/serial/install.c\ntools/cmd_mint.c')" ] ||
+		{ echo "issue: prov mint or prov install does not issue through prov/issue.h"; return 1; }
+}
+
+@test "layers: one issue transaction (issue/issue.c issue_txn), called by prov_issue_device and each chunk of prov_issue_batch" {
+	run issue_checks "$REPO"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# A second transaction (the batch storing its template on its own) is found ...
+	copy_tree
+	sed -i 's|^\thow.bundle_dir = o->bundle_dir;|\tst = prov_db_begin(h->db, e);\n\tif (st == PROV_OK)\n\t\tst = prov_template_store(h, t, e);\n\tif (st == PROV_OK)\n\t\tst = prov_db_commit(h->db, e);\n&|' \
+		"$T/tree/libprov/src/issue/issue.c"
+	run issue_checks "$T/tree"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "issue: more than one transaction in issue/issue.c:"*"prov_issue_batch prov_db_begin"*"prov_issue_batch prov_db_commit"* ]]
+	# ... and so is a tool that mints on its own.
+	copy_tree
+	printf 'static int m(prov_home *h) { prov_mint_result r; return prov_mint_one(h, NULL, NULL, &r, NULL); }\n' \
+		>> "$T/tree/tools/cmd_bundle.c"
+	run issue_checks "$T/tree"
+	[ "$status" -eq 1 ]
+	[ "$output" = "issue: prov_mint_one called outside the issue path" ]
 }

@@ -7,15 +7,18 @@
  * steps themselves are prov_template_store (prov/template.h), prov_mint_one
  * (prov/mint.h) and prov_bundle_build (prov/bundle.h).
  *
- * prov_issue_device is one transaction: every row of the device and its
- * bundle, or nothing.  prov_issue_batch stores the template once, then
- * commits in chunks of devices, each chunk one transaction, so a crash or an
- * error loses at most the chunk in progress, never leaves half a device, and
- * re-running the batch with skip_existing finishes it; a chunk's bundle files
- * reach the disk before the chunk commits, and are removed when it rolls back.
- * The statements of the records layer are prepared once and reused by every
- * device.  Needs a home opened with PROV_NEED_CA | PROV_NEED_KEK, and
- * PROV_NEED_SIGNER for bundles.
+ * One transaction function (issue_txn in issue/issue.c) does it all: begin,
+ * store the template, mint and bundle each device, commit; or roll back and
+ * leave nothing of them; and run again after a collision with another
+ * station.  prov_issue_device calls it for one device, so every row of the
+ * device and its bundle is recorded, or nothing.  prov_issue_batch calls it
+ * for each chunk of devices, so a crash or an error loses at most the chunk
+ * in progress, never leaves half a device, and re-running the batch with
+ * skip_existing finishes it; a chunk looks its devices up at once, and its
+ * bundle files reach the disk before it commits and are removed when it
+ * rolls back.  The statements of the records layer are prepared once and
+ * reused by every device.  Needs a home opened with PROV_NEED_CA |
+ * PROV_NEED_KEK, and PROV_NEED_SIGNER for bundles.
  */
 #ifndef PROV_ISSUE_H
 #define PROV_ISSUE_H
