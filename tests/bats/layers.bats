@@ -140,8 +140,9 @@ issue_checks() { # root
 	[ "$(calls_in "$f" 'prov_(template_store|records_[a-z_]+|mint_one|bundle_build|file_write[a-z_]*|dir_sync)')" = \
 	  "$(printf 'issue_one prov_mint_one\nissue_one prov_bundle_build\nissue_one prov_file_write_nosync\nissue_txn prov_template_store\nissue_txn prov_records_device_generations\nissue_txn prov_dir_sync')" ] ||
 		{ echo "issue: a step outside the transaction function"; return 1; }
-	# ... for one device (prov mint --device, prov install) and a batch's chunks.
-	[ "$(calls_in "$f" 'issue_txn')" = "$(printf 'prov_issue_device issue_txn\nprov_issue_batch issue_txn')" ] ||
+	# ... for one device (prov mint --device, prov install), and a batch's
+	# template and then its chunks.
+	[ "$(calls_in "$f" 'issue_txn')" = "$(printf 'prov_issue_device issue_txn\nprov_issue_batch issue_txn\nprov_issue_batch issue_txn')" ] ||
 		{ echo "issue: prov_issue_device and prov_issue_batch do not both call issue_txn"; return 1; }
 	# Nothing else mints: the tools and install issue through prov/issue.h.
 	[ "$(cd "$1" && grep -rlE '(^|[^a-z_])prov_mint_one\(' libprov/src tools | sort)" = \
@@ -152,7 +153,7 @@ issue_checks() { # root
 		{ echo "issue: prov mint or prov install does not issue through prov/issue.h"; return 1; }
 }
 
-@test "layers: one issue transaction (issue/issue.c issue_txn), called by prov_issue_device and each chunk of prov_issue_batch" {
+@test "layers: one issue transaction (issue/issue.c issue_txn), called by prov_issue_device and by prov_issue_batch for its template and each chunk" {
 	run issue_checks "$REPO"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]

@@ -12,7 +12,8 @@
  * leave nothing of them; and run again after a collision with another
  * station.  prov_issue_device calls it for one device, so every row of the
  * device and its bundle is recorded, or nothing.  prov_issue_batch calls it
- * for each chunk of devices, so a crash or an error loses at most the chunk
+ * once for the template (so stations starting a batch at the same time do not
+ * wait for each other's first chunk), then for each chunk of devices, so a crash or an error loses at most the chunk
  * in progress, never leaves half a device, and re-running the batch with
  * skip_existing finishes it; a chunk looks its devices up at once, and its
  * bundle files reach the disk before it commits and are removed when it
