@@ -7,6 +7,7 @@
 #
 # The order, bottom up, and the public headers (libprov/include/prov/) each folder
 # owns.  A header's own includes obey the same order; tools/ sits above every folder.
+# Besides the order: statements and rows stay in factory/ (its db_rows.h).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -79,6 +80,22 @@ for f in $(grep -rl '#include "pa/' libprov 2>/dev/null); do
 done
 for f in $(grep -rl '#include "prov/' firmware-agent 2>/dev/null | grep -v '^firmware-agent/tests/'); do
 	echo "layers: $f includes libprov: the agent depends on nothing of the host"
+	bad=1
+done
+# Statements and rows are factory/'s alone (libprov/src/factory/db_rows.h, not
+# installed): the records layer asks for rows and answers every other caller
+# with what it means (prov/records.h).  Outside factory/, only its unit test
+# (tests/unit/test_db.c) includes that header or calls the row API.
+ROWS='(^|[^A-Za-z0-9_])(prov_db_(exec|prepare|stmt_count|bind_[a-z]+|step|done|reset|col_[a-z]+)[[:space:]]*\(|prov_db_stmt([^A-Za-z0-9_]|$))'
+for f in $(grep -rlE --include='*.c' --include='*.h' -e "$ROWS" -e '^[[:space:]]*#[[:space:]]*include[[:space:]]*".*db_rows\.h"' \
+		libprov tools tests fuzz bench 2>/dev/null); do
+	case $f in libprov/src/factory/* | tests/unit/test_db.c) continue ;; esac
+	if grep -qE '^[[:space:]]*#[[:space:]]*include[[:space:]]*".*db_rows\.h"' "$f"; then
+		echo "layers: $f includes factory/db_rows.h: statements and rows are factory/'s alone (ask prov/records.h)"
+	fi
+	for n in $(grep -oE "$ROWS" "$f" | sed 's/^[^p]*//; s/[^A-Za-z0-9_].*//' | sort -u); do
+		echo "layers: $f uses $n: statements and rows are factory/'s alone (ask prov/records.h)"
+	done
 	bad=1
 done
 [ "$bad" = 0 ] && echo "layers: $(ls -d libprov/src/*/ | wc -l) folders in order, no include upward"

@@ -3,7 +3,8 @@
 # its folders are layers with no include upward (scripts/layers.sh); one module
 # speaks SQL (factory/records.c, the schema in factory/schema.c); one file
 # calls SQLite (factory/db_sqlite.c), one libpq (factory/db_pg.c), and no
-# public header or tool names either; one file knows how a sealed secret is
+# public header or tool names either; only factory/ asks for rows (its private
+# db_rows.h: prov_db_prepare, _step, _exec, _col_* ...); one file knows how a sealed secret is
 # bound to its row (factory/vault.c); one function issues (issue/issue.c's
 # issue_txn: the only transaction of the issue path, for one device and for a
 # batch's chunk alike).  Each check also runs on a copy with one violation
@@ -100,6 +101,31 @@ libpq_files() { # root
 	printf 'int g(void *c) { return PQstatus(c); }\n' >> "$T/tree/libprov/src/factory/records.c"
 	run libpq_files "$T/tree"
 	[ "$output" = "$(printf 'libprov/include/prov/db.h\nlibprov/src/factory/db_pg.c\nlibprov/src/factory/records.c')" ]
+}
+
+@test "layers: only factory/ asks for rows (db_rows.h, prov_db_prepare/_step/_exec/_col_*); the installed prov/db.h declares none" {
+	run sh "$REPO/scripts/layers.sh"
+	[ "$status" -eq 0 ]
+	# The row API is there, used by the records layer and its unit test ...
+	grep -q 'prov_db_prepare(' "$REPO/libprov/src/factory/db_rows.h"
+	grep -q 'prov_db_col_text(' "$REPO/libprov/src/factory/records.c"
+	grep -q 'prov_db_step(' "$REPO/tests/unit/test_db.c"
+	# ... and not in the public header.
+	run grep -E 'prov_db_(exec|prepare|bind_[a-z]+|step|done|reset|col_[a-z]+)\(|prov_db_stmt' "$REPO/libprov/include/prov/db.h"
+	[ "$status" -eq 1 ]
+	# A tool that prepares a statement, a folder above that includes the
+	# header, and the public header declaring a row function are each found.
+	copy_tree
+	printf 'static int rows(prov_db *db) { prov_db_stmt *s; return prov_db_prepare(db, "x", &s, NULL); }\n' >> "$T/tree/tools/cmd_list.c"
+	printf '#include "../factory/db_rows.h"\n' >> "$T/tree/libprov/src/issue/revoke.c"
+	printf 'int prov_db_col_count(void *st);\n' >> "$T/tree/libprov/include/prov/db.h"
+	run sh "$T/tree/scripts/layers.sh"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers: tools/cmd_list.c uses prov_db_prepare: statements and rows are factory/'s alone"* ]]
+	[[ "$output" == *"layers: tools/cmd_list.c uses prov_db_stmt:"* ]]
+	[[ "$output" == *"layers: libprov/src/issue/revoke.c includes factory/db_rows.h:"* ]]
+	[[ "$output" == *"layers: libprov/include/prov/db.h uses prov_db_col_count:"* ]]
+	[ "$(grep -c '^layers: ' <<<"$output")" -eq 4 ]
 }
 
 @test "layers: the AAD that binds a sealed secret to its row is written in one file (factory/vault.c)" {

@@ -22,8 +22,10 @@
 #include "prov/db.h"
 #include "prov/records.h"
 #include "prov/util.h"
-/* The engine's own handle and result-code table (prov's connection seen from
- * outside, through the sqlite3 API). */
+/* Statements and rows (private to libprov/src/factory/), and the engine's own
+ * handle and result-code table (prov's connection seen from outside, through
+ * the sqlite3 API). */
+#include "../../libprov/src/factory/db_rows.h"
 #include "../../libprov/src/factory/db_engine.h"
 
 static char tmpdir[256];

@@ -1,4 +1,4 @@
-/* db.c - the engine-neutral connection (see prov/db.h): the statement cache,
+/* db.c - the engine-neutral connection (see prov/db.h, db_rows.h): the statement cache,
  * the schema gate and the migrations; everything an engine does goes through
  * its table (db_engine.h). */
 #include "prov/db.h"
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db_engine.h"
+#include "db_rows.h"
 
 struct prov_db_stmt {
 	prov_db *db;

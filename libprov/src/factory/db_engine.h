@@ -1,9 +1,9 @@
 /*
  * db_engine.h - what a database engine implements for libprov (internal).
  *
- * prov/db.h is the engine-neutral face; db.c keeps the statement cache, the
- * schema gate and the migrations, and calls an engine only through this
- * table.  An engine is one file (db_sqlite.c today; a PostgreSQL engine over
+ * prov/db.h and db_rows.h are the engine-neutral face; db.c keeps the
+ * statement cache, the schema gate and the migrations, and calls an engine
+ * only through this table.  An engine is one file (db_sqlite.c today; a PostgreSQL engine over
  * libpq for docs/database.md's "Another engine") and the only file that calls
  * its client library.  Its promises:
  *   - open connects without writing anything (the schema gate runs first);
@@ -27,6 +27,8 @@
 
 #include "prov/db.h"
 #include "prov/err.h"
+
+#include "db_rows.h"
 
 /* Engines, as schema statements name them. */
 enum { PROV_DB_ANY = 0, PROV_DB_SQLITE = 1, PROV_DB_POSTGRESQL = 2 };
@@ -87,6 +89,10 @@ void *prov_db_native(prov_db *db);
 prov_status prov_db_sqlite_fail(void *conn, int rc, const char *what, prov_err *e);
 
 /* ---- the schema, as data (schema.c) ------------------------------------------- */
+
+/* The schema version this build migrates to: the number of steps (schema.c
+ * asserts it). */
+#define PROV_DB_SCHEMA_VERSION 3
 
 /* One statement of a migration step: for every engine (PROV_DB_ANY, written in
  * the SQL both accept, with {type} words the engine maps) or for one only

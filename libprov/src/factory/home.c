@@ -21,6 +21,8 @@
 #include "prov/vault.h"
 #include "prov/x509.h"
 
+#include "db_rows.h"
+
 #define SALT_LEN 16
 /* What the database records of keys in a token (never the PIN). */
 #define META_CA_URI "ca_key_uri"

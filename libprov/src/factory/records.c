@@ -6,7 +6,7 @@
  * lists, no rowid: rows are ordered by their declared id columns.  A statement
  * that only one engine accepts says so in a comment beside it (the device
  * read FOR UPDATE; the schema's triggers are in schema.c).  Each text is a static array:
- * its address is its key in the connection's statement cache (prov/db.h). */
+ * its address is its key in the connection's statement cache (db_rows.h). */
 #include "prov/records.h"
 
 #include <openssl/evp.h>
@@ -17,6 +17,8 @@
 
 #include "prov/escape.h"
 #include "prov/util.h"
+
+#include "db_rows.h"
 
 static prov_status oom(prov_err *e)
 {

@@ -257,7 +257,7 @@ const prov_schema_step prov_schema_steps[] = {
 const size_t prov_schema_n_steps = sizeof(prov_schema_steps) / sizeof(prov_schema_steps[0]);
 
 _Static_assert(sizeof(prov_schema_steps) / sizeof(prov_schema_steps[0]) == PROV_DB_SCHEMA_VERSION,
-               "PROV_DB_SCHEMA_VERSION (prov/db.h) is the number of migration steps");
+               "PROV_DB_SCHEMA_VERSION (db_engine.h) is the number of migration steps");
 
 /* PostgreSQL keeps the schema version in a one-row table (the engine's, not
  * the factory's: db_pg.c). */
