@@ -5,8 +5,9 @@
 # (tests/bats/*.bats; PROV_BATS_DIR names another directory).  PROV_SUITES=unit
 # or =bats restricts the run; =unsanitized runs only the Bats suites that the
 # sanitizer run skips (SAN_SKIP below: make check runs them on the plain build
-# and every other suite under the sanitizers).  Ends with one line "N passed, N
-# failed" over all suites and exits non-zero on any failure.
+# and every other suite under the sanitizers); any other word exits 2, named.
+# Ends with one line "N passed, N failed" over all suites and exits non-zero on
+# any failure.
 #
 # Suites run in parallel, PROV_JOBS at a time (default: the machine's cores,
 # nproc), the longest first (by their wall time in the last run, kept in
@@ -104,6 +105,15 @@ build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 case $build in /*) ;; *) build="$top/$build" ;; esac
 suites=${PROV_SUITES:-unit bats}
+for s in $suites; do
+	case $s in
+	unit | bats | unsanitized) ;;
+	*)
+		printf 'run.sh: PROV_SUITES: unknown kind "%s" (unit, bats or unsanitized)\n' "$(printf '%s' "$s" | tr -c '[:alnum:]_.-' '?')" >&2
+		exit 2
+		;;
+	esac
+done
 bats_dir=${PROV_BATS_DIR:-$top/tests/bats}
 jobs=${PROV_JOBS:-$(nproc 2>/dev/null || echo 1)}
 work=$(mktemp -d)

@@ -237,6 +237,22 @@ meet() {
 	[ "$(cat "$T/build/tests/run-total")" = "3 passed, 1 failed" ]
 }
 
+@test "run.sh: an unknown PROV_SUITES word exits 2 naming it (escaped), before running anything" {
+	script test_one "test_one: 1 passed, 0 failed"
+	run --separate-stderr env PROV_SUITES="unit sanitised" sh "$RUNSH" "$T/build"
+	assert_status 2
+	[ "$stderr" = 'run.sh: PROV_SUITES: unknown kind "sanitised" (unit, bats or unsanitized)' ]
+	[ -z "$output" ]
+	run --separate-stderr env PROV_SUITES=$'\e[2Jx' sh "$RUNSH" "$T/build"
+	assert_status 2
+	[[ "$stderr" != *$'\e'* ]]
+	[[ "$stderr" == *'unknown kind "??2Jx"'* ]]
+	# control: the known word runs the suite
+	run env PROV_SUITES=unit sh "$RUNSH" "$T/build"
+	assert_status 0
+	assert_output_has "unit test_one: 1 passed, 0 failed ("
+}
+
 @test "run.sh: each line carries the suite's CPU time: a busy suite shows it, a sleeping one does not" {
 	mkdir -p "$T/build/tests"
 	printf '#!/bin/sh\ni=0\nwhile [ $i -lt 600000 ]; do i=$((i + 1)); done\necho "test_busy: 1 passed, 0 failed"\n' \
