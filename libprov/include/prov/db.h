@@ -2,8 +2,9 @@
  * prov/db.h - the factory database connection, whatever engine holds it.
  *
  * Engine-neutral: nothing here names an engine's types.  A prov_db is one
- * connection to one engine (today SQLite, libprov/src/factory/db_sqlite.c; a
- * second engine implements libprov/src/factory/db_engine.h, docs/database.md).
+ * connection to one engine: SQLite (libprov/src/factory/db_sqlite.c) or
+ * PostgreSQL (db_pg.c), each implementing libprov/src/factory/db_engine.h
+ * (docs/database.md).
  * Only the records layer (prov/records.h) writes SQL;
  * everything else asks it for what it means.  This header is what a caller
  * of the records layer needs: open and close, transactions, and what a failed
@@ -12,7 +13,8 @@
  * libprov/src/factory/ asks for a row (scripts/layers.sh checks it).
  *
  * The schema is defined once, as data (libprov/src/factory/schema.c), with its
- * version kept by the engine (SQLite: PRAGMA user_version).  Opening applies
+ * version kept by the engine (SQLite: PRAGMA user_version; PostgreSQL: a
+ * provkit_schema table).  Opening applies
  * the forward migrations the database lacks in one transaction, and refuses a
  * database newer than this build, or a file with no provkit schema.  Writers
  * take the write lock up front (prov_db_begin), so two of them never deadlock
@@ -48,7 +50,8 @@ enum {
 typedef struct prov_db prov_db;
 
 /* Open (mode: PROV_DB_OPEN, _CREATE, _READONLY, _READ_MOSTLY) and migrate (not
- * when read-only).  `path` names the database: a file for SQLite.  A database
+ * when read-only).  `path` names the database: a file for SQLite, a postgresql:// URI
+ * for PostgreSQL.  A database
  * the mode would write to but cannot (read-only file system, no write
  * permission) is PROV_E_IO with a message saying so; a write on a read-only
  * connection fails as PROV_E_IO naming it. */
